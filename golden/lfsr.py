@@ -1,0 +1,60 @@
+"""Fibonacci LFSRs: maximal-length taps, the state update, and whole sequences.
+
+A b-bit generator holds a state s in [1, 2^b - 1] and steps as
+
+    s' = ((s << 1) | parity(s & feedback_mask(b))) mod 2^b
+
+where feedback_mask(b) has bit (t - 1) set for every tap t of TAPS[b]. With these taps the state visits every
+nonzero value once per period of 2^b - 1 steps (docs/spec.md, "LFSR").
+"""
+import numpy as np
+
+# Maximal-length taps (Xilinx XAPP052 table), counted from 1 = least significant bit. tests/ proves each primitive.
+TAPS = {
+    2: (2, 1), 3: (3, 2), 4: (4, 3), 5: (5, 3), 6: (6, 5), 7: (7, 6), 8: (8, 6, 5, 4), 9: (9, 5), 10: (10, 7),
+    11: (11, 9), 12: (12, 6, 4, 1), 13: (13, 4, 3, 1), 14: (14, 5, 3, 1), 15: (15, 14), 16: (16, 15, 13, 4),
+    17: (17, 14), 18: (18, 11), 19: (19, 6, 2, 1), 20: (20, 17), 21: (21, 19), 22: (22, 21), 23: (23, 18),
+    24: (24, 23, 22, 17),
+}
+MIN_WIDTH, MAX_WIDTH = min(TAPS), max(TAPS)
+
+
+def period(width):
+    """Number of distinct states a maximal-length generator of this width visits."""
+    return (1 << width) - 1
+
+
+def feedback_mask(width):
+    return sum(1 << (tap - 1) for tap in TAPS[width])
+
+
+def step(state, width):
+    """One update of a single generator (plain Python int)."""
+    feedback = (state & feedback_mask(width)).bit_count() & 1
+    return ((state << 1) | feedback) & period(width)
+
+
+def _apply(columns, states):
+    """Apply the GF(2)-linear map whose image of bit i is columns[i] to every state in an array."""
+    out = np.zeros_like(states)
+    for i, column in enumerate(columns):
+        out ^= ((states >> i) & 1) * column
+    return out
+
+
+def sequence(width, start, count):
+    """States start, step(start), ... (count of them) as a uint32 array.
+
+    Vectorised by doubling: the states [m, 2m) are the jump-by-m map applied to the states [0, m), and the
+    jump-by-2m map is the jump-by-m map composed with itself. Cost is about width * count array operations.
+    """
+    states = np.empty(count, dtype=np.uint32)
+    states[0] = start
+    columns = np.array([step(1 << i, width) for i in range(width)], dtype=np.uint32)
+    filled = 1
+    while filled < count:
+        chunk = min(filled, count - filled)
+        states[filled:filled + chunk] = _apply(columns, states[:chunk])
+        filled += chunk
+        columns = _apply(columns, columns)
+    return states

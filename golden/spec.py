@@ -1,0 +1,179 @@
+"""The perturbation spec: one frozen, validated, JSON-serialisable description of a PeZO generator.
+
+`OtfSpec` describes the rotating array of LFSRs with the adaptive modulus scaler; `PoolSpec` the pre-generated
+pool with leftover shifting. Both produce the same stream format: per word, `lanes` signed mantissas of
+`mantissa_bits` bits and one shared signed exponent of `exp_bits` bits. docs/spec.md defines every bit.
+"""
+import dataclasses
+import json
+import math
+import warnings
+
+from . import lfsr
+
+MAX_GENERATORS = 4096
+MAX_POOL_SIZE = 1 << 24
+POOL_BITS = (2, 24)
+EXP_BITS = (2, 16)
+LENGTH_BITS = (2, 64)
+MAX_POOL_SEED = (1 << 64) - 1
+
+
+class SpecError(ValueError):
+    """An invalid configuration. The message names the bad value and what is allowed."""
+
+
+class RegularPatternWarning(UserWarning):
+    """A legal configuration the PeZO paper warns against: power-of-two sizes repeat in regular patterns."""
+
+
+def _check_range(name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise SpecError(f"{name}={value} is out of range: allowed {low}..{high}")
+
+
+def _is_power_of_two(value):
+    return value & (value - 1) == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class PerturbSpec:
+    """Fields shared by both strategies.
+
+    exp_bits: width of the signed exponent field; None picks the smallest width that holds every exponent.
+    length_bits: width of the perturbation-length input (words per perturbation) of the hardware.
+    """
+    exp_bits: int | None = None
+    length_bits: int = 32
+
+    strategy = None
+
+    def __post_init__(self):
+        if self.exp_bits is not None:
+            _check_range("exp_bits", self.exp_bits, *EXP_BITS)
+        _check_range("length_bits", self.length_bits, *LENGTH_BITS)
+
+    def to_dict(self):
+        return {"strategy": self.strategy, **dataclasses.asdict(self)}
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @staticmethod
+    def from_dict(data):
+        """Build a spec from `to_dict` output (or a user's JSON); unknown strategies and fields are errors."""
+        data = dict(data)
+        strategy = data.pop("strategy", None)
+        classes = {cls.strategy: cls for cls in (OtfSpec, PoolSpec)}
+        if strategy not in classes:
+            raise SpecError(f"strategy={strategy!r} is unknown: allowed {sorted(classes)}")
+        cls = classes[strategy]
+        allowed = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise SpecError(f"unknown field(s) {unknown} for strategy {strategy!r}: allowed {sorted(allowed)}")
+        return cls(**data)
+
+    @staticmethod
+    def from_json(text):
+        return PerturbSpec.from_dict(json.loads(text))
+
+    def _check_exponent_field(self, low, high):
+        if self.exp_bits is None:
+            return
+        field_low, field_high = -(1 << (self.exp_bits - 1)), (1 << (self.exp_bits - 1)) - 1
+        if low < field_low or high > field_high:
+            need = exponent_bits_for(low, high)
+            raise SpecError(f"exponents {low}..{high} overflow exp_bits={self.exp_bits} "
+                            f"(holds {field_low}..{field_high}): allowed exp_bits {need}..{EXP_BITS[1]}")
+
+
+def exponent_bits_for(low, high):
+    """Smallest signed width holding every integer in low..high (at least EXP_BITS[0])."""
+    bits = EXP_BITS[0]
+    while not -(1 << (bits - 1)) <= low <= high <= (1 << (bits - 1)) - 1:
+        bits += 1
+    return bits
+
+
+@dataclasses.dataclass(frozen=True)
+class OtfSpec(PerturbSpec):
+    """On-the-fly generation: `generators` LFSRs of `width` bits, rotated by one generator every word.
+
+    seed: the reference generator's initial state, 1..2^width - 1 (an LFSR state of zero never leaves zero).
+    """
+    generators: int = 31
+    width: int = 8
+    seed: int = 1
+
+    strategy = "otf"
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_range("width", self.width, lfsr.MIN_WIDTH, lfsr.MAX_WIDTH)
+        states = lfsr.period(self.width)
+        _check_range("generators", self.generators, 1, min(MAX_GENERATORS, states))
+        _check_range("seed", self.seed, 1, states)
+        if _is_power_of_two(self.generators) and self.generators > 1:
+            warnings.warn(f"generators={self.generators} is a power of two: the rotation repeats in regular "
+                          f"patterns; 2^k - 1 (e.g. {2 * self.generators - 1}) avoids that", RegularPatternWarning,
+                          stacklevel=3)
+        if self.exp_bits is not None:
+            from .otf import exponent_table
+            self._check_exponent_field(*exponent_table(self).exponent_range)
+
+    @property
+    def lanes(self):
+        return self.generators
+
+    @property
+    def mantissa_bits(self):
+        return self.width
+
+    @property
+    def period_words(self):
+        """Words after which the whole stream (mantissas and exponents) repeats."""
+        return math.lcm(lfsr.period(self.width), self.generators)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolSpec(PerturbSpec):
+    """Pre-generated pool of `size` signed `bits`-bit values in BRAM, read `lanes` values per word, cyclically.
+
+    seed: seeds the offline generator that fills the pool, 1..2^64 - 1.
+    """
+    size: int = 4095
+    bits: int = 12
+    lanes: int = 1
+    seed: int = 1
+
+    strategy = "pool"
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_range("size", self.size, 2, MAX_POOL_SIZE)
+        _check_range("bits", self.bits, *POOL_BITS)
+        _check_range("lanes", self.lanes, 1, self.size // 2)
+        _check_range("seed", self.seed, 1, MAX_POOL_SEED)
+        if self.size % self.lanes:
+            divisors = [d for d in range(1, min(self.size // 2, 64) + 1) if self.size % d == 0]
+            raise SpecError(f"lanes={self.lanes} does not divide size={self.size}: each lane reads its own bank "
+                            f"of size/lanes entries; allowed lanes include {divisors}")
+        if _is_power_of_two(self.size):
+            warnings.warn(f"size={self.size} is a power of two: leftover shifting then repeats in regular "
+                          f"patterns; 2^k - 1 (e.g. {self.size - 1}) avoids that", RegularPatternWarning,
+                          stacklevel=3)
+        if self.exp_bits is not None:
+            from .pool import pool_table
+            exponent = pool_table(self).exponent
+            self._check_exponent_field(exponent, exponent)
+
+    @property
+    def mantissa_bits(self):
+        return self.bits
+
+    @property
+    def period_words(self):
+        return self.size // self.lanes

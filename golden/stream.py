@@ -1,0 +1,74 @@
+"""The golden stream: bit-exact integer words for checking hardware, real values for training.
+
+Word w carries `lanes` mantissas and one exponent; its real values are mantissa * 2^exponent. A perturbation of
+d values occupies ceil(d / lanes) whole words starting at its first word; the unused lanes of its last word are
+dropped, and the next perturbation starts at the following word (leftover shifting, docs/spec.md).
+"""
+import math
+
+import torch
+
+from .otf import OtfWords
+from .pool import PoolWords
+
+PERIOD_CACHE_VALUES = 1 << 25
+CHUNK_WORDS = 1 << 16
+
+
+def words_per_perturbation(spec, values):
+    """Whole words a perturbation of `values` values consumes."""
+    return math.ceil(values / spec.lanes)
+
+
+def to_values(mantissas, exponents):
+    """Real values mantissa * 2^exponent as float32 (exact: mantissas have at most 24 bits)."""
+    return torch.ldexp(mantissas.to(torch.float32), exponents[:, None].to(torch.float32))
+
+
+class Stream:
+    """The word stream of one spec, at any position, without stepping through it cycle by cycle.
+
+    The stream is periodic (spec.period_words words); when a period is small enough its real values are computed
+    once and later requests are copies out of it.
+    """
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.words = OtfWords(spec) if spec.strategy == "otf" else PoolWords(spec)
+        self._period = None
+
+    def __call__(self, start, count):
+        """(mantissas int64[count, lanes], exponents int64[count]) of words start .. start + count - 1."""
+        return self.words(start, count)
+
+    @property
+    def period_values(self):
+        return self.spec.period_words * self.spec.lanes
+
+    def values(self, first, count, out=None):
+        """Real values `first` .. `first + count - 1` of the flattened stream (value v is word v // lanes, lane
+        v % lanes) as float32, written into `out` if given."""
+        out = torch.empty(count, dtype=torch.float32) if out is None else out
+        source = self._period_tensor() if self.period_values <= PERIOD_CACHE_VALUES else None
+        step = self.period_values if source is not None else CHUNK_WORDS * self.spec.lanes
+        offset, done = first % self.period_values, 0
+        while done < count:
+            if source is None:
+                word, lane = divmod(offset, self.spec.lanes)
+                chunk = to_values(*self.words(word, CHUNK_WORDS)).view(-1)
+                start, stop = lane, min(lane + count - done, step)
+            else:
+                chunk, start, stop = source, offset, min(offset + count - done, step)
+            out[done:done + stop - start] = chunk[start:stop]
+            done += stop - start
+            offset = (offset + stop - start) % self.period_values
+        return out
+
+    def perturbation(self, start_word, values, out=None):
+        """The vector u of one perturbation of `values` values that starts at word `start_word`."""
+        return self.values(start_word * self.spec.lanes, values, out)
+
+    def _period_tensor(self):
+        if self._period is None:
+            self._period = to_values(*self.words(0, self.spec.period_words)).view(-1)
+        return self._period
