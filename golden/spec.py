@@ -177,3 +177,11 @@ class PoolSpec(PerturbSpec):
     @property
     def period_words(self):
         return self.size // self.lanes
+
+
+PAPER_DEFAULTS = {
+    "otf-31x8": OtfSpec(generators=31, width=8),
+    "otf-31x14": OtfSpec(generators=31, width=14),
+    "pool-4095x12": PoolSpec(size=4095, bits=12),
+}
+"""The PeZO paper's default configurations, by name."""

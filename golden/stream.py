@@ -12,6 +12,7 @@ from .otf import OtfWords
 from .pool import PoolWords
 
 PERIOD_CACHE_VALUES = 1 << 25
+BLOCK_VALUES = 1 << 20
 CHUNK_WORDS = 1 << 16
 
 
@@ -29,13 +30,13 @@ class Stream:
     """The word stream of one spec, at any position, without stepping through it cycle by cycle.
 
     The stream is periodic (spec.period_words words); when a period is small enough its real values are computed
-    once and later requests are copies out of it.
+    once, tiled to a block of at least BLOCK_VALUES, and later requests are large copies out of that block.
     """
 
     def __init__(self, spec):
         self.spec = spec
         self.words = OtfWords(spec) if spec.strategy == "otf" else PoolWords(spec)
-        self._period = None
+        self._block_values = None
 
     def __call__(self, start, count):
         """(mantissas int64[count, lanes], exponents int64[count]) of words start .. start + count - 1."""
@@ -49,8 +50,8 @@ class Stream:
         """Real values `first` .. `first + count - 1` of the flattened stream (value v is word v // lanes, lane
         v % lanes) as float32, written into `out` if given."""
         out = torch.empty(count, dtype=torch.float32) if out is None else out
-        source = self._period_tensor() if self.period_values <= PERIOD_CACHE_VALUES else None
-        step = self.period_values if source is not None else CHUNK_WORDS * self.spec.lanes
+        source = self._block() if self.period_values <= PERIOD_CACHE_VALUES else None
+        step = source.numel() if source is not None else CHUNK_WORDS * self.spec.lanes
         offset, done = first % self.period_values, 0
         while done < count:
             if source is None:
@@ -68,7 +69,8 @@ class Stream:
         """The vector u of one perturbation of `values` values that starts at word `start_word`."""
         return self.values(start_word * self.spec.lanes, values, out)
 
-    def _period_tensor(self):
-        if self._period is None:
-            self._period = to_values(*self.words(0, self.spec.period_words)).view(-1)
-        return self._period
+    def _block(self):
+        if self._block_values is None:
+            period = to_values(*self.words(0, self.spec.period_words)).view(-1)
+            self._block_values = period.repeat(math.ceil(BLOCK_VALUES / period.numel()))
+        return self._block_values

@@ -123,6 +123,7 @@ def test_pool_depends_on_seed():
 @pytest.mark.parametrize("spec", [OtfSpec(generators=7, width=6), PoolSpec(size=255, bits=8, lanes=5)], ids=str)
 @pytest.mark.parametrize("cached", [True, False])
 def test_values_equal_words_across_period_boundaries(spec, cached, monkeypatch):
+    monkeypatch.setattr(stream_module, "BLOCK_VALUES", 2 * spec.period_words * spec.lanes)
     if not cached:
         monkeypatch.setattr(stream_module, "PERIOD_CACHE_VALUES", 0)
         monkeypatch.setattr(stream_module, "CHUNK_WORDS", 7)

@@ -1,0 +1,76 @@
+// Simulation harness for a pezo generator (Verilog-2005, for Icarus and Verilator).
+// It draws ready at random from a seeded xorshift32 with probability ready_chance / 65536, allows at most a
+// loaded budget of transfers, and writes every transferred payload as one hex line to the file named by the
+// +dump=<path> plusarg. The testbench only loads budgets and pulses controls; the HDL does the per-cycle work.
+`timescale 1ns/1ps
+module pezo_harness #(
+    parameter PAYLOAD_BITS = 8,
+    parameter LENGTH_BITS = 32
+) (
+    input  wire                   clk,
+    input  wire                   rst,
+    input  wire [LENGTH_BITS-1:0] length,
+    input  wire                   next,
+    input  wire                   replay,
+    input  wire [31:0]            budget_in,
+    input  wire                   budget_load,
+    input  wire [16:0]            ready_chance,
+    input  wire [31:0]            ready_seed,
+    output wire                   idle,
+    output wire                   done,
+    output reg  [31:0]            transfers
+);
+    localparam PADDED_BITS = (PAYLOAD_BITS + 7) / 8 * 8;
+
+    wire [PAYLOAD_BITS-1:0] payload;
+    wire                    valid;
+    reg  [31:0]             budget;
+    reg  [31:0]             random;
+    wire                    ready = (budget != 0) && ({1'b0, random[15:0]} < ready_chance);
+    wire [PADDED_BITS-1:0]  padded = payload;
+    wire                    fire = valid && ready && !rst;
+
+    `PEZO_DUT dut (
+        .clk(clk), .rst(rst),
+        .o__payload(payload), .o__valid(valid), .o__ready(ready),
+        .length(length), .next(next), .replay(replay), .done(done)
+    );
+
+    assign idle = budget == 0;
+
+    integer dump_file;
+    reg [8*1024-1:0] dump_path;
+    initial begin
+        budget = 0;
+        transfers = 0;
+        random = 32'h1;
+        dump_file = 0;
+        if ($value$plusargs("dump=%s", dump_path))
+            dump_file = $fopen(dump_path, "w");
+    end
+
+    always @(posedge clk) begin
+        if (rst)
+            random <= ready_seed | 32'h1;
+        else
+            random <= xorshift32(random);
+        if (budget_load)
+            budget <= budget_in;
+        else if (fire)
+            budget <= budget - 1;
+        if (fire) begin
+            transfers <= transfers + 1;
+            if (dump_file != 0)
+                $fwrite(dump_file, "%h\n", padded);
+        end
+    end
+
+    function [31:0] xorshift32(input [31:0] x);
+        reg [31:0] y;
+        begin
+            y = x ^ (x << 13);
+            y = y ^ (y >> 17);
+            xorshift32 = y ^ (y << 5);
+        end
+    endfunction
+endmodule
