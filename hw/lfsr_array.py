@@ -1,0 +1,41 @@
+"""The rotating array of Fibonacci LFSRs (docs/spec.md sections 3 and 4)."""
+from amaranth.hdl import Cat, Module, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from pezo.golden.lfsr import feedback_mask
+
+from .replayable import Control, replayable
+
+
+def lfsr_step(state, width):
+    """One generator update: shift towards the MSB, shifting in the parity of the tapped bits (one LUT)."""
+    return Cat((state & feedback_mask(width)).xor(), state[:-1])
+
+
+class LfsrArray(wiring.Component):
+    """n registers of `width` bits; register j starts at seeds[j] and on advance becomes step(register j + 1 mod n).
+
+    The rotation is wiring between neighbours: no register ever selects among several sources except the shadow.
+    Ports: in `control`; out `states` (n x width, register j in element j).
+    Cost: n * width FFs and n LUTs (feedback XORs) for the array; replay adds n * width shadow FFs and a 2:1
+    restore multiplexer per bit.
+    """
+
+    def __init__(self, width, seeds):
+        self._width = width
+        self._seeds = list(seeds)
+        super().__init__({
+            "control": In(Control),
+            "states": Out(data.ArrayLayout(unsigned(width), len(self._seeds))),
+        })
+
+    def _rotate_and_step(self, states):
+        count = len(self._seeds)
+        return Cat(lfsr_step(states[(j + 1) % count], self._width) for j in range(count))
+
+    def elaborate(self, platform):
+        m = Module()
+        states, _ = replayable(m, self.control, self.states.shape(), self._seeds, self._rotate_and_step, "lanes")
+        m.d.comb += self.states.eq(states)
+        return m

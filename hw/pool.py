@@ -1,0 +1,40 @@
+"""The pre-generated pool: banked ROMs read one word per advance, cyclically (docs/spec.md section 6)."""
+from amaranth.hdl import Module, Mux, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from pezo.golden.pool import pool_table
+
+from .replayable import Control, replayable
+
+
+class Pool(wiring.Component):
+    """A word pointer (0 .. W-1, wrapping; W = size / lanes) addresses `lanes` ROM banks, bank j holding entries
+    j, j + lanes, j + 2 lanes, ... The pointer's shadow holds the start of the current perturbation.
+
+    Each bank's synchronous, non-transparent read port is addressed by the pointer's next value, so its data
+    matches the pointer in every cycle but the first after reset.
+    Ports: in `control`; out `mantissas` (lanes x bits, signed).
+    Cost: 2 ceil(log2 W) FFs, an incrementer and wrap compare, and lanes ROMs of W x bits (BRAM).
+    """
+
+    def __init__(self, spec):
+        self._spec = spec
+        super().__init__({
+            "control": In(Control),
+            "mantissas": Out(data.ArrayLayout(signed(spec.bits), spec.lanes)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        spec, table = self._spec, pool_table(self._spec)
+        words = spec.period_words
+        _, address = replayable(m, self.control, range(words), 0,
+                                lambda pointer: Mux(pointer == words - 1, 0, pointer + 1), "pointer")
+        for lane in range(spec.lanes):
+            m.submodules[f"bank{lane}"] = bank = Memory(shape=signed(spec.bits), depth=words,
+                                                        init=table.bank(lane, spec.lanes).tolist())
+            port = bank.read_port(transparent_for=())
+            m.d.comb += [port.addr.eq(address), self.mantissas[lane].eq(port.data)]
+        return m
