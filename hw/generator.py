@@ -1,0 +1,84 @@
+"""The two top-level perturbation generators and their port contract (docs/spec.md sections 7 and 8)."""
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from pezo.golden.otf import lane_seeds
+from pezo.golden.pool import pool_table
+
+from .lfsr_array import LfsrArray
+from .payload import payload_layout
+from .pool import Pool
+from .scaler import Scaler
+from .sequencer import Sequencer
+
+
+def generator_signature(spec):
+    """Ports (Verilog names in brackets): `o` the word stream [o__payload, o__valid, o__ready], `length`, `next`,
+    `replay` in and `done` out; the clock domain adds [clk, rst]."""
+    return wiring.Signature({
+        "o": Out(stream.Signature(payload_layout(spec))),
+        "length": In(spec.length_bits),
+        "next": In(1),
+        "replay": In(1),
+        "done": Out(1),
+    })
+
+
+class Generator(wiring.Component):
+    """A sequencer and a strategy's datapath (`_datapath`), wired to the ports of `generator_signature`."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        super().__init__(generator_signature(spec))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.sequencer = sequencer = Sequencer(self.spec.length_bits)
+        m.d.comb += [
+            sequencer.length.eq(self.length),
+            sequencer.next.eq(self.next),
+            sequencer.replay.eq(self.replay),
+            sequencer.ready.eq(self.o.ready),
+            self.o.valid.eq(sequencer.valid),
+            self.o.payload.last.eq(sequencer.last),
+            self.done.eq(sequencer.done),
+        ]
+        self._datapath(m, sequencer.control)
+        return m
+
+
+class OtfGenerator(Generator):
+    """On-the-fly: a rotating LFSR array (mantissa = state with its top bit inverted) and the exponent scaler.
+
+    Cost: sequencer + LfsrArray + Scaler (n + 1 generators of b bits, twice for replay, and one 2^b-entry ROM).
+    """
+
+    def _datapath(self, m, control):
+        width = self.spec.width
+        m.submodules.lanes = lanes = LfsrArray(width, lane_seeds(self.spec))
+        m.submodules.scaler = scaler = Scaler(self.spec)
+        wiring.connect(m, control, lanes.control, scaler.control)
+        m.d.comb += self.o.payload.exponent.eq(scaler.exponent)
+        for lane, state in enumerate(lanes.states):
+            m.d.comb += self.o.payload.mantissas[lane].eq(state ^ (1 << (width - 1)))
+
+
+class PoolGenerator(Generator):
+    """Pre-generated pool: `lanes` ROM banks read at a shared pointer, and the pool's constant exponent.
+
+    Cost: sequencer + Pool (lanes banks of size / lanes entries).
+    """
+
+    def _datapath(self, m, control):
+        m.submodules.pool = pool = Pool(self.spec)
+        wiring.connect(m, control, pool.control)
+        m.d.comb += [
+            self.o.payload.mantissas.eq(pool.mantissas),
+            self.o.payload.exponent.eq(pool_table(self.spec).exponent),
+        ]
+
+
+def generator(spec):
+    """The generator component for a spec of either strategy."""
+    return {"otf": OtfGenerator, "pool": PoolGenerator}[spec.strategy](spec)
