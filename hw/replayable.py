@@ -1,9 +1,9 @@
 """Replayable state: registers that step once per word and keep a shadow copy for `replay`.
 
 The sequencer drives three strobes (`Control`): `advance` moves the state on by one word, `save` copies it into
-the shadow (a new perturbation starts here) and `restore` copies the shadow back (the perturbation starts again;
-restore wins over advance, and save never coincides with either). A block also gets its register's next value, so
-a synchronous memory addressed by it presents the data of the current state in the same cycle as the register.
+the shadow (a new perturbation starts here) and `restore` copies the shadow back (the perturbation starts again).
+The sequencer raises at most one of them per cycle. A block also gets its register's next value, so a synchronous
+memory addressed by it presents the data of the current state in the same cycle as the register.
 """
 from amaranth.hdl import Signal
 from amaranth.lib import wiring

@@ -18,6 +18,10 @@ from pezo.hw.generator import generator
 from pezo.hw.payload import exponent_bits
 from pezo.hw.sequencer import Sequencer
 
+# Amaranth attributes its deprecation warnings to the caller, which the pyproject filter (module amaranth.*)
+# does not match: fail on any deprecation here.
+pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
+
 SPECS = [OtfSpec(generators=3, width=4, length_bits=4), OtfSpec(generators=7, width=5, seed=9),
          PoolSpec(size=15, bits=4, lanes=3, length_bits=4), PoolSpec(size=21, bits=6, seed=5)]
 
@@ -172,7 +176,7 @@ def generator_check(spec, dut):
 
 
 def sequencer_check(dut):
-    """Strobe check: the position implied by advance/save/restore is the reference's, and save stands alone."""
+    """Strobe check: the position implied by advance/save/restore is the reference's; one strobe at a time."""
     state = {"position": 0, "start": 0}
 
     def check(ctx, ref, inputs):
@@ -181,7 +185,7 @@ def sequencer_check(dut):
             assert state["position"] == ref.start
         if ref.valid:
             assert state["position"] == ref.position and ctx.get(dut.last) == ref.last
-        assert not (save and (advance or restore))
+        assert advance + save + restore <= 1
         if save:
             state["start"] = state["position"]
         state["position"] = state["start"] if restore else state["position"] + advance
