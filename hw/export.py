@@ -1,0 +1,198 @@
+"""Export a generator: Verilog, memory images and a manifest of everything derived from the spec.
+
+`export` writes into a fresh directory (docs/spec.md section 10):
+
+- `<name>.v`, the top module `<name>` (ports `clk`, `rst`, `o__payload`, `o__valid`, `o__ready`, `length`,
+  `next`, `replay`, `done`);
+- the ROM contents in `$readmemh` format (`<name>_lut.hex` for otf, `<name>_bank<j>.hex` for the pool), for
+  tools that load them; the Verilog initialises its memories itself;
+- `manifest.json`: the spec, file hashes, payload layout, ports and the derived constants.
+
+`load_manifest` rebuilds the spec from a manifest and refuses one whose derived constants disagree with it.
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.hdl import Shape
+from amaranth.lib.wiring import In
+
+from pezo import __version__
+from pezo.golden.lfsr import TAPS, feedback_mask
+from pezo.golden.otf import exponent_table, lane_seeds, stride
+from pezo.golden.pool import pool_table
+from pezo.golden.scaling import gaussian_modulus
+from pezo.golden.spec import PerturbSpec
+
+from .generator import generator, generator_signature
+from .payload import exponent_bits, payload_layout
+
+MANIFEST = "manifest.json"
+
+
+class ManifestError(ValueError):
+    """A manifest that does not match the spec it records (or the files beside it)."""
+
+
+def default_name(spec):
+    """Top module name, e.g. pezo_otf_31x8, pezo_pool_4095x12, pezo_pool_4095x12_l5."""
+    if spec.strategy == "otf":
+        return f"pezo_otf_{spec.generators}x{spec.width}"
+    return f"pezo_pool_{spec.size}x{spec.bits}" + (f"_l{spec.lanes}" if spec.lanes > 1 else "")
+
+
+def export(spec, out_dir, name=None, force=False):
+    """Write the generator for `spec` (a spec or its dict) into `out_dir`; returns the directory as a Path.
+
+    Everything is rendered in memory and written to a temporary sibling directory that is renamed into place, so
+    an error leaves no partial output. A non-empty `out_dir` is only replaced with `force=True`.
+    """
+    spec = spec if isinstance(spec, PerturbSpec) else PerturbSpec.from_dict(spec)
+    name = name or default_name(spec)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"name={name!r} is not a plain Verilog identifier")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+        raise FileExistsError(f"{out_dir} is not empty; pass force=True to replace it")
+    files = _memory_files(spec, name)
+    files[f"{name}.v"] = verilog.convert(generator(spec), name=name, emit_src=False).encode()
+    manifest = {
+        "pezo_version": __version__,
+        "spec": spec.to_dict(),
+        "top": name,
+        "files": {filename: _sha256(content) for filename, content in sorted(files.items())},
+        **_derived(spec, name),
+    }
+    files[MANIFEST] = (json.dumps(manifest, sort_keys=True, indent=2) + "\n").encode()
+    _write_atomically(out_dir, files)
+    return out_dir
+
+
+def load_manifest(path):
+    """The spec recorded in a manifest (a manifest.json or its directory), after checking that the constants
+    derived from it, the memory images' hashes and the hashes of the files present beside it all agree."""
+    path = Path(path)
+    path = path / MANIFEST if path.is_dir() else path
+    manifest = json.loads(path.read_text())
+    spec = PerturbSpec.from_dict(manifest["spec"])
+    name = manifest["top"]
+    expected = {**_derived(spec, name), **{f"files[{filename!r}]": _sha256(content)
+                                           for filename, content in _memory_files(spec, name).items()}}
+    recorded = {**manifest, **{f"files[{filename!r}]": digest for filename, digest in manifest["files"].items()}}
+    for key, value in expected.items():
+        if recorded.get(key) != value:
+            raise ManifestError(f"{path}: {key} is {_short(recorded.get(key))} but the spec gives {_short(value)}")
+    for filename, digest in manifest["files"].items():
+        file = path.parent / filename
+        if file.exists() and _sha256(file.read_bytes()) != digest:
+            raise ManifestError(f"{path}: {file} does not match its sha256 in the manifest")
+    return spec
+
+
+def _derived(spec, name):
+    """Everything the manifest records that follows from the spec and the top module's name."""
+    strategy = _otf_constants(spec, name) if spec.strategy == "otf" else _pool_constants(spec, name)
+    return {
+        "period_words": spec.period_words,
+        "lanes": spec.lanes,
+        "mantissa_bits": spec.mantissa_bits,
+        "exp_bits": exponent_bits(spec),
+        "payload": _payload(spec),
+        "ports": _ports(spec),
+        spec.strategy: strategy,
+    }
+
+
+def _otf_constants(spec, name):
+    table = exponent_table(spec)
+    return {
+        "taps": list(TAPS[spec.width]),
+        "feedback_mask": feedback_mask(spec.width),
+        "stride": stride(spec),
+        "lane_seeds": lane_seeds(spec),
+        "E_n": gaussian_modulus(spec.generators),
+        "k_min": table.low,
+        "k_max": table.high,
+        "lut": {"file": f"{name}_lut.hex", "depth": 1 << spec.width, "offset_bits": table.offset_bits},
+    }
+
+
+def _pool_constants(spec, name):
+    return {
+        "exponent": pool_table(spec).exponent,
+        "E_N": gaussian_modulus(spec.size),
+        "banks": [f"{name}_bank{lane}.hex" for lane in range(spec.lanes)],
+        "bank_depth": spec.period_words,
+    }
+
+
+def _payload(spec):
+    """Bit offsets of the payload fields, least significant bit first (docs/spec.md section 8)."""
+    layout = payload_layout(spec)
+    mantissas, exponent, last = layout["mantissas"], layout["exponent"], layout["last"]
+    return {
+        "width": layout.size,
+        "mantissas": {"offset": mantissas.offset, "lanes": mantissas.shape.length,
+                      "bits": Shape.cast(mantissas.shape.elem_shape).width, "signed": True},
+        "exponent": {"offset": exponent.offset, "bits": exponent.width, "signed": True},
+        "last": {"offset": last.offset, "bits": last.width, "signed": False},
+    }
+
+
+def _ports(spec):
+    """Verilog ports of the top module: the clock domain's, then the signature's (paths joined by `__`)."""
+    signature = generator_signature(spec)
+    ports = [{"name": "clk", "direction": "in", "width": 1}, {"name": "rst", "direction": "in", "width": 1}]
+    for path, member, value in signature.flatten(signature.create()):
+        ports.append({"name": "__".join(path), "direction": "in" if member.flow == In else "out",
+                      "width": Shape.cast(value.shape()).width})
+    return ports
+
+
+def _memory_files(spec, name):
+    """{filename: $readmemh text} of every ROM, one hex entry per line, two's complement."""
+    if spec.strategy == "otf":
+        table = exponent_table(spec)
+        return {f"{name}_lut.hex": _readmemh(table.offsets, table.offset_bits)}
+    table = pool_table(spec)
+    return {f"{name}_bank{lane}.hex": _readmemh(table.bank(lane, spec.lanes), spec.bits)
+            for lane in range(spec.lanes)}
+
+
+def _readmemh(values, bits):
+    digits, mask = -(-bits // 4), (1 << bits) - 1
+    return "".join(f"{int(value) & mask:0{digits}x}\n" for value in values).encode()
+
+
+def _sha256(content):
+    return hashlib.sha256(content).hexdigest()
+
+
+def _short(value, limit=120):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _write_atomically(out_dir, files):
+    """Write `files` into a temporary sibling of `out_dir`, then rename it to `out_dir` (replacing it)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        staging.chmod(0o755)
+        for filename, content in files.items():
+            (staging / filename).write_bytes(content)
+        if out_dir.exists():
+            replaced = staging.with_name(staging.name + ".old")
+            out_dir.rename(replaced)
+            staging.rename(out_dir)
+            shutil.rmtree(replaced)
+        else:
+            staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
