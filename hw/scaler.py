@@ -18,7 +18,7 @@ class Scaler(wiring.Component):
     The ROM's synchronous, non-transparent read port is addressed by the register's next value, so its data
     matches the register in every cycle but the first after reset.
     Ports: in `control`; out `exponent` (signed, `exponent_bits(spec)` wide).
-    Cost: 2b FFs (register and shadow), about b LUTs, and a 2^b x offset_bits ROM (one BRAM up to b = 14 or so).
+    Cost: 2b FFs (register and shadow), about b LUTs, and a 2^b x offset_bits ROM (BRAM).
     """
 
     def __init__(self, spec):

@@ -14,7 +14,8 @@ class Sequencer(wiring.Component):
 
     The first cycle after reset, the cycle of a `replay` and the cycle that ends a skip each (re)start a
     perturbation ("begin"). A `next` turns on skipping: the words not yet emitted are advanced over, one per cycle,
-    and the cycle after the last one saves the position as the start of the next perturbation.
+    and the cycle after the last one saves the position as the start of the next perturbation. A `replay` wins: it
+    restores the saved start (cancelling a skip in progress). A `next` in a begin cycle or during a skip is ignored.
 
     Cost: length_bits + 2 FFs (`remaining`, `primed`, `skipping`), a length_bits decrementer and zero test.
     """

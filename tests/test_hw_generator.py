@@ -8,7 +8,6 @@ import random
 from collections import Counter
 from typing import NamedTuple
 
-import numpy as np
 import pytest
 from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
@@ -84,17 +83,20 @@ EVENTS = ("transfer", "stall", "replay partial", "replay complete", "replay whil
 
 
 def events(ref, inputs, period):
-    """Which of EVENTS this cycle covers."""
-    if inputs.rst:
-        return ["reset in the middle"] if ref.position > 0 else []
+    """Which of EVENTS this cycle covers (a reset cycle covers only the reset)."""
     partial = ref.emitting and 0 < ref.consumed < ref.length
     transfer = ref.valid and inputs.ready
-    happened = [transfer, ref.valid and not inputs.ready,
-                inputs.replay and partial, inputs.replay and ref.done and ref.length > 0,
-                inputs.replay and ref.skipping, inputs.next and partial,
-                inputs.next and ref.done, inputs.next and ref.skipping, inputs.next and transfer,
-                False, ref.done and ref.length == 0, transfer and ref.position >= period]
-    return [name for name, hit in zip(EVENTS, happened) if hit]
+    happened = {
+        "transfer": transfer, "stall": ref.valid and not inputs.ready,
+        "replay partial": inputs.replay and partial, "replay complete": inputs.replay and ref.done and ref.length > 0,
+        "replay while skipping": inputs.replay and ref.skipping, "skip partial": inputs.next and partial,
+        "next when done": inputs.next and ref.done, "next while skipping": inputs.next and ref.skipping,
+        "next with transfer": inputs.next and transfer, "empty perturbation": ref.done and ref.length == 0,
+        "wrap": transfer and ref.position >= period,
+    }
+    if inputs.rst:
+        happened = {"reset in the middle": ref.position > 0}
+    return [name for name, hit in happened.items() if hit]
 
 
 class RandomDriver:
