@@ -1,13 +1,13 @@
 // Simulation harness for a pezo generator (Verilog-2005, for Icarus and Verilator).
-// It draws ready at random from a seeded xorshift32 with probability ready_chance / 65536, allows at most a
-// loaded budget of transfers, and writes every transferred payload as one hex line to the file named by the
-// +dump=<path> plusarg. The testbench only loads budgets and pulses controls; the HDL does the per-cycle work.
+// It makes its own 100 MHz clock, draws ready at random from a seeded xorshift32 with probability
+// ready_chance / 65536, allows at most a loaded budget of transfers, and writes every transferred payload as one
+// hex line to the file named by the +dump=<path> plusarg (and waves to +waves=<path>). The testbench only loads
+// budgets and pulses controls; the HDL does all per-cycle work.
 `timescale 1ns/1ps
 module pezo_harness #(
     parameter PAYLOAD_BITS = 8,
     parameter LENGTH_BITS = 32
 ) (
-    input  wire                   clk,
     input  wire                   rst,
     input  wire [LENGTH_BITS-1:0] length,
     input  wire                   next,
@@ -16,12 +16,14 @@ module pezo_harness #(
     input  wire                   budget_load,
     input  wire [16:0]            ready_chance,
     input  wire [31:0]            ready_seed,
+    input  wire                   flush,
     output wire                   idle,
     output wire                   done,
     output reg  [31:0]            transfers
 );
     localparam PADDED_BITS = (PAYLOAD_BITS + 7) / 8 * 8;
 
+    reg                     clk;
     wire [PAYLOAD_BITS-1:0] payload;
     wire                    valid;
     reg  [31:0]             budget;
@@ -39,15 +41,22 @@ module pezo_harness #(
     assign idle = budget == 0;
 
     integer dump_file;
-    reg [8*1024-1:0] dump_path;
+    reg [8*1024-1:0] dump_path, waves_path;
     initial begin
+        clk = 0;
         budget = 0;
         transfers = 0;
         random = 32'h1;
         dump_file = 0;
         if ($value$plusargs("dump=%s", dump_path))
             dump_file = $fopen(dump_path, "w");
+        if ($value$plusargs("waves=%s", waves_path)) begin
+            $dumpfile(waves_path);
+            $dumpvars(0, pezo_harness);
+        end
     end
+
+    always #5 clk = !clk;
 
     always @(posedge clk) begin
         if (rst)
@@ -63,6 +72,8 @@ module pezo_harness #(
             if (dump_file != 0)
                 $fwrite(dump_file, "%h\n", padded);
         end
+        if (flush && dump_file != 0)
+            $fflush(dump_file);
     end
 
     function [31:0] xorshift32(input [31:0] x);

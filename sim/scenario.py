@@ -1,19 +1,21 @@
 """Scenarios for the simulation benches, and the words a correct generator emits under them.
 
-A scenario is a list of operations, each a JSON-able list: ["take", k] lets k words transfer (under random
-backpressure), ["replay"], ["next"] and ["reset"] pulse the control inputs. `expected_words` applies the control
-semantics of docs/spec.md section 7 to find the stream position of every word the generator must emit.
+A scenario is a list of operations, each a JSON-able list: ["take", k] lets k more words transfer,
+["chance", c] sets the probability that ready is high to c / 65536, and ["replay"], ["next"] and ["reset"] pulse
+the control inputs. `expected_words` applies the control semantics of docs/spec.md section 7 to find the stream
+position of every word the generator must emit.
 """
 import dataclasses
 import random
 
+ALWAYS = 65536
+
 
 @dataclasses.dataclass(frozen=True)
 class Scenario:
-    """What the bench does: perturbation length (words), ready probability (of 65536), seeds, and operations."""
+    """What a bench does: the perturbation length in words, the seed of the random ready, and the operations."""
     length: int
     operations: tuple
-    ready_chance: int = 32768
     ready_seed: int = 1
 
     def to_dict(self):
@@ -26,6 +28,11 @@ class Scenario:
     @property
     def words(self):
         return sum(op[1] for op in self.operations if op[0] == "take")
+
+    def __add__(self, other):
+        if other.length != self.length:
+            raise ValueError(f"cannot join scenarios of lengths {self.length} and {other.length}")
+        return Scenario(self.length, self.operations + (("reset",),) + other.operations, self.ready_seed)
 
 
 def expected_words(scenario):
@@ -44,33 +51,35 @@ def expected_words(scenario):
             start, consumed = start + scenario.length, 0
         elif op[0] == "reset":
             start = consumed = 0
-        else:
-            raise ValueError(f"unknown operation {op!r}: allowed take, replay, next, reset")
+        elif op[0] != "chance":
+            raise ValueError(f"unknown operation {op!r}: allowed take, chance, replay, next, reset")
     return runs
 
 
-def zo_steps(length, words, ready_chance=32768, seed=1):
+def zo_steps(length, words, chance=ALWAYS // 2, seed=1):
     """The pattern of ZO training, repeated until `words` words have transferred: emit a perturbation, replay it
-    twice (once read only halfway), then move on with `next`, which skips the unread half."""
-    operations, total = [], 0
+    twice (reading it only halfway the second time), then move on with `next`, which skips the unread half."""
+    operations, total = [("chance", chance)], 0
     while total < words:
         operations += [("take", length), ("replay",), ("take", length), ("replay",), ("take", length // 2),
                        ("next",)]
         total += 2 * length + length // 2
-    return Scenario(length, tuple(operations), ready_chance, seed)
+    return Scenario(length, tuple(operations), seed)
 
 
 def mixed(length, words, seed=1):
-    """Random control traffic: partial and full reads, replays, next after partial and full reads, resets, and
-    ready probabilities from always to rare."""
+    """Random control traffic until `words` words have transferred: partial and full reads, replays, next after
+    partial and full reads, resets in the middle of a perturbation, and ready from always to rare."""
     rng = random.Random(seed)
     operations, total, consumed = [], 0, 0
     while total < words:
+        if rng.random() < 0.2:
+            operations.append(("chance", rng.choice([ALWAYS, 49152, 16384, 2000])))
         take = rng.choice([length - consumed, rng.randint(0, length - consumed)])
         operations.append(("take", take))
         total, consumed = total + take, consumed + take
-        action = rng.choices(["replay", "next", "reset", "none"], weights=[4, 4, 1, 1])[0]
-        if action != "none":
+        action = rng.choices(["replay", "next", "reset", None], weights=[4, 4, 1, 1])[0]
+        if action:
             operations.append((action,))
             consumed = 0
-    return Scenario(length, tuple(operations), rng.choice([65536, 49152, 16384, 3000]), rng.randint(1, 2**31))
+    return Scenario(length, tuple(operations), rng.randint(1, 2**31))

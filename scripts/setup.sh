@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Idempotent set-up, sourced by run.sh and test.sh: Debian's iverilog, a virtual environment in .venv,
+# torch==2.13.0 (the CPU wheel) first, then pezo itself with its simulation and test extras.
+# A second run only checks that each piece is there.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "pezo needs Python >= 3.11" >&2; exit 1; }
+
+if ! command -v iverilog >/dev/null; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq iverilog
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+stamp=.venv/.pezo-installed
+wanted=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q torch==2.13.0
+    .venv/bin/python -m pip install -q -e ".[sim,test]"
+    echo "$wanted" > "$stamp"
+fi
+export PATH="$PWD/.venv/bin:$PATH"

