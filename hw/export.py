@@ -3,7 +3,7 @@
 `export` writes into a fresh directory (docs/spec.md section 10):
 
 - `<name>.v`, the top module `<name>` (ports `clk`, `rst`, `o__payload`, `o__valid`, `o__ready`, `length`,
-  `next`, `replay`, `done`);
+  `next`, `replay`, `done`, `busy`);
 - the ROM contents in `$readmemh` format (`<name>_lut.hex` for otf, `<name>_bank<j>.hex` for the pool), for
   tools that load them; the Verilog initialises its memories itself;
 - `manifest.json`: the spec, file hashes, payload layout, ports and the derived constants.
@@ -57,7 +57,7 @@ def export(spec, out_dir, name=None, force=False):
         raise ValueError(f"name={name!r} is not a plain Verilog identifier")
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise FileExistsError(f"{out_dir} is not empty; pass force=True to replace it")
+        raise FileExistsError(f"{out_dir} is not empty: replace it with force=True (pezo export --force)")
     files = _memory_files(spec, name)
     files[f"{name}.v"] = verilog.convert(generator(spec), name=name, emit_src=False).encode()
     manifest = {

@@ -15,13 +15,14 @@ from .sequencer import Sequencer
 
 def generator_signature(spec):
     """Ports (Verilog names in brackets): `o` the word stream [o__payload, o__valid, o__ready], `length`, `next`,
-    `replay` in and `done` out; the clock domain adds [clk, rst]."""
+    `replay` in and `done`, `busy` out; the clock domain adds [clk, rst]."""
     return wiring.Signature({
         "o": Out(stream.Signature(payload_layout(spec))),
         "length": In(spec.length_bits),
         "next": In(1),
         "replay": In(1),
         "done": Out(1),
+        "busy": Out(1),
     })
 
 
@@ -43,6 +44,7 @@ class Generator(wiring.Component):
             self.o.valid.eq(sequencer.valid),
             self.o.payload.last.eq(sequencer.last),
             self.done.eq(sequencer.done),
+            self.busy.eq(sequencer.busy),
         ]
         self._datapath(m, sequencer.control)
         return m

@@ -50,11 +50,11 @@ def golden_words(spec, scenario):
     runs = expected_words(scenario)
     stream = Stream(spec)
     mantissas, exponents, last = [], [], []
-    for position, index, count in runs:
+    for position, index, count, length in runs:
         m, k = stream(position, count)
         mantissas.append(m.numpy())
         exponents.append(k.numpy())
-        last.append((np.arange(index, index + count) == scenario.length - 1).astype(np.int64))
+        last.append((np.arange(index, index + count) == length - 1).astype(np.int64))
     if not runs:
         return np.zeros((0, spec.lanes), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(mantissas), np.concatenate(exponents), np.concatenate(last)

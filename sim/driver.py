@@ -21,8 +21,8 @@ async def pulse(dut, name, cycles=1):
     getattr(dut, name).value = 0
 
 
-async def take(dut, scenario, count, chance):
-    """Let `count` words transfer and wait until they have."""
+async def take(dut, count, chance, length):
+    """Let `count` words transfer and wait until they have (a pending `next` may first skip up to `length`)."""
     if count == 0:
         return
     await FallingEdge(dut.clk)
@@ -30,7 +30,7 @@ async def take(dut, scenario, count, chance):
     dut.budget_load.value = 1
     await FallingEdge(dut.clk)
     dut.budget_load.value = 0
-    cycles = 8 * (count * ALWAYS // chance + scenario.length + 64)
+    cycles = 8 * (count * ALWAYS // chance + length + 64)
     await with_timeout(RisingEdge(dut.idle), cycles * CLOCK_NS, "ns")
 
 
@@ -38,19 +38,21 @@ async def take(dut, scenario, count, chance):
 async def play(dut):
     with open(os.environ["PEZO_SCENARIO"]) as file:
         scenario = Scenario.from_dict(json.load(file))
-    chance = ALWAYS
+    chance, longest = ALWAYS, max([scenario.length] + [op[1] for op in scenario.operations if op[0] == "length"])
     for name, value in [("rst", 1), ("length", scenario.length), ("ready_seed", scenario.ready_seed), ("ready_chance", chance),
                         ("next", 0), ("replay", 0), ("budget_in", 0), ("budget_load", 0), ("flush", 0)]:
         getattr(dut, name).value = value
     await pulse(dut, "rst", cycles=2)
     for op in scenario.operations:
         if op[0] == "take":
-            await take(dut, scenario, op[1], chance)
-        elif op[0] == "chance":
-            chance = op[1]
+            await take(dut, op[1], chance, longest)
+        elif op[0] in ("chance", "length"):
+            chance = op[1] if op[0] == "chance" else chance
             await FallingEdge(dut.clk)
-            dut.ready_chance.value = chance
+            getattr(dut, {"chance": "ready_chance"}.get(op[0], op[0])).value = op[1]
         else:
             await pulse(dut, {"reset": "rst"}.get(op[0], op[0]), cycles=2 if op[0] == "reset" else 1)
+            if op[0] == "next" and dut.busy.value:
+                await FallingEdge(dut.busy)  # a further next is only taken once this one is carried out
     await pulse(dut, "flush")
     await ClockCycles(dut.clk, 2)

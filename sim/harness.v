@@ -19,6 +19,7 @@ module pezo_harness #(
     input  wire                   flush,
     output wire                   idle,
     output wire                   done,
+    output wire                   busy,
     output reg  [31:0]            transfers
 );
     localparam PADDED_BITS = (PAYLOAD_BITS + 7) / 8 * 8;
@@ -35,7 +36,7 @@ module pezo_harness #(
     `PEZO_DUT dut (
         .clk(clk), .rst(rst),
         .o__payload(payload), .o__valid(valid), .o__ready(ready),
-        .length(length), .next(next), .replay(replay), .done(done)
+        .length(length), .next(next), .replay(replay), .done(done), .busy(busy)
     );
 
     assign idle = budget == 0;

@@ -93,11 +93,15 @@ class Simulation:
             return Result(self.simulator, 0, 0, run_seconds, 0.0,
                           f"the cocotb driver failed: see {run_dir / 'simulator.log'}")
         begin = time.perf_counter()
-        got = parse_dump(dump.read_text(), layout_of(self.spec, self.exp_bits))
-        mismatch = first_mismatch(got, golden_words(self.spec, scenario))
-        words = int(got[0].shape[0])
+        words, mismatch = check(self.spec, self.exp_bits, scenario, dump.read_text())
         return Result(self.simulator, words, words * self.spec.lanes, run_seconds, time.perf_counter() - begin,
                       mismatch)
+
+
+def check(spec, exp_bits, scenario, dump_text):
+    """(words dumped, first mismatch or None): the dump compared with golden, every field of every word."""
+    got = parse_dump(dump_text, layout_of(spec, exp_bits))
+    return int(got[0].shape[0]), first_mismatch(got, golden_words(spec, scenario))
 
 
 def build(spec, simulator, directory, waves=False):

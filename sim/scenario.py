@@ -1,8 +1,8 @@
 """Scenarios for the simulation benches, and the words a correct generator emits under them.
 
 A scenario is a list of operations, each a JSON-able list: ["take", k] lets k more words transfer,
-["chance", c] sets the probability that ready is high to c / 65536, and ["replay"], ["next"] and ["reset"] pulse
-the control inputs. `expected_words` applies the control semantics of docs/spec.md section 7 to find the stream
+["chance", c] sets the probability that ready is high to c / 65536, ["length", n] sets the length input (taken up
+when a perturbation next starts), and ["replay"], ["next"] and ["reset"] pulse the control inputs. `expected_words` applies the control semantics of docs/spec.md section 7 to find the stream
 position of every word the generator must emit.
 """
 import dataclasses
@@ -13,7 +13,8 @@ ALWAYS = 65536
 
 @dataclasses.dataclass(frozen=True)
 class Scenario:
-    """What a bench does: the perturbation length in words, the seed of the random ready, and the operations."""
+    """What a bench does: the initial perturbation length in words, the seed of the random ready, and the
+    operations."""
     length: int
     operations: tuple
     ready_seed: int = 1
@@ -30,29 +31,33 @@ class Scenario:
         return sum(op[1] for op in self.operations if op[0] == "take")
 
     def __add__(self, other):
-        if other.length != self.length:
-            raise ValueError(f"cannot join scenarios of lengths {self.length} and {other.length}")
-        return Scenario(self.length, self.operations + (("reset",),) + other.operations, self.ready_seed)
+        """This scenario, then a reset and the other one (with its own length)."""
+        joint = (("length", other.length), ("reset",))
+        return Scenario(self.length, self.operations + joint + other.operations, self.ready_seed)
 
 
 def expected_words(scenario):
-    """Runs [(first position, first index within its perturbation, count)], one per take, in emission order."""
+    """Runs [(first position, first index within its perturbation, count, perturbation length)], one per take,
+    in emission order."""
     start = consumed = 0
+    length = pending = scenario.length
     runs = []
     for op in scenario.operations:
         if op[0] == "take":
-            if consumed + op[1] > scenario.length:
-                raise ValueError(f"take {op[1]} after {consumed} of {scenario.length} words overruns the perturbation")
-            runs.append((start + consumed, consumed, op[1]))
+            if consumed + op[1] > length:
+                raise ValueError(f"take {op[1]} after {consumed} of {length} words overruns the perturbation")
+            runs.append((start + consumed, consumed, op[1], length))
             consumed += op[1]
+        elif op[0] == "length":
+            pending = op[1]
         elif op[0] == "replay":
-            consumed = 0
+            consumed, length = 0, pending
         elif op[0] == "next":
-            start, consumed = start + scenario.length, 0
+            start, consumed, length = start + length, 0, pending
         elif op[0] == "reset":
-            start = consumed = 0
+            start, consumed, length = 0, 0, pending
         elif op[0] != "chance":
-            raise ValueError(f"unknown operation {op!r}: allowed take, chance, replay, next, reset")
+            raise ValueError(f"unknown operation {op!r}: allowed take, chance, length, replay, next, reset")
     return runs
 
 

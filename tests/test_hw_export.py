@@ -42,7 +42,7 @@ def test_converts_with_port_contract(spec):
     assert verilog_ports(text, "top") == {
         "clk": ("input", 1), "rst": ("input", 1), "o__payload": ("output", width), "o__valid": ("output", 1),
         "o__ready": ("input", 1), "length": ("input", spec.length_bits), "next": ("input", 1),
-        "replay": ("input", 1), "done": ("output", 1)}
+        "replay": ("input", 1), "done": ("output", 1), "busy": ("output", 1)}
 
 
 @pytest.fixture(scope="module")

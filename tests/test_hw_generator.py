@@ -62,7 +62,7 @@ class Reference:
         return self.start + self.consumed
 
     def clock(self, inputs):
-        if not self.primed or inputs.replay:
+        if not self.primed or (inputs.replay and not self.skipping):
             self._begin(self.start, inputs.length)
         elif self.skipping and self.consumed == self.length:
             self._begin(self.start + self.length, inputs.length)
