@@ -80,9 +80,13 @@ class PerturbSpec:
     def from_json(text):
         return PerturbSpec.from_dict(json.loads(text))
 
-    def _check_exponent_field(self, low, high):
-        if self.exp_bits is None:
-            return
+    @property
+    def exponent_bits(self):
+        """Width E of the signed exponent field: exp_bits, or the smallest that holds every exponent."""
+        return self.exp_bits or exponent_bits_for(*self.exponent_range)
+
+    def _check_exponent_field(self):
+        low, high = self.exponent_range
         field_low, field_high = -(1 << (self.exp_bits - 1)), (1 << (self.exp_bits - 1)) - 1
         if low < field_low or high > field_high:
             need = exponent_bits_for(low, high)
@@ -121,8 +125,7 @@ class OtfSpec(PerturbSpec):
                           f"patterns; 2^k - 1 (e.g. {2 * self.generators - 1}) avoids that", RegularPatternWarning,
                           stacklevel=3)
         if self.exp_bits is not None:
-            from .otf import exponent_table
-            self._check_exponent_field(*exponent_table(self).exponent_range)
+            self._check_exponent_field()
 
     @property
     def lanes(self):
@@ -131,6 +134,12 @@ class OtfSpec(PerturbSpec):
     @property
     def mantissa_bits(self):
         return self.width
+
+    @property
+    def exponent_range(self):
+        """(lowest, highest) exponent of any word: the exponent table's range."""
+        from .otf import exponent_table
+        return exponent_table(self).exponent_range
 
     @property
     def period_words(self):
@@ -166,13 +175,18 @@ class PoolSpec(PerturbSpec):
                           f"patterns; 2^k - 1 (e.g. {self.size - 1}) avoids that", RegularPatternWarning,
                           stacklevel=3)
         if self.exp_bits is not None:
-            from .pool import pool_table
-            exponent = pool_table(self).exponent
-            self._check_exponent_field(exponent, exponent)
+            self._check_exponent_field()
 
     @property
     def mantissa_bits(self):
         return self.bits
+
+    @property
+    def exponent_range(self):
+        """(lowest, highest) exponent of any word: the pool's one exponent, twice."""
+        from .pool import pool_table
+        exponent = pool_table(self).exponent
+        return exponent, exponent
 
     @property
     def period_words(self):

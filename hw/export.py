@@ -29,7 +29,7 @@ from pezo.golden.scaling import gaussian_modulus
 from pezo.golden.spec import PerturbSpec
 
 from .generator import generator, generator_signature
-from .payload import exponent_bits, payload_layout
+from .payload import payload_layout
 
 MANIFEST = "manifest.json"
 
@@ -100,7 +100,7 @@ def _derived(spec, name):
         "period_words": spec.period_words,
         "lanes": spec.lanes,
         "mantissa_bits": spec.mantissa_bits,
-        "exp_bits": exponent_bits(spec),
+        "exp_bits": spec.exponent_bits,
         "payload": _payload(spec),
         "ports": _ports(spec),
         spec.strategy: strategy,

@@ -7,7 +7,6 @@ from amaranth.lib.wiring import In, Out
 from pezo.golden.otf import exponent_table
 
 from .lfsr_array import lfsr_step
-from .payload import exponent_bits
 from .replayable import Control, replayable
 
 
@@ -17,13 +16,13 @@ class Scaler(wiring.Component):
 
     The ROM's synchronous, non-transparent read port is addressed by the register's next value, so its data
     matches the register in every cycle but the first after reset.
-    Ports: in `control`; out `exponent` (signed, `exponent_bits(spec)` wide).
+    Ports: in `control`; out `exponent` (signed, `spec.exponent_bits` wide).
     Cost: 2b FFs (register and shadow), about b LUTs, and a 2^b x offset_bits ROM (BRAM).
     """
 
     def __init__(self, spec):
         self._spec = spec
-        super().__init__({"control": In(Control), "exponent": Out(signed(exponent_bits(spec)))})
+        super().__init__({"control": In(Control), "exponent": Out(signed(spec.exponent_bits))})
 
     def elaborate(self, platform):
         m = Module()

@@ -144,8 +144,8 @@ def flow_command(args):
             rows.append((name, f"{rtl}/{top}.v", simulator, result))
     print(f"\npezo flow: the PeZO paper's default generators, exported and simulated in "
           f"{time.perf_counter() - begin:.0f} s\n")
-    print(f"| configuration | Verilog | simulator | values checked | bit-exact | values/s |")
-    print(f"|---|---|---|---|---|---|")
+    print("| configuration | Verilog | simulator | values checked | bit-exact | values/s |")
+    print("|---|---|---|---|---|---|")
     for name, verilog, simulator, result in rows:
         print(f"| {name} | {verilog} | {simulator} | {result.values:,} | {'yes' if result.passed else 'NO'} | "
               f"{result.values_per_second:,.0f} |")

@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 
-from pezo.golden import OtfSpec, PerturbSpec, PoolSpec, RegularPatternWarning, SpecError
+from pezo.golden import OtfSpec, PerturbSpec, PoolSpec, RegularPatternWarning, SpecError, Stream
 
 
 @pytest.mark.parametrize("make, match", [
@@ -66,3 +66,18 @@ def test_specs_are_frozen_and_hashable():
     with pytest.raises(AttributeError):
         spec.width = 9
     assert {spec: 1}[OtfSpec()] == 1
+
+
+@pytest.mark.parametrize("spec", [OtfSpec(generators=31, width=8), OtfSpec(generators=31, width=8, exp_bits=8),
+                                  PoolSpec(size=4095, bits=12), PoolSpec(size=4095, bits=12, exp_bits=16)], ids=str)
+def test_exponent_bits(spec):
+    """The exponent field is exp_bits wide if given, else the narrowest signed width holding every exponent."""
+    _, exponents = Stream(spec)(0, spec.period_words)
+    low, high = int(exponents.min()), int(exponents.max())
+
+    def fits(bits):
+        return -(1 << (bits - 1)) <= low and high < 1 << (bits - 1)
+
+    bits = spec.exponent_bits
+    assert fits(bits)
+    assert bits == spec.exp_bits if spec.exp_bits else bits == 2 or not fits(bits - 1)

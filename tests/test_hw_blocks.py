@@ -14,7 +14,6 @@ from amaranth.sim import Simulator
 from pezo.golden import OtfSpec, PoolSpec, Stream
 from pezo.golden.otf import lane_seeds
 from pezo.hw.lfsr_array import LfsrArray
-from pezo.hw.payload import exponent_bits
 from pezo.hw.pool import Pool
 from pezo.hw.scaler import Scaler
 
@@ -135,18 +134,3 @@ def test_lfsr_array_rotates_by_wiring():
     """Register j's next value depends on register j + 1 (and the shadow) only: no n-way multiplexer."""
     text = rtlil.convert(LfsrArray(4, [1, 2, 3]), emit_src=False)
     assert "$pmux" not in text and "$shift" not in text
-
-
-@pytest.mark.parametrize("spec", [OtfSpec(generators=31, width=8), OtfSpec(generators=31, width=8, exp_bits=8),
-                                  PoolSpec(size=4095, bits=12), PoolSpec(size=4095, bits=12, exp_bits=16)], ids=str)
-def test_exponent_bits(spec):
-    """The exponent field is exp_bits wide if given, else the narrowest signed width holding every exponent."""
-    _, exponents = Stream(spec)(0, spec.period_words)
-    low, high = int(exponents.min()), int(exponents.max())
-
-    def fits(bits):
-        return -(1 << (bits - 1)) <= low and high < 1 << (bits - 1)
-
-    bits = exponent_bits(spec)
-    assert fits(bits)
-    assert bits == spec.exp_bits if spec.exp_bits else bits == 2 or not fits(bits - 1)

@@ -16,7 +16,6 @@ from pezo.golden.pool import pool_table
 from pezo.hw import export as export_module
 from pezo.hw.export import ManifestError, export, load_manifest
 from pezo.hw.generator import generator
-from pezo.hw.payload import exponent_bits
 
 # Amaranth attributes its deprecation warnings to the caller, which the pyproject filter (module amaranth.*)
 # does not match: fail on any deprecation here.
@@ -38,7 +37,7 @@ def verilog_ports(text, module):
 @pytest.mark.parametrize("spec", CONVERTED, ids=str)
 def test_converts_with_port_contract(spec):
     text = verilog.convert(generator(spec), name="top", emit_src=False)
-    width = spec.lanes * spec.mantissa_bits + exponent_bits(spec) + 1
+    width = spec.lanes * spec.mantissa_bits + spec.exponent_bits + 1
     assert verilog_ports(text, "top") == {
         "clk": ("input", 1), "rst": ("input", 1), "o__payload": ("output", width), "o__valid": ("output", 1),
         "o__ready": ("input", 1), "length": ("input", spec.length_bits), "next": ("input", 1),

@@ -14,7 +14,6 @@ from amaranth.sim import Simulator
 
 from pezo.golden import OtfSpec, PoolSpec, Stream
 from pezo.hw.generator import generator
-from pezo.hw.payload import exponent_bits
 from pezo.hw.sequencer import Sequencer
 
 # Amaranth attributes its deprecation warnings to the caller, which the pyproject filter (module amaranth.*)
@@ -162,7 +161,7 @@ def lockstep(dut, cycles, drive, check, period):
 def generator_check(spec, dut):
     """Payload check: decode the flat vector per docs/spec.md section 8, compare with the golden word."""
     mantissas, exponents = (array.numpy() for array in Stream(spec)(0, spec.period_words))
-    lanes, bits, exp_bits = spec.lanes, spec.mantissa_bits, exponent_bits(spec)
+    lanes, bits, exp_bits = spec.lanes, spec.mantissa_bits, spec.exponent_bits
 
     def field(payload, offset, width):
         value = (payload >> offset) & ((1 << width) - 1)
