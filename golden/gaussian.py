@@ -1,0 +1,97 @@
+"""Golden model of the MeZO baseline Gaussian lane: a central-limit (Irwin-Hall) sum of four 12-bit uniforms.
+
+This is the hardware Gaussian generator that PeZO replaces, built so that its cost can be measured on the same
+flow (`hw/gaussian.py` is the RTL, `pezo synth table6` the comparison). One lane per word emits
+
+    g = u_0 + u_1 + u_2 + u_3 - 8190,     z = g / SIGMA,  SIGMA = sqrt(4 (4096^2 - 1) / 12) ~ 2364.8,
+
+where the u_k are 12-bit fields of the freshest 48 bits of a 63-bit Fibonacci LFSR (taps 63, 62: XAPP052's
+maximal-length trinomial, x[i] = x[i - 63] ^ x[i - 62]). The state s holds the last 63 sequence bits, bit 0 the
+newest; u_k = s[12k .. 12k + 11]. Each word the LFSR leaps 48 steps at once ("leap-forward"): because
+48 <= 62, every fresh bit is the XOR of two current bits,
+
+    s' = (s << 48 | fresh) mod 2^63,    fresh bit (47 - i) = s[62 - i] ^ s[61 - i]   (i = 0 .. 47).
+
+Any 48 consecutive bits of a 63-bit m-sequence take every nonzero pattern once per period, so the four uniforms
+of one word are independent and exactly uniform (up to the missing all-zero state); g is symmetric, zero-mean and
+within the Irwin-Hall(4) distance of N(0, 1) (`normal_distance`, 0.0074 in the Kolmogorov-Smirnov sense).
+
+Lane j's first state is splitmix64 draw j of the seed (`golden/pool.py`), reduced to 63 bits (0 becomes 1).
+"""
+import math
+
+import numpy as np
+
+from .pool import splitmix64
+
+STATE_BITS = 63
+LEAP = 48
+UNIFORMS = 4
+UNIFORM_BITS = LEAP // UNIFORMS
+OUTPUT_BITS = 15
+OFFSET = UNIFORMS * ((1 << UNIFORM_BITS) - 1) // 2
+SIGMA = math.sqrt(UNIFORMS * ((1 << (2 * UNIFORM_BITS)) - 1) / 12)
+_MASK = (1 << STATE_BITS) - 1
+
+
+def leap(state):
+    """One word's update of one lane's state (plain Python int)."""
+    fresh = 0
+    for i in range(LEAP):
+        fresh |= (((state >> (STATE_BITS - 1 - i)) ^ (state >> (STATE_BITS - 2 - i))) & 1) << (LEAP - 1 - i)
+    return ((state << LEAP) | fresh) & _MASK
+
+
+def lane_seeds(seed, lanes):
+    """First state of every lane: splitmix64 draws of `seed`, reduced to 63 nonzero bits."""
+    if not 1 <= seed <= (1 << 64) - 1:
+        raise ValueError(f"seed={seed} is out of range: allowed 1..{(1 << 64) - 1}")
+    if lanes < 1:
+        raise ValueError(f"lanes={lanes} is out of range: allowed 1 or more")
+    return [int(x) & _MASK or 1 for x in splitmix64(seed, lanes)]
+
+
+def _apply(columns, states):
+    """The GF(2)-linear map whose image of bit i is columns[i], applied to every state."""
+    out = np.zeros_like(states)
+    for i, column in enumerate(columns):
+        out ^= ((states >> np.uint64(i)) & np.uint64(1)) * column
+    return out
+
+
+def states(seeds, count):
+    """uint64[count, lanes]: every lane's state at words 0 .. count - 1, by doubling the leap map."""
+    out = np.empty((count, len(seeds)), dtype=np.uint64)
+    out[0] = seeds
+    columns = np.array([leap(1 << i) for i in range(STATE_BITS)], dtype=np.uint64)
+    filled = 1
+    while filled < count:
+        chunk = min(filled, count - filled)
+        out[filled:filled + chunk] = _apply(columns, out[:chunk])
+        filled += chunk
+        columns = _apply(columns, columns)
+    return out
+
+
+def outputs(seed, lanes, count):
+    """int64[count, lanes]: the integer output g of every lane at words 0 .. count - 1."""
+    s = states(lane_seeds(seed, lanes), count)
+    field = np.uint64((1 << UNIFORM_BITS) - 1)
+    total = sum((s >> np.uint64(UNIFORM_BITS * k)) & field for k in range(UNIFORMS))
+    return total.astype(np.int64) - OFFSET
+
+
+def output_pmf():
+    """(values g, probabilities) of the output when the four uniforms are exactly uniform and independent."""
+    pmf = np.ones(1)
+    for _ in range(UNIFORMS):
+        pmf = np.convolve(pmf, np.full(1 << UNIFORM_BITS, 1.0 / (1 << UNIFORM_BITS)))
+    return np.arange(pmf.size) - OFFSET, pmf
+
+
+def normal_distance():
+    """Kolmogorov-Smirnov distance between the exact output distribution of z and N(0, 1)."""
+    values, pmf = output_pmf()
+    cdf = np.cumsum(pmf)
+    normal = np.array([0.5 * math.erfc(-v / SIGMA / math.sqrt(2)) for v in values])
+    return float(max(np.abs(cdf - normal).max(), np.abs(cdf - pmf - normal).max()))
