@@ -110,7 +110,7 @@ def build(spec, simulator, directory, waves=False):
         raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
     if simulator == "verilator":
         _prepare_verilator()
-    directory = Path(directory)
+    directory = Path(directory).resolve()
     rtl = export(spec, directory / "rtl", force=True)
     manifest = json.loads((rtl / "manifest.json").read_text())
     begin = time.perf_counter()

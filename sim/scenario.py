@@ -62,13 +62,20 @@ def expected_words(scenario):
 
 
 def zo_steps(length, words, chance=ALWAYS // 2, seed=1):
-    """The pattern of ZO training, repeated until `words` words have transferred: emit a perturbation, replay it
-    twice (reading it only halfway the second time), then move on with `next`, which skips the unread half."""
+    """The pattern of ZO training for exactly `words` words: emit a perturbation, replay it twice (reading it only
+    halfway the second time), then move on with `next`, which skips the unread half; again and again."""
+    if words and not length:
+        raise ValueError(f"length={length}: a perturbation of 0 words cannot carry {words} words")
+    pattern = [("take", length), ("replay",), ("take", length), ("replay",), ("take", length // 2), ("next",)]
     operations, total = [("chance", chance)], 0
     while total < words:
-        operations += [("take", length), ("replay",), ("take", length), ("replay",), ("take", length // 2),
-                       ("next",)]
-        total += 2 * length + length // 2
+        for op in pattern:
+            if op[0] == "take":
+                op = ("take", min(op[1], words - total))
+                total += op[1]
+            operations.append(op)
+            if total == words:
+                break
     return Scenario(length, tuple(operations), seed)
 
 
