@@ -12,7 +12,7 @@ from .otf import OtfWords
 from .pool import PoolWords
 
 PERIOD_CACHE_VALUES = 1 << 25
-BLOCK_VALUES = 1 << 20
+BLOCK_VALUES = 1 << 24
 CHUNK_WORDS = 1 << 16
 
 
@@ -30,7 +30,8 @@ class Stream:
     """The word stream of one spec, at any position, without stepping through it cycle by cycle.
 
     The stream is periodic (spec.period_words words); when a period is small enough its real values are computed
-    once, tiled to a block of at least BLOCK_VALUES, and later requests are large copies out of that block.
+    once, tiled to a block of at least BLOCK_VALUES (64 MiB of float32), and later requests are a few large copies
+    out of that block (many small copies run far below memory bandwidth).
     """
 
     def __init__(self, spec):
