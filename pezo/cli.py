@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from .golden import PAPER_DEFAULTS, PerturbSpec
+from .golden.train.cli import add_parser as add_train_parser
 
 FIELDS = {"otf": ("generators", "width", "seed"), "pool": ("size", "bits", "lanes", "seed")}
 SHARED = ("exp_bits", "length_bits")
@@ -178,6 +179,7 @@ def parser():
     flow_parser.add_argument("--values-icarus", type=int, default=100_000)
     flow_parser.add_argument("--values-verilator", type=int, default=1_000_000)
     flow_parser.set_defaults(run=flow_command)
+    add_train_parser(commands)
     return main_parser
 
 

@@ -1,0 +1,104 @@
+"""Few-shot Rotten Tomatoes fine-tuning of the default model with MeZO's and PeZO's perturbations, compared.
+
+Every source gets the same seeds, steps and hyperparameters. Runs go seed by seed (all sources for the first seed,
+then the next), each into out/compare_rt/<source>-seed<s>/ (its weights are deleted after its summary is written,
+to save disk; metrics.jsonl, summary.json and plot.png stay). A run whose summary.json exists is not run again, so
+an interrupted comparison continues where it stopped. The table (markdown) is printed and written to table.md.
+
+    python bench/compare_rt.py --seeds 0 1 --steps 20 --batch-size 8 --eval-every 10 --test-size 200
+"""
+import argparse
+import json
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+from pezo.golden import PAPER_DEFAULTS
+from pezo.golden.train.loop import Config, Run
+
+SOURCES = {
+    "gaussian (MeZO)": ("gaussian", None),
+    "pezo-pool 4095x12": ("pezo-pool", "pool-4095x12"),
+    "pezo-otf 31x8": ("pezo-otf", "otf-31x8"),
+    "pezo-otf 31x14": ("pezo-otf", "otf-31x14"),
+    "uniform-raw (otf 31x8)": ("uniform-raw", "otf-31x8"),
+}
+
+
+def run_one(out, perturb, preset, seed, args):
+    if not (out / "summary.json").exists():
+        shutil.rmtree(out, ignore_errors=True)
+        spec = PAPER_DEFAULTS[preset].to_dict() if preset else None
+        config = Config(out=str(out), k=args.k, test_size=args.test_size, perturb=perturb, spec=spec,
+                        steps=args.steps, lr=args.lr, eps=args.eps, batch_size=args.batch_size,
+                        eval_every=args.eval_every, seed=seed)
+        begin = time.perf_counter()
+        run = Run(config, progress_bar=False)
+        run.start()
+        run.train()
+        summary = json.loads((out / "summary.json").read_text())
+        summary["wall_seconds"] = time.perf_counter() - begin
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        for folder in ("best", "checkpoint"):
+            shutil.rmtree(out / folder, ignore_errors=True)
+    return json.loads((out / "summary.json").read_text())
+
+
+def step_seconds(out):
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return statistics.median(r["seconds"] for r in records if "seconds" in r)
+
+
+def dev_at(summary):
+    return f"{summary['best_dev_accuracy']:.3f}@{summary['best_step']}"
+
+
+def table(rows, args):
+    lines = ["| source | test accuracy, mean ± spread | per seed | best dev | median step s | wall s per run | "
+             "stopped |", "|---|---|---|---|---|---|---|"]
+    for label, runs in rows.items():
+        tests = [summary["test_accuracy"] for summary, _ in runs]
+        spread = statistics.stdev(tests) if len(tests) > 1 else 0.0
+        lines.append(f"| {label} | {statistics.mean(tests):.3f} ± {spread:.3f} | "
+                     f"{', '.join(f'{t:.3f}' for t in tests)} | "
+                     f"{', '.join(dev_at(summary) for summary, _ in runs)} | "
+                     f"{statistics.median(seconds for _, seconds in runs):.1f} | "
+                     f"{statistics.mean(s['wall_seconds'] for s, _ in runs):.0f} | "
+                     f"{sum(bool(s['stopped']) for s, _ in runs)}/{len(runs)} |")
+    lines.append(f"\nseeds {args.seeds}, k={args.k} per class, steps {args.steps}, batch {args.batch_size}, "
+                 f"lr {args.lr}, eps {args.eps}, eval every {args.eval_every}, test set {args.test_size}; "
+                 f"spread = sample standard deviation over seeds.")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("out/compare_rt"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--k", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--eval-every", type=int, default=10)
+    parser.add_argument("--test-size", type=int, default=200)
+    parser.add_argument("--lr", type=float, default=1e-5)
+    parser.add_argument("--eps", type=float, default=1e-3)
+    args = parser.parse_args()
+    begin = time.perf_counter()
+    rows = {label: [] for label in SOURCES}
+    for seed in args.seeds:
+        for label, (perturb, preset) in SOURCES.items():
+            out = args.out / f"{perturb}-{preset or 'torch'}-seed{seed}"
+            summary = run_one(out, perturb, preset, seed, args)
+            rows[label].append((summary, step_seconds(out)))
+            print(f"{label} seed {seed}: test {summary['test_accuracy']:.3f}, best dev "
+                  f"{summary['best_dev_accuracy']:.3f} at step {summary['best_step']}, "
+                  f"{summary['wall_seconds']:.0f} s{', ' + summary['stopped'] if summary['stopped'] else ''}",
+                  flush=True)
+    text = table(rows, args) + f"\nTotal wall time of this invocation: {time.perf_counter() - begin:.0f} s."
+    (args.out / "table.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

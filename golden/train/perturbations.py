@@ -1,0 +1,133 @@
+"""Perturbation sources: where the vector u of a ZO step comes from.
+
+Every source hands out one perturbation at a time over the trainable tensors, as one u tensor per tensor. The same
+u comes back each time `tensors` is called (replay: +eps, -2 eps, +eps and the update use one u) until `next`
+moves on, as the hardware's `replay` and `next` do (docs/spec.md section 7).
+
+- `gaussian` (MeZO), `rademacher`, `uniform` (naive U(-1, 1), no modulus scaling): a fresh 31-bit seed per
+  perturbation, drawn from a seeded numpy RandomState; the tensors are regenerated from `torch.manual_seed(seed)`
+  in order, as MeZO does, so nothing is stored between passes.
+- `pezo-otf`, `pezo-pool`: the bit-exact golden stream of a spec. A perturbation of d values covers
+  ceil(d / lanes) words from its start word; the next one starts at the following word (leftover shifting), and
+  values map onto the tensors in order, row-major (docs/spec.md section 9).
+- `uniform-raw`: the same OtF stream's mantissas without their 2^k scale (the PeZO paper's Table 3 ablation).
+"""
+import numpy as np
+import torch
+
+from ..spec import PAPER_DEFAULTS, PerturbSpec
+from ..stream import Stream, words_per_perturbation
+
+SEEDED = ("gaussian", "rademacher", "uniform")
+STREAMED = ("pezo-otf", "pezo-pool", "uniform-raw")
+NAMES = SEEDED + STREAMED
+DEFAULT_SPECS = {"pezo-otf": "otf-31x8", "pezo-pool": "pool-4095x12", "uniform-raw": "otf-31x8"}
+STRATEGIES = {"pezo-otf": "otf", "pezo-pool": "pool", "uniform-raw": "otf"}
+
+
+def make(name, seed=0, spec=None):
+    """The source called `name` (one of NAMES). Seeded sources use `seed`; streamed ones `spec` (default: the
+    paper's otf-31x8 or pool-4095x12), whose strategy must fit the name."""
+    if name in SEEDED:
+        if spec is not None:
+            raise ValueError(f"--perturb {name} takes no generator spec: specs apply to {', '.join(STREAMED)}")
+        return SeededPerturbation(name, seed)
+    if name not in STREAMED:
+        raise ValueError(f"perturbation {name!r} is unknown: allowed {', '.join(NAMES)}")
+    spec = spec or PAPER_DEFAULTS[DEFAULT_SPECS[name]]
+    if spec.strategy != STRATEGIES[name]:
+        raise ValueError(f"perturbation {name!r} needs an {STRATEGIES[name]} spec, got strategy {spec.strategy!r}")
+    return StreamPerturbation(spec, raw=name == "uniform-raw")
+
+
+def for_spec(spec):
+    """The source of an exported build's spec (from its manifest): pezo-otf or pezo-pool."""
+    return make("pezo-" + spec.strategy, spec=spec)
+
+
+class SeededPerturbation:
+    """gaussian, rademacher or uniform tensors regenerated from one seed per perturbation."""
+
+    def __init__(self, name, seed):
+        self.name = name
+        self.seed = seed
+        self.rng = np.random.RandomState(seed)
+        self.current = int(self.rng.randint(1_000_000_000))
+
+    def tensors(self, params):
+        """u for each tensor of `params`, in order, regenerated from the current perturbation's seed."""
+        torch.manual_seed(self.current)
+        for param in params:
+            yield self._draw(param)
+
+    def _draw(self, param):
+        if self.name == "gaussian":
+            return torch.normal(0, 1, param.size(), dtype=param.dtype, device=param.device)
+        if self.name == "rademacher":
+            signs = torch.randint(0, 2, param.size(), device=param.device)
+            return signs.to(param.dtype).mul_(2).sub_(1)
+        return torch.rand(param.size(), dtype=param.dtype, device=param.device).mul_(2).sub_(1)
+
+    def next(self, values):
+        self.current = int(self.rng.randint(1_000_000_000))
+
+    def describe(self):
+        return {"perturb": self.name, "perturb_seed": self.seed}
+
+    def state_dict(self):
+        kind, keys, pos, has_gauss, cached = self.rng.get_state()
+        return {"current": self.current, "rng": [kind, keys.tolist(), pos, has_gauss, cached]}
+
+    def load_state_dict(self, state):
+        kind, keys, pos, has_gauss, cached = state["rng"]
+        self.rng.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+        self.current = state["current"]
+
+
+class RawStream(Stream):
+    """A spec's stream with every exponent 0: the raw integer mantissas as values."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        scaled = self.words
+        self.words = lambda start, count: (scaled(start, count)[0], torch.zeros(count, dtype=torch.int64))
+
+
+class StreamPerturbation:
+    """u from the golden stream of a spec: per tensor, a slice of the perturbation starting at `start_word`."""
+
+    def __init__(self, spec, raw=False):
+        self.spec = spec
+        self.raw = raw
+        self.stream = RawStream(spec) if raw else Stream(spec)
+        self.start_word = 0
+        self._buffer = torch.empty(0)
+
+    def tensors(self, params):
+        """u for each tensor of `params`: consecutive values of the current perturbation, in a reused buffer that
+        the caller may overwrite (each u is valid until the next one is produced)."""
+        params = list(params)
+        largest = max(param.numel() for param in params)
+        if self._buffer.numel() < largest:
+            self._buffer = torch.empty(largest, dtype=torch.float32)
+        first = self.start_word * self.spec.lanes
+        for param in params:
+            u = self.stream.values(first, param.numel(), out=self._buffer[:param.numel()]).view(param.shape)
+            yield u if param.dtype == torch.float32 and param.device.type == "cpu" else u.to(param)
+            first += param.numel()
+
+    def next(self, values):
+        """Move on to the perturbation after one of `values` values (whole words, docs/spec.md section 7)."""
+        self.start_word += words_per_perturbation(self.spec, values)
+
+    def describe(self):
+        name = "uniform-raw" if self.raw else "pezo-" + self.spec.strategy
+        return {"perturb": name, "spec": self.spec.to_dict()}
+
+    def state_dict(self):
+        return {"start_word": self.start_word, "spec": self.spec.to_dict()}
+
+    def load_state_dict(self, state):
+        if PerturbSpec.from_dict(state["spec"]) != self.spec:
+            raise ValueError(f"checkpoint spec {state['spec']} differs from this run's {self.spec.to_dict()}")
+        self.start_word = state["start_word"]

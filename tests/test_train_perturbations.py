@@ -1,0 +1,72 @@
+"""Perturbation sources: values, replay, state round trips and clear errors."""
+import pytest
+import torch
+
+from pezo.golden import OtfSpec, PAPER_DEFAULTS, PoolSpec, Stream
+from pezo.golden.train import perturbations
+
+PARAMS = [torch.zeros(3, 4), torch.zeros(5), torch.zeros(2, 2, 3)]
+VALUES = sum(p.numel() for p in PARAMS)
+
+
+def flat(source):
+    return torch.cat([u.clone().view(-1) for u in source.tensors(PARAMS)])
+
+
+@pytest.mark.parametrize("name", perturbations.NAMES)
+def test_every_source_replays_until_next(name):
+    source = perturbations.make(name, seed=3)
+    first = flat(source)
+    assert [u.shape for u in source.tensors(PARAMS)] == [p.shape for p in PARAMS]
+    assert torch.equal(first, flat(source))
+    source.next(VALUES)
+    assert not torch.equal(first, flat(source))
+
+
+def test_value_sets():
+    rademacher = flat(perturbations.make("rademacher", seed=1))
+    assert set(rademacher.tolist()) == {-1.0, 1.0}
+    uniform = flat(perturbations.make("uniform", seed=1))
+    assert uniform.abs().max() < 1 and uniform.min() < 0 < uniform.max()
+
+
+def test_uniform_raw_is_the_otf_mantissas():
+    spec = OtfSpec(generators=7, width=5)
+    raw = flat(perturbations.make("uniform-raw", spec=spec))
+    mantissas, _ = Stream(spec)(0, -(-VALUES // spec.lanes))
+    assert torch.equal(raw, mantissas.view(-1)[:VALUES].float())
+    assert raw.abs().max() <= 15
+
+
+def test_default_specs_are_the_papers():
+    assert perturbations.make("pezo-otf").spec == PAPER_DEFAULTS["otf-31x8"]
+    assert perturbations.make("pezo-pool").spec == PAPER_DEFAULTS["pool-4095x12"]
+    pool = PoolSpec(size=63, bits=6)
+    assert torch.equal(flat(perturbations.for_spec(pool)), Stream(pool).perturbation(0, VALUES))
+
+
+@pytest.mark.parametrize("name", ["gaussian", "pezo-pool"])
+def test_state_round_trip(name):
+    source = perturbations.make(name, seed=5)
+    source.next(VALUES)
+    state = source.state_dict()
+    expected = [flat(source)]
+    source.next(VALUES)
+    expected.append(flat(source))
+    restored = perturbations.make(name, seed=5)
+    restored.load_state_dict(state)
+    assert torch.equal(flat(restored), expected[0])
+    restored.next(VALUES)
+    assert torch.equal(flat(restored), expected[1])
+
+
+def test_errors_name_the_value_and_what_is_allowed():
+    with pytest.raises(ValueError, match="'normal' is unknown: allowed gaussian, rademacher"):
+        perturbations.make("normal")
+    with pytest.raises(ValueError, match="needs an otf spec"):
+        perturbations.make("pezo-otf", spec=PAPER_DEFAULTS["pool-4095x12"])
+    with pytest.raises(ValueError, match="takes no generator spec"):
+        perturbations.make("gaussian", spec=PAPER_DEFAULTS["otf-31x8"])
+    source = perturbations.make("pezo-otf")
+    with pytest.raises(ValueError, match="differs"):
+        source.load_state_dict({"start_word": 3, "spec": PAPER_DEFAULTS["otf-31x14"].to_dict()})
