@@ -1,5 +1,5 @@
 """The rotating array of Fibonacci LFSRs (docs/spec.md sections 3 and 4)."""
-from amaranth.hdl import Cat, Module, unsigned
+from amaranth.hdl import Cat, Module, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -19,12 +19,13 @@ class LfsrArray(wiring.Component):
     The rotation is wiring between neighbours: no register ever selects among several sources except the shadow.
     Ports: in `control`; out `states` (n x width, register j in element j).
     Cost: n * width FFs and n LUTs (feedback XORs) for the array; replay adds n * width shadow FFs and a 2:1
-    restore multiplexer per bit.
+    restore multiplexer per bit. With `replay=False` (for cost comparisons) `save` and `restore` are ignored.
     """
 
-    def __init__(self, width, seeds):
+    def __init__(self, width, seeds, replay=True):
         self._width = width
         self._seeds = list(seeds)
+        self._replay = replay
         super().__init__({
             "control": In(Control),
             "states": Out(data.ArrayLayout(unsigned(width), len(self._seeds))),
@@ -36,6 +37,11 @@ class LfsrArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        states, _ = replayable(m, self.control, self.states.shape(), self._seeds, self._rotate_and_step, "lanes")
+        if self._replay:
+            states, _ = replayable(m, self.control, self.states.shape(), self._seeds, self._rotate_and_step, "lanes")
+        else:
+            states = Signal(self.states.shape(), init=self._seeds, name="lanes")
+            with m.If(self.control.advance):
+                m.d.sync += states.eq(self._rotate_and_step(states))
         m.d.comb += self.states.eq(states)
         return m
