@@ -7,6 +7,7 @@ exits with status 2 and a message naming the bad value and what is allowed.
 import argparse
 import json
 import math
+import shutil
 import sys
 import time
 import warnings
@@ -84,13 +85,13 @@ def export_command(args):
     return 0
 
 
-def run_simulation(spec, simulator, values, workdir, length=None, waves=False):
+def run_simulation(spec, simulator, values, workdir, length=None, waves=False, saif=False):
     """Build and run `values` values of the ZO pattern on one simulator; returns (Simulation, Result, scenario)."""
     from .sim.runner import build
     from .sim.scenario import zo_steps
     words = math.ceil(values / spec.lanes)
     length = length or max(1, min(4096, words))
-    simulation = build(spec, simulator, workdir, waves=waves)
+    simulation = build(spec, simulator, workdir, waves=waves, saif=saif)
     scenario = zo_steps(length, words)
     return simulation, simulation.run(scenario), scenario
 
@@ -109,10 +110,16 @@ def sim_command(args):
         raise UsageError(f"--values {args.values} must be at least 1")
     if args.length is not None and args.length < 1:
         raise UsageError(f"--length {args.length} must be at least 1 word")
+    if args.saif and (args.simulator != "verilator" or args.waves):
+        raise UsageError("--saif needs --simulator verilator and no --waves")
     workdir = args.workdir or Path("out") / "sim" / f"{spec_label(spec)}-{args.simulator}"
     simulation, result, scenario = run_simulation(spec, args.simulator, args.values, workdir, args.length,
-                                                  args.waves)
+                                                  args.waves, saif=bool(args.saif))
     print(report_line(spec, simulation, result))
+    if args.saif:
+        args.saif.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(workdir / "run" / "dump.saif", args.saif)
+        print(f"  switching activity (SAIF) in {args.saif}")
     if not result.passed:
         print(f"  {result.mismatch}")
     if args.waves:
@@ -156,6 +163,8 @@ def flow_command(args):
 def parser():
     main_parser = argparse.ArgumentParser(prog="pezo", description=__doc__.splitlines()[0])
     commands = main_parser.add_subparsers(dest="command", required=True)
+    from .synth.cli import add_parser as add_synth_parser
+    add_synth_parser(commands)
 
     export_parser = commands.add_parser("export", help="write Verilog, ROM images and manifest.json")
     add_spec_options(export_parser)
@@ -171,6 +180,7 @@ def parser():
     sim_parser.add_argument("--length", type=int, help="words per perturbation (default min(4096, all))")
     sim_parser.add_argument("--workdir", type=Path, help="build and run folder (default out/sim/<config>-<sim>)")
     sim_parser.add_argument("--waves", action="store_true", help="write waves (FST on Icarus, VCD on Verilator)")
+    sim_parser.add_argument("--saif", type=Path, help="write the run's switching activity as SAIF (Verilator)")
     sim_parser.add_argument("--json", type=Path, help="also write the result as JSON to this file")
     sim_parser.set_defaults(run=sim_command)
 

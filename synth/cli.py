@@ -1,0 +1,136 @@
+"""`pezo synth`: Yosys cost estimates, the Table 6 comparison, the Vivado/ZCU102 flow and the AXI4-Stream IP."""
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from pezo.golden import PAPER_DEFAULTS
+
+
+def add_parser(commands):
+    """Add `synth` and its subcommands to the `pezo` subparsers."""
+    from pezo.cli import add_spec_options
+    synth = commands.add_parser("synth", help="hardware cost: Yosys estimates, Table 6, Vivado flow, AXI IP")
+    sub = synth.add_subparsers(dest="synth_command", required=True)
+
+    estimate = sub.add_parser("estimate", help="Yosys xcup estimate of a generator and each of its blocks")
+    add_spec_options(estimate)
+    estimate.add_argument("--blocks", help="comma-separated blocks (default all): otf: top, array, "
+                          "array_noreplay, scaler, sequencer; pool: top, pool, sequencer")
+    estimate.add_argument("--json", type=Path, help="also write the estimates as JSON to this file")
+    estimate.add_argument("--jobs", type=int, help="parallel Yosys runs (default: one per core)")
+    estimate.set_defaults(run=estimate_command)
+
+    table6 = sub.add_parser("table6", help="the PeZO paper's Table 6, re-measured with Yosys")
+    table6.add_argument("--lanes", type=int, default=1024, help="Gaussian lanes of the MeZO baseline (1024)")
+    table6.add_argument("--banks", type=int, default=5, help="banks of the banked 4095x12 pool (5)")
+    table6.add_argument("--json", type=Path, help="also write the table as JSON to this file")
+    table6.add_argument("--jobs", type=int, help="parallel Yosys runs (default: one per core)")
+    table6.set_defaults(run=table6_command)
+
+    vivado = sub.add_parser("vivado", help="write (and run, if vivado is on PATH) the ZCU102 Vivado flow")
+    vivado.add_argument("--out", type=Path, default=Path("out") / "vivado", help="folder (default out/vivado)")
+    vivado.add_argument("--force", action="store_true", help="replace a non-empty folder")
+    vivado.add_argument("--demo", choices=sorted(PAPER_DEFAULTS), default="otf-31x8",
+                        help="the demonstrator's generator (default otf-31x8)")
+    vivado.add_argument("--saif-values", type=int, default=100_000,
+                        help="values simulated on Verilator for each SAIF (default 10^5; 0: no SAIF, vectorless "
+                             "power)")
+    vivado.set_defaults(run=vivado_command)
+
+    ip = sub.add_parser("ip", help="write the AXI4-Stream IP (Verilog and FuseSoC core) of a configuration")
+    add_spec_options(ip)
+    ip.add_argument("--out", type=Path, required=True, help="output folder (must be new or empty)")
+    ip.add_argument("--force", action="store_true", help="replace a non-empty folder")
+    ip.set_defaults(run=ip_command)
+
+
+def _jobs(args):
+    from pezo.cli import UsageError
+    if args.jobs is not None and not 1 <= args.jobs <= 64:
+        raise UsageError(f"--jobs {args.jobs} is out of range: allowed 1..64")
+    return args.jobs
+
+
+def _write_json(path, record):
+    """Write `record` to `path` whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w") as file:
+        file.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    os.replace(staging, path)
+
+
+def estimate_command(args):
+    from pezo.cli import spec_from_args
+    from .designs import blocks
+    from .estimate import CAVEAT, estimate_all, markdown
+    spec = spec_from_args(args)
+    names = [name.strip() for name in args.blocks.split(",")] if args.blocks else None
+    designs = blocks(spec, names)
+    jobs = _jobs(args)
+    estimates = estimate_all(designs, jobs)
+    print(markdown(estimates.values()))
+    print(f"\n{CAVEAT}")
+    if args.json:
+        _write_json(args.json, {"spec": spec.to_dict(), "caveat": CAVEAT,
+                                "estimates": [item.to_dict() for item in estimates.values()]})
+    return 0
+
+
+def table6_command(args):
+    from .table6 import markdown, measure
+    if not 1 <= args.lanes <= 65536:
+        raise ValueError(f"--lanes {args.lanes} is out of range: allowed 1..65536")
+    table = measure(args.lanes, args.banks, _jobs(args))
+    print(markdown(table))
+    if args.json:
+        _write_json(args.json, table)
+    return 0
+
+
+def vivado_command(args):
+    from pezo.cli import UsageError
+    from .vivado import run_flow, write_flow
+    if args.saif_values < 0:
+        raise UsageError(f"--saif-values {args.saif_values} must be at least 0")
+    if args.out.exists() and any(args.out.iterdir()) and not args.force:
+        raise FileExistsError(f"{args.out} is not empty: replace it with --force")
+    saifs = {}
+    if args.saif_values:
+        with tempfile.TemporaryDirectory(prefix="pezo-saif-") as work:
+            for label, spec in PAPER_DEFAULTS.items():
+                saifs[label] = _simulate_saif(spec, args.saif_values, Path(work) / label)
+            saifs["demo"] = saifs[args.demo]
+            folder = write_flow(args.out, PAPER_DEFAULTS, PAPER_DEFAULTS[args.demo], saifs, force=args.force)
+    else:
+        folder = write_flow(args.out, PAPER_DEFAULTS, PAPER_DEFAULTS[args.demo], force=args.force)
+    print(f"wrote the Vivado flow for {', '.join(PAPER_DEFAULTS)} (out of context at 500 and 700 MHz) and the "
+          f"ZCU102 demonstrator ({args.demo}) into {folder}/, "
+          + (f"with SAIF activity from {args.saif_values:,} simulated values each" if saifs
+             else "without SAIF (vectorless power)"))
+    ran, message = run_flow(folder)
+    print(message)
+    return 0 if ran or "not on PATH" in message else 1
+
+
+def _simulate_saif(spec, values, workdir):
+    """Run the ZO pattern of `values` values on Verilator with SAIF on; returns the SAIF path (checked run)."""
+    from pezo.sim.runner import build
+    from pezo.sim.scenario import zo_steps
+    words = math.ceil(values / spec.lanes)
+    simulation = build(spec, "verilator", workdir, saif=True)
+    result = simulation.run(zo_steps(max(1, min(4096, words)), words))
+    if not result.passed:
+        raise RuntimeError(f"the SAIF run of {spec.to_json()} is not bit-exact: {result.mismatch}")
+    return workdir / "run" / "dump.saif"
+
+
+def ip_command(args):
+    from pezo.cli import spec_from_args
+    from pezo.hw.ip import write_ip
+    spec = spec_from_args(args)
+    top, tdata = write_ip(spec, args.out, force=args.force)
+    print(f"wrote the AXI4-Stream IP {top} (m_axis_tdata {tdata} bits) into {args.out}/: {top}.v, {top}.core")
+    return 0

@@ -1,0 +1,36 @@
+"""The designs `pezo synth` measures: a generator and each of its blocks alone, and the Gaussian baseline."""
+from pezo.golden.otf import lane_seeds
+from pezo.hw.export import default_name
+from pezo.hw.gaussian import GaussianLanes
+from pezo.hw.generator import generator
+from pezo.hw.lfsr_array import LfsrArray
+from pezo.hw.pool import Pool
+from pezo.hw.scaler import Scaler
+from pezo.hw.sequencer import Sequencer
+
+BLOCKS = {"otf": ("top", "array", "array_noreplay", "scaler", "sequencer"), "pool": ("top", "pool", "sequencer")}
+
+
+def blocks(spec, names=None):
+    """{module name: component factory} for the generator of `spec` and its blocks (all, or those in `names`)."""
+    factories = {
+        "top": lambda: generator(spec),
+        "sequencer": lambda: Sequencer(spec.length_bits),
+        "array": lambda: LfsrArray(spec.width, lane_seeds(spec)),
+        "array_noreplay": lambda: LfsrArray(spec.width, lane_seeds(spec), replay=False),
+        "scaler": lambda: Scaler(spec),
+        "pool": lambda: Pool(spec),
+    }
+    allowed = BLOCKS[spec.strategy]
+    for name in names or ():
+        if name not in allowed:
+            raise ValueError(f"block {name!r} does not exist for strategy {spec.strategy}: allowed {list(allowed)}")
+    base = default_name(spec)
+    return {base if name == "top" else f"{base}_{name}": factories[name] for name in names or allowed}
+
+
+def gaussian_baseline(lanes=1024, seed=1):
+    """{module name: factory} of the MeZO baseline: `lanes` Gaussian lanes."""
+    if not 1 <= lanes <= 65536:
+        raise ValueError(f"lanes={lanes} is out of range: allowed 1..65536")
+    return {f"pezo_gaussian_x{lanes}": lambda: GaussianLanes(lanes, seed)}

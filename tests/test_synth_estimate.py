@@ -1,0 +1,78 @@
+"""Yosys estimates: cell counts of small blocks whose cost is known by construction, the cache, the LUT-level
+count, and the `pezo synth estimate` command."""
+import json
+
+import pytest
+
+from pezo.cli import main
+from pezo.golden import OtfSpec, PoolSpec
+from pezo.synth.designs import blocks
+from pezo.synth.estimate import estimate_all, lut_levels, markdown
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PEZO_CACHE", str(tmp_path / "cache"))
+
+
+def test_blocks_by_construction(tmp_path):
+    """An n x b array without replay: n*b FFs and n LUTs at one level; with replay twice the FFs. A 4095 x 12
+    pool: 1.5 BRAM36 (three BRAM18) and 2 x 12 pointer FFs. Estimates are cached."""
+    otf, pool = OtfSpec(generators=7, width=5, seed=3), PoolSpec(size=4095, bits=12)
+    designs = {**blocks(otf, ["array", "array_noreplay"]), **blocks(pool, ["pool"])}
+    estimates = estimate_all(designs, jobs=2)
+    plain, replay = estimates["pezo_otf_7x5_array_noreplay"], estimates["pezo_otf_7x5_array"]
+    assert (plain.ffs, plain.lut_total, plain.lut_levels, plain.bram18) == (35, 7, 1, 0)
+    assert replay.ffs == 70 and replay.lut_levels == 1
+    rom = estimates["pezo_pool_4095x12_pool"]
+    assert rom.bram36_equivalent <= 2 and rom.ffs == 24
+    assert len(list((tmp_path / "cache" / "synth").glob("*.json"))) == 3
+    assert estimate_all(designs, jobs=1) == estimates
+    table = markdown(estimates.values())
+    assert "| pezo_otf_7x5_array_noreplay | 7 |" in table
+
+
+def test_lut_levels_on_a_hand_made_netlist():
+    """FF -> LUT -> MUXF7 -> LUT -> FF is two levels; a carry adds none; ports start paths."""
+    def cell(kind, inputs, outputs):
+        return {"type": kind, "port_directions": {**{p: "input" for p in inputs}, **{p: "output" for p in outputs}},
+                "connections": {**inputs, **outputs}}
+    netlist = {"modules": {"top": {"cells": {
+        "ff1": cell("FDRE", {"D": [9]}, {"Q": [2]}),
+        "lut1": cell("LUT2", {"I0": [2], "I1": [1]}, {"O": [3]}),
+        "mux": cell("MUXF7", {"I0": [3], "I1": [3], "S": [1]}, {"O": [4]}),
+        "carry": cell("CARRY4", {"S": [4]}, {"O": [5]}),
+        "lut2": cell("LUT6", {"I0": [5], "I1": ["0"]}, {"O": [6]}),
+        "ff2": cell("FDRE", {"D": [6]}, {"Q": [9]}),
+    }}}}
+    assert lut_levels(netlist, "top") == 2
+
+
+def test_estimate_command(tmp_path, capsys):
+    out = tmp_path / "e.json"
+    assert main(["synth", "estimate", "--strategy", "otf", "--generators", "7", "--width", "5", "--seed", "3",
+                 "--blocks", "array_noreplay", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "pezo_otf_7x5_array_noreplay" in printed and "Yosys estimates" in printed
+    record = json.loads(out.read_text())
+    assert record["spec"]["generators"] == 7 and record["estimates"][0]["ffs"] == 35
+    assert "not Vivado results" in record["caveat"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--preset", "otf-31x8", "--blocks", "pool"], "block 'pool' does not exist for strategy otf"),
+    (["--preset", "otf-31x8", "--jobs", "0"], "--jobs 0 is out of range: allowed 1..64"),
+    (["--strategy", "otf", "--width", "30"], "width=30 is out of range"),
+])
+def test_bad_input_exits_2(argv, message, tmp_path, capsys):
+    out = tmp_path / "e.json"
+    assert main(["synth", "estimate", *argv, "--json", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_table6_bad_input(capsys):
+    assert main(["synth", "table6", "--banks", "4"]) == 2
+    assert "banks=4" in capsys.readouterr().err
+    assert main(["synth", "table6", "--lanes", "0"]) == 2
+    assert "--lanes 0 is out of range" in capsys.readouterr().err
