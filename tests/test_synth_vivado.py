@@ -1,0 +1,109 @@
+"""The ZCU102 platform, the demonstrator and the Vivado flow folder (Vivado is not run: only its scripts are
+checked), and the SAIF that `pezo sim --saif` writes for it."""
+import re
+import shutil
+
+import pytest
+
+from pezo.cli import main
+from pezo.golden import PAPER_DEFAULTS
+from pezo.synth.vivado import PART, write_flow
+from pezo.synth.zcu102 import ZCU102Platform
+
+RUN_STEPS = ["read_verilog", "read_xdc", "synth_design", "opt_design", "place_design", "route_design",
+             "report_utilization", "report_timing_summary", "read_saif", "report_power"]
+
+
+def test_platform_pins():
+    platform = ZCU102Platform()
+    assert (platform.device, platform.package, platform.speed) == ("xczu9eg", "ffvb1156", "2-e")
+    clock = platform.lookup("clk125", 0)
+    assert (clock.ios[0].p.names, clock.ios[0].n.names) == (["G21"], ["F21"])
+    assert clock.attrs["IOSTANDARD"] == "LVDS_25" and clock.clock.frequency == 125e6
+    assert platform.lookup("cpu_reset", 0).ios[0].names == ["AM13"]
+    leds = [platform.lookup("led", i).ios[0].names[0] for i in range(8)]
+    assert leds == "AG14 AF13 AE13 AJ14 AJ15 AH13 AH14 AL12".split()
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory):
+    saif = tmp_path_factory.mktemp("saif") / "fake.saif"
+    saif.write_text("(SAIFILE)\n")
+    out = tmp_path_factory.mktemp("flow") / "vivado"
+    return write_flow(out, PAPER_DEFAULTS, PAPER_DEFAULTS["otf-31x8"], {"otf-31x8": saif, "demo": saif})
+
+
+def _steps(tcl):
+    return [line.split()[0] for line in tcl.splitlines() if line and not line.startswith("#")]
+
+
+def _order(tcl):
+    """The flow's steps of RUN_STEPS, each at its last occurrence."""
+    steps = [step for step in _steps(tcl) if step in RUN_STEPS]
+    return list(dict.fromkeys(reversed(steps)))[::-1]
+
+
+def test_out_of_context_runs(flow):
+    for label, spec in PAPER_DEFAULTS.items():
+        folder = flow / "ooc" / label
+        top = next(folder.glob("*.v")).stem
+        assert f"module {top}(" in (folder / f"{top}.v").read_text()
+        for mhz, period in ((500, "2.000"), (700, "1.429")):
+            name = f"{top}_{mhz}mhz"
+            xdc = (folder / f"{name}.xdc").read_text()
+            assert f"create_clock -name clk -period {period} [get_ports clk]" in xdc
+            tcl = (folder / f"{name}.tcl").read_text()
+            wanted = [step for step in RUN_STEPS if step != "read_saif" or label == "otf-31x8"]
+            assert _order(tcl) == wanted
+            assert f"synth_design -top {top} -part {PART} -mode out_of_context" in tcl
+            assert "write_bitstream" not in tcl
+            if label == "otf-31x8":
+                assert "read_saif -strip_path pezo_harness/dut otf-31x8.saif" in tcl
+                assert (folder / "otf-31x8.saif").read_text() == "(SAIFILE)\n"
+
+
+def test_demonstrator_run(flow):
+    demo = flow / "demo"
+    xdc = (demo / "pezo_demo.xdc").read_text()
+    for pin in ["G21", "F21", "AM13", "AG14", "AF13", "AE13", "AJ14", "AJ15", "AH13", "AH14", "AL12"]:
+        assert re.search(rf"set_property LOC {pin} ", xdc)
+    assert 'IOSTANDARD "LVDS_25"' in xdc and 'IOSTANDARD "LVCMOS33"' in xdc
+    assert "create_clock" in xdc and "-period 8.0" in xdc
+    verilog = (demo / "pezo_demo.v").read_text()
+    assert "pezo_demo" in verilog and " dut (" in verilog
+    tcl = (demo / "pezo_demo.tcl").read_text()
+    assert _order(tcl) == RUN_STEPS
+    assert "read_saif -strip_path pezo_harness demo.saif" in tcl
+    assert _steps(tcl)[-1] == "write_bitstream"
+
+
+def test_run_script_and_no_machine_paths(flow):
+    script = (flow / "run.sh").read_text()
+    assert script.count("vivado -mode batch") == 2 * len(PAPER_DEFAULTS) + 1
+    for path in flow.rglob("*"):
+        if path.is_file() and path.suffix != ".saif":
+            assert str(flow.parent) not in path.read_text(), path
+
+
+def test_vivado_command_without_vivado(tmp_path, capsys, monkeypatch):
+    if shutil.which("vivado"):
+        pytest.skip("vivado is on PATH: the command would run it")
+    out = tmp_path / "vivado"
+    assert main(["synth", "vivado", "--out", str(out), "--saif-values", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "Vivado is not on PATH, so nothing was run" in printed and "bash run.sh" in printed
+    assert (out / "run.sh").exists() and not list(out.rglob("*.rpt"))
+    assert main(["synth", "vivado", "--out", str(out), "--saif-values", "0"]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["synth", "vivado", "--out", str(tmp_path / "x"), "--saif-values", "-1"]) == 2
+    assert not (tmp_path / "x").exists()
+
+
+def test_sim_writes_saif(tmp_path, capsys):
+    saif = tmp_path / "otf.saif"
+    assert main(["sim", "--strategy", "otf", "--generators", "3", "--width", "4", "--simulator", "verilator",
+                 "--values", "3000", "--workdir", str(tmp_path / "work"), "--saif", str(saif)]) == 0
+    text = saif.read_text()
+    assert text.startswith("// Generated by verilated_saif") and '(SAIFVERSION "2.0")' in text
+    assert re.search(r"\(INSTANCE pezo_harness\s", text) and re.search(r"\(INSTANCE dut\s", text)
+    assert main(["sim", "--preset", "otf-31x8", "--simulator", "icarus", "--saif", str(saif)]) == 2
