@@ -41,8 +41,7 @@ def _build_args(simulator, waves, saif=False):
     if simulator == "icarus":
         return ["-g2005"]
     cocotb_tools.runner.MAX_PARALLEL_BUILD_JOBS = os.cpu_count() or 1
-    trace = ["--trace-saif"] if saif else ["--trace"] if waves else []
-    return ["-Wno-fatal", "--timing", "-CFLAGS", "-std=c++20", "-O3"] + trace
+    return ["-Wno-fatal", "--timing", "-CFLAGS", "-std=c++20", "-O3"] + (["--trace-saif"] if saif else [])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,8 +81,8 @@ class Simulation:
         scenario_file, dump = run_dir / "scenario.json", run_dir / "words.hex"
         scenario_file.write_text(json.dumps(scenario.to_dict()))
         plusargs = [f"+dump={dump}"]
-        if self.waves:
-            plusargs.append(f"+waves={run_dir / ('waves.fst' if self.simulator == 'icarus' else 'waves.vcd')}")
+        if self.waves and self.simulator == "icarus":
+            plusargs.append(f"+waves={run_dir / 'waves.fst'}")  # Verilator's own tracing writes dump.vcd
         begin = time.perf_counter()
         results = get_runner(self.simulator).test(
             test_module="pezo.sim.driver", hdl_toplevel="pezo_harness", hdl_toplevel_lang="verilog",
@@ -123,7 +122,8 @@ def build(spec, simulator, directory, waves=False, saif=False):
         sources=[HARNESS, rtl / f"{manifest['top']}.v"], hdl_toplevel="pezo_harness",
         parameters={"PAYLOAD_BITS": manifest["payload"]["width"], "LENGTH_BITS": spec.length_bits},
         defines={"PEZO_DUT": manifest["top"]}, build_args=_build_args(simulator, waves, saif),
-        build_dir=directory / "build", timescale=("1ns", "1ps"), always=True, waves=saif,
+        build_dir=directory / "build", timescale=("1ns", "1ps"), always=True,
+        waves=simulator == "verilator" and (waves or saif),
         log_file=directory / "build.log")
     return Simulation(spec, simulator, directory, manifest["exp_bits"], time.perf_counter() - begin, waves,
                       saif)

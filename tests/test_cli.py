@@ -85,3 +85,10 @@ def test_tampered_manifest_is_refused(tmp_path, capsys):
     manifest.write_text(json.dumps(data))
     status, _, err = run(capsys, "sim", "--manifest", str(tmp_path / "rtl"), "--simulator", "icarus")
     assert status == 2 and "stride" in err
+
+
+def test_sim_writes_waves_on_request(tmp_path, capsys):
+    status, out, _ = run(capsys, "sim", "--strategy", "otf", "--generators", "3", "--width", "4", "--simulator",
+                         "icarus", "--values", "90", "--waves", "--workdir", str(tmp_path))
+    assert status == 0 and "waves in" in out
+    assert (tmp_path / "run" / "waves.fst").stat().st_size > 1000
