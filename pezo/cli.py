@@ -179,7 +179,8 @@ def parser():
     sim_parser.add_argument("--values", type=int, default=1_000_000, help="values to compare (default 10^6)")
     sim_parser.add_argument("--length", type=int, help="words per perturbation (default min(4096, all))")
     sim_parser.add_argument("--workdir", type=Path, help="build and run folder (default out/sim/<config>-<sim>)")
-    sim_parser.add_argument("--waves", action="store_true", help="write waves: <workdir>/run/waves.fst (Icarus) or dump.vcd (Verilator)")
+    sim_parser.add_argument("--waves", action="store_true",
+                            help="write waves: <workdir>/run/waves.fst (Icarus) or dump.vcd (Verilator)")
     sim_parser.add_argument("--saif", type=Path, help="write the run's switching activity as SAIF (Verilator)")
     sim_parser.add_argument("--json", type=Path, help="also write the result as JSON to this file")
     sim_parser.set_defaults(run=sim_command)
