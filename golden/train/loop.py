@@ -113,6 +113,7 @@ class Run:
         kept = [line for line in lines if json.loads(line).get("step", 0) <= self.progress.step
                 and json.loads(line).get("event") not in ("test", "stopped")]
         (self.out / "metrics.jsonl").write_text("".join(line + "\n" for line in kept))
+        self._log({"event": "resume", "step": self.progress.step, "steps": self.config.steps})
 
     def record(self):
         """The config plus what the perturbation source adds (its seed or spec)."""

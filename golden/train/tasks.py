@@ -33,7 +33,7 @@ def get(name):
 
 def custom(template, label_words):
     """A user's task: a template with {text} (and {mask}, used with masked LMs) and its label words."""
-    if "{text}" not in template or not label_words:
+    if "{text}" not in template or len(label_words or ()) < 2:
         raise ValueError(f"template {template!r} with label words {label_words!r}: allowed a template with a "
                          f"{{text}} placeholder and one label word per class")
     return Task("custom", template, template, tuple(label_words))

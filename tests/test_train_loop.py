@@ -1,0 +1,121 @@
+"""`pezo train` on tiny offline models: outputs, bit-identical resume, non-finite stop, masked LMs and clear
+errors."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import train_tiny
+from pezo.cli import main
+from pezo.golden.train import models, tasks
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    return {"causal": train_tiny.causal_folder(folder / "causal"), "masked": train_tiny.masked_folder(folder / "masked"),
+            "data": train_tiny.sentiment_csv(folder / "reviews.csv")}
+
+
+def train(tiny, out, *options, model="causal"):
+    return main(["train", "--model", tiny[model], "--data", tiny["data"], "--k", "4", "--test-size", "20",
+                 "--batch-size", "4", "--eval-every", "2", "--lr", "0.05", "--eps", "0.01", "--no-progress",
+                 "--out", str(out), *options])
+
+
+def records(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def without_times(rows):
+    """Step, evaluation and test records without their timings."""
+    return [{key: value for key, value in row.items() if key != "seconds"} for row in rows
+            if row.get("event") not in ("config", "resume")]
+
+
+@pytest.mark.parametrize("perturb", ["gaussian", "pezo-otf", "pezo-pool"])
+def test_resume_is_bit_identical(tiny, tmp_path, perturb):
+    assert train(tiny, tmp_path / "whole", "--perturb", perturb, "--steps", "6", "--seed", "3") == 0
+    assert train(tiny, tmp_path / "split", "--perturb", perturb, "--steps", "2", "--seed", "3") == 0
+    assert main(["train", "--out", str(tmp_path / "split"), "--resume", "--steps", "6", "--no-progress"]) == 0
+    whole, split = (load_file(tmp_path / run / "checkpoint" / "model.safetensors") for run in ("whole", "split"))
+    assert whole.keys() == split.keys() and all(torch.equal(whole[key], split[key]) for key in whole)
+    assert without_times(records(tmp_path / "whole")) == without_times(records(tmp_path / "split"))
+    state = json.loads((tmp_path / "split" / "checkpoint" / "state.json").read_text())
+    assert state["progress"]["step"] == 6 and state["seed"] == 3
+
+
+def test_outputs_record_seeds_and_spec(tiny, tmp_path):
+    out = tmp_path / "run"
+    assert train(tiny, out, "--perturb", "pezo-otf", "--width", "14", "--steps", "2", "--seed", "9") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 9 and summary["spec"]["width"] == 14 and summary["perturb"] == "pezo-otf"
+    assert 0 <= summary["test_accuracy"] <= 1 and summary["steps_done"] == 2
+    steps = [r for r in records(out) if "loss_plus" in r]
+    assert [r["step"] for r in steps] == [1, 2]
+    assert set(steps[0]) == {"step", "loss_plus", "loss_minus", "projected_grad", "lr", "seconds"}
+    assert records(out)[0]["seed"] == 9 and (out / "plot.png").stat().st_size > 0
+    assert json.loads((out / "config.json").read_text())["seed"] == 9
+
+
+def test_manifest_selects_the_builds_generator(tiny, tmp_path):
+    from pezo.hw.export import export
+    from pezo.golden import PoolSpec
+    build = export(PoolSpec(size=63, bits=6, lanes=3), tmp_path / "build")
+    assert train(tiny, tmp_path / "run", "--manifest", str(build), "--steps", "1") == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["perturb"] == "pezo-pool" and summary["spec"] == PoolSpec(size=63, bits=6, lanes=3).to_dict()
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train(tiny, out, "--eps", "1e38", "--steps", "4") == 1
+    assert "non-finite loss" in capsys.readouterr().err
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["progress"]["step"] == 0
+    assert records(out)[-2]["event"] == "stopped"
+    assert json.loads((out / "summary.json").read_text())["stopped"].startswith("stopped at step 1")
+
+
+def test_masked_lm(tiny, tmp_path):
+    assert train(tiny, tmp_path / "run", "--steps", "2", "--perturb", "pezo-pool", model="masked") == 0
+
+
+def test_left_padding_scores_equal_unpadded(tiny):
+    classifier = tasks.Classifier(models.load(tiny["causal"]), tasks.get("rt"))
+    texts = ["the film was great", "a dull plot and the acting was really quite flat"]
+    together = classifier.scores(texts)
+    alone = torch.cat([classifier.scores([text]) for text in texts])
+    assert torch.allclose(together, alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--task", "sst9"], "task 'sst9' is unknown: allowed rt"),
+    (["--k", "40"], "k=40 is out of range for this data: the smallest class has 30 examples, allowed k 1..15"),
+    (["--perturb", "gaussian", "--width", "14"], "--perturb gaussian takes no generator options"),
+    (["--perturb", "pezo-otf", "--preset", "pool-4095x12"], "needs an otf spec"),
+    (["--width", "40", "--perturb", "pezo-otf"], "width=40 is out of range: allowed 2..24"),
+    (["--steps", "-1"], "steps=-1 is out of range"),
+    (["--template", "no placeholder", "--label-words", " a", " b"], "allowed a template with a {text} placeholder"),
+])
+def test_bad_input_exits_2_and_writes_nothing(tiny, tmp_path, capsys, options, message):
+    assert train(tiny, tmp_path / "run", *options) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_model_and_perturbation(tmp_path, capsys):
+    assert main(["train", "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "run"), "--k", "2",
+                 "--test-size", "2"]) == 2
+    assert "was not found" in capsys.readouterr().err and not (tmp_path / "run").exists()
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--perturb", "normal", "--out", str(tmp_path / "run")])
+    assert stop.value.code == 2 and "invalid choice: 'normal'" in capsys.readouterr().err
+
+
+def test_refuses_a_used_folder(tiny, tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "keep.txt").write_text("mine")
+    assert train(tiny, tmp_path / "run", "--steps", "1") == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["keep.txt"]
