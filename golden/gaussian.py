@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from .lfsr import linear_orbit
 from .pool import splitmix64
 
 STATE_BITS = 63
@@ -51,26 +52,9 @@ def lane_seeds(seed, lanes):
     return [int(x) & _MASK or 1 for x in splitmix64(seed, lanes)]
 
 
-def _apply(columns, states):
-    """The GF(2)-linear map whose image of bit i is columns[i], applied to every state."""
-    out = np.zeros_like(states)
-    for i, column in enumerate(columns):
-        out ^= ((states >> np.uint64(i)) & np.uint64(1)) * column
-    return out
-
-
 def states(seeds, count):
-    """uint64[count, lanes]: every lane's state at words 0 .. count - 1, by doubling the leap map."""
-    out = np.empty((count, len(seeds)), dtype=np.uint64)
-    out[0] = seeds
-    columns = np.array([leap(1 << i) for i in range(STATE_BITS)], dtype=np.uint64)
-    filled = 1
-    while filled < count:
-        chunk = min(filled, count - filled)
-        out[filled:filled + chunk] = _apply(columns, out[:chunk])
-        filled += chunk
-        columns = _apply(columns, columns)
-    return out
+    """uint64[count, lanes]: every lane's state at words 0 .. count - 1."""
+    return linear_orbit(leap, STATE_BITS, seeds, count, dtype=np.uint64)
 
 
 def outputs(seed, lanes, count):

@@ -42,19 +42,26 @@ def _apply(columns, states):
     return out
 
 
-def sequence(width, start, count):
-    """States start, step(start), ... (count of them) as a uint32 array.
+def linear_orbit(update, bits, first, count, dtype=np.uint32):
+    """first, update(first), update(update(first)), ... (count of them) for a GF(2)-linear `update` of `bits`-bit
+    states; `first` is one state or an array of them (one per lane), giving rows of that shape.
 
-    Vectorised by doubling: the states [m, 2m) are the jump-by-m map applied to the states [0, m), and the
-    jump-by-2m map is the jump-by-m map composed with itself. Cost is about width * count array operations.
+    Vectorised by doubling: rows [m, 2m) are the jump-by-m map applied to rows [0, m), and the jump-by-2m map is
+    the jump-by-m map composed with itself. Cost is about `bits` array operations per row.
     """
-    states = np.empty(count, dtype=np.uint32)
-    states[0] = start
-    columns = np.array([step(1 << i, width) for i in range(width)], dtype=np.uint32)
+    first = np.asarray(first, dtype=dtype)
+    rows = np.empty((count,) + first.shape, dtype=dtype)
+    rows[0] = first
+    columns = np.array([update(1 << i) for i in range(bits)], dtype=dtype)
     filled = 1
     while filled < count:
         chunk = min(filled, count - filled)
-        states[filled:filled + chunk] = _apply(columns, states[:chunk])
+        rows[filled:filled + chunk] = _apply(columns, rows[:chunk])
         filled += chunk
         columns = _apply(columns, columns)
-    return states
+    return rows
+
+
+def sequence(width, start, count):
+    """States start, step(start), ... (count of them) as a uint32 array."""
+    return linear_orbit(lambda state: step(state, width), width, start, count)

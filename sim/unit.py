@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 
-from .runner import SIMULATORS, _prepare_verilator
+from .runner import SIMULATORS, prepare_verilator
 
 BUILD_ARGS = {"icarus": ["-g2005"], "verilator": ["-Wno-fatal"]}
 
@@ -18,7 +18,7 @@ def run_bench(sources, toplevel, test_module, simulator, directory, env=None):
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
     if simulator == "verilator":
-        _prepare_verilator()
+        prepare_verilator()
     directory = Path(directory)
     runner = get_runner(simulator)
     runner.build(sources=[Path(source) for source in sources], hdl_toplevel=toplevel,
