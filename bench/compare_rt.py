@@ -45,9 +45,20 @@ def run_one(out, perturb, preset, seed, args):
     return json.loads((out / "summary.json").read_text())
 
 
-def step_seconds(out):
+def measures(out):
+    """From a run's metrics: median step seconds, dev accuracy at the last evaluation, mean loss of the last 4
+    steps (mean of L+ and L-)."""
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    return statistics.median(r["seconds"] for r in records if "seconds" in r)
+    steps = [r for r in records if "seconds" in r]
+    evals = [r for r in records if r.get("event") == "eval"]
+    return {"step_seconds": statistics.median(r["seconds"] for r in steps) if steps else float("nan"),
+            "final_dev": evals[-1]["dev_accuracy"],
+            "final_loss": statistics.mean((r["loss_plus"] + r["loss_minus"]) / 2 for r in steps[-4:])
+            if steps else float("nan")}
+
+
+def joined(values, spec):
+    return ", ".join(format(value, spec) for value in values)
 
 
 def dev_at(summary):
@@ -55,20 +66,22 @@ def dev_at(summary):
 
 
 def table(rows, args):
-    lines = ["| source | test accuracy, mean ± spread | per seed | best dev | median step s | wall s per run | "
-             "stopped |", "|---|---|---|---|---|---|---|"]
+    lines = ["| source | test accuracy (dev-selected), mean ± spread | per seed | best dev @ step | dev at end | "
+             "train loss, last 4 steps | median step s | wall s per run | stopped |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for label, runs in rows.items():
         tests = [summary["test_accuracy"] for summary, _ in runs]
         spread = statistics.stdev(tests) if len(tests) > 1 else 0.0
         lines.append(f"| {label} | {statistics.mean(tests):.3f} ± {spread:.3f} | "
-                     f"{', '.join(f'{t:.3f}' for t in tests)} | "
-                     f"{', '.join(dev_at(summary) for summary, _ in runs)} | "
-                     f"{statistics.median(seconds for _, seconds in runs):.1f} | "
+                     f"{joined(tests, '.3f')} | {', '.join(dev_at(summary) for summary, _ in runs)} | "
+                     f"{joined([m['final_dev'] for _, m in runs], '.3f')} | "
+                     f"{joined([m['final_loss'] for _, m in runs], '.3g')} | "
+                     f"{statistics.median(m['step_seconds'] for _, m in runs):.1f} | "
                      f"{statistics.mean(s['wall_seconds'] for s, _ in runs):.0f} | "
                      f"{sum(bool(s['stopped']) for s, _ in runs)}/{len(runs)} |")
     lines.append(f"\nseeds {args.seeds}, k={args.k} per class, steps {args.steps}, batch {args.batch_size}, "
                  f"lr {args.lr}, eps {args.eps}, eval every {args.eval_every}, test set {args.test_size}; "
-                 f"spread = sample standard deviation over seeds.")
+                 f"spread = sample standard deviation over seeds; per-seed columns list seeds in order.")
     return "\n".join(lines)
 
 
@@ -90,7 +103,7 @@ def main():
         for label, (perturb, preset) in SOURCES.items():
             out = args.out / f"{perturb}-{preset or 'torch'}-seed{seed}"
             summary = run_one(out, perturb, preset, seed, args)
-            rows[label].append((summary, step_seconds(out)))
+            rows[label].append((summary, measures(out)))
             print(f"{label} seed {seed}: test {summary['test_accuracy']:.3f}, best dev "
                   f"{summary['best_dev_accuracy']:.3f} at step {summary['best_step']}, "
                   f"{summary['wall_seconds']:.0f} s{', ' + summary['stopped'] if summary['stopped'] else ''}",

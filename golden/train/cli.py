@@ -46,6 +46,8 @@ def add_parser(commands):
 
 
 def train_command(args):
+    from transformers.utils import logging
+    logging.disable_progress_bar()
     run = Run(_resumed_config(args) if args.resume else config_from_args(args), progress_bar=not args.no_progress)
     run.resume() if args.resume else run.start()
     summary = run.train()
