@@ -68,16 +68,16 @@ def main():
             pass_times[label].append(timed(lambda: weight_pass(zo)))
 
     step = {label: statistics.median(times) for label, times in step_times.items()}
-    weight_pass = {label: statistics.median(times) for label, times in pass_times.items()}
+    passes = {label: statistics.median(times) for label, times in pass_times.items()}
     print(f"ZO step on {lm.name} ({optimizers['gaussian'].values:,} weights), batch {args.batch_size}, "
           f"{torch.get_num_threads()} threads, median of {args.rounds} alternating rounds")
     print(f"{'source':<20}{'step s':>9}{'ratio':>8}{'pass s':>9}{'ratio':>8}")
     for label in optimizers:
         print(f"{label:<20}{step[label]:>9.3f}{step[label] / step['gaussian']:>8.2f}"
-              f"{weight_pass[label]:>9.3f}{weight_pass[label] / weight_pass['gaussian']:>8.2f}")
+              f"{passes[label]:>9.3f}{passes[label] / passes['gaussian']:>8.2f}")
     if args.json:
         with open(args.json, "w") as file:
-            json.dump({"step_seconds": step, "pass_seconds": weight_pass, "batch_size": args.batch_size,
+            json.dump({"step_seconds": step, "pass_seconds": passes, "batch_size": args.batch_size,
                        "rounds": args.rounds, "seed": args.seed}, file, indent=2)
 
 
