@@ -56,24 +56,14 @@ class Estimate:
                 "bram36_equivalent": self.bram36_equivalent}
 
 
+CELL_KINDS = (("LUT", "lut"), ("RAMB18", "bram18"), ("RAMB36", "bram36"),
+              (("RAM32", "RAM64", "RAM128", "RAM256", "SRL"), "lutram"), ("FD", "ff"), ("DSP", "dsp"),
+              ("CARRY", "carry"), ("MUXF", "mux"))
+"""Cell-name prefixes of the Xilinx primitives Yosys maps to, and the resource each counts as."""
+
+
 def _kind(cell_type):
-    if cell_type.startswith("LUT"):
-        return "lut"
-    if cell_type.startswith("RAMB18"):
-        return "bram18"
-    if cell_type.startswith("RAMB36"):
-        return "bram36"
-    if cell_type.startswith(("RAM32", "RAM64", "RAM128", "RAM256", "SRL")):
-        return "lutram"
-    if cell_type.startswith("FD"):
-        return "ff"
-    if cell_type.startswith("DSP"):
-        return "dsp"
-    if cell_type.startswith("CARRY"):
-        return "carry"
-    if cell_type.startswith("MUXF"):
-        return "mux"
-    return "other"
+    return next((kind for prefix, kind in CELL_KINDS if cell_type.startswith(prefix)), "other")
 
 
 def lut_levels(netlist, top):
