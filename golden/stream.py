@@ -34,8 +34,11 @@ class Stream:
     out of that block (many small copies run far below memory bandwidth).
     """
 
-    def __init__(self, spec):
+    def __init__(self, spec, scaled=True):
+        """scaled=False makes the real values the raw mantissas (exponent ignored), as in the PeZO paper's
+        unscaled ablation; the integer words are the same either way."""
         self.spec = spec
+        self.scaled = scaled
         self.words = OtfWords(spec) if spec.strategy == "otf" else PoolWords(spec)
         self._block_values = None
 
@@ -57,7 +60,7 @@ class Stream:
         while done < count:
             if source is None:
                 word, lane = divmod(offset, self.spec.lanes)
-                chunk = to_values(*self.words(word, CHUNK_WORDS)).view(-1)
+                chunk = self._real(word, CHUNK_WORDS)
                 start, stop = lane, min(lane + count - done, step)
             else:
                 chunk, start, stop = source, offset, min(offset + count - done, step)
@@ -70,8 +73,13 @@ class Stream:
         """The vector u of one perturbation of `values` values that starts at word `start_word`."""
         return self.values(start_word * self.spec.lanes, values, out)
 
+    def _real(self, start, count):
+        """Real values of words start .. start + count - 1, flattened."""
+        mantissas, exponents = self.words(start, count)
+        return (to_values(mantissas, exponents) if self.scaled else mantissas.to(torch.float32)).view(-1)
+
     def _block(self):
         if self._block_values is None:
-            period = to_values(*self.words(0, self.spec.period_words)).view(-1)
+            period = self._real(0, self.spec.period_words)
             self._block_values = period.repeat(math.ceil(BLOCK_VALUES / period.numel()))
         return self._block_values

@@ -141,3 +141,12 @@ def test_perturbations_take_whole_words():
     stream = Stream(spec)
     u = stream.perturbation(start_word=4, values=40)
     assert torch.equal(u, stream.values(4 * 31, 40))
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_unscaled_values_are_the_raw_mantissas(cached, monkeypatch):
+    if not cached:
+        monkeypatch.setattr(stream_module, "PERIOD_CACHE_VALUES", 0)
+    spec = OtfSpec(generators=7, width=6)
+    mantissas, _ = Stream(spec)(3, 40)
+    assert torch.equal(Stream(spec, scaled=False).values(3 * 7, 40 * 7), mantissas.view(-1).float())

@@ -84,22 +84,13 @@ class SeededPerturbation:
         self.current = state["current"]
 
 
-class RawStream(Stream):
-    """A spec's stream with every exponent 0: the raw integer mantissas as values."""
-
-    def __init__(self, spec):
-        super().__init__(spec)
-        scaled = self.words
-        self.words = lambda start, count: (scaled(start, count)[0], torch.zeros(count, dtype=torch.int64))
-
-
 class StreamPerturbation:
     """u from the golden stream of a spec: per tensor, a slice of the perturbation starting at `start_word`."""
 
     def __init__(self, spec, raw=False):
         self.spec = spec
         self.raw = raw
-        self.stream = RawStream(spec) if raw else Stream(spec)
+        self.stream = Stream(spec, scaled=not raw)
         self.start_word = 0
         self._buffer = torch.empty(0)
 
