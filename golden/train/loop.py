@@ -74,8 +74,11 @@ class Progress:
 
 def batch_indices(step, batch_size, examples, seed):
     """Training-example indices of one step's batch."""
-    positions = range(step * batch_size, (step + 1) * batch_size)
-    return [int(np.random.default_rng([seed, p // examples]).permutation(examples)[p % examples]) for p in positions]
+    first = step * batch_size
+    epochs = range(first // examples, (first + batch_size - 1) // examples + 1)
+    order = np.concatenate([np.random.default_rng([seed, epoch]).permutation(examples) for epoch in epochs])
+    offset = first - epochs[0] * examples
+    return order[offset:offset + batch_size].tolist()
 
 
 class Run:
