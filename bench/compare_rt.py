@@ -24,6 +24,7 @@ SOURCES = {
     "pezo-otf 31x14": ("pezo-otf", "otf-31x14"),
     "uniform-raw (otf 31x8)": ("uniform-raw", "otf-31x8"),
 }
+LOSS_WINDOW = 10  # an even count: with k=16 and batch 16 the batches alternate between two halves
 
 
 def run_one(out, perturb, preset, seed, args):
@@ -46,15 +47,16 @@ def run_one(out, perturb, preset, seed, args):
 
 
 def measures(out):
-    """From a run's metrics: median step seconds, dev accuracy at the last evaluation, mean loss of the last 4
-    steps (mean of L+ and L-)."""
+    """From a run's metrics: median step seconds, dev accuracy at the first and last evaluations, and the mean train
+    loss (mean of L+ and L-) over the first and the last LOSS_WINDOW steps."""
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "seconds" in r]
     evals = [r for r in records if r.get("event") == "eval"]
+    losses = [(r["loss_plus"] + r["loss_minus"]) / 2 for r in steps]
     return {"step_seconds": statistics.median(r["seconds"] for r in steps) if steps else float("nan"),
-            "final_dev": evals[-1]["dev_accuracy"],
-            "final_loss": statistics.mean((r["loss_plus"] + r["loss_minus"]) / 2 for r in steps[-4:])
-            if steps else float("nan")}
+            "first_dev": evals[0]["dev_accuracy"], "final_dev": evals[-1]["dev_accuracy"],
+            "first_loss": statistics.mean(losses[:LOSS_WINDOW]) if steps else float("nan"),
+            "final_loss": statistics.mean(losses[-LOSS_WINDOW:]) if steps else float("nan")}
 
 
 def joined(values, spec):
@@ -66,15 +68,18 @@ def dev_at(summary):
 
 
 def table(rows, args):
-    lines = ["| source | test accuracy (dev-selected), mean ± spread | per seed | best dev @ step | dev at end | "
-             "train loss, last 4 steps | median step s | wall s per run | stopped |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| source | test accuracy (dev-selected), mean ± spread | per seed | dev at step 0 | best dev @ step | "
+             f"dev at end | train loss, first {LOSS_WINDOW} steps | train loss, last {LOSS_WINDOW} steps | "
+             "median step s | wall s per run | stopped |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, runs in rows.items():
         tests = [summary["test_accuracy"] for summary, _ in runs]
         spread = statistics.stdev(tests) if len(tests) > 1 else 0.0
         lines.append(f"| {label} | {statistics.mean(tests):.3f} ± {spread:.3f} | "
-                     f"{joined(tests, '.3f')} | {', '.join(dev_at(summary) for summary, _ in runs)} | "
+                     f"{joined(tests, '.3f')} | {joined([m['first_dev'] for _, m in runs], '.3f')} | "
+                     f"{', '.join(dev_at(summary) for summary, _ in runs)} | "
                      f"{joined([m['final_dev'] for _, m in runs], '.3f')} | "
+                     f"{joined([m['first_loss'] for _, m in runs], '.3g')} | "
                      f"{joined([m['final_loss'] for _, m in runs], '.3g')} | "
                      f"{statistics.median(m['step_seconds'] for _, m in runs):.1f} | "
                      f"{statistics.mean(s['wall_seconds'] for s, _ in runs):.0f} | "
@@ -97,7 +102,6 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-5)
     parser.add_argument("--eps", type=float, default=1e-3)
     args = parser.parse_args()
-    begin = time.perf_counter()
     rows = {label: [] for label in SOURCES}
     for seed in args.seeds:
         for label, (perturb, preset) in SOURCES.items():
@@ -108,7 +112,8 @@ def main():
                   f"{summary['best_dev_accuracy']:.3f} at step {summary['best_step']}, "
                   f"{summary['wall_seconds']:.0f} s{', ' + summary['stopped'] if summary['stopped'] else ''}",
                   flush=True)
-    text = table(rows, args) + f"\nTotal wall time of this invocation: {time.perf_counter() - begin:.0f} s."
+    total = sum(summary["wall_seconds"] for runs in rows.values() for summary, _ in runs)
+    text = table(rows, args) + f"\nTotal wall time of the {sum(map(len, rows.values()))} runs: {total:.0f} s."
     (args.out / "table.md").write_text(text + "\n")
     print(text)
 
