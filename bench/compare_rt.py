@@ -3,12 +3,14 @@
 Every source gets the same seeds, steps and hyperparameters. Runs go seed by seed (all sources for the first seed,
 then the next), each into out/compare_rt/<source>-seed<s>/ (its weights are deleted after its summary is written,
 to save disk; metrics.jsonl, summary.json and plot.png stay). A run whose summary.json exists is not run again, so
-an interrupted comparison continues where it stopped. The table (markdown) is printed and written to table.md.
+an interrupted comparison continues where it stopped. Each seed also gets a zero-shot reference: the same split,
+evaluated with no ZO step. The table (markdown) is printed and written to table.md.
 
     python bench/compare_rt.py --seeds 0 1 --steps 20 --batch-size 8 --eval-every 10 --test-size 200
 """
 import argparse
 import json
+import math
 import shutil
 import statistics
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 from pezo.golden import PAPER_DEFAULTS
 from pezo.golden.train.loop import Config, Run
 
+ZERO_SHOT = "zero-shot (no ZO step)"
 SOURCES = {
     "gaussian (MeZO)": ("gaussian", None),
     "pezo-pool 4095x12": ("pezo-pool", "pool-4095x12"),
@@ -27,12 +30,12 @@ SOURCES = {
 LOSS_WINDOW = 10  # an even count: with k=16 and batch 16 the batches alternate between two halves
 
 
-def run_one(out, perturb, preset, seed, args):
+def run_one(out, perturb, preset, seed, args, steps):
     if not (out / "summary.json").exists():
         shutil.rmtree(out, ignore_errors=True)
         spec = PAPER_DEFAULTS[preset].to_dict() if preset else None
         config = Config(out=str(out), k=args.k, test_size=args.test_size, perturb=perturb, spec=spec,
-                        steps=args.steps, lr=args.lr, eps=args.eps, batch_size=args.batch_size,
+                        steps=steps, lr=args.lr, eps=args.eps, batch_size=args.batch_size,
                         eval_every=args.eval_every, seed=seed)
         begin = time.perf_counter()
         run = Run(config, progress_bar=False)
@@ -59,8 +62,13 @@ def measures(out):
             "final_loss": statistics.mean(losses[-LOSS_WINDOW:]) if steps else float("nan")}
 
 
+def shown(value, spec):
+    """A number as `spec`, or a dash for a measure a run does not have (a zero-shot run has no steps)."""
+    return "–" if math.isnan(value) else format(value, spec)
+
+
 def joined(values, spec):
-    return ", ".join(format(value, spec) for value in values)
+    return ", ".join(shown(value, spec) for value in values)
 
 
 def dev_at(summary):
@@ -81,7 +89,7 @@ def table(rows, args):
                      f"{joined([m['final_dev'] for _, m in runs], '.3f')} | "
                      f"{joined([m['first_loss'] for _, m in runs], '.3g')} | "
                      f"{joined([m['final_loss'] for _, m in runs], '.3g')} | "
-                     f"{statistics.median(m['step_seconds'] for _, m in runs):.1f} | "
+                     f"{shown(statistics.median(m['step_seconds'] for _, m in runs), '.1f')} | "
                      f"{statistics.mean(s['wall_seconds'] for s, _ in runs):.0f} | "
                      f"{sum(bool(s['stopped']) for s, _ in runs)}/{len(runs)} |")
     lines.append(f"\nseeds {args.seeds}, k={args.k} per class, steps {args.steps}, batch {args.batch_size}, "
@@ -102,11 +110,13 @@ def main():
     parser.add_argument("--lr", type=float, default=1e-5)
     parser.add_argument("--eps", type=float, default=1e-3)
     args = parser.parse_args()
-    rows = {label: [] for label in SOURCES}
+    rows = {ZERO_SHOT: [], **{label: [] for label in SOURCES}}
     for seed in args.seeds:
-        for label, (perturb, preset) in SOURCES.items():
-            out = args.out / f"{perturb}-{preset or 'torch'}-seed{seed}"
-            summary = run_one(out, perturb, preset, seed, args)
+        plan = [(label, f"{perturb}-{preset or 'torch'}", perturb, preset, args.steps)
+                for label, (perturb, preset) in SOURCES.items()]
+        for label, name, perturb, preset, steps in plan + [(ZERO_SHOT, "zero-shot", "gaussian", None, 0)]:
+            out = args.out / f"{name}-seed{seed}"
+            summary = run_one(out, perturb, preset, seed, args, steps)
             rows[label].append((summary, measures(out)))
             print(f"{label} seed {seed}: test {summary['test_accuracy']:.3f}, best dev "
                   f"{summary['best_dev_accuracy']:.3f} at step {summary['best_step']}, "
