@@ -63,8 +63,11 @@ def measures(out):
 
 
 def shown(value, spec):
-    """A number as `spec`, or a dash for a measure a run does not have (a zero-shot run has no steps)."""
-    return "–" if math.isnan(value) else format(value, spec)
+    """A number as `spec` ("loss": 3 decimals, or 3 digits and an exponent from 1000 on), or a dash for a measure
+    a run does not have (a zero-shot run has no steps)."""
+    if math.isnan(value):
+        return "–"
+    return format(value, ".2e" if spec == "loss" and value >= 1000 else ".3f" if spec == "loss" else spec)
 
 
 def joined(values, spec):
@@ -87,8 +90,8 @@ def table(rows, args):
                      f"{joined(tests, '.3f')} | {joined([m['first_dev'] for _, m in runs], '.3f')} | "
                      f"{', '.join(dev_at(summary) for summary, _ in runs)} | "
                      f"{joined([m['final_dev'] for _, m in runs], '.3f')} | "
-                     f"{joined([m['first_loss'] for _, m in runs], '.3g')} | "
-                     f"{joined([m['final_loss'] for _, m in runs], '.3g')} | "
+                     f"{joined([m['first_loss'] for _, m in runs], 'loss')} | "
+                     f"{joined([m['final_loss'] for _, m in runs], 'loss')} | "
                      f"{shown(statistics.median(m['step_seconds'] for _, m in runs), '.1f')} | "
                      f"{statistics.mean(s['wall_seconds'] for s, _ in runs):.0f} | "
                      f"{sum(bool(s['stopped']) for s, _ in runs)}/{len(runs)} |")
