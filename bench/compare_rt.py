@@ -50,13 +50,14 @@ def run_one(out, perturb, preset, seed, args, steps):
 
 
 def measures(out):
-    """From a run's metrics: median step seconds, dev accuracy at the first and last evaluations, and the mean train
-    loss (mean of L+ and L-) over the first and the last LOSS_WINDOW steps."""
+    """From a run's metrics: the train loss (mean of L+ and L-) per step and its mean over the first and the last
+    LOSS_WINDOW steps, the median step seconds, and the dev accuracy at the first and last evaluations."""
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "seconds" in r]
     evals = [r for r in records if r.get("event") == "eval"]
     losses = [(r["loss_plus"] + r["loss_minus"]) / 2 for r in steps]
-    return {"step_seconds": statistics.median(r["seconds"] for r in steps) if steps else float("nan"),
+    return {"losses": losses,
+            "step_seconds": statistics.median(r["seconds"] for r in steps) if steps else float("nan"),
             "first_dev": evals[0]["dev_accuracy"], "final_dev": evals[-1]["dev_accuracy"],
             "first_loss": statistics.mean(losses[:LOSS_WINDOW]) if steps else float("nan"),
             "final_loss": statistics.mean(losses[-LOSS_WINDOW:]) if steps else float("nan")}
@@ -101,6 +102,20 @@ def table(rows, args):
     return "\n".join(lines)
 
 
+def loss_windows(rows, width):
+    """Markdown table: the mean train loss over each window of `width` steps, per source and seed."""
+    steps = max(len(m["losses"]) for runs in rows.values() for _, m in runs)
+    starts = range(0, steps, width)
+    lines = ["| source | seed | " + " | ".join(f"steps {a + 1}-{min(a + width, steps)}" for a in starts) + " |",
+             "|---|---|" + "---|" * len(starts)]
+    for label, runs in rows.items():
+        for summary, m in runs:
+            if m["losses"]:
+                windows = [statistics.mean(m["losses"][a:a + width]) for a in starts]
+                lines.append(f"| {label} | {summary['seed']} | {' | '.join(shown(w, 'loss') for w in windows)} |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/compare_rt"))
@@ -126,7 +141,9 @@ def main():
                   f"{summary['wall_seconds']:.0f} s{', ' + summary['stopped'] if summary['stopped'] else ''}",
                   flush=True)
     total = sum(summary["wall_seconds"] for runs in rows.values() for summary, _ in runs)
-    text = table(rows, args) + f"\nTotal wall time of the {sum(map(len, rows.values()))} runs: {total:.0f} s."
+    text = (table(rows, args) + f"\nTotal wall time of the {sum(map(len, rows.values()))} runs: {total:.0f} s.\n\n"
+            f"Train loss (mean of L+ and L-), averaged over windows of {args.eval_every} steps:\n\n"
+            + loss_windows(rows, args.eval_every))
     (args.out / "table.md").write_text(text + "\n")
     print(text)
 
