@@ -1,14 +1,17 @@
 """Few-shot Rotten Tomatoes fine-tuning of the default model with MeZO's and PeZO's perturbations, compared.
 
 Every source gets the same seeds, steps and hyperparameters. Runs go seed by seed (all sources for the first seed,
-then the next), each into out/compare_rt/<source>-seed<s>/ (its weights are deleted after its summary is written,
+then the next), each into <out>/<source>-seed<s>/ (its weights are deleted after its summary is written,
 to save disk; metrics.jsonl, summary.json and plot.png stay). A run whose summary.json exists is not run again, so
 an interrupted comparison continues where it stopped. Each seed also gets a zero-shot reference: the same split,
 evaluated with no ZO step. The table (markdown) is printed and written to table.md.
 
-    python bench/compare_rt.py --seeds 0 1 --steps 20 --batch-size 8 --eval-every 10 --test-size 200
+The defaults are the comparison in docs/results.md (about 2 hours on a 2-core CPU). A quick look:
+
+    python bench/compare_rt.py --out out/compare_rt_quick --steps 20 --batch-size 8 --eval-every 10 --test-size 200
 """
 import argparse
+import dataclasses
 import json
 import math
 import shutil
@@ -31,22 +34,28 @@ LOSS_WINDOW = 10  # an even count: with k=16 and batch 16 the batches alternate 
 
 
 def run_one(out, perturb, preset, seed, args, steps):
-    if not (out / "summary.json").exists():
-        shutil.rmtree(out, ignore_errors=True)
-        spec = PAPER_DEFAULTS[preset].to_dict() if preset else None
-        config = Config(out=str(out), k=args.k, test_size=args.test_size, perturb=perturb, spec=spec,
-                        steps=steps, lr=args.lr, eps=args.eps, batch_size=args.batch_size,
-                        eval_every=args.eval_every, seed=seed)
-        begin = time.perf_counter()
-        run = Run(config, progress_bar=False)
-        run.start()
-        run.train()
+    """The summary of one run, from a finished run in `out` with the same settings, or else from a fresh run."""
+    spec = PAPER_DEFAULTS[preset].to_dict() if preset else None
+    config = Config(out=str(out), k=args.k, test_size=args.test_size, perturb=perturb, spec=spec, steps=steps,
+                    lr=args.lr, eps=args.eps, batch_size=args.batch_size, eval_every=args.eval_every, seed=seed)
+    if (out / "summary.json").exists():
         summary = json.loads((out / "summary.json").read_text())
-        summary["wall_seconds"] = time.perf_counter() - begin
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        for folder in ("best", "checkpoint"):
-            shutil.rmtree(out / folder, ignore_errors=True)
-    return json.loads((out / "summary.json").read_text())
+        asked = {key: value for key, value in dataclasses.asdict(config).items()
+                 if key != "out" and summary.get(key) != value}
+        if asked:
+            held = {key: summary.get(key) for key in asked}
+            raise SystemExit(f"{out} holds a finished run with {held}, not {asked}: give another --out")
+        return summary
+    shutil.rmtree(out, ignore_errors=True)
+    begin = time.perf_counter()
+    run = Run(config, progress_bar=False)
+    run.start()
+    summary = run.train()
+    summary["wall_seconds"] = time.perf_counter() - begin
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for folder in ("best", "checkpoint"):
+        shutil.rmtree(out / folder, ignore_errors=True)
+    return summary
 
 
 def measures(out):
@@ -118,13 +127,13 @@ def loss_windows(rows, width):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("out/compare_rt"))
+    parser.add_argument("--out", type=Path, default=Path("out/compare_rt_120"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--k", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--eval-every", type=int, default=10)
-    parser.add_argument("--test-size", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=120)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--eval-every", type=int, default=20)
+    parser.add_argument("--test-size", type=int, default=1000)
     parser.add_argument("--lr", type=float, default=1e-5)
     parser.add_argument("--eps", type=float, default=1e-3)
     args = parser.parse_args()
