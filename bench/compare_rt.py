@@ -65,11 +65,12 @@ def measures(out):
     steps = [r for r in records if "seconds" in r]
     evals = [r for r in records if r.get("event") == "eval"]
     losses = [(r["loss_plus"] + r["loss_minus"]) / 2 for r in steps]
+    nan = float("nan")
     return {"losses": losses,
-            "step_seconds": statistics.median(r["seconds"] for r in steps) if steps else float("nan"),
+            "step_seconds": statistics.median(r["seconds"] for r in steps) if steps else nan,
             "first_dev": evals[0]["dev_accuracy"], "final_dev": evals[-1]["dev_accuracy"],
-            "first_loss": statistics.mean(losses[:LOSS_WINDOW]) if steps else float("nan"),
-            "final_loss": statistics.mean(losses[-LOSS_WINDOW:]) if steps else float("nan")}
+            "first_loss": statistics.mean(losses[:LOSS_WINDOW]) if steps else nan,
+            "final_loss": statistics.mean(losses[-LOSS_WINDOW:]) if steps else nan}
 
 
 def shown(value, spec):

@@ -221,7 +221,8 @@ def plot(metrics, target):
     loss_axes.plot([r["step"] for r in steps], [(r["loss_plus"] + r["loss_minus"]) / 2 for r in steps])
     loss_axes.set(xlabel="step", ylabel="loss (mean of L+ and L-)")
     accuracy_axes.plot([r["step"] for r in evals], [r["dev_accuracy"] for r in evals], marker="o", label="dev")
-    accuracy_axes.plot([r["step"] for r in tests], [r["test_accuracy"] for r in tests], "s", label="test (dev-selected)")
+    accuracy_axes.plot([r["step"] for r in tests], [r["test_accuracy"] for r in tests], "s",
+                       label="test (dev-selected)")
     accuracy_axes.set(xlabel="step", ylabel="accuracy")
     accuracy_axes.legend()
     figure.suptitle(f"{config['perturb']} on {config['model']} / {config['task']}, k={config['k']}, "

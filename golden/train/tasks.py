@@ -1,8 +1,9 @@
 """Prompt-based classification: a template turns a text into a prompt, each class has a label word.
 
 A causal LM scores the label words as the next token after the prompt (left-padded batches, positions counted
-from each prompt's first token, logits of the last position only); a masked LM scores them at the template's mask. The loss is the cross-entropy over the label words' log-probabilities (MeZO's classification loss; every
-label word is one token, so its mean log-prob is that token's). The prediction is the best-scoring label word.
+from each prompt's first token, logits of the last position only); a masked LM scores them at the template's mask.
+The loss is the cross-entropy over the label words' log-probabilities (MeZO's classification loss; every label
+word is one token, so its mean log-prob is that token's). The prediction is the best-scoring label word.
 """
 import dataclasses
 
@@ -13,7 +14,8 @@ MASK = "{mask}"
 
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """template: a format string with {text} (and {mask} for masked LMs); label_words: one per class, in order."""
+    """Templates are format strings with {text}: one for causal LMs, one with {mask} for masked LMs; label_words:
+    one per class, in order."""
     name: str
     causal_template: str
     masked_template: str
