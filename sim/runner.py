@@ -37,7 +37,7 @@ def prepare_verilator():
         os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
 
 
-def _build_args(simulator, waves, saif=False):
+def _build_args(simulator, saif=False):
     if simulator == "icarus":
         return ["-g2005"]
     cocotb_tools.runner.MAX_PARALLEL_BUILD_JOBS = os.cpu_count() or 1
@@ -121,7 +121,7 @@ def build(spec, simulator, directory, waves=False, saif=False):
     get_runner(simulator).build(
         sources=[HARNESS, rtl / f"{manifest['top']}.v"], hdl_toplevel="pezo_harness",
         parameters={"PAYLOAD_BITS": manifest["payload"]["width"], "LENGTH_BITS": spec.length_bits},
-        defines={"PEZO_DUT": manifest["top"]}, build_args=_build_args(simulator, waves, saif),
+        defines={"PEZO_DUT": manifest["top"]}, build_args=_build_args(simulator, saif),
         build_dir=directory / "build", timescale=("1ns", "1ps"), always=True,
         waves=simulator == "verilator" and (waves or saif),
         log_file=directory / "build.log")

