@@ -11,6 +11,7 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -76,6 +77,7 @@ def main():
         print(f"{label:<20}{step[label]:>9.3f}{step[label] / step['gaussian']:>8.2f}"
               f"{passes[label]:>9.3f}{passes[label] / passes['gaussian']:>8.2f}")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as file:
             json.dump({"step_seconds": step, "pass_seconds": passes, "batch_size": args.batch_size,
                        "rounds": args.rounds, "seed": args.seed}, file, indent=2)

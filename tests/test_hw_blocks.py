@@ -17,8 +17,6 @@ from pezo.hw.lfsr_array import LfsrArray
 from pezo.hw.pool import Pool
 from pezo.hw.scaler import Scaler
 
-# Amaranth attributes its deprecation warnings to the caller, which the pyproject filter (module amaranth.*)
-# does not match: fail on any deprecation here.
 
 OTF = [OtfSpec(generators=3, width=4), OtfSpec(generators=7, width=5), OtfSpec(generators=31, width=8)]
 POOL = [PoolSpec(size=15, bits=4, lanes=3), PoolSpec(size=255, bits=8, lanes=15), PoolSpec(size=4095, bits=12),

@@ -17,8 +17,6 @@ from pezo.hw import export as export_module
 from pezo.hw.export import ManifestError, export, load_manifest
 from pezo.hw.generator import generator
 
-# Amaranth attributes its deprecation warnings to the caller, which the pyproject filter (module amaranth.*)
-# does not match: fail on any deprecation here.
 
 CONVERTED = [OtfSpec(generators=31, width=8), OtfSpec(generators=31, width=14), OtfSpec(generators=3, width=4),
              OtfSpec(generators=7, width=12), OtfSpec(generators=63, width=16), PoolSpec(size=4095, bits=12),

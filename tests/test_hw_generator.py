@@ -16,8 +16,6 @@ from pezo.golden import OtfSpec, PoolSpec, Stream
 from pezo.hw.generator import generator
 from pezo.hw.sequencer import Sequencer
 
-# Amaranth attributes its deprecation warnings to the caller, which the pyproject filter (module amaranth.*)
-# does not match: fail on any deprecation here.
 
 SPECS = [OtfSpec(generators=3, width=4, length_bits=4), OtfSpec(generators=7, width=5, seed=9),
          PoolSpec(size=15, bits=4, lanes=3, length_bits=4), PoolSpec(size=21, bits=6, seed=5)]

@@ -25,7 +25,7 @@ def test_blocks_by_construction(tmp_path):
     assert (plain.ffs, plain.lut_total, plain.lut_levels, plain.bram18) == (35, 7, 1, 0)
     assert replay.ffs == 70 and replay.lut_levels == 1
     rom = estimates["pezo_pool_4095x12_pool"]
-    assert rom.bram36_equivalent <= 2 and rom.ffs == 24
+    assert (rom.bram18, rom.bram36, rom.ffs) == (3, 0, 24)
     assert len(list((tmp_path / "cache" / "synth").glob("*.json"))) == 3
     assert estimate_all(designs, jobs=1) == estimates
     table = markdown(estimates.values())

@@ -115,7 +115,10 @@ def test_pezo_step_uses_one_u_for_all_passes():
 
 def test_non_finite_loss_is_refused_without_update():
     model = tiny_model()
-    zo = ZOSGD(model, perturbations.make("gaussian"), lr=1.0, eps=1e-3)
+    before = [param.clone() for param in model.parameters()]
+    zo = ZOSGD(model, perturbations.make("pezo-otf", spec=OtfSpec(generators=7, width=5)), lr=1.0, eps=1e-3)
     with pytest.raises(NonFiniteLoss, match="non-finite loss"):
         zo.step(lambda b: torch.tensor(float("nan")), batch())
-    assert all(torch.isfinite(p).all() for p in model.parameters())
+    for param, old in zip(model.parameters(), before):
+        assert torch.allclose(param, old, rtol=0, atol=1e-6)
+    assert zo.perturbation.start_word == 0
