@@ -68,7 +68,7 @@ def export(spec, out_dir, name=None, force=False):
         **_derived(spec, name),
     }
     files[MANIFEST] = (json.dumps(manifest, sort_keys=True, indent=2) + "\n").encode()
-    _write_atomically(out_dir, files)
+    write_atomically(out_dir, files)
     return out_dir
 
 
@@ -177,13 +177,15 @@ def _short(value, limit=120):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _write_atomically(out_dir, files):
-    """Write `files` into a temporary sibling of `out_dir`, then rename it to `out_dir` (replacing it)."""
+def write_atomically(out_dir, files):
+    """Write `files` ({relative path: bytes}) into a temporary sibling of `out_dir`, then rename it to `out_dir`
+    (replacing it), so an error leaves no half-written folder."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         staging.chmod(0o755)
         for filename, content in files.items():
+            (staging / filename).parent.mkdir(parents=True, exist_ok=True)
             (staging / filename).write_bytes(content)
         if out_dir.exists():
             replaced = staging.with_name(staging.name + ".old")

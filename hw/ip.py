@@ -7,7 +7,7 @@ from amaranth.back import verilog
 from pezo import __version__
 
 from .axi_stream import AxiStreamGenerator, tdata_bits
-from .export import _write_atomically, default_name
+from .export import default_name, write_atomically
 
 
 def core_file(spec, top):
@@ -43,5 +43,5 @@ def write_ip(spec, out_dir, force=False):
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
         raise FileExistsError(f"{out_dir} is not empty: replace it with force=True (--force)")
     text = verilog.convert(AxiStreamGenerator(spec), name=top, emit_src=False)
-    _write_atomically(out_dir, {f"{top}.v": text.encode(), f"{top}.core": core_file(spec, top).encode()})
+    write_atomically(out_dir, {f"{top}.v": text.encode(), f"{top}.core": core_file(spec, top).encode()})
     return top, tdata_bits(spec)

@@ -118,7 +118,7 @@ def sim_command(args):
     print(report_line(spec, simulation, result))
     if args.saif:
         args.saif.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(workdir / "run" / "dump.saif", args.saif)
+        shutil.copyfile(simulation.saif_path(), args.saif)
         print(f"  switching activity (SAIF) in {args.saif}")
     if not result.passed:
         print(f"  {result.mismatch}")

@@ -74,6 +74,10 @@ class Simulation:
     waves: bool
     saif: bool = False
 
+    def saif_path(self, name="run"):
+        """Where the run `name` of a SAIF build writes its switching activity."""
+        return self.directory / name / "dump.saif"
+
     def run(self, scenario, name="run"):
         """Play `scenario` in `directory/name`, compare every word with golden, and return the Result."""
         run_dir = self.directory / name
@@ -107,7 +111,7 @@ def check(spec, exp_bits, scenario, dump_text):
 
 def build(spec, simulator, directory, waves=False, saif=False):
     """Export `spec` into `directory/rtl` and compile it with the harness in `directory/build`; with `saif`
-    (Verilator only, instead of waves) every run also writes its switching activity to `<run>/dump.saif`."""
+    (Verilator only, instead of waves) every run also writes its switching activity (Simulation.saif_path)."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
     if saif and (simulator != "verilator" or waves):

@@ -11,12 +11,11 @@ switching (the harness's instance `pezo_harness/dut` is the generator: the OOC t
 """
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
 
-from pezo.hw.export import default_name
+from pezo.hw.export import default_name, write_atomically
 from pezo.hw.generator import generator
 
 from .demo import Demonstrator
@@ -100,35 +99,18 @@ def write_flow(out, specs, demo_spec, saifs=None, force=False):
     script += [f"(cd {folder} && vivado -mode batch -nojournal -log {name}.log -source {name}.tcl)"
                for folder, name in runs]
     files["run.sh"] = "\n".join(script) + "\n"
-    _write_tree(out, files)
+    write_atomically(out, {path: text.encode() for path, text in files.items()})
+    (out / "run.sh").chmod(0o755)
     return out
 
 
-def _write_tree(out, files):
-    """Write {relative path: text} into a temporary sibling of `out`, then rename it into place (replacing it),
-    so an error leaves no half-written folder."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        staging.chmod(0o755)
-        for path, text in files.items():
-            (staging / path).parent.mkdir(parents=True, exist_ok=True)
-            (staging / path).write_text(text)
-        (staging / "run.sh").chmod(0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
 def run_flow(folder):
-    """Run `folder/run.sh` when vivado is on PATH; returns (ran, message)."""
+    """Run `folder/run.sh` when vivado is on PATH; returns (Vivado's exit status, or None where there is no
+    Vivado to run, and a message)."""
     if shutil.which("vivado") is None:
-        return False, (f"Vivado is not on PATH, so nothing was run and there are no Vivado reports. The folder is "
+        return None, (f"Vivado is not on PATH, so nothing was run and there are no Vivado reports. The folder is "
                        f"ready: cd {folder} && bash run.sh")
     done = subprocess.run(["bash", str(Path(folder) / "run.sh")])
     if done.returncode:
-        return False, f"vivado failed (exit {done.returncode}): see the .log files under {folder}"
-    return True, f"Vivado finished: reports under {folder}/*/reports and {folder}/ooc/*/reports"
+        return done.returncode, f"vivado failed (exit {done.returncode}): see the .log files under {folder}"
+    return 0, f"Vivado finished: reports under {folder}/*/reports and {folder}/ooc/*/reports"
