@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from pezo.golden import PAPER_DEFAULTS
-from pezo.golden.train.loop import Config, Run
+from pezo.train.loop import Config, Run
 
 ZERO_SHOT = "zero-shot (no ZO step)"
 SOURCES = {

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from pezo.golden import PAPER_DEFAULTS
-from pezo.golden.train import data, models, perturbations, tasks
-from pezo.golden.train.zo import ZOSGD
+from pezo.train import data, models, perturbations, tasks
+from pezo.train.zo import ZOSGD
 
 SOURCES = {
     "gaussian": ("gaussian", None),

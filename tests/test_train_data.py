@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from pezo.golden.train import data
+from pezo.train import data
 
 
 def test_rotten_tomatoes_has_both_polarities_and_no_plots():

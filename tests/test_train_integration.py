@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from pezo.cli import main
-from pezo.golden.train import data, models, perturbations, tasks
-from pezo.golden.train.zo import ZOSGD
+from pezo.train import data, models, perturbations, tasks
+from pezo.train.zo import ZOSGD
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 import train_tiny
 from pezo.cli import main
-from pezo.golden.train import models, tasks
+from pezo.train import models, tasks
 
 
 @pytest.fixture(scope="module")

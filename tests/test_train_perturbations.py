@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from pezo.golden import OtfSpec, PAPER_DEFAULTS, PoolSpec, Stream
-from pezo.golden.train import perturbations
+from pezo.train import perturbations
 
 PARAMS = [torch.zeros(3, 4), torch.zeros(5), torch.zeros(2, 2, 3)]
 VALUES = sum(p.numel() for p in PARAMS)

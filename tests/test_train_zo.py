@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from pezo.golden import OtfSpec, PoolSpec, Stream, words_per_perturbation
-from pezo.golden.train import perturbations
-from pezo.golden.train.zo import NonFiniteLoss, ZOSGD
+from pezo.train import perturbations
+from pezo.train.zo import NonFiniteLoss, ZOSGD
 
 
 def tiny_model(seed=0):

@@ -198,7 +198,7 @@ class Run:
 
 
 def _spec(spec):
-    from ..spec import PerturbSpec
+    from pezo.golden.spec import PerturbSpec
     return None if spec is None else PerturbSpec.from_dict(spec)
 
 

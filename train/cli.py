@@ -73,7 +73,7 @@ def config_from_args(args):
 
 def _spec_from_args(args, perturb):
     """The generator spec the options give (None when none is given), via `pezo`'s shared spec parsing."""
-    from pezo.cli import spec_from_args
+    from pezo.options import spec_from_args
     fields = {name: getattr(args, name) for name in SPEC_OPTIONS}
     if not (args.preset or args.spec or args.manifest or args.generator_seed is not None
             or any(value is not None for value in fields.values())):

