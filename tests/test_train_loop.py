@@ -39,7 +39,7 @@ def test_resume_is_bit_identical(tiny, tmp_path, perturb):
     assert train(tiny, tmp_path / "whole", "--perturb", perturb, "--steps", "6", "--seed", "3") == 0
     assert train(tiny, tmp_path / "split", "--perturb", perturb, "--steps", "2", "--seed", "3") == 0
     assert main(["train", "--out", str(tmp_path / "split"), "--resume", "--steps", "6", "--no-progress"]) == 0
-    whole, split = (load_file(tmp_path / run / "checkpoint" / "model.safetensors") for run in ("whole", "split"))
+    whole, split = (load_file(tmp_path / run / "checkpoint" / "trainable.safetensors") for run in ("whole", "split"))
     assert whole.keys() == split.keys() and all(torch.equal(whole[key], split[key]) for key in whole)
     assert without_times(records(tmp_path / "whole")) == without_times(records(tmp_path / "split"))
     state = json.loads((tmp_path / "split" / "checkpoint" / "state.json").read_text())
@@ -54,7 +54,7 @@ def test_outputs_record_seeds_and_spec(tiny, tmp_path):
     assert 0 <= summary["test_accuracy"] <= 1 and summary["steps_done"] == 2
     steps = [r for r in records(out) if "loss_plus" in r]
     assert [r["step"] for r in steps] == [1, 2]
-    assert set(steps[0]) == {"step", "loss_plus", "loss_minus", "projected_grad", "lr", "seconds"}
+    assert set(steps[0]) == {"step", "loss", "loss_plus", "loss_minus", "projected_grad", "lr", "seconds"}
     assert records(out)[0]["seed"] == 9 and (out / "plot.png").stat().st_size > 0
     assert json.loads((out / "config.json").read_text())["seed"] == 9
 

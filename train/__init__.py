@@ -1,2 +1,17 @@
-"""ZO fine-tuning (MeZO and PeZO) on top of the golden stream: perturbation sources, ZO-SGD, models, tasks, data
-and the training loop."""
+"""ZO fine-tuning with any ZO method and any perturbation source (MeZO's Gaussians or the exact stream of a PeZO
+generator), for any torch model; plus the few-shot training runs of `pezo train`.
+
+    import pezo.train as zo
+    optimizer = zo.make("zo-adam", model, zo.source("pezo-otf"), lr=1e-4, eps=1e-3)
+    for batch in batches:
+        loss = optimizer.step(lambda: loss_fn(model, batch))     # forward passes only
+"""
+from . import dizo, forward_grad, hizoo, kerzoo, methods  # noqa: F401  (each registers its methods)
+from .forward_grad import ForwardGrad
+from .methods import BlockZO, SparseMeZO, ZOAdam, ZOSGD, ZOSGDCons, ZOSGDMomentum, ZOSGDSign
+from .perturbations import NAMES as SOURCES
+from .perturbations import make as source
+from .zo import METHODS, Estimate, NonFiniteLoss, ZOOptimizer, make
+
+__all__ = ["BlockZO", "Estimate", "ForwardGrad", "METHODS", "NonFiniteLoss", "SOURCES", "SparseMeZO", "ZOAdam",
+           "ZOOptimizer", "ZOSGD", "ZOSGDCons", "ZOSGDMomentum", "ZOSGDSign", "make", "source"]

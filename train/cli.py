@@ -3,6 +3,7 @@
     pezo train --task rt --k 16 --perturb pezo-otf --steps 1000 --out out/train/otf
     pezo train --manifest build/otf --steps 1000 --out out/train/hw      # the exact generator of a hardware build
     pezo train --out out/train/otf --resume --steps 2000                  # continue a run bit-identically
+    pezo train --method zo-adam --peft lora --lr 1e-4 --eps 1e-2 --perturb pezo-pool --out out/train/adam
 """
 import argparse
 import dataclasses
@@ -10,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from . import perturbations
-from .loop import Config, Run
+from . import adapters, perturbations, zo
+from .loop import SCHEDULES, Config, Run
 
 SPEC_OPTIONS = ("generators", "width", "size", "bits", "lanes", "exp_bits")
 
@@ -34,7 +35,17 @@ def add_parser(commands):
         parser.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(defaults, name)}")
     for name in ("lr", "eps", "weight_decay"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, help=f"default {getattr(defaults, name)}")
+    parser.add_argument("--method", choices=list(zo.METHODS), help=f"ZO method (default {defaults.method})")
+    parser.add_argument("--schedule", choices=SCHEDULES, help=f"lr schedule (default {defaults.schedule})")
+    parser.add_argument("--peft", choices=adapters.KINDS, help="LoRA or prefix tuning (default: all weights)")
+    for name in ("lora_r", "lora_alpha", "prefix_tokens"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(defaults, name)}")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    methods = parser.add_argument_group("arguments of the ZO methods (docs/methods.md); each applies to the "
+                                        "methods named")
+    for name, (argument, owners) in method_arguments().items():
+        methods.add_argument("--" + name.replace("_", "-"), dest="method_" + name, type=_parser(argument.default),
+                             help=f"{argument.help} ({', '.join(owners)}; default {argument.default})")
     group = parser.add_argument_group("generator of pezo-otf, pezo-pool and uniform-raw (docs/spec.md section 1)")
     group.add_argument("--preset", help="a configuration of the PeZO paper (otf-31x8, otf-31x14, pool-4095x12)")
     group.add_argument("--spec", type=Path, help="a JSON spec file")
@@ -51,7 +62,7 @@ def train_command(args):
     run = Run(_resumed_config(args) if args.resume else config_from_args(args), progress_bar=not args.no_progress)
     run.resume() if args.resume else run.start()
     summary = run.train()
-    print(json.dumps({key: summary[key] for key in ("perturb", "seed", "steps_done", "best_step",
+    print(json.dumps({key: summary[key] for key in ("method", "perturb", "seed", "steps_done", "best_step",
                                                     "best_dev_accuracy", "test_accuracy", "train_seconds")}))
     if summary["stopped"]:
         print(f"error: {summary['stopped']}", file=sys.stderr)
@@ -64,6 +75,7 @@ def config_from_args(args):
     fields = {field.name for field in dataclasses.fields(Config)}
     given = {name: value for name, value in vars(args).items() if name in fields and value is not None}
     config = Config(**{**given, "out": str(args.out)})
+    config.method_args = _method_args(args, config.method)
     spec = _spec_from_args(args, config.perturb if args.perturb else None)
     if spec is not None:
         config.perturb = args.perturb or "pezo-" + spec.strategy
@@ -100,4 +112,30 @@ def _resumed_config(args):
     config = Config(**{key: value for key, value in recorded.items() if key in fields})
     if args.steps is not None:
         config.steps = args.steps
+    config.out = str(args.out)          # the run is where it is now, not where it was started
     return config
+
+
+def method_arguments():
+    """Every method argument once: name -> (Argument, names of the methods that take it)."""
+    found = {}
+    for method in zo.METHODS.values():
+        for name, argument in method.arguments.items():
+            found.setdefault(name, (argument, []))[1].append(method.name)
+    return found
+
+
+def _method_args(args, method):
+    given = {name[len("method_"):]: value for name, value in vars(args).items()
+             if name.startswith("method_") and value is not None}
+    for name in given:
+        if name not in zo.METHODS[method].arguments:
+            allowed = ", ".join("--" + n.replace("_", "-") for n in zo.METHODS[method].arguments) or "none"
+            raise ValueError(f"--{name.replace('_', '-')} does not apply to method {method}: allowed {allowed}")
+    return given
+
+
+def _parser(default):
+    if isinstance(default, bool):
+        return lambda text: {"true": True, "false": False}.get(text.lower(), text)
+    return type(default)

@@ -3,18 +3,20 @@
 A run writes into its own folder:
 
 - `config.json`: every setting, seeds included;
-- `metrics.jsonl`: one record per step (losses, projected gradient, lr, seconds) and per evaluation;
-- `checkpoint/`: the weights and state after the latest evaluation (step, stream position or seed-RNG state, torch
-  RNG state, best dev accuracy); `--resume` continues from it bit-identically;
-- `best/`: the weights with the best dev accuracy so far (the dev-selected checkpoint);
+- `metrics.jsonl`: one record per step (losses, projected gradients, lr, seconds) and per evaluation;
+- `checkpoint/`: the trainable weights (all of them in full fine-tuning, only the adapter's with LoRA or prefix
+  tuning) and the state after the latest evaluation: the optimizer's (its method's buffers, step count and the
+  perturbation source's position), the lr schedule's and the run's progress; `--resume` continues from it
+  bit-identically;
+- `best/`: the trainable weights with the best dev accuracy so far (the dev-selected checkpoint);
 - `summary.json` and `plot.png` at the end: the test accuracy of the dev-selected weights.
 
 Batches are a function of (seed, step): epoch e visits the training set in the order of a permutation seeded with
 (seed, e), so resuming needs no sampler state.
 """
-import base64
 import dataclasses
 import json
+import math
 import shutil
 import tempfile
 import time
@@ -23,17 +25,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data, models, perturbations, tasks
-from .zo import NonFiniteLoss, ZOSGD
+from . import adapters, data, models, perturbations, tasks, zo
+from .zo import NonFiniteLoss
 
-WEIGHTS = "model.safetensors"
+WEIGHTS = "trainable.safetensors"
+OPTIMIZER = "optimizer.pt"
 STATE = "state.json"
+SCHEDULES = ("constant", "linear", "cosine")
 
 
 @dataclasses.dataclass
 class Config:
     """Every setting of a run. template/label_words: a custom task instead of `task`; spec: the generator spec
-    (dict) of a streamed source, None for its default."""
+    (dict) of a streamed source, None for its default; method_args: the ZO method's own arguments (zo.METHODS);
+    peft: None (full fine-tuning), "lora" (lora_r, lora_alpha) or "prefix" (prefix_tokens)."""
     out: str
     model: str = models.DEFAULT_MODEL
     task: str = "rt"
@@ -44,6 +49,13 @@ class Config:
     test_size: int = 1000
     perturb: str = "gaussian"
     spec: dict | None = None
+    method: str = "zo-sgd"
+    method_args: dict = dataclasses.field(default_factory=dict)
+    schedule: str = "constant"
+    peft: str | None = None
+    lora_r: int = 8
+    lora_alpha: int = 16
+    prefix_tokens: int = 5
     steps: int = 1000
     lr: float = 1e-6
     eps: float = 1e-3
@@ -60,6 +72,8 @@ class Config:
             raise ValueError(f"steps={self.steps} is out of range: allowed 0 or more")
         if not 0 <= self.seed < 2 ** 32:
             raise ValueError(f"seed={self.seed} is out of range: allowed 0..{2 ** 32 - 1}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule {self.schedule!r} is unknown: allowed {', '.join(SCHEDULES)}")
         if not (self.lr >= 0 and self.eps > 0 and self.weight_decay >= 0):
             raise ValueError(f"lr={self.lr}, eps={self.eps}, weight_decay={self.weight_decay}: allowed lr >= 0, "
                              f"eps > 0, weight_decay >= 0")
@@ -91,9 +105,13 @@ class Run:
         source = perturbations.make(config.perturb, seed=config.seed, spec=_spec(config.spec))
         examples = data.read_file(config.data, len(task.label_words)) if config.data else data.rotten_tomatoes()
         self.split = data.few_shot(examples, config.k, config.seed, len(task.label_words), config.test_size)
-        self.lm = models.load(config.model)
+        torch.manual_seed(config.seed)                  # an adapter's initial weights
+        self.lm = adapters.adapt(models.load(config.model), config.peft, r=config.lora_r, alpha=config.lora_alpha,
+                                 tokens=config.prefix_tokens)
         self.classifier = tasks.Classifier(self.lm, task)
-        self.zo = ZOSGD(self.lm.model, source, lr=config.lr, eps=config.eps, weight_decay=config.weight_decay)
+        self.zo = zo.make(config.method, self.lm.model, source, lr=config.lr, eps=config.eps,
+                          weight_decay=config.weight_decay, **config.method_args)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.zo, lr_factor(config.schedule, config.steps))
         self.progress = Progress()
 
     def start(self):
@@ -109,8 +127,9 @@ class Run:
         """Continue from `checkpoint/`: weights, progress and perturbation state; later metrics are dropped."""
         state = json.loads((self.out / "checkpoint" / STATE).read_text())
         _load_weights(self.lm.model, self.out / "checkpoint" / WEIGHTS)
-        self.zo.perturbation.load_state_dict(state["perturbation"])
-        torch.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(state["torch_rng"])), dtype=torch.uint8))
+        optimizer = torch.load(self.out / "checkpoint" / OPTIMIZER, weights_only=True)
+        self.zo.load_state_dict(optimizer["optimizer"])
+        self.schedule.load_state_dict(optimizer["schedule"])
         self.progress = Progress(**state["progress"])
         lines = (self.out / "metrics.jsonl").read_text().splitlines()
         kept = [line for line in lines if json.loads(line).get("step", 0) <= self.progress.step
@@ -120,7 +139,7 @@ class Run:
 
     def record(self):
         """The config plus what the perturbation source adds (its seed or spec)."""
-        return {**dataclasses.asdict(self.config), **self.zo.perturbation.describe()}
+        return {**dataclasses.asdict(self.config), **self.zo.source.describe()}
 
     def train(self):
         """Steps up to config.steps; returns the summary (also written to summary.json, with plot.png)."""
@@ -136,7 +155,7 @@ class Run:
                 self._log({"event": "stopped", "step": self.progress.step + 1, "reason": str(error)})
                 break
             bar.update(1)
-            bar.set_postfix(loss=f"{self.zo.last.loss_plus:.4f}", dev=f"{self.progress.best_dev:.3f}")
+            bar.set_postfix(loss=f"{self.zo.last.loss:.4f}", dev=f"{self.progress.best_dev:.3f}")
             if self.progress.step % config.eval_every == 0 or self.progress.step == config.steps:
                 self._evaluate()
         bar.close()
@@ -146,11 +165,14 @@ class Run:
         config, step = self.config, self.progress.step
         indices = batch_indices(step, config.batch_size, len(self.split.train), config.seed)
         batch = self.split.train.take(indices)
-        begin = time.perf_counter()
-        self.zo.step(self.classifier.loss, (batch.texts, batch.labels))
+        begin, lr = time.perf_counter(), self.zo.param_groups[0]["lr"]
+        self.zo.step(lambda: self.classifier.loss((batch.texts, batch.labels)))
+        self.schedule.step()
         self.progress.step = step + 1
-        self._log({"step": step + 1, "loss_plus": self.zo.last.loss_plus, "loss_minus": self.zo.last.loss_minus,
-                   "projected_grad": self.zo.last.projected_grad, "lr": config.lr,
+        last = self.zo.last
+        grads = [coefficient for _, coefficient in last.queries]
+        self._log({"step": step + 1, "loss": last.loss, **last.losses,
+                   "projected_grad": grads[0] if len(grads) == 1 else grads, "lr": lr,
                    "seconds": time.perf_counter() - begin})
 
     def _evaluate(self):
@@ -164,12 +186,13 @@ class Run:
 
     def _save(self, name):
         """Write weights and state into `name/` atomically (a staging folder renamed into place)."""
-        from safetensors.torch import save_model
+        from safetensors.torch import save_file
         staging = Path(tempfile.mkdtemp(dir=self.out, prefix=f".{name}-"))
-        save_model(self.lm.model, str(staging / WEIGHTS))
-        state = {"progress": dataclasses.asdict(self.progress), "seed": self.config.seed,
-                 "perturbation": self.zo.perturbation.state_dict(),
-                 "torch_rng": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode()}
+        save_file({key: param.detach().contiguous() for key, param, _ in self.zo.named}, str(staging / WEIGHTS))
+        if name == "checkpoint":
+            torch.save({"optimizer": self.zo.state_dict(), "schedule": self.schedule.state_dict()},
+                       staging / OPTIMIZER)
+        state = {"progress": dataclasses.asdict(self.progress), "seed": self.config.seed}
         (staging / STATE).write_text(json.dumps(state) + "\n")
         old = self.out / f".{name}-old"
         if (self.out / name).exists():
@@ -203,8 +226,24 @@ def _spec(spec):
 
 
 def _load_weights(model, path):
-    from safetensors.torch import load_model
-    load_model(model, str(path))
+    """Load the trainable tensors saved in `path` into `model` (by name)."""
+    from safetensors.torch import load_file
+    missing = set(load_file(str(path))) - set(dict(model.named_parameters()))
+    if missing:
+        raise ValueError(f"{path} holds tensors the model lacks: {sorted(missing)[:3]}")
+    with torch.no_grad():
+        parameters = dict(model.named_parameters())
+        for name, tensor in load_file(str(path)).items():
+            parameters[name].copy_(tensor)
+
+
+def lr_factor(schedule, steps):
+    """The lr multiplier at step t: constant 1, linear 1 - t / steps, or cosine (1 + cos(pi t / steps)) / 2."""
+    if schedule == "linear":
+        return lambda t: max(0.0, 1 - t / max(steps, 1))
+    if schedule == "cosine":
+        return lambda t: 0.5 * (1 + math.cos(math.pi * min(t, steps) / max(steps, 1)))
+    return lambda t: 1.0
 
 
 def plot(metrics, target):
@@ -214,18 +253,18 @@ def plot(metrics, target):
     from matplotlib import pyplot
     records = [json.loads(line) for line in Path(metrics).read_text().splitlines()]
     config = records[0]
-    steps = [r for r in records if "loss_plus" in r]
+    steps = [r for r in records if "loss" in r and "event" not in r]
     evals = [r for r in records if r.get("event") == "eval"]
     tests = [r for r in records if r.get("event") == "test"]
     figure, (loss_axes, accuracy_axes) = pyplot.subplots(1, 2, figsize=(10, 4))
-    loss_axes.plot([r["step"] for r in steps], [(r["loss_plus"] + r["loss_minus"]) / 2 for r in steps])
-    loss_axes.set(xlabel="step", ylabel="loss (mean of L+ and L-)")
+    loss_axes.plot([r["step"] for r in steps], [r["loss"] for r in steps])
+    loss_axes.set(xlabel="step", ylabel="train loss (L+ of the step, or L(theta))")
     accuracy_axes.plot([r["step"] for r in evals], [r["dev_accuracy"] for r in evals], marker="o", label="dev")
     accuracy_axes.plot([r["step"] for r in tests], [r["test_accuracy"] for r in tests], "s",
                        label="test (dev-selected)")
     accuracy_axes.set(xlabel="step", ylabel="accuracy")
     accuracy_axes.legend()
-    figure.suptitle(f"{config['perturb']} on {config['model']} / {config['task']}, k={config['k']}, "
+    figure.suptitle(f"{config['method']}, {config['perturb']} on {config['model']} / {config['task']}, k={config['k']}, "
                     f"seed {config['seed']}")
     figure.tight_layout()
     figure.savefig(target, dpi=100)

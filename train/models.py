@@ -21,11 +21,13 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 @dataclasses.dataclass
 class LanguageModel:
-    """A model with its tokenizer; `masked` tells a masked LM (label word at a mask) from a causal one."""
+    """A model with its tokenizer; `masked` tells a masked LM (label word at a mask) from a causal one; `prefix`
+    marks a prefix-tuned causal LM (it takes no position ids, so its batches are right-padded)."""
     name: str
     model: torch.nn.Module
     tokenizer: object
     masked: bool
+    prefix: bool = False
 
 
 def load(name=DEFAULT_MODEL):

@@ -2,11 +2,14 @@
 
 Every source hands out one perturbation at a time over the trainable tensors, as one u tensor per tensor. The same
 u comes back each time `tensors` is called (replay: +eps, -2 eps, +eps and the update use one u) until `next`
-moves on, as the hardware's `replay` and `next` do (docs/spec.md section 7).
+moves on, as the hardware's `replay` and `next` do (docs/spec.md section 7). Every perturbation has a small
+`position` (a seed or a start word) from which `tensors(params, position)` regenerates it, so a step with several
+queries replays each one during its update instead of storing it.
 
 - `gaussian` (MeZO), `rademacher`, `uniform` (naive U(-1, 1), no modulus scaling): a fresh 31-bit seed per
-  perturbation, drawn from a seeded numpy RandomState; the tensors are regenerated from `torch.manual_seed(seed)`
-  in order, as MeZO does, so nothing is stored between passes.
+  perturbation, drawn from a seeded numpy RandomState; the tensors are regenerated in order from a torch
+  Generator seeded with it (per device; the same numbers as MeZO's `torch.manual_seed(seed)`, without touching
+  torch's global RNG), so nothing is stored between passes.
 - `pezo-otf`, `pezo-pool`: the bit-exact golden stream of a spec. A perturbation of d values covers
   ceil(d / lanes) words from its start word; the next one starts at the following word (leftover shifting), and
   values map onto the tensors in order, row-major (docs/spec.md section 9).
@@ -54,19 +57,27 @@ class SeededPerturbation:
         self.rng = np.random.RandomState(seed)
         self.current = int(self.rng.randint(1_000_000_000))
 
-    def tensors(self, params):
-        """u for each tensor of `params`, in order, regenerated from the current perturbation's seed."""
-        torch.manual_seed(self.current)
-        for param in params:
-            yield self._draw(param)
+    @property
+    def position(self):
+        return self.current
 
-    def _draw(self, param):
+    def tensors(self, params, position=None):
+        """u for each tensor of `params`, in order, regenerated from the seed `position` (default: the current
+        perturbation's)."""
+        seed = self.current if position is None else position
+        generators = {}
+        for param in params:
+            if param.device not in generators:
+                generators[param.device] = torch.Generator(param.device).manual_seed(seed)
+            yield self._draw(param, generators[param.device])
+
+    def _draw(self, param, generator):
+        shape, options = param.size(), {"device": param.device, "generator": generator}
         if self.name == "gaussian":
-            return torch.normal(0, 1, param.size(), dtype=param.dtype, device=param.device)
+            return torch.normal(0, 1, shape, dtype=param.dtype, **options)
         if self.name == "rademacher":
-            signs = torch.randint(0, 2, param.size(), device=param.device)
-            return signs.to(param.dtype).mul_(2).sub_(1)
-        return torch.rand(param.size(), dtype=param.dtype, device=param.device).mul_(2).sub_(1)
+            return torch.randint(0, 2, shape, **options).to(param.dtype).mul_(2).sub_(1)
+        return torch.rand(shape, dtype=param.dtype, **options).mul_(2).sub_(1)
 
     def next(self, values):
         self.current = int(self.rng.randint(1_000_000_000))
@@ -92,18 +103,20 @@ class StreamPerturbation:
         self.raw = raw
         self.stream = Stream(spec, scaled=not raw)
         self.start_word = 0
-        self._buffer = torch.empty(0)
 
-    def tensors(self, params):
-        """u for each tensor of `params`: consecutive values of the current perturbation, in a reused buffer that
-        the caller may overwrite (each u is valid until the next one is produced)."""
+    @property
+    def position(self):
+        return self.start_word
+
+    def tensors(self, params, position=None):
+        """u for each tensor of `params`: consecutive values of the perturbation that starts at word `position`
+        (default: the current one), in a buffer of this call that the caller may overwrite (each u is valid until
+        the call yields the next one)."""
         params = list(params)
-        largest = max(param.numel() for param in params)
-        if self._buffer.numel() < largest:
-            self._buffer = torch.empty(largest, dtype=torch.float32)
-        first = self.start_word * self.spec.lanes
+        buffer = torch.empty(max(param.numel() for param in params), dtype=torch.float32)
+        first = (self.start_word if position is None else position) * self.spec.lanes
         for param in params:
-            u = self.stream.values(first, param.numel(), out=self._buffer[:param.numel()]).view(param.shape)
+            u = self.stream.values(first, param.numel(), out=buffer[:param.numel()]).view(param.shape)
             yield u if param.dtype == torch.float32 and param.device.type == "cpu" else u.to(param)
             first += param.numel()
 

@@ -1,7 +1,8 @@
 """Prompt-based classification: a template turns a text into a prompt, each class has a label word.
 
 A causal LM scores the label words as the next token after the prompt (left-padded batches, positions counted
-from each prompt's first token, logits of the last position only); a masked LM scores them at the template's mask.
+from each prompt's first token, logits of the last position only; right-padded, at each prompt's last token, when
+prefix-tuned); a masked LM scores them at the template's mask.
 The loss is the cross-entropy over the label words' log-probabilities (MeZO's classification loss; every label
 word is one token, so its mean log-prob is that token's). The prediction is the best-scoring label word.
 """
@@ -68,7 +69,7 @@ class Classifier:
         tokenizer = self.lm.tokenizer
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        tokenizer.padding_side = "right" if self.lm.masked else "left"
+        tokenizer.padding_side = "right" if self.lm.masked or self.lm.prefix else "left"
         tokenizer.truncation_side = "left"
         batch = tokenizer(self.prompts(texts), return_tensors="pt", padding=True, truncation=True,
                           max_length=self.max_tokens)
@@ -76,6 +77,9 @@ class Classifier:
             logits = self.lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
             rows, positions = (batch.input_ids == tokenizer.mask_token_id).nonzero(as_tuple=True)
             logits = logits[rows, positions]
+        elif self.lm.prefix:
+            logits = self.lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+            logits = logits[torch.arange(len(texts)), batch.attention_mask.sum(1) - 1]
         else:
             positions = (batch.attention_mask.cumsum(1) - 1).clamp(min=0)
             logits = self.lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,

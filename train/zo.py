@@ -1,74 +1,265 @@
-"""ZO-SGD: the MeZO step, with u from any perturbation source.
+"""The ZO optimizer seam: a step is an estimate (forward passes -> a few scalars) and an update (per tensor).
 
-One step, in place and without copying a parameter or keeping u between passes:
+Every method is a `torch.optim.Optimizer`, so param groups, per-parameter state, `state_dict` and lr schedulers
+are torch's own. A step never computes a gradient tensor for the whole model and never stores a perturbation:
 
-    theta += eps u;  L+ = loss(theta + eps u)
-    theta -= 2 eps u;  L- = loss(theta - eps u)
-    theta += eps u                                   (back to theta)
-    g = (L+ - L-) / (2 eps)                          (the projected gradient)
-    theta -= lr (g u + wd theta)                     (wd skipped for biases and layer norms, as MeZO does)
+    estimate(closure)  ->  Estimate: the losses and the queries (position_i, c_i), meaning g = sum_i c_i u(position_i)
+    update(estimate)   ->  for each tensor: g = sum_i c_i u_i with every u_i regenerated from its position, then
+                           the method's rule for that tensor (`apply`)
 
-then the source moves on to its next perturbation. The arithmetic follows MeZO's operation order, so in
-`gaussian` mode the weights after a step are bit-identical to MeZO's.
+The forward passes perturb the weights in place, as MeZO does: theta += eps u, theta -= 2 eps u, theta += eps u.
+Weights are perturbed and updated in the order of the optimizer's parameters (a module's trainable
+`named_parameters()`), the order in which the perturbation stream covers them (docs/spec.md section 9).
+`closure()` evaluates the loss at the current weights without gradients (no backward pass).
+
+Methods register themselves in `METHODS` with their arguments (name -> Argument) and what they demand of
+hardware (`demands`), from which the CLI options and docs/methods.md's table are generated.
 """
+import copy
 import dataclasses
 import math
 
 import torch
 
 NO_DECAY = ("bias", "layer_norm", "layernorm")
+METHODS = {}
 
 
 class NonFiniteLoss(ArithmeticError):
-    """A loss was NaN or infinite; the step was not applied."""
+    """A loss was NaN or infinite; the step was not applied (weights and stream position are as before)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Argument:
+    """A method's argument: its default, one line of help, and its allowed values (a range or choices)."""
+    default: object
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple = ()
+
+    def check(self, method, name, value):
+        kind = type(self.default)
+        if kind in (int, float) and not isinstance(value, (int, float)) or isinstance(value, bool) and kind is not bool:
+            raise ValueError(f"{method} {name}={value!r} is not a number: allowed {self.allowed()}")
+        if kind is int and value != int(value):
+            raise ValueError(f"{method} {name}={value!r} is not an integer: allowed {self.allowed()}")
+        low = self.minimum is None or value >= self.minimum
+        high = self.maximum is None or value <= self.maximum
+        if (self.choices and value not in self.choices) or not (low and high):
+            raise ValueError(f"{method} {name}={value!r} is out of range: allowed {self.allowed()}")
+        return kind(value)
+
+    def allowed(self):
+        if self.choices:
+            return ", ".join(map(str, self.choices))
+        low = "" if self.minimum is None else f"{self.minimum} <= "
+        high = "" if self.maximum is None else f" <= {self.maximum}"
+        return f"{low}{type(self.default).__name__}{high}"
 
 
 @dataclasses.dataclass
-class StepResult:
-    loss_plus: float
-    loss_minus: float
-    projected_grad: float
+class Estimate:
+    """One step's losses (name -> float, or a list of floats for several queries) and its queries: the gradient
+    estimate is sum_i coefficient_i u(position_i). `loss` is the value reported for the step (MeZO reports L+)."""
+    loss: float
+    losses: dict
+    queries: list
+
+    def finite(self):
+        values = [self.loss] + [coefficient for _, coefficient in self.queries]
+        for value in self.losses.values():
+            values.extend(value if isinstance(value, list) else [value])
+        return all(map(math.isfinite, values))
 
 
-class ZOSGD:
-    """Zeroth-order SGD over a model's trainable parameters (named_parameters order).
+def register(cls):
+    """Class decorator: put a method into METHODS under its `name`."""
+    METHODS[cls.name] = cls
+    return cls
 
-    zo = ZOSGD(model, perturbations.make("pezo-otf"), lr=1e-6, eps=1e-3)
-    loss = zo.step(loss_fn, batch)      # loss_fn(batch) -> scalar tensor; returns L+ as MeZO does
+
+def make(name, params, source, **arguments):
+    """The method `name` over `params` (a module or named parameters) fed by `source`."""
+    if name not in METHODS:
+        raise ValueError(f"method {name!r} is unknown: allowed {', '.join(METHODS)}")
+    return METHODS[name](params, source, **arguments)
+
+
+def trainable(params):
+    """Named trainable parameters of a module, or the given (name, parameter) pairs / param groups unchanged."""
+    if isinstance(params, torch.nn.Module):
+        return [(name, param) for name, param in params.named_parameters() if param.requires_grad]
+    return params
+
+
+class ZOOptimizer(torch.optim.Optimizer):
+    """Base of every ZO method: the two-point estimate of ZO-SGD and its update (MeZO's operation order).
+
+    opt = pezo.train.ZOSGD(model, pezo.train.source("pezo-otf"), lr=1e-6, eps=1e-3)
+    loss = opt.step(lambda: loss_fn(model, batch))       # returns L+ of the step, as MeZO does
+
+    Arguments shared by all methods: lr, weight_decay (per param group; skipped for biases and layer norms, as
+    MeZO does), eps (the perturbation size), and the method's own `arguments`.
     """
+    name = None
+    title = ""
+    paper = ""
+    arguments = {}
 
-    def __init__(self, model, perturbation, lr=1e-6, eps=1e-3, weight_decay=0.0):
-        self.model = model.eval()
-        self.perturbation = perturbation
-        self.lr, self.eps, self.weight_decay = lr, eps, weight_decay
-        self.named = [(name, param) for name, param in model.named_parameters() if param.requires_grad]
-        self.params = [param for _, param in self.named]
+    def __init__(self, params, source, lr=1e-6, eps=1e-3, weight_decay=0.0, **arguments):
+        if not (lr >= 0 and eps > 0 and weight_decay >= 0):
+            raise ValueError(f"lr={lr}, eps={eps}, weight_decay={weight_decay}: allowed lr >= 0, eps > 0, "
+                             f"weight_decay >= 0")
+        unknown = sorted(set(arguments) - set(self.arguments))
+        if unknown:
+            raise ValueError(f"method {self.name} takes no argument {unknown[0]!r}: allowed "
+                             f"{', '.join(self.arguments) or 'none'}")
+        self.args = {name: argument.check(self.name, name, arguments.get(name, argument.default))
+                     for name, argument in self.arguments.items()}
+        super().__init__(trainable(params), {"lr": lr, "weight_decay": weight_decay})
+        self.source, self.eps = source, eps
+        self.named = []
+        for group in self.param_groups:
+            names = group.get("param_names") or [f"param{len(self.named) + i}" for i in range(len(group["params"]))]
+            self.named.extend((name, param, group) for name, param in zip(names, group["params"]))
+        self.params = [param for _, param, _ in self.named]
         self.values = sum(param.numel() for param in self.params)
         self.last = None
 
+    # -- the step -------------------------------------------------------------------------------------------------
+
     @torch.no_grad()
-    def step(self, loss_fn, batch):
-        """One ZO step on `batch`; raises NonFiniteLoss (weights restored, nothing applied) on a NaN/inf loss."""
-        self._perturb(1)
-        loss_plus = loss_fn(batch).detach()
-        self._perturb(-2)
-        loss_minus = loss_fn(batch).detach()
-        self._perturb(1)
-        projected_grad = ((loss_plus - loss_minus) / (2 * self.eps)).item()
-        self.last = StepResult(loss_plus.item(), loss_minus.item(), projected_grad)
-        if not all(map(math.isfinite, dataclasses.astuple(self.last))):
-            raise NonFiniteLoss(f"non-finite loss: L+={self.last.loss_plus}, L-={self.last.loss_minus}")
-        self._update(projected_grad)
-        self.perturbation.next(self.values)
-        return self.last.loss_plus
+    def step(self, closure):
+        """One ZO step; raises NonFiniteLoss, with weights restored and the source unmoved, on a NaN/inf loss."""
+        before = copy.deepcopy(self.source.state_dict())
+        self.begin()
+        estimate = self.estimate(closure)
+        self.last = estimate
+        if not estimate.finite():
+            self.source.load_state_dict(before)
+            self.end()
+            raise NonFiniteLoss(f"non-finite loss: {estimate.losses}")
+        self.update(estimate)
+        self.end()
+        self.state["steps"] = self.steps + 1
+        return estimate.loss
 
-    def _perturb(self, scale):
-        for param, u in zip(self.params, self.perturbation.tensors(self.params)):
-            param.add_(u.mul_(scale * self.eps))
+    @property
+    def steps(self):
+        """Steps applied so far (checkpointed with the optimizer's state)."""
+        return self.state.get("steps", 0)
 
-    def _update(self, projected_grad):
-        for (name, param), u in zip(self.named, self.perturbation.tensors(self.params)):
-            u.mul_(projected_grad)
-            if self.weight_decay and not any(word in name for word in NO_DECAY):
-                u.add_(param * self.weight_decay)
-            param.sub_(u.mul_(self.lr))
+    def begin(self):
+        """Hook before a step's forward passes (e.g. choose the block, compute masks)."""
+
+    def end(self):
+        """Hook after a step (e.g. drop per-step buffers)."""
+
+    def active(self):
+        """The (name, param, group) triples this step perturbs and updates: all of them, in order."""
+        return self.named
+
+    # -- the estimate ---------------------------------------------------------------------------------------------
+
+    def estimate(self, closure):
+        """ZO-SGD's q-query estimate, two-sided, (L(theta + eps u) - L(theta - eps u)) / (2 eps), or one-sided,
+        (L(theta + eps u) - L(theta)) / eps; coefficient g_i / q per query."""
+        queries = self.args.get("queries", 1)
+        two_sided = self.args.get("estimator", "two-sided") == "two-sided"
+        base = None if two_sided else closure().detach()
+        plus, minus, result = [], [], []
+        for _ in range(queries):
+            position = self.source.position
+            loss_plus, loss_minus = self.two_point(closure, position) if two_sided else (
+                self.one_point(closure, position), base)
+            grad = ((loss_plus - loss_minus) / (2 * self.eps) if two_sided else (loss_plus - base) / self.eps).item()
+            plus.append(loss_plus.item())
+            minus.append(loss_minus.item())
+            result.append((position, grad / queries if queries > 1 else grad))
+            self.source.next(self.active_values())
+        losses = {"loss_plus": plus, "loss_minus": minus} if queries > 1 else {"loss_plus": plus[0],
+                                                                                "loss_minus": minus[0]}
+        if not two_sided:
+            return Estimate(base.item(), {"loss": base.item(), "loss_plus": losses["loss_plus"]}, result)
+        return Estimate(plus[0], losses, result)
+
+    def two_point(self, closure, position, scale=1.0):
+        """L(theta + scale eps u) and L(theta - scale eps u), leaving theta as it was (up to rounding)."""
+        self.perturb(position, scale)
+        loss_plus = closure().detach()
+        self.perturb(position, -2 * scale)
+        loss_minus = closure().detach()
+        self.perturb(position, scale)
+        return loss_plus, loss_minus
+
+    def one_point(self, closure, position):
+        self.perturb(position, 1)
+        loss_plus = closure().detach()
+        self.perturb(position, -1)
+        return loss_plus
+
+    def perturb(self, position, scale):
+        """theta += scale eps u(position) over the active parameters."""
+        active = self.active()
+        for (name, param, group), u in zip(active, self.source.tensors([p for _, p, _ in active], position)):
+            param.add_(self.direction(param, u).mul_(scale * self.eps))
+
+    def direction(self, param, u):
+        """The perturbation of `param` given the source's u (HiZOO scales it, Sparse-MeZO masks it)."""
+        return u
+
+    def active_values(self):
+        return sum(param.numel() for _, param, _ in self.active())
+
+    # -- the update -----------------------------------------------------------------------------------------------
+
+    def update(self, estimate):
+        for (name, param, group), grad in self.gradients(estimate.queries):
+            self.apply(name, param, group, grad)
+
+    def gradients(self, queries):
+        """(name, param, group), g for each active tensor, with g = sum_i c_i u_i (a scratch tensor: the method
+        may overwrite it); each u_i is regenerated from its position, one tensor at a time."""
+        active = self.active()
+        params = [param for _, param, _ in active]
+        streams = [self.source.tensors(params, position) for position, _ in queries]
+        for triple, pieces in zip(active, zip(*streams)):
+            grad = self.direction(triple[1], pieces[0]).mul_(queries[0][1])
+            for u, (_, coefficient) in zip(pieces[1:], queries[1:]):
+                grad.add_(self.direction(triple[1], u).mul_(coefficient))
+            yield triple, grad
+
+    def decay(self, name, group):
+        """The weight decay of a parameter: its group's, except 0 for biases and layer norms (MeZO's rule)."""
+        return 0.0 if any(word in name for word in NO_DECAY) else group["weight_decay"]
+
+    def apply(self, name, param, group, grad):
+        """ZO-SGD: theta -= lr (g + wd theta), in MeZO's operation order."""
+        decay = self.decay(name, group)
+        if decay:
+            grad.add_(param * decay)
+        param.sub_(grad.mul_(group["lr"]))
+
+    # -- checkpoints ----------------------------------------------------------------------------------------------
+
+    def state_dict(self):
+        """torch's optimizer state (per-parameter buffers, groups, step count) plus the source's position."""
+        return {**super().state_dict(), "source": self.source.state_dict()}
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        self.source.load_state_dict(state_dict.pop("source"))
+        super().load_state_dict(state_dict)
+
+    # -- what the method demands of hardware ----------------------------------------------------------------------
+
+    @classmethod
+    def demands(cls, args):
+        """Per step: forward passes, parameter-sized buffers kept between steps, random values drawn (d = trainable
+        values), replays of one perturbation (passes that regenerate it), and whether inference-only processing
+        elements suffice."""
+        queries = args.get("queries", 1)
+        two_sided = args.get("estimator", "two-sided") == "two-sided"
+        return {"forwards": 2 * queries if two_sided else queries + 1, "buffers": 0, "random": f"{queries} d",
+                "replays": 4 if two_sided else 3, "inference_only": True}

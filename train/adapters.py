@@ -1,0 +1,29 @@
+"""Parameter-efficient fine-tuning through the `peft` library: LoRA (MeZO's setting: r = 8, alpha = 16 on the
+attention query and value projections, peft's default targets for Llama, OPT, BERT, RoBERTa and others) and prefix
+tuning (5 virtual tokens, causal LMs). The base weights are frozen, so the optimizer, the perturbation stream and
+the checkpoints cover the adapter's weights only."""
+import dataclasses
+
+KINDS = ("lora", "prefix")
+
+
+def adapt(lm, kind, r=8, alpha=16, tokens=5):
+    """`lm` with its model wrapped by a peft adapter of `kind` (None: unchanged), in eval mode."""
+    if kind is None:
+        return lm
+    if kind not in KINDS:
+        raise ValueError(f"peft {kind!r} is unknown: allowed {', '.join(KINDS)}")
+    for name, value in (("lora_r", r), ("lora_alpha", alpha), ("prefix_tokens", tokens)):
+        if value < 1:
+            raise ValueError(f"{name}={value} is out of range: allowed 1 or more")
+    from peft import LoraConfig, PrefixTuningConfig, TaskType, get_peft_model
+    if kind == "prefix" and lm.masked:
+        raise ValueError(f"peft prefix works with causal LMs here; {lm.name!r} is a masked LM: use --peft lora")
+    task = None if lm.masked else TaskType.CAUSAL_LM
+    if kind == "lora":
+        config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, task_type=task)
+    else:
+        config = PrefixTuningConfig(num_virtual_tokens=tokens, task_type=task)
+    model = get_peft_model(lm.model, config)
+    model.eval()
+    return dataclasses.replace(lm, model=model, prefix=kind == "prefix")

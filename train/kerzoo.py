@@ -1,0 +1,43 @@
+"""KerZOO (arXiv 2505.18886): a kernel-weighted two-point estimate. Query i scales its perturbation by a scalar
+r_i ~ U[-1, 1] and weights its finite difference by the kernel K(r) = (15/4) r (5 - 7 r^2):
+
+    g_hat = (1/q) sum_i [L(theta + eps r_i u_i) - L(theta - eps r_i u_i)] / (2 eps) K(r_i) u_i
+    theta -= lr (g_hat + wd theta)
+
+r_i is drawn from numpy's default_rng([kernel_seed, step, i]), so it needs no state and replays on resume.
+"""
+import numpy as np
+
+from .methods import QUERIES
+from .zo import Argument, Estimate, ZOOptimizer, register
+
+
+def kernel(r):
+    return 15.0 / 4.0 * r * (5.0 - 7.0 * r * r)
+
+
+@register
+class KerZOO(ZOOptimizer):
+    name = "kerzoo"
+    title = "KerZOO"
+    paper = "arXiv 2505.18886 (KerZOO)"
+    arguments = {"queries": QUERIES,
+                 "kernel_seed": Argument(0, "seed of the kernel scalars r_i", minimum=0, maximum=2 ** 32 - 1)}
+
+    def radii(self):
+        return np.random.default_rng([self.args["kernel_seed"], self.steps]).uniform(-1.0, 1.0,
+                                                                                      self.args["queries"])
+
+    def estimate(self, closure):
+        queries, plus, minus, result = self.args["queries"], [], [], []
+        for r in self.radii().tolist():
+            position = self.source.position
+            loss_plus, loss_minus = self.two_point(closure, position, r)
+            grad = ((loss_plus - loss_minus) / (2 * self.eps)).item() * kernel(r) / queries
+            plus.append(loss_plus.item())
+            minus.append(loss_minus.item())
+            result.append((position, grad))
+            self.source.next(self.values)
+        losses = {"loss_plus": plus, "loss_minus": minus} if queries > 1 else {"loss_plus": plus[0],
+                                                                                "loss_minus": minus[0]}
+        return Estimate(plus[0], losses, result)
