@@ -4,7 +4,8 @@ r_i ~ U[-1, 1] and weights its finite difference by the kernel K(r) = (15/4) r (
     g_hat = (1/q) sum_i [L(theta + eps r_i u_i) - L(theta - eps r_i u_i)] / (2 eps) K(r_i) u_i
     theta -= lr (g_hat + wd theta)
 
-r_i is drawn from numpy's default_rng([kernel_seed, step, i]), so it needs no state and replays on resume.
+r_i is the i-th draw of numpy's default_rng([kernel_seed, step]), so it needs no state and replays on resume; the
+perturbation is theta +- (r_i eps) u_i, the scalar r_i eps rounded once to the weights' format.
 """
 import numpy as np
 

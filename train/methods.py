@@ -5,6 +5,8 @@ In all of them g_hat = sum_i c_i u_i is the ZO-SGD estimate (zo.ZOOptimizer.esti
 decay (0 for biases and layer norms).
 """
 import torch
+from torch.optim.adam import adam
+from torch.optim.sgd import sgd
 
 from .zo import Argument, ZOOptimizer, register
 
@@ -56,9 +58,8 @@ class ZOSGDMomentum(ZOOptimizer):
     def apply(self, name, param, group, grad):
         state = self.state[param]
         buffers = [state.get("momentum_buffer")]
-        torch.optim.sgd.sgd([param], [grad], buffers, foreach=False, weight_decay=self.decay(name, group),
-                            momentum=self.args["momentum"], lr=group["lr"], dampening=0.0, nesterov=False,
-                            maximize=False)
+        sgd([param], [grad], buffers, foreach=False, weight_decay=self.decay(name, group),
+            momentum=self.args["momentum"], lr=group["lr"], dampening=0.0, nesterov=False, maximize=False)
         state["momentum_buffer"] = buffers[0]
 
     @classmethod
@@ -89,10 +90,9 @@ class ZOAdam(ZOOptimizer):
             if self.args["amsgrad"]:
                 state["max_exp_avg_sq"] = torch.zeros_like(param)
         maximum = [state["max_exp_avg_sq"]] if self.args["amsgrad"] else []
-        torch.optim.adam.adam([param], [grad], [state["exp_avg"]], [state["exp_avg_sq"]], maximum, [state["step"]],
-                              foreach=False, amsgrad=self.args["amsgrad"], beta1=self.args["beta1"],
-                              beta2=self.args["beta2"], lr=group["lr"], weight_decay=self.decay(name, group),
-                              eps=self.args["adam_eps"], maximize=False)
+        adam([param], [grad], [state["exp_avg"]], [state["exp_avg_sq"]], maximum, [state["step"]], foreach=False,
+             amsgrad=self.args["amsgrad"], beta1=self.args["beta1"], beta2=self.args["beta2"], lr=group["lr"],
+             weight_decay=self.decay(name, group), eps=self.args["adam_eps"], maximize=False)
 
     @classmethod
     def demands(cls, args):

@@ -40,7 +40,9 @@ class Argument:
 
     def check(self, method, name, value):
         kind = type(self.default)
-        if kind in (int, float) and not isinstance(value, (int, float)) or isinstance(value, bool) and kind is not bool:
+        if isinstance(value, bool) != (kind is bool):
+            raise ValueError(f"{method} {name}={value!r} is not {kind.__name__}: allowed {self.allowed()}")
+        if kind in (int, float) and not isinstance(value, (int, float)):
             raise ValueError(f"{method} {name}={value!r} is not a number: allowed {self.allowed()}")
         if kind is int and value != int(value):
             raise ValueError(f"{method} {name}={value!r} is not an integer: allowed {self.allowed()}")
