@@ -119,3 +119,66 @@ def test_refuses_a_used_folder(tiny, tmp_path, capsys):
     assert train(tiny, tmp_path / "run", "--steps", "1") == 2
     assert "is not empty" in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("method, options", [("zo-adam", ["--peft", "lora"]), ("hizoo", ["--alpha", "0.1"]),
+                                             ("dizo", ["--interval", "2", "--iterations", "2"]),
+                                             ("zo-sgd-mmt", ["--peft", "prefix"])])
+def test_methods_and_peft_resume_bit_identically(tiny, tmp_path, method, options):
+    common = ["--method", method, "--perturb", "pezo-pool", "--seed", "5", *options]
+    assert train(tiny, tmp_path / "whole", *common, "--steps", "6") == 0
+    assert train(tiny, tmp_path / "split", *common, "--steps", "2") == 0
+    assert main(["train", "--out", str(tmp_path / "split"), "--resume", "--steps", "6", "--no-progress"]) == 0
+    whole, split = (load_file(tmp_path / run / "checkpoint" / "trainable.safetensors") for run in ("whole", "split"))
+    assert whole.keys() == split.keys() and all(torch.equal(whole[key], split[key]) for key in whole)
+    assert without_times(records(tmp_path / "whole")) == without_times(records(tmp_path / "split"))
+    assert json.loads((tmp_path / "whole" / "summary.json").read_text())["method"] == method
+
+
+@pytest.mark.parametrize("schedule, factors", [("linear", [1, 0.75, 0.5, 0.25]),
+                                               ("cosine", [1, 0.5 + 0.5 ** 1.5, 0.5, 0.5 - 0.5 ** 1.5])])
+def test_lr_schedules(tiny, tmp_path, schedule, factors):
+    assert train(tiny, tmp_path / "run", "--schedule", schedule, "--steps", "4") == 0
+    lrs = [r["lr"] for r in records(tmp_path / "run") if "event" not in r]
+    assert lrs == pytest.approx([0.05 * factor for factor in factors], rel=1e-12)
+
+
+@pytest.mark.parametrize("kind, marker", [("lora", "lora_"), ("prefix", "prompt_encoder")])
+def test_peft_checkpoints_hold_only_the_adapter(tiny, tmp_path, kind, marker):
+    assert train(tiny, tmp_path / "run", "--peft", kind, "--steps", "2") == 0
+    saved = load_file(tmp_path / "run" / "checkpoint" / "trainable.safetensors")
+    assert saved and all(marker in name for name in saved)
+    base = models.load(tiny["causal"]).model
+    assert sum(t.numel() for t in saved.values()) < sum(p.numel() for p in base.parameters()) / 4
+
+
+def test_lora_on_a_masked_lm(tiny, tmp_path):
+    assert train(tiny, tmp_path / "run", "--peft", "lora", "--method", "zo-sgd-sign", "--steps", "2",
+                 model="masked") == 0
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--momentum", "0.9"], "--momentum does not apply to method zo-sgd: allowed --queries, --estimator"),
+    (["--method", "zo-adam", "--amsgrad", "maybe"], "zo-adam amsgrad='maybe' is not bool"),
+    (["--method", "zo-sgd", "--queries", "0"], "zo-sgd queries=0 is out of range"),
+    (["--peft", "lora", "--lora-r", "0"], "lora_r=0 is out of range: allowed 1 or more"),
+])
+def test_bad_method_options_exit_2_and_write_nothing(tiny, tmp_path, capsys, options, message):
+    assert train(tiny, tmp_path / "run", *options) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_prefix_tuning_refuses_a_masked_lm(tiny, tmp_path, capsys):
+    assert train(tiny, tmp_path / "run", "--peft", "prefix", model="masked") == 2
+    assert "is a masked LM: use --peft lora" in capsys.readouterr().err
+
+
+def test_resume_writes_into_the_folder_given(tiny, tmp_path):
+    import shutil
+    assert train(tiny, tmp_path / "a", "--steps", "2") == 0
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    before = (tmp_path / "a" / "metrics.jsonl").read_text()
+    assert main(["train", "--out", str(tmp_path / "b"), "--resume", "--steps", "4", "--no-progress"]) == 0
+    assert (tmp_path / "a" / "metrics.jsonl").read_text() == before
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["steps_done"] == 4
