@@ -17,7 +17,7 @@ import torch
 
 from pezo.golden import PAPER_DEFAULTS
 from pezo.train import data, models, perturbations, tasks
-from pezo.train.zo import ZOSGD
+from pezo.train import ZOSGD
 
 SOURCES = {
     "gaussian": ("gaussian", None),
@@ -39,7 +39,7 @@ def timed(function):
 @torch.no_grad()
 def weight_pass(zo):
     """One pass over the weights as a step makes it (u generated, scaled, added), adding 0 * u."""
-    for param, u in zip(zo.params, zo.perturbation.tensors(zo.params)):
+    for param, u in zip(zo.params, zo.source.tensors(zo.params)):
         param.add_(u.mul_(0.0))
 
 
@@ -62,10 +62,10 @@ def main():
     step_times = {label: [] for label in optimizers}
     pass_times = {label: [] for label in optimizers}
     for zo in optimizers.values():     # warm-up: period blocks, allocator
-        zo.step(classifier.loss, batch)
+        zo.step(lambda: classifier.loss(batch))
     for _ in range(args.rounds):
         for label, zo in optimizers.items():
-            step_times[label].append(timed(lambda: zo.step(classifier.loss, batch)))
+            step_times[label].append(timed(lambda: zo.step(lambda: classifier.loss(batch))))
             pass_times[label].append(timed(lambda: weight_pass(zo)))
 
     step = {label: statistics.median(times) for label, times in step_times.items()}

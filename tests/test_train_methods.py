@@ -457,3 +457,9 @@ def test_bad_arguments_name_the_value_and_what_is_allowed(method, options, messa
 def test_forward_grad_needs_the_module():
     with pytest.raises(ValueError, match="forward-grad needs the model itself"):
         zo.make("forward-grad", list(Tiny().named_parameters()), zo.source("gaussian"))
+
+
+def test_methods_doc_holds_the_generated_tables():
+    from pathlib import Path
+    from pezo.train import catalogue
+    assert catalogue.markdown() in (Path(__file__).parents[1] / "docs" / "methods.md").read_text()

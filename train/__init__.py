@@ -6,12 +6,16 @@ generator), for any torch model; plus the few-shot training runs of `pezo train`
     for batch in batches:
         loss = optimizer.step(lambda: loss_fn(model, batch))     # forward passes only
 """
-from . import dizo, forward_grad, hizoo, kerzoo, methods  # noqa: F401  (each registers its methods)
+from . import perturbations
+from .dizo import DiZO
 from .forward_grad import ForwardGrad
+from .hizoo import HiZOO
+from .kerzoo import KerZOO
 from .methods import BlockZO, SparseMeZO, ZOAdam, ZOSGD, ZOSGDCons, ZOSGDMomentum, ZOSGDSign
 from .perturbations import NAMES as SOURCES
 from .perturbations import make as source
 from .zo import METHODS, Estimate, NonFiniteLoss, ZOOptimizer, make
 
-__all__ = ["BlockZO", "Estimate", "ForwardGrad", "METHODS", "NonFiniteLoss", "SOURCES", "SparseMeZO", "ZOAdam",
-           "ZOOptimizer", "ZOSGD", "ZOSGDCons", "ZOSGDMomentum", "ZOSGDSign", "make", "source"]
+__all__ = ["BlockZO", "DiZO", "Estimate", "ForwardGrad", "HiZOO", "KerZOO", "METHODS", "NonFiniteLoss", "SOURCES",
+           "SparseMeZO", "ZOAdam", "ZOOptimizer", "ZOSGD", "ZOSGDCons", "ZOSGDMomentum", "ZOSGDSign", "make",
+           "perturbations", "source"]

@@ -143,7 +143,7 @@ class ZOSGDCons(ZOOptimizer):
 
     @classmethod
     def demands(cls, args):
-        return {**super().demands(args), "forwards": 5, "replays": 6}
+        return {**super().demands(args), "forwards": 5, "replays": "5 or 6"}
 
 
 def layer_blocks(named):
@@ -197,7 +197,7 @@ class SparseMeZO(ZOOptimizer):
     title = "Sparse-MeZO"
     paper = "Liu et al., 2024 (Sparse-MeZO)"
     arguments = {"queries": QUERIES, "estimator": ESTIMATOR,
-                 "density": Argument(0.25, "share of each tensor's weights perturbed (smallest |theta|)",
+                 "density": Argument(0.25, "share of each tensor's weights perturbed (those of smallest magnitude)",
                                      minimum=1e-6, maximum=1.0)}
 
     def begin(self):
@@ -211,7 +211,7 @@ class SparseMeZO(ZOOptimizer):
 
     @classmethod
     def demands(cls, args):
-        return {**super().demands(args), "buffers": "1 bit, one step"}
+        return {**super().demands(args), "buffers": "0 (a 1-bit mask per weight during a step)"}
 
 
 def magnitude_mask(param, density):

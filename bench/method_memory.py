@@ -1,0 +1,76 @@
+"""Peak memory of each ZO method relative to ZO-SGD on the default model (full fine-tuning), one process per
+method so that each peak is its own.
+
+Each process loads the model, builds the method with its default arguments, takes `--steps` steps on one batch and
+reports its peak resident set size (getrusage's ru_maxrss) and the RSS after loading, so the table shows both the
+whole peak and what the method adds on top of the loaded model.
+
+    python bench/method_memory.py [--steps 2] [--batch-size 16] [--perturb gaussian] [--json out/memory.json]
+"""
+import argparse
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+
+def rss_mib():
+    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2 ** 20
+
+
+def measure(method, steps, batch_size, perturb, seed):
+    """Run `steps` steps of `method` in this process; returns its memory record."""
+    import torch
+    import pezo.train as zo
+    from pezo.train import data, models, tasks
+    lm = models.load()
+    classifier = tasks.Classifier(lm, tasks.get("rt"))
+    split = data.few_shot(data.rotten_tomatoes(), 16, seed, 2, test_size=1)
+    batch = split.train.take(range(batch_size))
+    loaded = rss_mib()
+    optimizer = zo.make(method, lm.model, zo.source(perturb, seed=seed), lr=1e-7, eps=1e-3)
+    for _ in range(steps):
+        optimizer.step(lambda: classifier.loss((batch.texts, batch.labels)))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"method": method, "loaded_mib": loaded, "peak_mib": peak, "weights": optimizer.values,
+            "threads": torch.get_num_threads()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--perturb", default="gaussian")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the records as JSON here")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.steps, args.batch_size, args.perturb, args.seed)))
+        return
+    import pezo.train as zo
+    records = []
+    for method in zo.METHODS:
+        command = [sys.executable, __file__, "--one", method, "--steps", str(args.steps), "--batch-size",
+                   str(args.batch_size), "--perturb", args.perturb, "--seed", str(args.seed)]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        records.append(json.loads(output.strip().splitlines()[-1]))
+        print(f"measured {method}", file=sys.stderr, flush=True)
+    base = next(r for r in records if r["method"] == "zo-sgd")
+    print(f"Peak memory per method, default model ({base['weights']:,} weights, full fine-tuning), {args.steps} "
+          f"steps of batch {args.batch_size}, source {args.perturb}")
+    print("| method | peak RSS, MiB | x ZO-SGD | above the loaded model, MiB | x ZO-SGD |")
+    print("|---|---|---|---|---|")
+    for r in records:
+        extra, base_extra = r["peak_mib"] - r["loaded_mib"], base["peak_mib"] - base["loaded_mib"]
+        print(f"| {r['method']} | {r['peak_mib']:,.0f} | {r['peak_mib'] / base['peak_mib']:.2f} | {extra:,.0f} | "
+              f"{extra / base_extra:.2f} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"records": records, "steps": args.steps, "batch_size": args.batch_size,
+                                         "perturb": args.perturb, "seed": args.seed}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
