@@ -1,22 +1,23 @@
 """Peak memory of each ZO method relative to ZO-SGD on the default model (full fine-tuning), one process per
 method so that each peak is its own.
 
-Each process loads the model, builds the method with its default arguments, takes `--steps` steps on one batch and
-reports its peak resident set size (getrusage's ru_maxrss) and the RSS after loading, so the table shows both the
-whole peak and what the method adds on top of the loaded model.
+Each process loads the model and builds the method with its default arguments, then resets the kernel's peak-RSS
+counter (/proc/self/clear_refs) and takes `--steps` steps on one batch: the table gives the peak resident set size
+during the steps (VmHWM), and that peak minus the RSS before them, what the method's steps add to the loaded model.
 
     python bench/method_memory.py [--steps 2] [--batch-size 16] [--perturb gaussian] [--json out/memory.json]
 """
 import argparse
 import json
-import resource
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 
-def rss_mib():
-    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2 ** 20
+def status_mib(field):
+    """A memory field of /proc/self/status (VmRSS, VmHWM) in MiB."""
+    return int(re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M).group(1)) / 1024
 
 
 def measure(method, steps, batch_size, perturb, seed):
@@ -28,11 +29,12 @@ def measure(method, steps, batch_size, perturb, seed):
     classifier = tasks.Classifier(lm, tasks.get("rt"))
     split = data.few_shot(data.rotten_tomatoes(), 16, seed, 2, test_size=1)
     batch = split.train.take(range(batch_size))
-    loaded = rss_mib()
     optimizer = zo.make(method, lm.model, zo.source(perturb, seed=seed), lr=1e-7, eps=1e-3)
+    Path("/proc/self/clear_refs").write_text("5")          # the peak RSS restarts from the current RSS
+    loaded = status_mib("VmRSS")
     for _ in range(steps):
         optimizer.step(lambda: classifier.loss((batch.texts, batch.labels)))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = status_mib("VmHWM")
     return {"method": method, "loaded_mib": loaded, "peak_mib": peak, "weights": optimizer.values,
             "threads": torch.get_num_threads()}
 
@@ -60,7 +62,7 @@ def main():
     base = next(r for r in records if r["method"] == "zo-sgd")
     print(f"Peak memory per method, default model ({base['weights']:,} weights, full fine-tuning), {args.steps} "
           f"steps of batch {args.batch_size}, source {args.perturb}")
-    print("| method | peak RSS, MiB | x ZO-SGD | above the loaded model, MiB | x ZO-SGD |")
+    print("| method | peak RSS during the steps, MiB | x ZO-SGD | above the RSS before them, MiB | x ZO-SGD |")
     print("|---|---|---|---|---|")
     for r in records:
         extra, base_extra = r["peak_mib"] - r["loaded_mib"], base["peak_mib"] - base["loaded_mib"]

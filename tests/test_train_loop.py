@@ -182,3 +182,11 @@ def test_resume_writes_into_the_folder_given(tiny, tmp_path):
     assert main(["train", "--out", str(tmp_path / "b"), "--resume", "--steps", "4", "--no-progress"]) == 0
     assert (tmp_path / "a" / "metrics.jsonl").read_text() == before
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["steps_done"] == 4
+
+
+def test_resume_refuses_changed_settings(tiny, tmp_path, capsys):
+    assert train(tiny, tmp_path / "run", "--schedule", "linear", "--steps", "2") == 0
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--steps", "8", "--no-progress"]) == 2
+    assert "decays over its 2 steps" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--lr", "1", "--no-progress"]) == 2
+    assert "only --steps may be given, not --lr" in capsys.readouterr().err

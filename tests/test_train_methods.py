@@ -463,3 +463,47 @@ def test_methods_doc_holds_the_generated_tables():
     from pathlib import Path
     from pezo.train import catalogue
     assert catalogue.markdown() in (Path(__file__).parents[1] / "docs" / "methods.md").read_text()
+
+
+@pytest.mark.parametrize("method", ["zo-sgd", "zo-adam", "zo-sgd-cons"])
+def test_resume_follows_the_lr_schedule(method, tmp_path):
+    """A linear schedule restored with the optimizer drives the resumed updates (torch replaces the group dicts)."""
+    def build(model):
+        optimizer = zo.make(method, model, zo.source("pezo-otf", spec=SPECS["pezo-otf"]), lr=0.05, eps=EPS)
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1 - t / 4)
+
+    whole = Tiny()
+    optimizer, schedule = build(whole)
+    for step in range(4):
+        optimizer.step(lambda: loss_of(whole, step))
+        schedule.step()
+    first = Tiny()
+    optimizer, schedule = build(first)
+    for step in range(2):
+        optimizer.step(lambda: loss_of(first, step))
+        schedule.step()
+    torch.save({"optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "weights": first.state_dict()}, tmp_path / "checkpoint.pt")
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    second = Tiny(seed=1)
+    optimizer, schedule = build(second)
+    second.load_state_dict(saved["weights"])
+    optimizer.load_state_dict(saved["optimizer"])
+    schedule.load_state_dict(saved["schedule"])
+    for step in range(2, 4):
+        optimizer.step(lambda: loss_of(second, step))
+        schedule.step()
+    for a, b in zip(whole.parameters(), second.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_cons_never_keeps_a_non_finite_point():
+    model = Tiny()
+    optimizer = zo.make("zo-sgd-cons", model, zo.source("gaussian", seed=SEED), lr=0.5, eps=EPS)
+    calls = []
+
+    def closure():          # L0, L+, L-, then L_down finite and better, L_up NaN
+        calls.append(len(calls))
+        return torch.tensor([1.0, 1.2, 0.8, 0.5, float("nan")][len(calls) - 1])
+    optimizer.step(closure)
+    assert optimizer.last.losses["kept"] == "down"

@@ -104,12 +104,23 @@ def _spec_from_args(args, perturb):
 
 
 def _resumed_config(args):
+    """The recorded config of the run in --out; only --steps may change, and not under a decaying schedule (its
+    horizon is the run's steps)."""
+    ignored = {"out", "resume", "steps", "no_progress", "run", "command"}
+    others = sorted(name for name, value in vars(args).items()
+                    if name not in ignored and value is not None and value is not False)
+    if others:
+        raise ValueError(f"--resume takes the run's recorded settings: only --steps may be given, not "
+                         f"--{others[0].removeprefix('method_').replace('_', '-')}")
     path = args.out / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"--resume: {path} does not exist (no run to resume in {args.out})")
     recorded = json.loads(path.read_text())
     fields = {field.name for field in dataclasses.fields(Config)}
     config = Config(**{key: value for key, value in recorded.items() if key in fields})
+    if args.steps is not None and args.steps != config.steps and config.schedule != "constant":
+        raise ValueError(f"--steps {args.steps}: a run with the {config.schedule} schedule decays over its "
+                         f"{config.steps} steps, so its resume keeps them (allowed --steps {config.steps})")
     if args.steps is not None:
         config.steps = args.steps
     config.out = str(args.out)          # the run is where it is now, not where it was started

@@ -15,8 +15,12 @@ rho_l is the paper's gamma_l / ||theta_l - theta_0,l||. Learning and perturbing 
 scale-free; it equals the official code's gamma step gamma_lr t_l c z (the paper's Appendix F omits the factor
 t_l). The official code perturbs gamma by gamma_eps z clipped to +-tau t_l instead, projects Key and Value, and
 draws a fresh mini-batch per iteration; the paper (followed here) projects Query and Value on the same batch.
-theta_0 of the projected tensors is the extra state (a sixth of a transformer's weights), checkpointed.
+theta_0 of the projected tensors is the extra state (a sixth of a transformer's weights), checkpointed. With LoRA
+the default targets name the adapters' A and B factors of the query and value projections, which are then
+projected one by one (B's theta_0 is zero), not the product W + BA the paper projects.
 """
+import math
+
 import torch
 
 from .methods import ESTIMATOR, QUERIES
@@ -47,18 +51,14 @@ class DiZO(ZOOptimizer):
         for param in self.projected:
             self.state[param]["anchor"] = param.detach().clone()
 
-    def estimate(self, closure):
-        self.closure = closure
-        return super().estimate(closure)
-
-    def update(self, estimate):
-        super().update(estimate)
+    def update(self, estimate, closure):
+        super().update(estimate, closure)
         if (self.steps + 1) % self.args["interval"] == 0:
-            estimate.losses["projection"] = self.project(self.closure)
-        self.closure = None
+            estimate.losses["projection"] = self.project(closure)
 
     def project(self, closure):
-        """One projection round; returns the ratios applied."""
+        """One projection round; returns the ratios applied, or None when a loss was not finite (the round is
+        then dropped and the weights stay as they are)."""
         with torch.no_grad():
             ratio = torch.ones(len(self.projected), dtype=torch.float64)
             shape = torch.empty(len(self.projected))
@@ -67,6 +67,8 @@ class DiZO(ZOOptimizer):
                 z = next(self.source.tensors([shape])).to(torch.float64).clone()
                 self.source.next(len(self.projected))
                 plus, minus = (self.projected_loss(closure, ratio + sign * eps * z) for sign in (1, -1))
+                if not (math.isfinite(plus) and math.isfinite(minus)):
+                    return None
                 grad = (plus - minus) / (2 * eps)
                 ratio = (ratio - self.args["gamma_lr"] * grad * z).clamp(1 - tau, 1 + tau)
             for param, rho in zip(self.projected, ratio.tolist()):

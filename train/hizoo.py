@@ -23,7 +23,7 @@ class HiZOO(ZOOptimizer):
     title = "HiZOO"
     paper = "Zhao et al., 2024 (HiZOO), Algorithm 1"
     arguments = {"alpha": Argument(1e-8, "Hessian smoothing: Sigma's share of each new estimate", minimum=0.0,
-                                   maximum=1.0)}
+                                   maximum=0.5)}
 
     def hessian(self, param):
         state = self.state[param]
@@ -38,10 +38,11 @@ class HiZOO(ZOOptimizer):
         loss = closure().detach()
         estimate = super().estimate(closure)
         plus, minus = estimate.losses["loss_plus"], estimate.losses["loss_minus"]
+        estimate.loss = loss.item()
         estimate.losses.update(loss=loss.item(), curvature=abs(plus + minus - 2 * loss.item()) / (2 * self.eps ** 2))
         return estimate
 
-    def update(self, estimate):
+    def update(self, estimate, closure):
         (position, grad), = estimate.queries
         alpha, curvature = self.args["alpha"], estimate.losses["curvature"]
         for (name, param, group), u in zip(self.named, self.source.tensors(self.params, position)):

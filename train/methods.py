@@ -4,6 +4,8 @@ Sparse-MeZO: each differs from ZO-SGD only in its estimate or in its per-tensor 
 In all of them g_hat = sum_i c_i u_i is the ZO-SGD estimate (zo.ZOOptimizer.estimate) and wd the MeZO weight
 decay (0 for biases and layer norms).
 """
+import math
+
 import torch
 from torch.optim.adam import adam
 from torch.optim.sgd import sgd
@@ -34,7 +36,7 @@ class ZOSGDSign(ZOOptimizer):
     arguments = {"queries": QUERIES, "estimator": ESTIMATOR,
                  "sign": Argument("element", "sign of what", choices=("element", "projected"))}
 
-    def update(self, estimate):
+    def update(self, estimate, closure):
         queries = estimate.queries
         if self.args["sign"] == "projected":
             share = 1.0 / len(queries) if len(queries) > 1 else 1.0
@@ -118,23 +120,23 @@ class ZOSGDCons(ZOOptimizer):
         super().__init__(params, source, lr=lr, eps=eps, **arguments)
 
     def estimate(self, closure):
-        loss = closure().detach()
+        loss = closure().detach().item()
         estimate = super().estimate(closure)
-        estimate.losses["loss"] = loss.item()
-        self.closure = closure
+        estimate.loss = estimate.losses["loss"] = loss
         return estimate
 
-    def update(self, estimate):
+    def update(self, estimate, closure):
+        """A non-finite candidate loss counts as +inf, so such a point is never kept."""
         self.move(estimate.queries, -1.0)
-        lower = self.closure().item()
+        lower = closure().item()
         self.move(estimate.queries, 2.0)
-        upper = self.closure().item()
+        upper = closure().item()
         loss = estimate.losses["loss"]
-        best = (0 if loss < upper else 2) if lower > loss else (1 if lower < upper else 2)
+        down, up = (value if math.isfinite(value) else math.inf for value in (lower, upper))
+        best = (0 if loss < up else 2) if down > loss else (1 if down < up else 2)
         estimate.losses.update(loss_down=lower, loss_up=upper, kept=("theta", "down", "up")[best])
         if best < 2:
             self.move(estimate.queries, -1.0 if best == 0 else -2.0)
-        self.closure = None
 
     def move(self, queries, scale):
         """theta += scale lr g_hat."""
@@ -211,7 +213,7 @@ class SparseMeZO(ZOOptimizer):
 
     @classmethod
     def demands(cls, args):
-        return {**super().demands(args), "buffers": "0 (a 1-bit mask per weight during a step)"}
+        return {**super().demands(args), "buffers": "0 (a mask per weight during a step: 1 bit in hardware, 1 byte in torch)"}
 
 
 def magnitude_mask(param, density):

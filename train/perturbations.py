@@ -110,13 +110,10 @@ class StreamPerturbation:
 
     def tensors(self, params, position=None):
         """u for each tensor of `params`: consecutive values of the perturbation that starts at word `position`
-        (default: the current one), in a buffer of this call that the caller may overwrite (each u is valid until
-        the call yields the next one)."""
-        params = list(params)
-        buffer = torch.empty(max(param.numel() for param in params), dtype=torch.float32)
+        (default: the current one), each a new tensor that the caller may overwrite."""
         first = (self.start_word if position is None else position) * self.spec.lanes
         for param in params:
-            u = self.stream.values(first, param.numel(), out=buffer[:param.numel()]).view(param.shape)
+            u = self.stream.values(first, param.numel()).view(param.shape)
             yield u if param.dtype == torch.float32 and param.device.type == "cpu" else u.to(param)
             first += param.numel()
 

@@ -36,9 +36,15 @@ def get(name):
 
 def custom(template, label_words):
     """A user's task: a template with {text} (and {mask}, used with masked LMs) and its label words."""
-    if "{text}" not in template or len(label_words or ()) < 2:
+    try:
+        template.format(text="", mask="")
+    except (KeyError, IndexError, ValueError):
+        valid = False
+    else:
+        valid = "{text}" in template
+    if not valid or len(label_words or ()) < 2:
         raise ValueError(f"template {template!r} with label words {label_words!r}: allowed a template with a "
-                         f"{{text}} placeholder and one label word per class")
+                         f"{{text}} placeholder (and {{mask}}, no other fields) and one label word per class")
     return Task("custom", template, template, tuple(label_words))
 
 

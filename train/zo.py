@@ -26,7 +26,8 @@ METHODS = {}
 
 
 class NonFiniteLoss(ArithmeticError):
-    """A loss was NaN or infinite; the step was not applied (weights and stream position are as before)."""
+    """A loss was NaN or infinite; the step was not applied (the weights are back where the step began, up to the
+    rounding of the in-place passes, and the source at its position)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,15 +120,21 @@ class ZOOptimizer(torch.optim.Optimizer):
                              f"{', '.join(self.arguments) or 'none'}")
         self.args = {name: argument.check(self.name, name, arguments.get(name, argument.default))
                      for name, argument in self.arguments.items()}
+        if isinstance(params, torch.nn.Module):
+            params.eval()                       # the passes must see one function: no dropout
         super().__init__(trainable(params), {"lr": lr, "weight_decay": weight_decay})
         self.source, self.eps = source, eps
+        self.index_parameters()
+        self.values = sum(param.numel() for param in self.params)
+        self.last = None
+
+    def index_parameters(self):
+        """(name, param, group) of every parameter, in order; rebuilt when torch replaces the group dicts."""
         self.named = []
         for group in self.param_groups:
             names = group.get("param_names") or [f"param{len(self.named) + i}" for i in range(len(group["params"]))]
             self.named.extend((name, param, group) for name, param in zip(names, group["params"]))
         self.params = [param for _, param, _ in self.named]
-        self.values = sum(param.numel() for param in self.params)
-        self.last = None
 
     # -- the step -------------------------------------------------------------------------------------------------
 
@@ -142,7 +149,7 @@ class ZOOptimizer(torch.optim.Optimizer):
             self.source.load_state_dict(before)
             self.end()
             raise NonFiniteLoss(f"non-finite loss: {estimate.losses}")
-        self.update(estimate)
+        self.update(estimate, closure)
         self.end()
         self.state["steps"] = self.steps + 1
         return estimate.loss
@@ -216,13 +223,15 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     # -- the update -----------------------------------------------------------------------------------------------
 
-    def update(self, estimate):
+    def update(self, estimate, closure):
+        """Apply the estimate, tensor by tensor (`closure` for methods that evaluate candidate points)."""
         for (name, param, group), grad in self.gradients(estimate.queries):
             self.apply(name, param, group, grad)
 
     def gradients(self, queries):
         """(name, param, group), g for each active tensor, with g = sum_i c_i u_i (a scratch tensor: the method
-        may overwrite it); each u_i is regenerated from its position, one tensor at a time."""
+        may overwrite it); each u_i is regenerated from its position, one tensor at a time (q queries hold q
+        tensor-sized pieces at once, never a parameter-sized buffer)."""
         active = self.active()
         params = [param for _, param, _ in active]
         streams = [self.source.tensors(params, position) for position, _ in queries]
@@ -251,8 +260,12 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     def load_state_dict(self, state_dict):
         state_dict = dict(state_dict)
-        self.source.load_state_dict(state_dict.pop("source"))
+        if "source" not in state_dict:
+            raise ValueError("optimizer state has no 'source' (the perturbation position): not a pezo ZO checkpoint")
+        source = state_dict.pop("source")
         super().load_state_dict(state_dict)
+        self.source.load_state_dict(source)
+        self.index_parameters()
 
     # -- what the method demands of hardware ----------------------------------------------------------------------
 
