@@ -1,14 +1,19 @@
-"""Few-shot Rotten Tomatoes fine-tuning of the default model with MeZO's and PeZO's perturbations, compared.
+"""Few-shot Rotten Tomatoes fine-tuning of the default model: ZO methods x perturbation sources, compared.
 
-Every source gets the same seeds, steps and hyperparameters. Runs go seed by seed (all sources for the first seed,
-then the next), each into <out>/<source>-seed<s>/ (its weights are deleted after its summary is written,
-to save disk; metrics.jsonl, summary.json and plot.png stay). A run whose summary.json exists is not run again, so
+Every (method, source) pair gets the same seeds, steps and hyperparameters, except a per-method lr where given
+(--method-lr). Runs go seed by seed (every pair for the first seed, then the next), each into
+<out>/<method>-<source>-seed<s>/ (its weights are deleted after its summary is written, to save disk;
+metrics.jsonl, summary.json and plot.png stay). A run whose summary.json exists is not run again, so
 an interrupted comparison continues where it stopped. Each seed also gets a zero-shot reference: the same split,
 evaluated with no ZO step. The table (markdown) is printed and written to table.md.
 
-The defaults are the comparison in docs/results.md (about 2 hours on a 2-core CPU). A quick look:
+The defaults are the source comparison in docs/results.md (ZO-SGD, about 2 hours on a 2-core CPU). A quick look,
+and the method comparison of docs/results.md (LoRA):
 
     python bench/compare_rt.py --out out/compare_rt_quick --steps 20 --batch-size 8 --eval-every 10 --test-size 200
+    python bench/compare_rt.py --out out/compare_methods --methods all --sources gaussian pezo-otf-31x8 \
+        pezo-pool-4095x12 --peft lora --seeds 0 --steps 40 --eval-every 20 --test-size 500 --lr 1e-4 --eps 1e-2 \
+        --method-lr zo-sgd-sign=2e-5 zo-adam=2e-4 --method-arg dizo.interval=20
 """
 import argparse
 import dataclasses
@@ -19,25 +24,28 @@ import statistics
 import time
 from pathlib import Path
 
+import pezo.train as zo
 from pezo.golden import PAPER_DEFAULTS
 from pezo.train.loop import Config, Run
 
 ZERO_SHOT = "zero-shot (no ZO step)"
 SOURCES = {
-    "gaussian (MeZO)": ("gaussian", None),
-    "pezo-pool 4095x12": ("pezo-pool", "pool-4095x12"),
-    "pezo-otf 31x8": ("pezo-otf", "otf-31x8"),
-    "pezo-otf 31x14": ("pezo-otf", "otf-31x14"),
-    "uniform-raw (otf 31x8)": ("uniform-raw", "otf-31x8"),
+    "gaussian": ("gaussian", None),
+    "pezo-pool-4095x12": ("pezo-pool", "pool-4095x12"),
+    "pezo-otf-31x8": ("pezo-otf", "otf-31x8"),
+    "pezo-otf-31x14": ("pezo-otf", "otf-31x14"),
+    "uniform-raw-31x8": ("uniform-raw", "otf-31x8"),
 }
 LOSS_WINDOW = 10  # an even count: with k=16 and batch 16 the batches alternate between two halves
 
 
-def run_one(out, perturb, preset, seed, args, steps):
+def run_one(out, method, perturb, preset, seed, args, steps):
     """The summary of one run, from a finished run in `out` with the same settings, or else from a fresh run."""
     spec = PAPER_DEFAULTS[preset].to_dict() if preset else None
     config = Config(out=str(out), k=args.k, test_size=args.test_size, perturb=perturb, spec=spec, steps=steps,
-                    lr=args.lr, eps=args.eps, batch_size=args.batch_size, eval_every=args.eval_every, seed=seed)
+                    lr=args.method_lr.get(method, args.lr), eps=args.eps, batch_size=args.batch_size,
+                    eval_every=args.eval_every, seed=seed, method=method, peft=args.peft,
+                    method_args=args.method_arg.get(method, {}))
     if (out / "summary.json").exists():
         summary = json.loads((out / "summary.json").read_text())
         asked = {key: value for key, value in dataclasses.asdict(config).items()
@@ -59,12 +67,12 @@ def run_one(out, perturb, preset, seed, args, steps):
 
 
 def measures(out):
-    """From a run's metrics: the train loss (mean of L+ and L-) per step and its mean over the first and the last
+    """From a run's metrics: the train loss (the step's estimate of L(theta)) per step and its mean over the first and the last
     LOSS_WINDOW steps, the median step seconds, and the dev accuracy at the first and last evaluations."""
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "seconds" in r]
     evals = [r for r in records if r.get("event") == "eval"]
-    losses = [(r["loss_plus"] + r["loss_minus"]) / 2 for r in steps]
+    losses = [r["loss"] for r in steps]
     nan = float("nan")
     return {"losses": losses,
             "step_seconds": statistics.median(r["seconds"] for r in steps) if steps else nan,
@@ -90,7 +98,7 @@ def dev_at(summary):
 
 
 def table(rows, args):
-    lines = ["| source | test accuracy (dev-selected), mean ± spread | per seed | dev at step 0 | best dev @ step | "
+    lines = ["| method / source | test accuracy (dev-selected), mean ± spread | per seed | dev at step 0 | best dev @ step | "
              f"dev at end | train loss, first {LOSS_WINDOW} steps | train loss, last {LOSS_WINDOW} steps | "
              "median step s | wall s per run | stopped |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -107,7 +115,8 @@ def table(rows, args):
                      f"{statistics.mean(s['wall_seconds'] for s, _ in runs):.0f} | "
                      f"{sum(bool(s['stopped']) for s, _ in runs)}/{len(runs)} |")
     lines.append(f"\nseeds {args.seeds}, k={args.k} per class, steps {args.steps}, batch {args.batch_size}, "
-                 f"lr {args.lr}, eps {args.eps}, eval every {args.eval_every}, test set {args.test_size}; "
+                 f"lr {args.lr} (per method: {args.method_lr or 'none'}), method arguments {args.method_arg or 'none'}, "
+                 f"eps {args.eps}, peft {args.peft or 'none'}, eval every {args.eval_every}, test set {args.test_size}; "
                  f"spread = sample standard deviation over seeds; per-seed columns list seeds in order.")
     return "\n".join(lines)
 
@@ -116,7 +125,7 @@ def loss_windows(rows, width):
     """Markdown table: the mean train loss over each window of `width` steps, per source and seed."""
     steps = max(len(m["losses"]) for runs in rows.values() for _, m in runs)
     starts = range(0, steps, width)
-    lines = ["| source | seed | " + " | ".join(f"steps {a + 1}-{min(a + width, steps)}" for a in starts) + " |",
+    lines = ["| method / source | seed | " + " | ".join(f"steps {a + 1}-{min(a + width, steps)}" for a in starts) + " |",
              "|---|---|" + "---|" * len(starts)]
     for label, runs in rows.items():
         for summary, m in runs:
@@ -124,6 +133,22 @@ def loss_windows(rows, width):
                 windows = [statistics.mean(m["losses"][a:a + width]) for a in starts]
                 lines.append(f"| {label} | {summary['seed']} | {' | '.join(shown(w, 'loss') for w in windows)} |")
     return "\n".join(lines)
+
+
+def parse_overrides(args):
+    """--method-lr METHOD=LR and --method-arg METHOD.NAME=VALUE as {method: lr} and {method: {name: value}}."""
+    unknown = [item.split("=")[0].split(".")[0] for item in args.method_lr + args.method_arg
+               if item.split("=")[0].split(".")[0] not in zo.METHODS]
+    if unknown:
+        raise SystemExit(f"method {unknown[0]!r} is unknown: allowed {', '.join(zo.METHODS)}")
+    rates = {item.split("=")[0]: float(item.split("=")[1]) for item in args.method_lr}
+    arguments = {}
+    for item in args.method_arg:
+        key, value = item.split("=", 1)
+        method, name = key.split(".", 1)
+        kind = type(zo.METHODS[method].arguments[name].default)
+        arguments.setdefault(method, {})[name] = {"True": True, "False": False}[value] if kind is bool else kind(value)
+    return rates, arguments
 
 
 def main():
@@ -137,14 +162,24 @@ def main():
     parser.add_argument("--test-size", type=int, default=1000)
     parser.add_argument("--lr", type=float, default=1e-5)
     parser.add_argument("--eps", type=float, default=1e-3)
+    parser.add_argument("--methods", nargs="+", default=["zo-sgd"], help="ZO methods, or 'all' (default zo-sgd)")
+    parser.add_argument("--sources", nargs="+", default=list(SOURCES), choices=list(SOURCES),
+                        help="perturbation sources (default all)")
+    parser.add_argument("--peft", choices=["lora", "prefix"], help="train an adapter (default: all weights)")
+    parser.add_argument("--method-lr", nargs="+", default=[], metavar="METHOD=LR", help="per-method lr")
+    parser.add_argument("--method-arg", nargs="+", default=[], metavar="METHOD.NAME=VALUE",
+                        help="a method's argument, e.g. dizo.interval=20")
     args = parser.parse_args()
-    rows = {ZERO_SHOT: [], **{label: [] for label in SOURCES}}
+    args.methods = list(zo.METHODS) if args.methods == ["all"] else args.methods
+    args.method_lr, args.method_arg = parse_overrides(args)
+    rows = {ZERO_SHOT: [], **{f"{m} / {s}": [] for m in args.methods for s in args.sources}}
     for seed in args.seeds:
-        plan = [(label, f"{perturb}-{preset or 'torch'}", perturb, preset, args.steps)
-                for label, (perturb, preset) in SOURCES.items()]
-        for label, name, perturb, preset, steps in plan + [(ZERO_SHOT, "zero-shot", "gaussian", None, 0)]:
+        plan = [(f"{method} / {label}", f"{method}-{label}", method, *SOURCES[label], args.steps)
+                for method in args.methods for label in args.sources]
+        for label, name, method, perturb, preset, steps in plan + [(ZERO_SHOT, "zero-shot", "zo-sgd", "gaussian",
+                                                                     None, 0)]:
             out = args.out / f"{name}-seed{seed}"
-            summary = run_one(out, perturb, preset, seed, args, steps)
+            summary = run_one(out, method, perturb, preset, seed, args, steps)
             rows[label].append((summary, measures(out)))
             print(f"{label} seed {seed}: test {summary['test_accuracy']:.3f}, best dev "
                   f"{summary['best_dev_accuracy']:.3f} at step {summary['best_step']}, "
@@ -152,7 +187,7 @@ def main():
                   flush=True)
     total = sum(summary["wall_seconds"] for runs in rows.values() for summary, _ in runs)
     text = (table(rows, args) + f"\nTotal wall time of the {sum(map(len, rows.values()))} runs: {total:.0f} s.\n\n"
-            f"Train loss (mean of L+ and L-), averaged over windows of {args.eval_every} steps:\n\n"
+            f"Train loss (L(theta) where a method evaluates it, else the mean of L+ and L-), averaged over windows of {args.eval_every} steps:\n\n"
             + loss_windows(rows, args.eval_every))
     (args.out / "table.md").write_text(text + "\n")
     print(text)

@@ -59,9 +59,9 @@ def mezo_reference_step(model, seed, lr, eps, weight_decay, data):
 def test_gaussian_step_is_bit_identical_to_mezo(seed, weight_decay):
     ours, reference = tiny_model(), tiny_model()
     zo = ZOSGD(ours, perturbations.make("gaussian", seed=seed), lr=1e-2, eps=1e-3, weight_decay=weight_decay)
-    loss = zo.step(lambda: loss_fn(ours)(batch()))
+    zo.step(lambda: loss_fn(ours)(batch()))
     expected_loss = mezo_reference_step(reference, seed, 1e-2, 1e-3, weight_decay, batch())
-    assert loss == expected_loss
+    assert zo.last.losses["loss_plus"] == expected_loss
     for (name, a), (_, b) in zip(ours.named_parameters(), reference.named_parameters()):
         assert torch.equal(a, b), name
     assert not torch.equal(ours[0].weight, tiny_model()[0].weight)

@@ -41,4 +41,4 @@ class KerZOO(ZOOptimizer):
             self.source.next(self.values)
         losses = {"loss_plus": plus, "loss_minus": minus} if queries > 1 else {"loss_plus": plus[0],
                                                                                 "loss_minus": minus[0]}
-        return Estimate(plus[0], losses, result)
+        return Estimate((plus[0] + minus[0]) / 2, losses, result)

@@ -258,7 +258,7 @@ def plot(metrics, target):
     tests = [r for r in records if r.get("event") == "test"]
     figure, (loss_axes, accuracy_axes) = pyplot.subplots(1, 2, figsize=(10, 4))
     loss_axes.plot([r["step"] for r in steps], [r["loss"] for r in steps])
-    loss_axes.set(xlabel="step", ylabel="train loss (L+ of the step, or L(theta))")
+    loss_axes.set(xlabel="step", ylabel="train loss (estimate of L(theta) per step)")
     accuracy_axes.plot([r["step"] for r in evals], [r["dev_accuracy"] for r in evals], marker="o", label="dev")
     accuracy_axes.plot([r["step"] for r in tests], [r["test_accuracy"] for r in tests], "s",
                        label="test (dev-selected)")

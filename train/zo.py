@@ -64,7 +64,8 @@ class Argument:
 @dataclasses.dataclass
 class Estimate:
     """One step's losses (name -> float, or a list of floats for several queries) and its queries: the gradient
-    estimate is sum_i coefficient_i u(position_i). `loss` is the value reported for the step (MeZO reports L+)."""
+    estimate is sum_i coefficient_i u(position_i). `loss` is the step's estimate of L(theta): L(theta) where the
+    method evaluates it, else the mean of its first query's L+ and L-."""
     loss: float
     losses: dict
     queries: list
@@ -100,7 +101,7 @@ class ZOOptimizer(torch.optim.Optimizer):
     """Base of every ZO method: the two-point estimate of ZO-SGD and its update (MeZO's operation order).
 
     opt = pezo.train.ZOSGD(model, pezo.train.source("pezo-otf"), lr=1e-6, eps=1e-3)
-    loss = opt.step(lambda: loss_fn(model, batch))       # returns L+ of the step, as MeZO does
+    loss = opt.step(lambda: loss_fn(model, batch))       # the step's estimate of L(theta) (Estimate.loss)
 
     Arguments shared by all methods: lr, weight_decay (per param group; skipped for biases and layer norms, as
     MeZO does), eps (the perturbation size), and the method's own `arguments`.
@@ -191,7 +192,7 @@ class ZOOptimizer(torch.optim.Optimizer):
                                                                                 "loss_minus": minus[0]}
         if not two_sided:
             return Estimate(base.item(), {"loss": base.item(), "loss_plus": losses["loss_plus"]}, result)
-        return Estimate(plus[0], losses, result)
+        return Estimate((plus[0] + minus[0]) / 2, losses, result)
 
     def two_point(self, closure, position, scale=1.0):
         """L(theta + scale eps u) and L(theta - scale eps u), leaving theta as it was (up to rounding)."""
