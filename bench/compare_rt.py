@@ -13,7 +13,7 @@ and the method comparison of docs/results.md (LoRA):
     python bench/compare_rt.py --out out/compare_rt_quick --steps 20 --batch-size 8 --eval-every 10 --test-size 200
     python bench/compare_rt.py --out out/compare_methods --methods all --sources gaussian pezo-otf-31x8 \
         pezo-pool-4095x12 --peft lora --seeds 0 --steps 40 --eval-every 20 --test-size 500 --lr 1e-4 --eps 1e-2 \
-        --method-lr zo-sgd-sign=2e-5 zo-adam=2e-4 --method-arg dizo.interval=20
+        --method-lr zo-sgd-sign=2e-5 zo-adam=2e-5 --method-arg dizo.interval=20
 """
 import argparse
 import dataclasses
