@@ -113,6 +113,17 @@ def test_unknown_model_and_perturbation(tmp_path, capsys):
     assert stop.value.code == 2 and "invalid choice: 'normal'" in capsys.readouterr().err
 
 
+def test_refuses_a_file_as_folder_and_a_bad_label(tiny, tmp_path, capsys):
+    (tmp_path / "file").write_text("mine")
+    assert train(tiny, tmp_path / "file", "--steps", "1") == 2
+    assert "is a file: give a folder as --out" in capsys.readouterr().err
+    (tmp_path / "bad.jsonl").write_text('{"text": "a film", "label": null}\n')
+    assert main(["train", "--model", tiny["causal"], "--data", str(tmp_path / "bad.jsonl"), "--out",
+                 str(tmp_path / "run")]) == 2
+    assert "row 1: label None is not an integer: allowed 0..1" in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "mine" and not (tmp_path / "run").exists()
+
+
 def test_refuses_a_used_folder(tiny, tmp_path, capsys):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "keep.txt").write_text("mine")

@@ -61,7 +61,11 @@ def read_file(path, classes):
     for number, row in enumerate(rows, 1):
         if "text" not in row or "label" not in row:
             raise ValueError(f"{path} row {number} lacks a 'text' or 'label' field: has {sorted(row)}")
-        label = int(row["label"])
+        try:
+            label = int(row["label"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{path} row {number}: label {row['label']!r} is not an integer: allowed "
+                             f"0..{classes - 1}") from None
         if not 0 <= label < classes:
             raise ValueError(f"{path} row {number}: label {label} is out of range: allowed 0..{classes - 1}")
         texts.append(str(row["text"]))

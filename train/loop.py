@@ -116,6 +116,8 @@ class Run:
 
     def start(self):
         """A fresh run: refuses a non-empty folder; writes the config and evaluates the starting weights."""
+        if self.out.exists() and not self.out.is_dir():
+            raise FileExistsError(f"{self.out} is a file: give a folder as --out")
         if self.out.exists() and any(self.out.iterdir()):
             raise FileExistsError(f"{self.out} is not empty: give another --out or --resume")
         self.out.mkdir(parents=True, exist_ok=True)

@@ -43,8 +43,8 @@ class Argument:
         kind = type(self.default)
         if isinstance(value, bool) != (kind is bool):
             raise ValueError(f"{method} {name}={value!r} is not {kind.__name__}: allowed {self.allowed()}")
-        if kind in (int, float) and not isinstance(value, (int, float)):
-            raise ValueError(f"{method} {name}={value!r} is not a number: allowed {self.allowed()}")
+        if kind in (int, float) and not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise ValueError(f"{method} {name}={value!r} is not a finite number: allowed {self.allowed()}")
         if kind is int and value != int(value):
             raise ValueError(f"{method} {name}={value!r} is not an integer: allowed {self.allowed()}")
         low = self.minimum is None or value >= self.minimum
