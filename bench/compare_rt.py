@@ -67,7 +67,8 @@ def run_one(out, method, perturb, preset, seed, args, steps):
 
 
 def measures(out):
-    """From a run's metrics: the train loss (the step's estimate of L(theta)) per step and its mean over the first and the last
+    """From a run's metrics: the train loss (the step's estimate of L(theta)) per step and its mean over the first and
+    the last
     LOSS_WINDOW steps, the median step seconds, and the dev accuracy at the first and last evaluations."""
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "seconds" in r]
@@ -98,7 +99,8 @@ def dev_at(summary):
 
 
 def table(rows, args):
-    lines = ["| method / source | test accuracy (dev-selected), mean ± spread | per seed | dev at step 0 | best dev @ step | "
+    lines = ["| method / source | test accuracy (dev-selected), mean ± spread | per seed | dev at step 0 | "
+             "best dev @ step | "
              f"dev at end | train loss, first {LOSS_WINDOW} steps | train loss, last {LOSS_WINDOW} steps | "
              "median step s | wall s per run | stopped |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -115,8 +117,9 @@ def table(rows, args):
                      f"{statistics.mean(s['wall_seconds'] for s, _ in runs):.0f} | "
                      f"{sum(bool(s['stopped']) for s, _ in runs)}/{len(runs)} |")
     lines.append(f"\nseeds {args.seeds}, k={args.k} per class, steps {args.steps}, batch {args.batch_size}, "
-                 f"lr {args.lr} (per method: {args.method_lr or 'none'}), method arguments {args.method_arg or 'none'}, "
-                 f"eps {args.eps}, peft {args.peft or 'none'}, eval every {args.eval_every}, test set {args.test_size}; "
+                 f"lr {args.lr} (per method: {args.method_lr or 'none'}), method arguments "
+                 f"{args.method_arg or 'none'}, eps {args.eps}, peft {args.peft or 'none'}, eval every "
+                 f"{args.eval_every}, test set {args.test_size}; "
                  f"spread = sample standard deviation over seeds; per-seed columns list seeds in order.")
     return "\n".join(lines)
 
@@ -125,7 +128,8 @@ def loss_windows(rows, width):
     """Markdown table: the mean train loss over each window of `width` steps, per source and seed."""
     steps = max(len(m["losses"]) for runs in rows.values() for _, m in runs)
     starts = range(0, steps, width)
-    lines = ["| method / source | seed | " + " | ".join(f"steps {a + 1}-{min(a + width, steps)}" for a in starts) + " |",
+    lines = ["| method / source | seed | "
+             + " | ".join(f"steps {a + 1}-{min(a + width, steps)}" for a in starts) + " |",
              "|---|---|" + "---|" * len(starts)]
     for label, runs in rows.items():
         for summary, m in runs:
@@ -137,18 +141,26 @@ def loss_windows(rows, width):
 
 def parse_overrides(args):
     """--method-lr METHOD=LR and --method-arg METHOD.NAME=VALUE as {method: lr} and {method: {name: value}}."""
-    unknown = [item.split("=")[0].split(".")[0] for item in args.method_lr + args.method_arg
-               if item.split("=")[0].split(".")[0] not in zo.METHODS]
-    if unknown:
-        raise SystemExit(f"method {unknown[0]!r} is unknown: allowed {', '.join(zo.METHODS)}")
-    rates = {item.split("=")[0]: float(item.split("=")[1]) for item in args.method_lr}
-    arguments = {}
+    rates, arguments = {}, {}
+    for item in args.method_lr:
+        method, _, rate = item.partition("=")
+        rates[known(method).name] = float(rate)
     for item in args.method_arg:
-        key, value = item.split("=", 1)
-        method, name = key.split(".", 1)
-        kind = type(zo.METHODS[method].arguments[name].default)
-        arguments.setdefault(method, {})[name] = {"True": True, "False": False}[value] if kind is bool else kind(value)
+        key, _, text = item.partition("=")
+        method, _, name = key.partition(".")
+        argument = known(method).arguments.get(name)
+        if argument is None:
+            raise SystemExit(f"--method-arg {item}: {method} has no argument {name!r}: allowed "
+                             f"{', '.join(zo.METHODS[method].arguments) or 'none'}")
+        arguments.setdefault(method, {})[name] = argument.parse(text)
     return rates, arguments
+
+
+def known(method):
+    """The registered method called `method`, or a one-line stop naming what is allowed."""
+    if method not in zo.METHODS:
+        raise SystemExit(f"method {method!r} is unknown: allowed {', '.join(zo.METHODS)}")
+    return zo.METHODS[method]
 
 
 def main():
@@ -187,7 +199,8 @@ def main():
                   flush=True)
     total = sum(summary["wall_seconds"] for runs in rows.values() for summary, _ in runs)
     text = (table(rows, args) + f"\nTotal wall time of the {sum(map(len, rows.values()))} runs: {total:.0f} s.\n\n"
-            f"Train loss (L(theta) where a method evaluates it, else the mean of L+ and L-), averaged over windows of {args.eval_every} steps:\n\n"
+            f"Train loss (L(theta) where a method evaluates it, else the mean of L+ and L-), averaged over windows "
+            f"of {args.eval_every} steps:\n\n"
             + loss_windows(rows, args.eval_every))
     (args.out / "table.md").write_text(text + "\n")
     print(text)

@@ -96,6 +96,14 @@ def two_point(model, params, us, step):
     return plus, minus
 
 
+def mezo_step(model, params, us, step, lr):
+    """MeZO's passes, then theta -= lr (u g) with g = (L+ - L-) / (2 eps)."""
+    plus, minus = two_point(model, params, us, step)
+    g = ((plus - minus) / (2 * EPS)).item()
+    for p, u in zip(params, us):
+        p.data = p.data - lr * (u * g)
+
+
 def decay_of(name, wd):
     return 0.0 if any(word in name for word in ("bias", "layer_norm", "layernorm")) else wd
 
@@ -199,10 +207,7 @@ def reference_block(kind, lr):
         for step in range(STEPS):
             params = [params_of(model)[i] for i in blocks[step % len(blocks)]]
             us = source.take(params)
-            plus, minus = two_point(model, params, us, step)
-            g = ((plus - minus) / (2 * EPS)).item()
-            for p, u in zip(params, us):
-                p.data = p.data - lr * (u * g)
+            mezo_step(model, params, us, step, lr)
     return model
 
 
@@ -216,10 +221,7 @@ def reference_sparse(kind, lr, density):
                 ordered = p.abs().flatten().sort().values
                 masks.append(p.abs() <= ordered[math.ceil(density * p.numel()) - 1])
             us = [u * m for u, m in zip(source.take(params), masks)]
-            plus, minus = two_point(model, params, us, step)
-            g = ((plus - minus) / (2 * EPS)).item()
-            for p, u in zip(params, us):
-                p.data = p.data - lr * (u * g)
+            mezo_step(model, params, us, step, lr)
     return model
 
 
@@ -275,10 +277,7 @@ def reference_dizo(kind, lr, interval, iterations, tau, gamma_eps, gamma_lr):
     with torch.no_grad():
         for step in range(STEPS):
             us = source.take(params)
-            plus, minus = two_point(model, params, us, step)
-            g = ((plus - minus) / (2 * EPS)).item()
-            for p, u in zip(params, us):
-                p.data = p.data - lr * (u * g)
+            mezo_step(model, params, us, step, lr)
             if (step + 1) % interval:
                 continue
             ratio = torch.ones(len(projected), dtype=torch.float64)

@@ -44,7 +44,7 @@ def add_parser(commands):
     methods = parser.add_argument_group("arguments of the ZO methods (docs/methods.md); each applies to the "
                                         "methods named")
     for name, (argument, owners) in method_arguments().items():
-        methods.add_argument("--" + name.replace("_", "-"), dest="method_" + name, type=_parser(argument.default),
+        methods.add_argument("--" + name.replace("_", "-"), dest="method_" + name, type=argument.parse,
                              help=f"{argument.help} ({', '.join(owners)}; default {argument.default})")
     group = parser.add_argument_group("generator of pezo-otf, pezo-pool and uniform-raw (docs/spec.md section 1)")
     group.add_argument("--preset", help="a configuration of the PeZO paper (otf-31x8, otf-31x14, pool-4095x12)")
@@ -144,9 +144,3 @@ def _method_args(args, method):
             allowed = ", ".join("--" + n.replace("_", "-") for n in zo.METHODS[method].arguments) or "none"
             raise ValueError(f"--{name.replace('_', '-')} does not apply to method {method}: allowed {allowed}")
     return given
-
-
-def _parser(default):
-    if isinstance(default, bool):
-        return lambda text: {"true": True, "false": False}.get(text.lower(), text)
-    return type(default)

@@ -59,21 +59,20 @@ class DiZO(ZOOptimizer):
     def project(self, closure):
         """One projection round; returns the ratios applied, or None when a loss was not finite (the round is
         then dropped and the weights stay as they are)."""
-        with torch.no_grad():
-            ratio = torch.ones(len(self.projected), dtype=torch.float64)
-            shape = torch.empty(len(self.projected))
-            eps, tau = self.args["gamma_eps"], self.args["tau"]
-            for _ in range(self.args["iterations"]):
-                z = next(self.source.tensors([shape])).to(torch.float64).clone()
-                self.source.next(len(self.projected))
-                plus, minus = (self.projected_loss(closure, ratio + sign * eps * z) for sign in (1, -1))
-                if not (math.isfinite(plus) and math.isfinite(minus)):
-                    return None
-                grad = (plus - minus) / (2 * eps)
-                ratio = (ratio - self.args["gamma_lr"] * grad * z).clamp(1 - tau, 1 + tau)
-            for param, rho in zip(self.projected, ratio.tolist()):
-                anchor = self.state[param]["anchor"]
-                param.sub_(anchor).mul_(rho).add_(anchor)
+        ratio = torch.ones(len(self.projected), dtype=torch.float64)
+        gammas = torch.empty(len(self.projected))           # the shape of z: one value per projected tensor
+        eps, tau = self.args["gamma_eps"], self.args["tau"]
+        for _ in range(self.args["iterations"]):
+            z = next(self.source.tensors([gammas])).to(torch.float64)
+            self.source.next(len(self.projected))
+            plus, minus = (self.projected_loss(closure, ratio + sign * eps * z) for sign in (1, -1))
+            if not (math.isfinite(plus) and math.isfinite(minus)):
+                return None
+            grad = (plus - minus) / (2 * eps)
+            ratio = (ratio - self.args["gamma_lr"] * grad * z).clamp(1 - tau, 1 + tau)
+        for param, rho in zip(self.projected, ratio.tolist()):
+            anchor = self.state[param]["anchor"]
+            param.sub_(anchor).mul_(rho).add_(anchor)
         return ratio.tolist()
 
     def projected_loss(self, closure, ratio):

@@ -48,7 +48,6 @@ class ForwardGrad(ZOOptimizer):
 
         with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):   # the fused kernels lack forward AD
             loss, derivative = torch.func.jvp(loss_at, tuple(self.params), tangents)
-        del tangents
         self.source.next(self.values)
         return Estimate(loss.item(), {"loss": loss.item()}, [(position, derivative.item())])
 

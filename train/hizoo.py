@@ -34,12 +34,12 @@ class HiZOO(ZOOptimizer):
     def direction(self, param, u):
         return u.mul_(self.hessian(param).rsqrt())
 
+    evaluates_loss = True
+
     def estimate(self, closure):
-        loss = closure().detach()
         estimate = super().estimate(closure)
-        plus, minus = estimate.losses["loss_plus"], estimate.losses["loss_minus"]
-        estimate.loss = loss.item()
-        estimate.losses.update(loss=loss.item(), curvature=abs(plus + minus - 2 * loss.item()) / (2 * self.eps ** 2))
+        losses = estimate.losses
+        losses["curvature"] = abs(losses["loss_plus"] + losses["loss_minus"] - 2 * losses["loss"]) / (2 * self.eps ** 2)
         return estimate
 
     def update(self, estimate, closure):

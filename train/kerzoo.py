@@ -10,7 +10,7 @@ perturbation is theta +- (r_i eps) u_i, the scalar r_i eps rounded once to the w
 import numpy as np
 
 from .methods import QUERIES
-from .zo import Argument, Estimate, ZOOptimizer, register
+from .zo import Argument, ZOOptimizer, register
 
 
 def kernel(r):
@@ -25,20 +25,7 @@ class KerZOO(ZOOptimizer):
     arguments = {"queries": QUERIES,
                  "kernel_seed": Argument(0, "seed of the kernel scalars r_i", minimum=0, maximum=2 ** 32 - 1)}
 
-    def radii(self):
-        return np.random.default_rng([self.args["kernel_seed"], self.steps]).uniform(-1.0, 1.0,
-                                                                                      self.args["queries"])
-
-    def estimate(self, closure):
-        queries, plus, minus, result = self.args["queries"], [], [], []
-        for r in self.radii().tolist():
-            position = self.source.position
-            loss_plus, loss_minus = self.two_point(closure, position, r)
-            grad = ((loss_plus - loss_minus) / (2 * self.eps)).item() * kernel(r) / queries
-            plus.append(loss_plus.item())
-            minus.append(loss_minus.item())
-            result.append((position, grad))
-            self.source.next(self.values)
-        losses = {"loss_plus": plus, "loss_minus": minus} if queries > 1 else {"loss_plus": plus[0],
-                                                                                "loss_minus": minus[0]}
-        return Estimate((plus[0] + minus[0]) / 2, losses, result)
+    def query_scales(self):
+        """(r_i, K(r_i)) for each query, r_i the i-th draw of default_rng([kernel_seed, step])."""
+        radii = np.random.default_rng([self.args["kernel_seed"], self.steps]).uniform(-1.0, 1.0, self.args["queries"])
+        return [(r, kernel(r)) for r in radii.tolist()]

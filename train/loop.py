@@ -74,9 +74,6 @@ class Config:
             raise ValueError(f"seed={self.seed} is out of range: allowed 0..{2 ** 32 - 1}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule {self.schedule!r} is unknown: allowed {', '.join(SCHEDULES)}")
-        if not (self.lr >= 0 and self.eps > 0 and self.weight_decay >= 0):
-            raise ValueError(f"lr={self.lr}, eps={self.eps}, weight_decay={self.weight_decay}: allowed lr >= 0, "
-                             f"eps > 0, weight_decay >= 0")
 
 
 @dataclasses.dataclass
@@ -133,10 +130,10 @@ class Run:
         self.zo.load_state_dict(optimizer["optimizer"])
         self.schedule.load_state_dict(optimizer["schedule"])
         self.progress = Progress(**state["progress"])
-        lines = (self.out / "metrics.jsonl").read_text().splitlines()
-        kept = [line for line in lines if json.loads(line).get("step", 0) <= self.progress.step
-                and json.loads(line).get("event") not in ("test", "stopped")]
-        (self.out / "metrics.jsonl").write_text("".join(line + "\n" for line in kept))
+        records = [json.loads(line) for line in (self.out / "metrics.jsonl").read_text().splitlines()]
+        kept = [record for record in records if record.get("step", 0) <= self.progress.step
+                and record.get("event") not in ("test", "stopped")]
+        (self.out / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in kept))
         self._log({"event": "resume", "step": self.progress.step, "steps": self.config.steps})
 
     def record(self):
@@ -230,12 +227,12 @@ def _spec(spec):
 def _load_weights(model, path):
     """Load the trainable tensors saved in `path` into `model` (by name)."""
     from safetensors.torch import load_file
-    missing = set(load_file(str(path))) - set(dict(model.named_parameters()))
+    saved, parameters = load_file(str(path)), dict(model.named_parameters())
+    missing = sorted(set(saved) - set(parameters))
     if missing:
-        raise ValueError(f"{path} holds tensors the model lacks: {sorted(missing)[:3]}")
+        raise ValueError(f"{path} holds tensors the model lacks: {missing[:3]}")
     with torch.no_grad():
-        parameters = dict(model.named_parameters())
-        for name, tensor in load_file(str(path)).items():
+        for name, tensor in saved.items():
             parameters[name].copy_(tensor)
 
 
@@ -266,8 +263,8 @@ def plot(metrics, target):
                        label="test (dev-selected)")
     accuracy_axes.set(xlabel="step", ylabel="accuracy")
     accuracy_axes.legend()
-    figure.suptitle(f"{config['method']}, {config['perturb']} on {config['model']} / {config['task']}, k={config['k']}, "
-                    f"seed {config['seed']}")
+    figure.suptitle(f"{config['method']}, {config['perturb']} on {config['model']} / {config['task']}, "
+                    f"k={config['k']}, seed {config['seed']}")
     figure.tight_layout()
     figure.savefig(target, dpi=100)
     pyplot.close(figure)

@@ -39,7 +39,7 @@ class ZOSGDSign(ZOOptimizer):
     def update(self, estimate, closure):
         queries = estimate.queries
         if self.args["sign"] == "projected":
-            share = 1.0 / len(queries) if len(queries) > 1 else 1.0
+            share = 1.0 / len(queries)
             queries = [(position, share if c > 0 else -share if c < 0 else 0.0) for position, c in queries]
         for (name, param, group), grad in self.gradients(queries):
             if self.args["sign"] == "element":
@@ -112,18 +112,13 @@ class ZOSGDCons(ZOOptimizer):
     title = "ZO-SGD-Cons"
     paper = "Kim et al., 2021; ZO-Bench Appendix A"
     arguments = {}
+    evaluates_loss = True
 
     def __init__(self, params, source, lr=1e-6, eps=1e-3, weight_decay=0.0, **arguments):
         if weight_decay:
             raise ValueError(f"method zo-sgd-cons takes weight_decay 0 (got {weight_decay}): its candidate points "
                              f"are theta and theta -/+ lr g_hat")
         super().__init__(params, source, lr=lr, eps=eps, **arguments)
-
-    def estimate(self, closure):
-        loss = closure().detach().item()
-        estimate = super().estimate(closure)
-        estimate.loss = estimate.losses["loss"] = loss
-        return estimate
 
     def update(self, estimate, closure):
         """A non-finite candidate loss counts as +inf, so such a point is never kept."""
@@ -149,19 +144,19 @@ class ZOSGDCons(ZOOptimizer):
 
 
 def layer_blocks(named):
-    """Consecutive parameters grouped by the path up to their first numeric component ('model.layers.3'); a
-    parameter outside numbered layers (embeddings, final norm, head) is a block of its own."""
-    blocks, keys = [], []
+    """Indices of consecutive parameters grouped by the path up to their first numeric component
+    ('model.layers.3'); a parameter outside numbered layers (embeddings, final norm, head) is a block of its own."""
+    blocks, last = [], None
     for index, (name, _, _) in enumerate(named):
         parts = name.split(".")
         numbered = next((i for i, part in enumerate(parts) if part.isdigit()), None)
         key = ".".join(parts[:numbered + 1]) if numbered is not None else name
-        if keys and keys[-1] == key:
+        if key == last:
             blocks[-1].append(index)
         else:
-            keys.append(key)
             blocks.append([index])
-    return keys, blocks
+        last = key
+    return blocks
 
 
 @register
@@ -176,10 +171,8 @@ class BlockZO(ZOOptimizer):
 
     def __init__(self, params, source, **options):
         super().__init__(params, source, **options)
-        if self.args["blocks"] == "layer":
-            self.block_names, self.blocks = layer_blocks(self.named)
-        else:
-            self.block_names, self.blocks = [name for name, _, _ in self.named], [[i] for i in range(len(self.named))]
+        tensors = [[index] for index in range(len(self.named))]
+        self.blocks = layer_blocks(self.named) if self.args["blocks"] == "layer" else tensors
 
     def active(self):
         return [self.named[index] for index in self.blocks[self.steps % len(self.blocks)]]
@@ -213,12 +206,12 @@ class SparseMeZO(ZOOptimizer):
 
     @classmethod
     def demands(cls, args):
-        return {**super().demands(args), "buffers": "0 (a mask per weight during a step: 1 bit in hardware, 1 byte in torch)"}
+        mask = "0 (a mask per weight during a step: 1 bit in hardware, 1 byte in torch)"
+        return {**super().demands(args), "buffers": mask}
 
 
 def magnitude_mask(param, density):
     """|theta| <= the k-th smallest |theta|, k = ceil(density numel): at least the `density` share of the tensor."""
-    magnitude = param.detach().abs().view(-1)
-    k = max(1, min(magnitude.numel(), int(-(-density * magnitude.numel() // 1))))
-    threshold = magnitude.kthvalue(k).values
-    return param.detach().abs() <= threshold
+    magnitude = param.detach().abs()
+    k = min(magnitude.numel(), math.ceil(density * magnitude.numel()))
+    return magnitude <= magnitude.view(-1).kthvalue(k).values

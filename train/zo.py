@@ -53,6 +53,12 @@ class Argument:
             raise ValueError(f"{method} {name}={value!r} is out of range: allowed {self.allowed()}")
         return kind(value)
 
+    def parse(self, text):
+        """The value a command-line text stands for (true/false for a boolean), checked later by `check`."""
+        if isinstance(self.default, bool):
+            return {"true": True, "false": False}.get(text.lower(), text)
+        return type(self.default)(text)
+
     def allowed(self):
         if self.choices:
             return ", ".join(map(str, self.choices))
@@ -90,13 +96,6 @@ def make(name, params, source, **arguments):
     return METHODS[name](params, source, **arguments)
 
 
-def trainable(params):
-    """Named trainable parameters of a module, or the given (name, parameter) pairs / param groups unchanged."""
-    if isinstance(params, torch.nn.Module):
-        return [(name, param) for name, param in params.named_parameters() if param.requires_grad]
-    return params
-
-
 class ZOOptimizer(torch.optim.Optimizer):
     """Base of every ZO method: the two-point estimate of ZO-SGD and its update (MeZO's operation order).
 
@@ -110,6 +109,7 @@ class ZOOptimizer(torch.optim.Optimizer):
     title = ""
     paper = ""
     arguments = {}
+    evaluates_loss = False      # the estimate evaluates L(theta) first (one-sided estimates do in any case)
 
     def __init__(self, params, source, lr=1e-6, eps=1e-3, weight_decay=0.0, **arguments):
         if not (lr >= 0 and eps > 0 and weight_decay >= 0):
@@ -123,7 +123,8 @@ class ZOOptimizer(torch.optim.Optimizer):
                      for name, argument in self.arguments.items()}
         if isinstance(params, torch.nn.Module):
             params.eval()                       # the passes must see one function: no dropout
-        super().__init__(trainable(params), {"lr": lr, "weight_decay": weight_decay})
+            params = [(name, param) for name, param in params.named_parameters() if param.requires_grad]
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay})
         self.source, self.eps = source, eps
         self.index_parameters()
         self.values = sum(param.numel() for param in self.params)
@@ -172,27 +173,36 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     # -- the estimate ---------------------------------------------------------------------------------------------
 
+    def query_scales(self):
+        """(scale, weight) of each query: it perturbs by scale eps u_i and weighs its difference quotient by
+        weight. ZO-SGD: q queries of (1, 1)."""
+        return [(1.0, 1.0)] * self.args.get("queries", 1)
+
     def estimate(self, closure):
-        """ZO-SGD's q-query estimate, two-sided, (L(theta + eps u) - L(theta - eps u)) / (2 eps), or one-sided,
-        (L(theta + eps u) - L(theta)) / eps; coefficient g_i / q per query."""
-        queries = self.args.get("queries", 1)
+        """The q-query estimate: two-sided g_i = (L(theta + s eps u) - L(theta - s eps u)) / (2 eps), or one-sided
+        g_i = (L(theta + eps u) - L(theta)) / eps; coefficient g_i w_i / q per query, (s, w) from query_scales."""
+        scales = self.query_scales()
         two_sided = self.args.get("estimator", "two-sided") == "two-sided"
-        base = None if two_sided else closure().detach()
-        plus, minus, result = [], [], []
-        for _ in range(queries):
+        base = closure().detach() if self.evaluates_loss or not two_sided else None
+        plus, minus, queries = [], [], []
+        for scale, weight in scales:
             position = self.source.position
-            loss_plus, loss_minus = self.two_point(closure, position) if two_sided else (
-                self.one_point(closure, position), base)
-            grad = ((loss_plus - loss_minus) / (2 * self.eps) if two_sided else (loss_plus - base) / self.eps).item()
+            if two_sided:
+                loss_plus, loss_minus = self.two_point(closure, position, scale)
+                grad = ((loss_plus - loss_minus) / (2 * self.eps)).item()
+                minus.append(loss_minus.item())
+            else:
+                loss_plus = self.one_point(closure, position)
+                grad = ((loss_plus - base) / self.eps).item()
             plus.append(loss_plus.item())
-            minus.append(loss_minus.item())
-            result.append((position, grad / queries if queries > 1 else grad))
+            coefficient = grad * weight
+            queries.append((position, coefficient / len(scales) if len(scales) > 1 else coefficient))
             self.source.next(self.active_values())
-        losses = {"loss_plus": plus, "loss_minus": minus} if queries > 1 else {"loss_plus": plus[0],
-                                                                                "loss_minus": minus[0]}
-        if not two_sided:
-            return Estimate(base.item(), {"loss": base.item(), "loss_plus": losses["loss_plus"]}, result)
-        return Estimate((plus[0] + minus[0]) / 2, losses, result)
+        losses = {name: values if len(scales) > 1 else values[0]
+                  for name, values in (("loss_plus", plus), ("loss_minus", minus)) if values}
+        if base is None:
+            return Estimate((plus[0] + minus[0]) / 2, losses, queries)
+        return Estimate(base.item(), {"loss": base.item(), **losses}, queries)
 
     def two_point(self, closure, position, scale=1.0):
         """L(theta + scale eps u) and L(theta - scale eps u), leaving theta as it was (up to rounding)."""
