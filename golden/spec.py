@@ -172,7 +172,7 @@ class PoolSpec(PerturbSpec):
                             f"of size/lanes entries; allowed lanes include {divisors}")
         if _is_power_of_two(self.size):
             warnings.warn(f"size={self.size} is a power of two: leftover shifting then repeats in regular "
-                          f"patterns; 2^k - 1 (e.g. {self.size - 1}) avoids that", RegularPatternWarning,
+                          f"patterns; 2^k - 1 (e.g. {max(self.size - 1, 3)}) avoids that", RegularPatternWarning,
                           stacklevel=3)
         if self.exp_bits is not None:
             self._check_exponent_field()

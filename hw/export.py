@@ -12,9 +12,6 @@
 """
 import hashlib
 import json
-import re
-import shutil
-import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -22,14 +19,16 @@ from amaranth.hdl import Shape
 from amaranth.lib.wiring import In
 
 from pezo import __version__
+from pezo.files import check_replaceable, read_json, write_folder
 from pezo.golden.lfsr import TAPS, feedback_mask
 from pezo.golden.otf import exponent_table, lane_seeds, stride
 from pezo.golden.pool import pool_table
 from pezo.golden.scaling import gaussian_modulus
 from pezo.golden.spec import PerturbSpec
 
-from .generator import generator, generator_signature
+from .generator import check_buildable, generator, generator_signature
 from .payload import payload_layout
+from .verilog_names import check_module_name
 
 MANIFEST = "manifest.json"
 
@@ -48,16 +47,13 @@ def default_name(spec):
 def export(spec, out_dir, name=None, force=False):
     """Write the generator for `spec` (a spec or its dict) into `out_dir`; returns the directory as a Path.
 
-    Everything is rendered in memory and written to a temporary sibling directory that is renamed into place, so
-    an error leaves no partial output. A non-empty `out_dir` is only replaced with `force=True`.
+    Everything is rendered in memory and written through pezo.files, so an error leaves no partial output; a
+    non-empty `out_dir` is only replaced with `force=True`, and only when pezo wrote all it holds.
     """
     spec = spec if isinstance(spec, PerturbSpec) else PerturbSpec.from_dict(spec)
-    name = name or default_name(spec)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise ValueError(f"name={name!r} is not a plain Verilog identifier")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise FileExistsError(f"{out_dir} is not empty: replace it with force=True (pezo export --force)")
+    name = check_module_name(name or default_name(spec))
+    check_buildable(spec)
+    check_replaceable(out_dir, force)
     files = _memory_files(spec, name)
     files[f"{name}.v"] = verilog.convert(generator(spec), name=name, emit_src=False).encode()
     manifest = {
@@ -68,16 +64,37 @@ def export(spec, out_dir, name=None, force=False):
         **_derived(spec, name),
     }
     files[MANIFEST] = (json.dumps(manifest, sort_keys=True, indent=2) + "\n").encode()
-    write_atomically(out_dir, files)
-    return out_dir
+    return write_folder(out_dir, files, force)
 
 
 def load_manifest(path):
     """The spec recorded in a manifest (a manifest.json or its directory), after checking that the constants
     derived from it, the memory images' hashes and the hashes of the files present beside it all agree."""
+    return _read_manifest(path)[0]
+
+
+def load_build(path):
+    """(spec, top module name, {filename: bytes}) of an exported build: every file its manifest lists, each
+    present and matching its sha256, so that what is used is exactly what was exported."""
+    spec, manifest, path = _read_manifest(path)
+    files = {}
+    for filename, digest in manifest["files"].items():
+        file = path.parent / filename
+        if not file.is_file():
+            raise ManifestError(f"{path}: {file} is missing: a build is used only whole")
+        files[filename] = file.read_bytes()
+    if f"{manifest['top']}.v" not in files:
+        raise ManifestError(f"{path}: its files do not list the top module's Verilog {manifest['top']}.v")
+    return spec, manifest["top"], files
+
+
+def _read_manifest(path):
     path = Path(path)
     path = path / MANIFEST if path.is_dir() else path
-    manifest = json.loads(path.read_text())
+    manifest = read_json(path, "an exported build's manifest")
+    for key, kind in (("spec", dict), ("top", str), ("files", dict)):
+        if not isinstance(manifest.get(key), kind):
+            raise ManifestError(f"{path}: no {key!r} {kind.__name__}: not the manifest.json of a pezo export")
     spec = PerturbSpec.from_dict(manifest["spec"])
     name = manifest["top"]
     expected = {**_derived(spec, name), **{f"files[{filename!r}]": _sha256(content)
@@ -90,7 +107,7 @@ def load_manifest(path):
         file = path.parent / filename
         if file.exists() and _sha256(file.read_bytes()) != digest:
             raise ManifestError(f"{path}: {file} does not match its sha256 in the manifest")
-    return spec
+    return spec, manifest, path
 
 
 def _derived(spec, name):
@@ -175,25 +192,3 @@ def _sha256(content):
 def _short(value, limit=120):
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def write_atomically(out_dir, files):
-    """Write `files` ({relative path: bytes}) into a temporary sibling of `out_dir`, then rename it to `out_dir`
-    (replacing it), so an error leaves no half-written folder."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        staging.chmod(0o755)
-        for filename, content in files.items():
-            (staging / filename).parent.mkdir(parents=True, exist_ok=True)
-            (staging / filename).write_bytes(content)
-        if out_dir.exists():
-            replaced = staging.with_name(staging.name + ".old")
-            out_dir.rename(replaced)
-            staging.rename(out_dir)
-            shutil.rmtree(replaced)
-        else:
-            staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

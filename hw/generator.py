@@ -13,6 +13,34 @@ from .scaler import Scaler
 from .sequencer import Sequencer
 
 
+MAX_PAYLOAD_BITS = (1 << 16) - 1
+"""Amaranth's widest signal: a wider payload (lanes x mantissa bits + exponent + last) fails inside Amaranth."""
+MAX_ROM_ENTRIES = 1 << 20
+"""The largest ROM pezo builds (a pool, or the otf exponent table of 2^width entries): a pool of 2^20 entries
+exports in about a minute and 2 GB; 2^20 entries of 24 bits, 25 Mbit, is about what one large FPGA holds in BRAM
+(the ZCU102's XCZU9EG: 32 Mbit)."""
+
+
+def check_buildable(spec):
+    """Refuse (ValueError, naming the bound) a legal spec whose hardware pezo cannot build. Checked before
+    anything is elaborated, and without computing the exponent table of a wide otf generator."""
+    mantissas = spec.lanes * spec.mantissa_bits
+    if mantissas + 3 > MAX_PAYLOAD_BITS:
+        raise ValueError(f"{spec.to_json()}: {spec.lanes} lanes x {spec.mantissa_bits} bits = {mantissas} mantissa "
+                         f"bits per word, over the {MAX_PAYLOAD_BITS} bits a signal can have (with the exponent and "
+                         f"last): allowed lanes x bits up to about {MAX_PAYLOAD_BITS - 3}")
+    entries = spec.size if spec.strategy == "pool" else 1 << spec.width
+    if entries > MAX_ROM_ENTRIES:
+        what = f"size={spec.size}" if spec.strategy == "pool" else f"width={spec.width} (an exponent table of " \
+                                                                    f"2^{spec.width} entries)"
+        raise ValueError(f"{what} is over the largest ROM pezo builds in hardware: allowed up to {MAX_ROM_ENTRIES} "
+                         f"entries (larger ones work in the golden model and the trainer)")
+    payload = mantissas + spec.exponent_bits + 1
+    if payload > MAX_PAYLOAD_BITS:
+        raise ValueError(f"{spec.to_json()}: its payload is {payload} bits (lanes x mantissa bits + exponent + "
+                         f"last), over the {MAX_PAYLOAD_BITS} bits a signal can have")
+
+
 def generator_signature(spec):
     """Ports (Verilog names in brackets): `o` the word stream [o__payload, o__valid, o__ready], `length`, `next`,
     `replay` in and `done`, `busy` out; the clock domain adds [clk, rst]."""
@@ -81,4 +109,5 @@ class PoolGenerator(Generator):
 
 def generator(spec):
     """The generator component for a spec of either strategy."""
+    check_buildable(spec)
     return {"otf": OtfGenerator, "pool": PoolGenerator}[spec.strategy](spec)

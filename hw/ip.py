@@ -5,9 +5,10 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from pezo import __version__
+from pezo.files import check_replaceable, write_folder
 
 from .axi_stream import AxiStreamGenerator, tdata_bits
-from .export import default_name, write_atomically
+from .export import default_name
 
 
 def core_file(spec, top):
@@ -38,10 +39,10 @@ def core_file(spec, top):
 
 
 def write_ip(spec, out_dir, force=False):
-    """Write `<name>_axis.v` and `<name>_axis.core` into a fresh `out_dir` (atomically); returns the top name."""
+    """Write `<name>_axis.v` and `<name>_axis.core` as the folder `out_dir` (pezo.files: whole or not at all;
+    a non-empty folder only with `force`, and only pezo's); returns the top name and the tdata width."""
     out_dir, top = Path(out_dir), f"{default_name(spec)}_axis"
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise FileExistsError(f"{out_dir} is not empty: replace it with force=True (--force)")
+    check_replaceable(out_dir, force)
     text = verilog.convert(AxiStreamGenerator(spec), name=top, emit_src=False)
-    write_atomically(out_dir, {f"{top}.v": text.encode(), f"{top}.core": core_file(spec, top).encode()})
+    write_folder(out_dir, {f"{top}.v": text.encode(), f"{top}.core": core_file(spec, top).encode()}, force)
     return top, tdata_bits(spec)

@@ -7,3 +7,10 @@ def cache_dir():
     """$PEZO_CACHE, else $XDG_CACHE_HOME/pezo, else ~/.cache/pezo."""
     base = os.environ.get("PEZO_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pezo"
     return Path(base)
+
+
+def cache_folder(name):
+    """The cache's folder `name`, recorded in the cache's marker as pezo's own (pezo.files), so that pezo may
+    replace what it holds."""
+    from .files import own
+    return own(cache_dir(), [f"{name}/"]) / name

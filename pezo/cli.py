@@ -5,15 +5,19 @@ exported build (`--manifest`), or field by field (`--strategy otf --generators 3
 exits with status 2 and a message naming the bad value and what is allowed.
 """
 import argparse
+import hashlib
 import json
 import math
-import shutil
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
+from . import __version__
 from .golden import PAPER_DEFAULTS
-from .options import UsageError, add_spec_options, spec_from_args, spec_label
+from .options import UsageError, add_spec_options, output_file, output_folder, spec_from_args, spec_label
 from .train.cli import add_parser as add_train_parser
 
 
@@ -29,15 +33,35 @@ def export_command(args):
     return 0
 
 
-def run_simulation(spec, simulator, values, workdir, length=None, waves=False, saif=False):
-    """Build and run `values` values of the ZO pattern on one simulator; returns (Simulation, Result, scenario)."""
-    from .sim.runner import build
+def run_simulation(spec, simulator, values, workdir, length=None, waves=False, saif=False, exported=None):
+    """Build and run `values` values of the ZO pattern on one simulator in the work folder `workdir`, claimed for
+    this run alone; `exported`: a build's files to simulate as they are. Returns (Simulation, Result, scenario)."""
+    from .hw.generator import check_buildable
+    from .sim.runner import build, workspace
     from .sim.scenario import zo_steps
+    check_buildable(spec)
     words = math.ceil(values / spec.lanes)
-    length = length or max(1, min(4096, words))
-    simulation = build(spec, simulator, workdir, waves=waves, saif=saif)
-    scenario = zo_steps(length, words)
-    return simulation, simulation.run(scenario), scenario
+    length = length or default_length(spec, words)
+    with workspace(workdir) as folder:
+        simulation = build(spec, simulator, folder, waves=waves, saif=saif, exported=exported)
+        scenario = zo_steps(length, words)
+        return simulation, simulation.run(scenario), scenario
+
+
+def default_length(spec, words):
+    """Words per perturbation unless given: all of them, at most 4096 and at most the length input's range."""
+    return max(1, min(4096, words, (1 << spec.length_bits) - 1))
+
+
+def default_workdirs(spec, simulator, exported=None):
+    """out/sim/<configuration>-<digest of the spec and files>-<simulator>, then numbered siblings of it for runs
+    that find it in use by another pezo sim."""
+    identity = spec.to_json() + "".join(sorted(f"{name}:{hashlib.sha256(data).hexdigest()}"
+                                               for name, data in (exported[1] if exported else {}).items()))
+    base = Path("out") / "sim" / f"{spec_label(spec)}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}-{simulator}"
+    yield base
+    for number in range(1, 1000):
+        yield base.with_name(f"{base.name}-{number}")
 
 
 def report_line(spec, simulation, result):
@@ -49,20 +73,35 @@ def report_line(spec, simulation, result):
 
 
 def sim_command(args):
+    from .files import Busy, write_file
+    from .hw.export import load_build
     spec = spec_from_args(args)
+    exported = load_build(args.manifest)[1:] if args.manifest else None
     if args.values < 1:
         raise UsageError(f"--values {args.values} must be at least 1")
-    if args.length is not None and args.length < 1:
-        raise UsageError(f"--length {args.length} must be at least 1 word")
+    if args.length is not None and not 1 <= args.length < 1 << spec.length_bits:
+        raise UsageError(f"--length {args.length} is out of range: allowed 1..{(1 << spec.length_bits) - 1} words "
+                         f"(the {spec.length_bits}-bit length input)")
     if args.saif and (args.simulator != "verilator" or args.waves):
         raise UsageError("--saif needs --simulator verilator and no --waves")
-    workdir = args.workdir or Path("out") / "sim" / f"{spec_label(spec)}-{args.simulator}"
-    simulation, result, scenario = run_simulation(spec, args.simulator, args.values, workdir, args.length,
-                                                  args.waves, saif=bool(args.saif))
+    for workdir in [args.workdir] if args.workdir else default_workdirs(spec, args.simulator, exported):
+        try:
+            simulation, result, scenario = run_simulation(spec, args.simulator, args.values, workdir, args.length,
+                                                          args.waves, saif=bool(args.saif), exported=exported)
+            break
+        except Busy:
+            if args.workdir:
+                raise
     print(report_line(spec, simulation, result))
+    verilog = simulation.directory / "rtl" / f"{simulation.top}.v"
+    digest = hashlib.sha256(verilog.read_bytes()).hexdigest()
+    if exported:
+        folder = args.manifest if args.manifest.is_dir() else args.manifest.parent
+        print(f"  simulated the build's own {folder / verilog.name} (sha256 {digest}, as its manifest records)")
+    else:
+        print(f"  simulated {workdir / 'rtl' / verilog.name} (sha256 {digest}), exported from the spec")
     if args.saif:
-        args.saif.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(simulation.saif_path(), args.saif)
+        write_file(args.saif, simulation.saif_path().read_bytes())
         print(f"  switching activity (SAIF) in {args.saif}")
     if not result.passed:
         print(f"  {result.mismatch}")
@@ -70,11 +109,12 @@ def sim_command(args):
         print(f"  waves in {workdir / 'run'}")
     if args.json:
         record = {"spec": spec.to_dict(), "simulator": args.simulator, "scenario_length": scenario.length,
+                  "verilog": {"file": verilog.name, "sha256": digest, "from": "manifest" if exported else "spec"},
                   "passed": result.passed, "words": result.words, "values": result.values,
                   "run_seconds": result.run_seconds, "check_seconds": result.check_seconds,
                   "build_seconds": simulation.build_seconds, "values_per_second": result.values_per_second,
                   "mismatch": result.mismatch}
-        args.json.write_text(json.dumps(record, indent=2) + "\n")
+        write_file(args.json, json.dumps(record, indent=2) + "\n")
     return 0 if result.passed else 1
 
 
@@ -104,15 +144,23 @@ def flow_command(args):
     return 1 if failed else 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (and exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser():
-    main_parser = argparse.ArgumentParser(prog="pezo", description=__doc__.splitlines()[0])
+    main_parser = Parser(prog="pezo", description=__doc__.splitlines()[0])
+    main_parser.add_argument("--version", action="version", version=f"pezo {__version__}")
     commands = main_parser.add_subparsers(dest="command", required=True)
     from .synth.cli import add_parser as add_synth_parser
     add_synth_parser(commands)
 
     export_parser = commands.add_parser("export", help="write Verilog, ROM images and manifest.json")
     add_spec_options(export_parser)
-    export_parser.add_argument("--out", type=Path, required=True, help="output directory (must be new or empty)")
+    export_parser.add_argument("--out", type=output_folder, required=True, help="output directory (must be new or empty)")
     export_parser.add_argument("--name", help="top module name (default e.g. pezo_otf_31x8)")
     export_parser.add_argument("--force", action="store_true", help="replace a non-empty output directory")
     export_parser.set_defaults(run=export_command)
@@ -122,15 +170,15 @@ def parser():
     sim_parser.add_argument("--simulator", choices=["icarus", "verilator"], default="verilator")
     sim_parser.add_argument("--values", type=int, default=1_000_000, help="values to compare (default 10^6)")
     sim_parser.add_argument("--length", type=int, help="words per perturbation (default min(4096, all))")
-    sim_parser.add_argument("--workdir", type=Path, help="build and run folder (default out/sim/<config>-<sim>)")
+    sim_parser.add_argument("--workdir", type=output_folder, help="build and run folder (default out/sim/<config>-<sim>)")
     sim_parser.add_argument("--waves", action="store_true",
                             help="write waves: <workdir>/run/waves.fst (Icarus) or dump.vcd (Verilator)")
-    sim_parser.add_argument("--saif", type=Path, help="write the run's switching activity as SAIF (Verilator)")
-    sim_parser.add_argument("--json", type=Path, help="also write the result as JSON to this file")
+    sim_parser.add_argument("--saif", type=output_file, help="write the run's switching activity as SAIF (Verilator)")
+    sim_parser.add_argument("--json", type=output_file, help="also write the result as JSON to this file")
     sim_parser.set_defaults(run=sim_command)
 
     flow_parser = commands.add_parser("flow", help="the main job: export and prove the paper's defaults")
-    flow_parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+    flow_parser.add_argument("--out", type=output_folder, default=Path("out"), help="output folder (default out/)")
     flow_parser.add_argument("--values-icarus", type=int, default=100_000)
     flow_parser.add_argument("--values-verilator", type=int, default=1_000_000)
     flow_parser.set_defaults(run=flow_command)
@@ -138,13 +186,58 @@ def parser():
     return main_parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that every `finally` (staging files, child processes) runs."""
+
+
+def _stop(signum, frame):
+    """On SIGINT or SIGTERM: stop every process pezo started (a simulator, a compiler), then unwind."""
+    for pid in _descendants(os.getpid()):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
+
+
+def _descendants(pid):
+    """The processes below `pid` (Linux /proc; none elsewhere)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
 def main(argv=None):
+    """Run one command: exit 0, 1 where a check failed, 2 on bad input (one line naming it), 130 or 143 when
+    interrupted by SIGINT or SIGTERM."""
     args = parser().parse_args(argv)
+    handlers = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)
+                if threading.current_thread() is threading.main_thread()}
     try:
         return args.run(args)
-    except (ValueError, UsageError, FileExistsError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ValueError, UsageError, OSError) as error:
+        where = f"{error.filename}: {error.strerror}" if isinstance(error, OSError) and error.filename else error
+        print(f"error: {where}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("pezo: interrupted (SIGINT); staging files removed, child processes stopped", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("pezo: terminated (SIGTERM); staging files removed, child processes stopped", file=sys.stderr)
+        return 143
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,35 @@
 """Generator configuration options shared by every subcommand: the one spec resolver (preset, --spec file,
 --manifest, or field by field) and the usage error that makes `pezo` exit with status 2."""
-import json
+import argparse
 import sys
 import warnings
 from pathlib import Path
 
 from pezo.golden import PAPER_DEFAULTS, PerturbSpec
 
+from .files import read_json
+
 FIELDS = {"otf": ("generators", "width", "seed"), "pool": ("size", "bits", "lanes", "seed")}
 SHARED = ("exp_bits", "length_bits")
+ALL_FIELDS = sorted({field for fields in FIELDS.values() for field in fields} | set(SHARED))
 
 
 class UsageError(Exception):
     """Bad command-line input; main() prints it and exits with status 2."""
+
+
+def output_file(text):
+    """argparse type of an option naming a file pezo writes: not a folder."""
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder: give a file name")
+    return Path(text)
+
+
+def output_folder(text):
+    """argparse type of an option naming a folder pezo writes: not a file."""
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file: give a folder")
+    return Path(text)
 
 
 def add_spec_options(parser):
@@ -21,20 +38,27 @@ def add_spec_options(parser):
     group.add_argument("--spec", type=Path, help="a JSON spec file")
     group.add_argument("--manifest", type=Path, help="an exported build's manifest.json (or its directory)")
     group.add_argument("--strategy", choices=sorted(FIELDS))
-    for name in sorted({field for fields in FIELDS.values() for field in fields} | set(SHARED)):
+    for name in ALL_FIELDS:
         group.add_argument("--" + name.replace("_", "-"), type=int, dest=name)
 
 
-def spec_from_args(args):
-    """The one spec the options describe; field options refine a preset, spec file or strategy's defaults."""
+def spec_from_args(args, options=None):
+    """The one spec the options describe; field options refine a preset, spec file or strategy's defaults, but
+    not a build (--manifest), which is used as it was exported. `options` maps fields to the option names of the
+    calling command (default --<field> for every field)."""
+    options = options or {name: "--" + name.replace("_", "-") for name in ALL_FIELDS}
     sources = [name for name in ("preset", "spec", "manifest") if getattr(args, name)]
     if len(sources) > 1:
         raise UsageError(f"give at most one of --preset, --spec, --manifest (got {', '.join(sources)})")
+    given = [name for name in ALL_FIELDS if getattr(args, name, None) is not None]
+    if args.manifest and given:
+        raise UsageError(f"{options[given[0]]} would change the configuration of the "
+                         f"build in {args.manifest}: with --manifest give no field options (export a new build)")
     if args.manifest:
         from .hw.export import load_manifest
         base = load_manifest(args.manifest).to_dict()
     elif args.spec:
-        base = json.loads(args.spec.read_text())
+        base = dict(read_json(args.spec, "a generator spec (docs/spec.md section 1)"))
     elif args.preset:
         base = PAPER_DEFAULTS[args.preset].to_dict()
     else:
@@ -42,14 +66,11 @@ def spec_from_args(args):
     if args.strategy and args.strategy != base.get("strategy"):
         raise UsageError(f"--strategy {args.strategy} contradicts the {sources[0]}'s strategy {base.get('strategy')}")
     strategy = base.get("strategy")
-    for name in sorted({field for fields in FIELDS.values() for field in fields} | set(SHARED)):
-        value = getattr(args, name)
-        if value is None:
-            continue
+    for name in given:
         if name not in FIELDS.get(strategy, ()) + SHARED:
-            raise UsageError(f"--{name.replace('_', '-')} does not apply to strategy {strategy}: "
-                             f"allowed {', '.join('--' + f.replace('_', '-') for f in FIELDS[strategy] + SHARED)}")
-        base[name] = value
+            allowed = [options[field] for field in FIELDS.get(strategy, ()) + SHARED if field in options]
+            raise UsageError(f"{options[name]} does not apply to strategy {strategy}: allowed {', '.join(allowed)}")
+        base[name] = getattr(args, name)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         spec = PerturbSpec.from_dict(base)

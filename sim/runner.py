@@ -1,23 +1,55 @@
 """Build a generator's simulation on Icarus or Verilator, play a scenario on it, and check it against golden.
 
-`build` exports the Verilog (pezo.hw.export) beside the harness and compiles both; `Simulation.run` plays one
-scenario and compares every transferred word, lane by lane, with the golden stream.
+`workspace` claims a work folder for one simulation; `build` exports the Verilog (pezo.hw.export), or takes an
+exported build's files as they are, and compiles it with the harness; `Simulation.run` plays one scenario and
+compares every transferred word, lane by lane, with the golden stream.
 """
+import contextlib
 import dataclasses
+import hashlib
 import importlib.util
 import json
 import os
+import re
+import tempfile
 import time
 from pathlib import Path
 
 import cocotb_tools.runner
 from cocotb_tools.runner import get_results, get_runner
 
+from ..files import discard, link, own, work_folder, write_file, write_folder
 from ..hw.export import export
 from .check import first_mismatch, golden_words, layout_of, parse_dump
 
 SIMULATORS = ("icarus", "verilator")
 HARNESS = Path(__file__).with_name("harness.v")
+
+
+OWNS = ["rtl/", "build/", "build.log", "harness.v"]
+"""What a simulation writes in its work folder, besides one folder per run (Simulation.run's `name`)."""
+
+
+@contextlib.contextmanager
+def workspace(directory):
+    """Claim `directory` for one simulation (pezo.files.work_folder: new, empty or pezo's, and locked) and yield
+    a path to it that both simulators accept. Where the path holds spaces or non-ASCII characters (which break
+    Verilator's makefiles and Icarus's file names) that is a plain link to it in the temporary folder, and its
+    `build` folder, where make runs, is a link to a plain folder there too."""
+    with work_folder(directory, OWNS) as folder:
+        folder = Path(os.path.abspath(folder))
+        if _plain(folder):
+            yield folder
+            return
+        key = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+        build = Path(tempfile.gettempdir()) / "pezo-sim-builds" / key
+        build.mkdir(parents=True, exist_ok=True)
+        link(folder / "build", build)
+        yield link(Path(tempfile.gettempdir()) / "pezo-sim-links" / key, folder)
+
+
+def _plain(path):
+    return re.fullmatch(r"[A-Za-z0-9_./+-]+", str(path)) is not None
 
 
 def prepare_verilator():
@@ -69,6 +101,7 @@ class Simulation:
     spec: object
     simulator: str
     directory: Path
+    top: str
     exp_bits: int
     build_seconds: float
     waves: bool
@@ -80,18 +113,23 @@ class Simulation:
 
     def run(self, scenario, name="run"):
         """Play `scenario` in `directory/name`, compare every word with golden, and return the Result."""
-        run_dir = self.directory / name
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = own(self.directory, [f"{name}/"]) / name
+        run_dir.mkdir(exist_ok=True)
         scenario_file, dump = run_dir / "scenario.json", run_dir / "words.hex"
-        scenario_file.write_text(json.dumps(scenario.to_dict()))
+        write_file(scenario_file, json.dumps(scenario.to_dict()))
         plusargs = [f"+dump={dump}"]
         if self.waves and self.simulator == "icarus":
             plusargs.append(f"+waves={run_dir / 'waves.fst'}")  # Verilator's own tracing writes dump.vcd
         begin = time.perf_counter()
-        results = get_runner(self.simulator).test(
-            test_module="pezo.sim.driver", hdl_toplevel="pezo_harness", hdl_toplevel_lang="verilog",
-            build_dir=self.directory / "build", test_dir=run_dir, plusargs=plusargs, waves=self.waves or self.saif,
-            extra_env={"PEZO_SCENARIO": str(scenario_file)}, log_file=run_dir / "simulator.log")
+        try:
+            results = get_runner(self.simulator).test(
+                test_module="pezo.sim.driver", hdl_toplevel="pezo_harness", hdl_toplevel_lang="verilog",
+                build_dir=self.directory / "build", test_dir=run_dir, plusargs=plusargs,
+                waves=self.waves or self.saif, extra_env={"PEZO_SCENARIO": str(scenario_file)},
+                log_file=run_dir / "simulator.log")
+        except BaseException:               # interrupted: no partial dump is left behind
+            discard(dump)
+            raise
         run_seconds = time.perf_counter() - begin
         tests, failed = get_results(results)
         if failed or not tests:
@@ -109,25 +147,33 @@ def check(spec, exp_bits, scenario, dump_text):
     return int(got[0].shape[0]), first_mismatch(got, golden_words(spec, scenario))
 
 
-def build(spec, simulator, directory, waves=False, saif=False):
-    """Export `spec` into `directory/rtl` and compile it with the harness in `directory/build`; with `saif`
-    (Verilator only, instead of waves) every run also writes its switching activity (Simulation.saif_path)."""
+def build(spec, simulator, directory, waves=False, saif=False, exported=None):
+    """Compile the generator of `spec` with the harness in `directory/build`: exported afresh into
+    `directory/rtl`, or, given `exported` (top, {filename: bytes}) from pezo.hw.export.load_build, exactly those
+    files. With `saif` (Verilator only, instead of waves) every run also writes its switching activity
+    (Simulation.saif_path)."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
     if saif and (simulator != "verilator" or waves):
         raise ValueError("saif: only on simulator 'verilator', and not together with waves")
     if simulator == "verilator":
         prepare_verilator()
-    directory = Path(directory).resolve()
-    rtl = export(spec, directory / "rtl", force=True)
-    manifest = json.loads((rtl / "manifest.json").read_text())
+    directory = Path(os.path.abspath(directory))
+    if exported:
+        top, files = exported
+        rtl = write_folder(directory / "rtl", files, force=True)
+    else:
+        rtl = export(spec, directory / "rtl", force=True)
+        top = json.loads((rtl / "manifest.json").read_text())["top"]
+    write_file(directory / "harness.v", HARNESS.read_bytes())
+    layout = layout_of(spec, spec.exponent_bits)
     begin = time.perf_counter()
     get_runner(simulator).build(
-        sources=[HARNESS, rtl / f"{manifest['top']}.v"], hdl_toplevel="pezo_harness",
-        parameters={"PAYLOAD_BITS": manifest["payload"]["width"], "LENGTH_BITS": spec.length_bits},
-        defines={"PEZO_DUT": manifest["top"]}, build_args=_build_args(simulator, saif),
+        sources=[directory / "harness.v", rtl / f"{top}.v"], hdl_toplevel="pezo_harness",
+        parameters={"PAYLOAD_BITS": layout.bits, "LENGTH_BITS": spec.length_bits},
+        defines={"PEZO_DUT": top}, build_args=_build_args(simulator, saif),
         build_dir=directory / "build", timescale=("1ns", "1ps"), always=True,
         waves=simulator == "verilator" and (waves or saif),
         log_file=directory / "build.log")
-    return Simulation(spec, simulator, directory, manifest["exp_bits"], time.perf_counter() - begin, waves,
+    return Simulation(spec, simulator, directory, top, spec.exponent_bits, time.perf_counter() - begin, waves,
                       saif)

@@ -1,6 +1,5 @@
 """`pezo synth`: Yosys cost estimates, the Table 6 comparison, the Vivado/ZCU102 flow and the AXI4-Stream IP."""
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -9,7 +8,7 @@ from pezo.golden import PAPER_DEFAULTS
 
 def add_parser(commands):
     """Add `synth` and its subcommands to the `pezo` subparsers."""
-    from pezo.options import add_spec_options
+    from pezo.options import add_spec_options, output_file, output_folder
     synth = commands.add_parser("synth", help="hardware cost: Yosys estimates, Table 6, Vivado flow, AXI IP")
     sub = synth.add_subparsers(dest="synth_command", required=True)
 
@@ -17,19 +16,19 @@ def add_parser(commands):
     add_spec_options(estimate)
     estimate.add_argument("--blocks", help="comma-separated blocks (default all): otf: top, array, "
                           "array_noreplay, scaler, sequencer; pool: top, pool, sequencer")
-    estimate.add_argument("--json", type=Path, help="also write the estimates as JSON to this file")
+    estimate.add_argument("--json", type=output_file, help="also write the estimates as JSON to this file")
     estimate.add_argument("--jobs", type=int, help="parallel Yosys runs (default: one per core)")
     estimate.set_defaults(run=estimate_command)
 
     table6 = sub.add_parser("table6", help="the PeZO paper's Table 6, re-measured with Yosys")
     table6.add_argument("--lanes", type=int, default=1024, help="Gaussian lanes of the MeZO baseline (1024)")
     table6.add_argument("--banks", type=int, default=5, help="banks of the banked 4095x12 pool (5)")
-    table6.add_argument("--json", type=Path, help="also write the table as JSON to this file")
+    table6.add_argument("--json", type=output_file, help="also write the table as JSON to this file")
     table6.add_argument("--jobs", type=int, help="parallel Yosys runs (default: one per core)")
     table6.set_defaults(run=table6_command)
 
     vivado = sub.add_parser("vivado", help="write (and run, if vivado is on PATH) the ZCU102 Vivado flow")
-    vivado.add_argument("--out", type=Path, default=Path("out") / "vivado", help="folder (default out/vivado)")
+    vivado.add_argument("--out", type=output_folder, default=Path("out") / "vivado", help="folder (default out/vivado)")
     vivado.add_argument("--force", action="store_true", help="replace a non-empty folder")
     vivado.add_argument("--demo", choices=sorted(PAPER_DEFAULTS), default="otf-31x8",
                         help="the demonstrator's generator (default otf-31x8)")
@@ -40,7 +39,7 @@ def add_parser(commands):
 
     ip = sub.add_parser("ip", help="write the AXI4-Stream IP (Verilog and FuseSoC core) of a configuration")
     add_spec_options(ip)
-    ip.add_argument("--out", type=Path, required=True, help="output folder (must be new or empty)")
+    ip.add_argument("--out", type=output_folder, required=True, help="output folder (must be new or empty)")
     ip.add_argument("--force", action="store_true", help="replace a non-empty folder")
     ip.set_defaults(run=ip_command)
 
@@ -53,12 +52,8 @@ def _jobs(args):
 
 
 def _write_json(path, record):
-    """Write `record` to `path` whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as file:
-        file.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    os.replace(staging, path)
+    from pezo.files import write_file
+    write_file(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def estimate_command(args):
@@ -69,13 +64,30 @@ def estimate_command(args):
     names = [name.strip() for name in args.blocks.split(",")] if args.blocks else None
     designs = blocks(spec, names)
     jobs = _jobs(args)
+    built = _build_top(args.manifest, spec, designs) if args.manifest else None
     estimates = estimate_all(designs, jobs)
     print(markdown(estimates.values()))
+    if built:
+        print(f"\n{built}: the build's own Verilog, as its manifest records; the blocks are generated from its spec")
     print(f"\n{CAVEAT}")
     if args.json:
         _write_json(args.json, {"spec": spec.to_dict(), "caveat": CAVEAT,
                                 "estimates": [item.to_dict() for item in estimates.values()]})
     return 0
+
+
+def _build_top(manifest, spec, designs):
+    """Put the build's own top module in place of the generated one in `designs`; returns its file's path."""
+    from pezo.hw.export import default_name, load_build
+    _, top, files = load_build(manifest)
+    base = default_name(spec)
+    if base not in designs:
+        return None
+    replaced = {(top if name == base else name): (files[f"{top}.v"].decode() if name == base else build)
+                for name, build in designs.items()}
+    designs.clear()
+    designs.update(replaced)
+    return (manifest if manifest.is_dir() else manifest.parent) / f"{top}.v"
 
 
 def table6_command(args):
@@ -90,12 +102,12 @@ def table6_command(args):
 
 
 def vivado_command(args):
+    from pezo.files import check_replaceable
     from pezo.options import UsageError
     from .vivado import run_flow, write_flow
     if args.saif_values < 0:
         raise UsageError(f"--saif-values {args.saif_values} must be at least 0")
-    if args.out.exists() and any(args.out.iterdir()) and not args.force:
-        raise FileExistsError(f"{args.out} is not empty: replace it with --force")
+    check_replaceable(args.out, args.force)
     saifs = {}
     if args.saif_values:
         with tempfile.TemporaryDirectory(prefix="pezo-saif-") as work:

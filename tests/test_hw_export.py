@@ -66,7 +66,8 @@ def test_manifest(exported, key):
     spec, directory, _ = exported[key]
     manifest = json.loads((directory / "manifest.json").read_text())
     top = manifest["top"]
-    assert sorted(manifest["files"]) == sorted(name for name in os.listdir(directory) if name != "manifest.json")
+    assert sorted(manifest["files"]) == sorted(name for name in os.listdir(directory)
+                                               if name not in ("manifest.json", ".pezo.json"))
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest
     assert manifest["spec"] == spec.to_dict() and manifest["period_words"] == spec.period_words
@@ -186,12 +187,13 @@ def test_refuses_to_overwrite_unless_forced(tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     export(spec, target)  # an empty directory is fine
-    (target / "notes.txt").write_text("mine")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError, match="is not empty"):
         export(spec, target)
-    assert (target / "notes.txt").exists()
-    export(spec, target, force=True)
-    assert not (target / "notes.txt").exists() and load_manifest(target) == spec
+    export(spec, target, force=True)  # what pezo wrote is replaced
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"holds what pezo did not write \(notes.txt\)"):
+        export(spec, target, force=True)
+    assert (target / "notes.txt").read_text() == "mine" and load_manifest(target) == spec
     assert os.listdir(tmp_path) == ["out"]
 
 

@@ -76,3 +76,21 @@ def test_table6_bad_input(capsys):
     assert "banks=4" in capsys.readouterr().err
     assert main(["synth", "table6", "--lanes", "0"]) == 2
     assert "--lanes 0 is out of range" in capsys.readouterr().err
+
+
+def test_a_damaged_cache_entry_is_redone(tmp_path):
+    designs = blocks(OtfSpec(generators=3, width=4), ["array_noreplay"])
+    first = estimate_all(designs, jobs=1)
+    (entry,) = (tmp_path / "cache" / "synth").glob("*.json")
+    entry.write_text(entry.read_text()[:40])                     # a truncated write from an older crash
+    assert estimate_all(designs, jobs=1) == first
+    assert json.loads(entry.read_text())["ffs"] == 12
+
+
+def test_the_estimate_of_a_build_uses_its_own_verilog(tmp_path, capsys):
+    assert main(["export", "--strategy", "otf", "--generators", "3", "--width", "4", "--name", "my_top", "--out",
+                 str(tmp_path / "b")]) == 0
+    assert main(["synth", "estimate", "--manifest", str(tmp_path / "b"), "--blocks", "top,sequencer"]) == 0
+    printed = capsys.readouterr().out
+    assert "| my_top |" in printed and "| pezo_otf_3x4_sequencer |" in printed
+    assert f"{tmp_path / 'b' / 'my_top.v'}: the build's own Verilog" in printed

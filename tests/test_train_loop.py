@@ -93,7 +93,7 @@ def test_left_padding_scores_equal_unpadded(tiny):
     (["--task", "sst9"], "task 'sst9' is unknown: allowed rt"),
     (["--k", "40"], "k=40 is out of range for this data: the smallest class has 30 examples, allowed k 1..15"),
     (["--perturb", "gaussian", "--width", "14"], "--perturb gaussian takes no generator options"),
-    (["--perturb", "pezo-otf", "--preset", "pool-4095x12"], "needs an otf spec"),
+    (["--perturb", "pezo-otf", "--preset", "pool-4095x12"], "needs a spec of strategy otf"),
     (["--width", "40", "--perturb", "pezo-otf"], "width=40 is out of range: allowed 2..24"),
     (["--steps", "-1"], "steps=-1 is out of range"),
     (["--template", "no placeholder", "--label-words", " a", " b"], "allowed a template with a {text} placeholder"),
@@ -107,7 +107,7 @@ def test_bad_input_exits_2_and_writes_nothing(tiny, tmp_path, capsys, options, m
 def test_unknown_model_and_perturbation(tmp_path, capsys):
     assert main(["train", "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "run"), "--k", "2",
                  "--test-size", "2"]) == 2
-    assert "was not found" in capsys.readouterr().err and not (tmp_path / "run").exists()
+    assert "nothing does not exist" in capsys.readouterr().err and not (tmp_path / "run").exists()
     with pytest.raises(SystemExit) as stop:
         main(["train", "--perturb", "normal", "--out", str(tmp_path / "run")])
     assert stop.value.code == 2 and "invalid choice: 'normal'" in capsys.readouterr().err
@@ -115,8 +115,9 @@ def test_unknown_model_and_perturbation(tmp_path, capsys):
 
 def test_refuses_a_file_as_folder_and_a_bad_label(tiny, tmp_path, capsys):
     (tmp_path / "file").write_text("mine")
-    assert train(tiny, tmp_path / "file", "--steps", "1") == 2
-    assert "is a file: give a folder as --out" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        train(tiny, tmp_path / "file", "--steps", "1")
+    assert stop.value.code == 2 and "file is a file: give a folder" in capsys.readouterr().err
     (tmp_path / "bad.jsonl").write_text('{"text": "a film", "label": null}\n')
     assert main(["train", "--model", tiny["causal"], "--data", str(tmp_path / "bad.jsonl"), "--out",
                  str(tmp_path / "run")]) == 2
@@ -128,7 +129,7 @@ def test_refuses_a_used_folder(tiny, tmp_path, capsys):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "keep.txt").write_text("mine")
     assert train(tiny, tmp_path / "run", "--steps", "1") == 2
-    assert "is not empty" in capsys.readouterr().err
+    assert "holds what pezo did not write (keep.txt)" in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["keep.txt"]
 
 
@@ -199,5 +200,39 @@ def test_resume_refuses_changed_settings(tiny, tmp_path, capsys):
     assert train(tiny, tmp_path / "run", "--schedule", "linear", "--steps", "2") == 0
     assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--steps", "8", "--no-progress"]) == 2
     assert "decays over its 2 steps" in capsys.readouterr().err
-    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--lr", "1", "--no-progress"]) == 2
-    assert "only --steps may be given, not --lr" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--lr", "1", "--perturb", "gaussian",
+                 "--no-progress"]) == 2
+    assert "only --steps may be given, not --lr, --perturb" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["trainable.safetensors", "optimizer.pt", "state.json"])
+def test_a_damaged_checkpoint_is_named(tiny, tmp_path, capsys, name):
+    assert train(tiny, tmp_path / "run", "--steps", "2") == 0
+    capsys.readouterr()
+    path = tmp_path / "run" / "checkpoint" / name
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--steps", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}") and len(err.splitlines()) == 1
+
+
+def test_sigterm_keeps_the_last_checkpoint_and_leaves_no_staging(tiny, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "pezo.cli", "train", "--model", tiny["causal"], "--data",
+                                tiny["data"], "--k", "4", "--test-size", "20", "--batch-size", "4", "--eval-every",
+                                "1", "--steps", "100000", "--no-progress", "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1)                   # now well inside the loop of steps and checkpoints
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and err.strip().splitlines() == [
+        "pezo: terminated (SIGTERM); staging files removed, child processes stopped"]
+    assert not list(out.glob(".pezo-staging-*"))
+    assert main(["train", "--out", str(out), "--resume", "--steps", "1", "--no-progress"]) == 0

@@ -63,7 +63,7 @@ def test_state_round_trip(name):
 def test_errors_name_the_value_and_what_is_allowed():
     with pytest.raises(ValueError, match="'normal' is unknown: allowed gaussian, rademacher"):
         perturbations.make("normal")
-    with pytest.raises(ValueError, match="needs an otf spec"):
+    with pytest.raises(ValueError, match="needs a spec of strategy otf"):
         perturbations.make("pezo-otf", spec=PAPER_DEFAULTS["pool-4095x12"])
     with pytest.raises(ValueError, match="takes no generator spec"):
         perturbations.make("gaussian", spec=PAPER_DEFAULTS["otf-31x8"])

