@@ -19,12 +19,12 @@ import argparse
 import dataclasses
 import json
 import math
-import shutil
 import statistics
 import time
 from pathlib import Path
 
 import pezo.train as zo
+from pezo.files import discard, write_file
 from pezo.golden import PAPER_DEFAULTS
 from pezo.train.loop import Config, Run
 
@@ -54,15 +54,15 @@ def run_one(out, method, perturb, preset, seed, args, steps):
             held = {key: summary.get(key) for key in asked}
             raise SystemExit(f"{out} holds a finished run with {held}, not {asked}: give another --out")
         return summary
-    shutil.rmtree(out, ignore_errors=True)
+    discard(out)                                # a run that did not finish: pezo's own, redone
     begin = time.perf_counter()
     run = Run(config, progress_bar=False)
     run.start()
     summary = run.train()
     summary["wall_seconds"] = time.perf_counter() - begin
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_file(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     for folder in ("best", "checkpoint"):
-        shutil.rmtree(out / folder, ignore_errors=True)
+        discard(out / folder)
     return summary
 
 
@@ -202,7 +202,7 @@ def main():
             f"Train loss (L(theta) where a method evaluates it, else the mean of L+ and L-), averaged over windows "
             f"of {args.eval_every} steps:\n\n"
             + loss_windows(rows, args.eval_every))
-    (args.out / "table.md").write_text(text + "\n")
+    write_file(args.out / "table.md", text + "\n")
     print(text)
 
 

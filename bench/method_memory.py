@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pezo.files import write_file
+
 
 def status_mib(field):
     """A memory field of /proc/self/status (VmRSS, VmHWM) in MiB."""
@@ -71,8 +73,7 @@ def main():
         print(f"| {r['method']} | {r['peak_mib']:,.0f} | {r['peak_mib'] / base['peak_mib']:.2f} | "
               f"{r['state_mib']:,.1f} |")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"records": records, "steps": args.steps, "batch_size": args.batch_size,
+        write_file(args.json, json.dumps({"records": records, "steps": args.steps, "batch_size": args.batch_size,
                                          "perturb": args.perturb, "seed": args.seed}, indent=2) + "\n")
 
 

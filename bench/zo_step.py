@@ -11,10 +11,10 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
+from pezo.files import write_file
 from pezo.golden import PAPER_DEFAULTS
 from pezo.train import data, models, perturbations, tasks
 from pezo.train import ZOSGD
@@ -77,10 +77,8 @@ def main():
         print(f"{label:<20}{step[label]:>9.3f}{step[label] / step['gaussian']:>8.2f}"
               f"{passes[label]:>9.3f}{passes[label] / passes['gaussian']:>8.2f}")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        with open(args.json, "w") as file:
-            json.dump({"step_seconds": step, "pass_seconds": passes, "batch_size": args.batch_size,
-                       "rounds": args.rounds, "seed": args.seed}, file, indent=2)
+        write_file(args.json, json.dumps({"step_seconds": step, "pass_seconds": passes, "batch_size":
+                                          args.batch_size, "rounds": args.rounds, "seed": args.seed}, indent=2))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def export(spec, out_dir, name=None, force=False):
     non-empty `out_dir` is only replaced with `force=True`, and only when pezo wrote all it holds.
     """
     spec = spec if isinstance(spec, PerturbSpec) else PerturbSpec.from_dict(spec)
-    name = check_module_name(name or default_name(spec))
+    name = check_module_name(default_name(spec) if name is None else name)
     check_buildable(spec)
     check_replaceable(out_dir, force)
     files = _memory_files(spec, name)

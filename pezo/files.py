@@ -57,9 +57,11 @@ def read_json(path, what="a JSON object"):
 
 def write_file(path, data):
     """Write `data` (bytes or text) to `path` whole or not at all."""
-    path = Path(path)
+    path = _followed(path)
     if path.is_dir():
         raise Refused(f"{path} is a folder: give a file name")
+    if path.exists() and not path.is_file():
+        raise Refused(f"{path} is not a regular file (a device or a pipe): give a file name")
     with staged_file(path) as staging:
         staging.write_bytes(data.encode() if isinstance(data, str) else data)
 
@@ -97,7 +99,7 @@ def replacing(folder, force=False):
     A new or empty `folder` is simply taken; a non-empty one only with `force`, and only when all it holds is
     pezo's. The swap is two renames, so `folder` is at every moment the old or the new one, never a mixture.
     """
-    folder = Path(folder)
+    folder = _followed(folder)
     check_replaceable(folder, force)
     folder.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(folder.parent)
@@ -148,12 +150,13 @@ def own(folder, names):
 
 
 def discard(path):
-    """Remove the file or folder `path`, which must be pezo's (listed, or inside a folder listed, by a marker
-    above it); anything else is `Refused`."""
+    """Remove the file or folder `path`, which must be pezo's: listed, or inside a folder listed, by a marker above
+    it, or a marked folder holding nothing else. Anything else is `Refused`."""
     path = Path(path)
     if not (path.exists() or path.is_symlink()):
         return
-    if not _is_pezos(path):
+    whole = path.is_dir() and (path / MARKER).exists() and not _foreign(path)
+    if not (whole or _is_pezos(path)):
         raise Refused(f"{path} was not written by pezo: pezo leaves it alone")
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -194,7 +197,7 @@ def link(path, target):
 def check_replaceable(folder, force=False):
     """Refuse (`Refused`) where `replacing(folder, force)` would: a file, the current folder or one holding it, a
     non-empty folder without `force`, or one holding anything pezo did not write."""
-    folder = Path(folder)
+    folder = _followed(folder)
     if folder.exists() and not folder.is_dir():
         raise Refused(f"{folder} is a file: give a folder")
     if not folder.exists():
@@ -209,6 +212,11 @@ def check_replaceable(folder, force=False):
     if foreign:
         raise Refused(f"{folder} holds what pezo did not write ({_names(foreign)}); --force replaces only pezo's "
                       f"own files: move those away or give another folder")
+
+
+def _followed(path):
+    """`path`, or where it leads if it is a symbolic link: a user's link stays, what it points to is written."""
+    return Path(path).resolve() if Path(path).is_symlink() else Path(path)
 
 
 def _entries(folder):
@@ -227,16 +235,26 @@ def _owned(folder):
 
 
 def _foreign(folder):
-    """What `folder` holds that pezo did not write: nothing where its parent's marker owns it whole."""
+    """What `folder` holds that pezo did not write, top-most first (a foreign folder is named, not entered):
+    nothing where its parent's marker owns it whole."""
     if f"{folder.name}/" in _owned(folder.parent):
         return []
-    owned = set(_owned(folder)) | {MARKER}
-    whole = tuple(name for name in owned if name.endswith("/"))
-    foreign = [name for name in sorted(_entries(folder))
-               if name not in owned and f"{name}/" not in owned and not name.startswith(whole)
-               and not (name.endswith("/") and any(other.startswith(name) for other in owned))]
-    return [name for name in foreign if not any(name.startswith(other) and name != other
-                                                for other in foreign if other.endswith("/"))]
+    owned, found = set(_owned(folder)) | {MARKER}, []
+
+    def visit(directory, prefix):
+        for entry in sorted(os.scandir(directory), key=lambda entry: entry.name):
+            name = prefix + entry.name
+            if not entry.is_dir(follow_symlinks=False):
+                if name not in owned and f"{name}/" not in owned:
+                    found.append(name)
+            elif f"{name}/" not in owned:
+                if any(other.startswith(f"{name}/") for other in owned):
+                    visit(entry.path, f"{name}/")
+                else:
+                    found.append(f"{name}/")
+
+    visit(folder, "")
+    return found
 
 
 def _mark(folder, owns):

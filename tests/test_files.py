@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +44,13 @@ def test_force_never_replaces_what_pezo_did_not_write(tmp_path, foreign):
     assert tree(tmp_path / "o") == before
 
 
+def test_a_linked_folder_is_written_through_its_link(tmp_path):
+    files.write_folder(tmp_path / "real", {"a.v": b"1"})
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    files.write_folder(tmp_path / "link", {"b.v": b"2"}, force=True)
+    assert (tmp_path / "link").is_symlink() and sorted(tree(tmp_path / "real")) == [".pezo.json", "b.v"]
+
+
 def test_an_unmarked_folder_is_all_foreign(tmp_path):
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj" / "spec.json").write_text("{}")
@@ -75,6 +83,12 @@ def test_write_file_replaces_whole(tmp_path):
     files.write_file(tmp_path / "deep" / "r.json", "{}\n")
     files.write_file(tmp_path / "deep" / "r.json", b"[]\n")
     assert tree(tmp_path) == {"deep/r.json": b"[]\n"}
+    (tmp_path / "link.json").symlink_to(tmp_path / "deep" / "r.json")
+    files.write_file(tmp_path / "link.json", "1\n")                  # the link is kept, its file written
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "deep" / "r.json").read_text() == "1\n"
+    with pytest.raises(files.Refused, match="/dev/null is not a regular file"):
+        files.write_file("/dev/null", "x")
+    assert not list(Path("/dev").glob(".pezo-staging-*"))
 
 
 def test_staging_of_a_killed_process_is_removed_and_nothing_else(tmp_path):
@@ -112,6 +126,9 @@ def test_discard_removes_only_pezos(tmp_path):
         with pytest.raises(files.Refused, match="was not written by pezo"):
             files.discard(folder / "mine.txt")
     assert not (tmp_path / "w/run/words.hex").exists() and (tmp_path / "w/mine.txt").exists()
+    files.write_folder(tmp_path / "o", {"a.v": b"1"})
+    files.discard(tmp_path / "o")                                   # marked, and nothing else in it
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("content, message", [

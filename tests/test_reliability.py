@@ -92,10 +92,16 @@ def test_sim_never_replaces_a_workdir_it_did_not_write(tmp_path, capsys):
     one_error_line(err, "holds what pezo did not write (rtl/)")
 
 
+def test_the_root_is_not_a_workdir(capsys):
+    status, _, err = run(capsys, "sim", *TINY, "--simulator", "icarus", "--workdir", "/")
+    assert status == 2
+    one_error_line(err, "/ holds what pezo did not write (")
+
+
 def test_every_writer_goes_through_pezo_files():
     """Deleting, renaming and temporary folders happen in pezo/files.py alone (one writer, one rule)."""
     root = Path(__file__).parent.parent
-    sources = [path for folder in ("pezo", "golden", "hw", "sim", "synth", "train") for path in
+    sources = [path for folder in ("pezo", "golden", "hw", "sim", "synth", "train", "bench") for path in
                (root / folder).rglob("*.py") if path != root / "pezo" / "files.py"]
     pattern = re.compile(r"rmtree|mkdtemp|mkstemp|os\.replace|\.rename\(|\.unlink\(|os\.remove")
     found = [f"{path.relative_to(root)}: {line.strip()}" for path in sources
@@ -308,7 +314,7 @@ def test_version(capsys):
     assert stop.value.code == 0 and re.fullmatch(r"pezo \d+\.\d+\.\d+\n", capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("name", ["module", "logic", "pezo_harness", "9lives", "a-b"])
+@pytest.mark.parametrize("name", ["module", "logic", "pezo_harness", "9lives", "a-b", ""])
 def test_module_names_that_tools_reserve_are_refused(tmp_path, capsys, name):
     status, _, err = run(capsys, "export", *TINY, "--name", name, "--out", tmp_path / "o")
     assert status == 2 and not (tmp_path / "o").exists()

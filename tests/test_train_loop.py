@@ -236,3 +236,9 @@ def test_sigterm_keeps_the_last_checkpoint_and_leaves_no_staging(tiny, tmp_path)
         "pezo: terminated (SIGTERM); staging files removed, child processes stopped"]
     assert not list(out.glob(".pezo-staging-*"))
     assert main(["train", "--out", str(out), "--resume", "--steps", "1", "--no-progress"]) == 0
+
+
+def test_an_unwritable_run_folder(tiny, capsys):
+    assert train(tiny, "/sys/pezo-unwritable/run", "--steps", "1") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: /sys/pezo-unwritable") and len(err.splitlines()) == 1
