@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .files import held
 from .golden import PAPER_DEFAULTS
 from .options import UsageError, add_spec_options, output_file, output_folder, spec_from_args, spec_label
 from .train.cli import add_parser as add_train_parser
@@ -191,7 +192,10 @@ class Terminated(BaseException):
 
 
 def _stop(signum, frame):
-    """On SIGINT or SIGTERM: stop every process pezo started (a simulator, a compiler), then unwind."""
+    """On SIGINT or SIGTERM: stop every process pezo started (a simulator, a compiler), then unwind (after a
+    write that is finishing, pezo.files.held)."""
+    if held(signum):
+        return
     for pid in _descendants(os.getpid()):
         try:
             os.kill(pid, signal.SIGTERM)

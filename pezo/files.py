@@ -19,12 +19,14 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
 MARKER = ".pezo.json"
 LOCK = ".pezo.lock"
 STAGING = ".pezo-staging-"
+OLD = "-old"
 
 
 class Refused(FileExistsError):
@@ -80,7 +82,8 @@ def staged_file(path):
         os.chmod(staging, 0o644)
         os.replace(staging, path)
     finally:
-        staging.unlink(missing_ok=True)
+        with _finishing():
+            staging.unlink(missing_ok=True)
 
 
 def write_folder(folder, files, force=False):
@@ -97,26 +100,37 @@ def replacing(folder, force=False):
     """A staging folder for the caller to fill; when the block ends normally it becomes `folder`, marked as pezo's.
 
     A new or empty `folder` is simply taken; a non-empty one only with `force`, and only when all it holds is
-    pezo's. The swap is two renames, so `folder` is at every moment the old or the new one, never a mixture.
+    pezo's. The swap is two renames (the old folder aside, the new one in); an interruption between them puts the
+    old one back, so `folder` is the old or the new one, never a mixture and never missing.
     """
     folder = _followed(folder)
     check_replaceable(folder, force)
     folder.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(folder.parent)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-{folder.name}-", dir=folder.parent))
+    old = folder.with_name(f"{STAGING}{os.getpid()}-{folder.name}{OLD}")
     try:
         yield staging
         staging.chmod(0o755)
         _mark(staging, sorted(name for name in _entries(staging) if not name.endswith("/")))
-        if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-{folder.name}-old-", dir=folder.parent))
-            folder.replace(old)
-            staging.rename(folder)
-            shutil.rmtree(old)
-        else:
+        with _finishing():
+            if folder.exists():
+                folder.rename(old)
             staging.rename(folder)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with _finishing():
+            _settle(old, folder)
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _settle(old, folder):
+    """After a swap, whole or interrupted: the old folder back where the new one never arrived, else removed."""
+    if not old.exists():
+        return
+    if folder.exists():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.rename(folder)
 
 
 @contextlib.contextmanager
@@ -266,11 +280,40 @@ def _names(names, shown=5):
     return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
+_held = {"depth": 0, "signals": []}
+
+
+def held(signum):
+    """For a signal handler: True while a swap or clean-up is finishing; the signal is then kept and delivered
+    again when it has finished, so that an interruption never leaves a folder set aside or staging behind."""
+    if _held["depth"]:
+        _held["signals"].append(signum)
+    return bool(_held["depth"])
+
+
+@contextlib.contextmanager
+def _finishing():
+    _held["depth"] += 1
+    try:
+        yield
+    finally:
+        _held["depth"] -= 1
+        if not _held["depth"] and _held["signals"]:
+            signum = _held["signals"].pop(0)
+            _held["signals"].clear()
+            signal.raise_signal(signum)
+
+
 def _remove_stale(parent):
-    """Remove staging files and folders in `parent` left by pezo processes that no longer run."""
+    """Clear up after pezo processes that no longer run: remove their staging files and folders, and put back a
+    folder they had set aside for a swap that never finished."""
     for path in parent.glob(STAGING + "*"):
-        pid = path.name[len(STAGING):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        pid, _, rest = path.name[len(STAGING):].partition("-")
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if path.name.endswith(OLD) and path.is_dir() and not path.is_symlink():
+            _settle(path, parent / rest[:-len(OLD)])
+        else:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 

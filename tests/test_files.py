@@ -103,6 +103,16 @@ def test_staging_of_a_killed_process_is_removed_and_nothing_else(tmp_path):
                                                           "r.json"]
 
 
+def test_a_swap_cut_short_puts_the_old_folder_back(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    files.write_folder(tmp_path / "checkpoint", {"w": b"old"})
+    (tmp_path / "checkpoint").rename(tmp_path / f".pezo-staging-{dead}-checkpoint-old")    # killed mid-swap
+    files.write_file(tmp_path / "metrics.jsonl", "")
+    assert tree(tmp_path / "checkpoint")["w"] == b"old" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint", "metrics.jsonl"]
+
+
 def test_work_folder_claims_and_locks(tmp_path):
     with files.work_folder(tmp_path / "w", ["run/"]) as folder:
         (folder / "run").mkdir()

@@ -242,3 +242,15 @@ def test_an_unwritable_run_folder(tiny, capsys):
     assert train(tiny, "/sys/pezo-unwritable/run", "--steps", "1") == 2
     err = capsys.readouterr().err
     assert err.startswith("error: /sys/pezo-unwritable") and len(err.splitlines()) == 1
+
+
+def test_an_unreachable_hub_gives_one_line(tmp_path):
+    """Not one warning per retry of the hub (an endpoint that refuses connections stands in for no network)."""
+    import os
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "pezo.cli", "train", "--model", "nosuch/model", "--out",
+                           str(tmp_path / "run")], capture_output=True, text=True,
+                          env={**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "0"})
+    assert done.returncode == 2 and not (tmp_path / "run").exists()
+    assert done.stderr.startswith("error: model 'nosuch/model' was not found") and len(done.stderr.splitlines()) == 1
