@@ -46,8 +46,8 @@ def run_one(out, method, perturb, preset, seed, args, steps):
                     lr=args.method_lr.get(method, args.lr), eps=args.eps, batch_size=args.batch_size,
                     eval_every=args.eval_every, seed=seed, method=method, peft=args.peft,
                     method_args=args.method_arg.get(method, {}))
-    if (out / "summary.json").exists():
-        summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
+    if "wall_seconds" in summary:               # finished, and measured by this script (not cut short)
         asked = {key: value for key, value in dataclasses.asdict(config).items()
                  if key != "out" and summary.get(key) != value}
         if asked:

@@ -12,6 +12,7 @@
 """
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -83,6 +84,8 @@ def load_build(path):
         if not file.is_file():
             raise ManifestError(f"{path}: {file} is missing: a build is used only whole")
         files[filename] = file.read_bytes()
+        if _sha256(files[filename]) != digest:
+            raise ManifestError(f"{path}: {file} does not match its sha256 in the manifest")
     if f"{manifest['top']}.v" not in files:
         raise ManifestError(f"{path}: its files do not list the top module's Verilog {manifest['top']}.v")
     return spec, manifest["top"], files
@@ -95,6 +98,10 @@ def _read_manifest(path):
     for key, kind in (("spec", dict), ("top", str), ("files", dict)):
         if not isinstance(manifest.get(key), kind):
             raise ManifestError(f"{path}: no {key!r} {kind.__name__}: not the manifest.json of a pezo export")
+    check_module_name(manifest["top"])
+    for filename in manifest["files"]:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.]*", filename):
+            raise ManifestError(f"{path}: files lists {filename!r}: a build's files are plain names beside it")
     spec = PerturbSpec.from_dict(manifest["spec"])
     name = manifest["top"]
     expected = {**_derived(spec, name), **{f"files[{filename!r}]": _sha256(content)

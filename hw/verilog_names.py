@@ -32,9 +32,9 @@ RESERVED = frozenset(VERILOG_2005.split()) | frozenset(SYSTEMVERILOG.split()) | 
 
 def check_module_name(name):
     """`name` if it can name the top module, else a ValueError naming it and what is allowed."""
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,1023}", name):
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,199}", name):
         raise ValueError(f"name={name!r} is not a plain Verilog identifier: allowed a letter or _ followed by "
-                         f"letters, digits and _")
+                         f"letters, digits and _, 200 characters at most (file names hold it)")
     if name in RESERVED:
         raise ValueError(f"name={name!r} is a reserved word of Verilog or SystemVerilog (or the harness's name): "
                          f"give another module name")

@@ -18,7 +18,8 @@ from pathlib import Path
 from . import __version__
 from .files import held
 from .golden import PAPER_DEFAULTS
-from .options import UsageError, add_spec_options, output_file, output_folder, spec_from_args, spec_label
+from .options import (ToolFailed, UsageError, add_spec_options, output_file, output_folder, spec_from_args,
+                      spec_label)
 from .train.cli import add_parser as add_train_parser
 
 
@@ -34,9 +35,11 @@ def export_command(args):
     return 0
 
 
-def run_simulation(spec, simulator, values, workdir, length=None, waves=False, saif=False, exported=None):
+def run_simulation(spec, simulator, values, workdir, length=None, waves=False, saif=None, exported=None):
     """Build and run `values` values of the ZO pattern on one simulator in the work folder `workdir`, claimed for
-    this run alone; `exported`: a build's files to simulate as they are. Returns (Simulation, Result, scenario)."""
+    this run alone; `exported`: a build's files to simulate as they are; `saif`: a file that receives the run's
+    switching activity (Verilator). Returns (Simulation, Result, scenario)."""
+    from .files import write_file
     from .hw.generator import check_buildable
     from .sim.runner import build, workspace
     from .sim.scenario import zo_steps
@@ -44,9 +47,12 @@ def run_simulation(spec, simulator, values, workdir, length=None, waves=False, s
     words = math.ceil(values / spec.lanes)
     length = length or default_length(spec, words)
     with workspace(workdir) as folder:
-        simulation = build(spec, simulator, folder, waves=waves, saif=saif, exported=exported)
+        simulation = build(spec, simulator, folder, waves=waves, saif=saif is not None, exported=exported)
         scenario = zo_steps(length, words)
-        return simulation, simulation.run(scenario), scenario
+        result = simulation.run(scenario)
+        if saif is not None and result.passed:
+            write_file(saif, simulation.saif_path().read_bytes())
+        return simulation, result, scenario
 
 
 def default_length(spec, words):
@@ -88,21 +94,19 @@ def sim_command(args):
     for workdir in [args.workdir] if args.workdir else default_workdirs(spec, args.simulator, exported):
         try:
             simulation, result, scenario = run_simulation(spec, args.simulator, args.values, workdir, args.length,
-                                                          args.waves, saif=bool(args.saif), exported=exported)
+                                                          args.waves, saif=args.saif, exported=exported)
             break
         except Busy:
-            if args.workdir:
+            if args.workdir or workdir.name.endswith("-999"):
                 raise
     print(report_line(spec, simulation, result))
-    verilog = simulation.directory / "rtl" / f"{simulation.top}.v"
-    digest = hashlib.sha256(verilog.read_bytes()).hexdigest()
+    verilog, digest = f"{simulation.top}.v", simulation.verilog_sha256
     if exported:
         folder = args.manifest if args.manifest.is_dir() else args.manifest.parent
-        print(f"  simulated the build's own {folder / verilog.name} (sha256 {digest}, as its manifest records)")
+        print(f"  simulated the build's own {folder / verilog} (sha256 {digest}, as its manifest records)")
     else:
-        print(f"  simulated {workdir / 'rtl' / verilog.name} (sha256 {digest}), exported from the spec")
+        print(f"  simulated {workdir / 'rtl' / verilog} (sha256 {digest}), exported from the spec")
     if args.saif:
-        write_file(args.saif, simulation.saif_path().read_bytes())
         print(f"  switching activity (SAIF) in {args.saif}")
     if not result.passed:
         print(f"  {result.mismatch}")
@@ -110,7 +114,7 @@ def sim_command(args):
         print(f"  waves in {workdir / 'run'}")
     if args.json:
         record = {"spec": spec.to_dict(), "simulator": args.simulator, "scenario_length": scenario.length,
-                  "verilog": {"file": verilog.name, "sha256": digest, "from": "manifest" if exported else "spec"},
+                  "verilog": {"file": verilog, "sha256": digest, "from": "manifest" if exported else "spec"},
                   "passed": result.passed, "words": result.words, "values": result.values,
                   "run_seconds": result.run_seconds, "check_seconds": result.check_seconds,
                   "build_seconds": simulation.build_seconds, "values_per_second": result.values_per_second,
@@ -161,17 +165,21 @@ def parser():
 
     export_parser = commands.add_parser("export", help="write Verilog, ROM images and manifest.json")
     add_spec_options(export_parser)
-    export_parser.add_argument("--out", type=output_folder, required=True, help="output directory (must be new or empty)")
+    export_parser.add_argument("--out", type=output_folder, required=True,
+                               help="output folder (new or empty, or pezo's own with --force)")
     export_parser.add_argument("--name", help="top module name (default e.g. pezo_otf_31x8)")
-    export_parser.add_argument("--force", action="store_true", help="replace a non-empty output directory")
+    export_parser.add_argument("--force", action="store_true",
+                               help="replace a folder pezo wrote (refused if it holds anything else)")
     export_parser.set_defaults(run=export_command)
 
     sim_parser = commands.add_parser("sim", help="prove a configuration bit-exact on a simulator")
     add_spec_options(sim_parser)
     sim_parser.add_argument("--simulator", choices=["icarus", "verilator"], default="verilator")
     sim_parser.add_argument("--values", type=int, default=1_000_000, help="values to compare (default 10^6)")
-    sim_parser.add_argument("--length", type=int, help="words per perturbation (default min(4096, all))")
-    sim_parser.add_argument("--workdir", type=output_folder, help="build and run folder (default out/sim/<config>-<sim>)")
+    sim_parser.add_argument("--length", type=int,
+                            help="words per perturbation (default: all, at most 4096 and 2^length_bits - 1)")
+    sim_parser.add_argument("--workdir", type=output_folder,
+                            help="build and run folder, claimed for this run (default out/sim/<config>-<digest>-<sim>)")
     sim_parser.add_argument("--waves", action="store_true",
                             help="write waves: <workdir>/run/waves.fst (Icarus) or dump.vcd (Verilator)")
     sim_parser.add_argument("--saif", type=output_file, help="write the run's switching activity as SAIF (Verilator)")
@@ -233,11 +241,18 @@ def main(argv=None):
         where = f"{error.filename}: {error.strerror}" if isinstance(error, OSError) and error.filename else error
         print(f"error: {where}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        print(f"error: the Python package {error.name} is not installed: pezo's extras bring it "
+              f"(pip install 'pezo[sim,synth,train]')", file=sys.stderr)
+        return 2
+    except ToolFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("pezo: interrupted (SIGINT); staging files removed, child processes stopped", file=sys.stderr)
+        print("pezo: interrupted (SIGINT)", file=sys.stderr)
         return 130
     except Terminated:
-        print("pezo: terminated (SIGTERM); staging files removed, child processes stopped", file=sys.stderr)
+        print("pezo: terminated (SIGTERM)", file=sys.stderr)
         return 143
     finally:
         for signum, handler in handlers.items():

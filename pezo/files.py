@@ -1,25 +1,30 @@
-"""The one file writer: everything pezo writes appears whole or not at all, and nothing pezo did not write is ever
-replaced or deleted.
+"""The one file writer: everything pezo writes appears whole or not at all, and pezo never replaces or deletes a
+file or folder it did not write (a file the user names as an output, such as `--json`, is written over).
 
 - `write_file(path, data)`: one file, through a staging file beside it that is renamed over it.
 - `replacing(folder, force)`: a folder filled in a staging sibling, then swapped into place; `write_folder` for
   files given as bytes.
 - `work_folder(folder, owns)`: a folder pezo fills over time (a simulation's work folder, a training run), claimed
   and locked against a second pezo using it at the same time.
-- `read_json(path)`: a JSON object from a file; anything else is a `BadFile` naming the file.
+- `discard(path)`: remove something pezo wrote; `read_json(path)`: a JSON object, or a `BadFile` naming the file.
 
 Every folder pezo writes carries a marker, `.pezo.json`, listing what pezo put there (a name ending in "/" is a
-folder pezo owns whole). A folder is replaced only with `force`, and only when everything in it is pezo's;
-otherwise the refusal names what is not. Staging files are siblings named `.pezo-staging-<pid>-...`; they go away
-when the write ends (also on an exception, SIGINT or SIGTERM), and any left by a killed process are removed by the
-next write beside them.
+folder pezo owns whole) with the sha256 of each file it wrote whole. A folder is replaced only with `force`, and
+only when everything in it is pezo's and unchanged; otherwise the refusal names what is not. Staging files are
+siblings named `.pezo-staging-<pid>-...`; they go away when the write ends (also on an exception, SIGINT or
+SIGTERM), and any left by a killed process are cleared by the next write beside them. Files are flushed to disk
+before they are renamed into place.
 """
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
+import hashlib
 import json
 import os
 import shutil
 import signal
+import stat
 import tempfile
 from pathlib import Path
 
@@ -59,7 +64,7 @@ def read_json(path, what="a JSON object"):
 
 def write_file(path, data):
     """Write `data` (bytes or text) to `path` whole or not at all."""
-    path = _followed(path)
+    path = _canonical(path)
     if path.is_dir():
         raise Refused(f"{path} is a folder: give a file name")
     if path.exists() and not path.is_file():
@@ -70,24 +75,32 @@ def write_file(path, data):
 
 @contextlib.contextmanager
 def staged_file(path):
-    """A staging path beside `path` for the caller to write; renamed to `path` when the block ends normally."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(path.parent)
-    handle, name = tempfile.mkstemp(prefix=f"{STAGING}{os.getpid()}-{path.name}-", dir=path.parent)
+    """A staging path beside `path` for the caller to write; flushed and renamed to `path` when the block ends
+    normally."""
+    path = _canonical(path)
+    with _naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(path.parent)
+        handle, name = tempfile.mkstemp(prefix=f"{STAGING}{os.getpid()}-{path.name}-", dir=path.parent)
     os.close(handle)
     staging = Path(name)
     try:
         yield staging
         os.chmod(staging, 0o644)
+        _sync(staging)
         os.replace(staging, path)
+        _sync(path.parent)
     finally:
         with _finishing():
             staging.unlink(missing_ok=True)
 
 
 def write_folder(folder, files, force=False):
-    """Write `files` ({relative path: bytes}) as the folder `folder`, replacing it only as `replacing` allows."""
+    """Write `files` ({relative path: bytes}) as the folder `folder`, replacing it only as `replacing` allows;
+    every path must stay inside the folder."""
+    for name in files:
+        if not name or Path(name).is_absolute() or ".." in Path(name).parts:
+            raise Refused(f"{name!r} is not a plain relative file name: it would be written outside {folder}")
     with replacing(folder, force) as staging:
         for name, content in files.items():
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
@@ -100,31 +113,68 @@ def replacing(folder, force=False):
     """A staging folder for the caller to fill; when the block ends normally it becomes `folder`, marked as pezo's.
 
     A new or empty `folder` is simply taken; a non-empty one only with `force`, and only when all it holds is
-    pezo's. The swap is two renames (the old folder aside, the new one in); an interruption between them puts the
-    old one back, so `folder` is the old or the new one, never a mixture and never missing.
+    pezo's, unchanged, and no pezo process holds it. The swap exchanges the two folders in one step where the
+    system can (Linux renameat2), else in two renames whose interruption puts the old folder back; so `folder` is
+    the old or the new one, never a mixture. What appeared in the old one meanwhile makes it refuse after all.
     """
-    folder = _followed(folder)
+    folder = _canonical(folder)
     check_replaceable(folder, force)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(folder.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-{folder.name}-", dir=folder.parent))
+    whole = f"{folder.name}/" in _owned(folder.parent)
+    with _naming(folder):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(folder.parent)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-{folder.name}-", dir=folder.parent))
     old = folder.with_name(f"{STAGING}{os.getpid()}-{folder.name}{OLD}")
     try:
         yield staging
         staging.chmod(0o755)
-        _mark(staging, sorted(name for name in _entries(staging) if not name.endswith("/")))
+        files = sorted(name for name in _entries(staging) if not name.endswith("/"))
+        _mark(staging, files, {} if whole else {name: _sha256(staging / name) for name in files})
+        for name in files:
+            _sync(staging / name)
         with _finishing():
-            if folder.exists():
-                folder.rename(old)
-            staging.rename(folder)
+            _swap(staging, folder, old)
+        _sync(folder.parent)
     finally:
         with _finishing():
             _settle(old, folder)
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _swap(staging, folder, old):
+    """Put `staging` in place of `folder`; the old folder ends up at `staging` (exchanged) or `old` (renamed)."""
+    if not folder.exists():
+        staging.rename(folder)
+        return
+    exchanged = _exchange(staging, folder)
+    if not exchanged:
+        folder.rename(old)
+    replaced = staging if exchanged else old
+    foreign = _foreign(replaced, folder.name)
+    if foreign:                                     # written into it since it was checked: the old one stays
+        _exchange(staging, folder) if exchanged else None
+        raise Refused(f"{folder} holds what pezo did not write ({_names(foreign)}), written while pezo was "
+                      f"writing: nothing was replaced")
+    if not exchanged:
+        staging.rename(folder)
+
+
+def _exchange(first, second):
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    renameat2 = getattr(_LIBC, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_cwd, rename_exchange = -100, 2
+    done = renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange)
+    return done == 0
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ctypes.util.find_library("c") else None
+
+
 def _settle(old, folder):
-    """After a swap, whole or interrupted: the old folder back where the new one never arrived, else removed."""
+    """After a two-rename swap, whole or interrupted: the old folder back where the new one never arrived, else
+    removed."""
     if not old.exists():
         return
     if folder.exists():
@@ -135,21 +185,24 @@ def _settle(old, folder):
 
 @contextlib.contextmanager
 def work_folder(folder, owns):
-    """Claim `folder` for one pezo process: new, empty or already pezo's (else `Refused`, naming what is not);
-    marked as owning `owns` (names; "x/" a whole folder) and locked until the block ends. Yields the folder."""
-    folder = Path(folder)
+    """Claim `folder` for one pezo process: new, empty or already pezo's (else `Refused`, naming what is not; a
+    folder another pezo holds: `Busy`), marked as owning `owns` (names; "x/" a whole folder) and locked until the
+    block ends. What a killed pezo left in it is cleared first. Yields the folder."""
+    folder = _canonical(folder)
     if folder.exists() and not folder.is_dir():
         raise Refused(f"{folder} is a file: give a folder")
-    foreign = [name for name in _foreign(folder) if name != LOCK] if folder.exists() else []
+    foreign = _foreign(folder) if folder.exists() else []
     if foreign:
         raise Refused(f"{folder} holds what pezo did not write ({_names(foreign)}): give a new or empty folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    with _naming(folder):
+        folder.mkdir(parents=True, exist_ok=True)
     with open(folder / LOCK, "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Busy(f"{folder} is in use by another pezo process: give another folder or wait") from None
-        _mark(folder, sorted(set(_owned(folder)) | set(owns) | {LOCK}))
+        _remove_stale(folder)
+        _mark(folder, sorted(set(_owned(folder)) | set(owns) | {LOCK}), _digests(folder))
         yield folder
 
 
@@ -159,32 +212,33 @@ def own(folder, names):
     folder.mkdir(parents=True, exist_ok=True)
     owned = _owned(folder)
     if not set(names) <= set(owned):
-        _mark(folder, sorted(set(owned) | set(names)))
+        _mark(folder, sorted(set(owned) | set(names)), _digests(folder))
     return folder
 
 
 def discard(path):
-    """Remove the file or folder `path`, which must be pezo's: listed, or inside a folder listed, by a marker above
-    it, or a marked folder holding nothing else. Anything else is `Refused`."""
-    path = Path(path)
+    """Remove the file or folder `path`, which must be pezo's: listed, or inside a folder listed, by the nearest
+    marker above it, or a marked folder holding nothing else and held by no pezo process. Anything else is
+    `Refused`."""
+    path = _canonical(path) if not Path(path).is_symlink() else Path(os.path.abspath(path))
     if not (path.exists() or path.is_symlink()):
         return
-    whole = path.is_dir() and (path / MARKER).exists() and not _foreign(path)
+    whole = path.is_dir() and not path.is_symlink() and (path / MARKER).exists() and not _foreign(path)
     if not (whole or _is_pezos(path)):
         raise Refused(f"{path} was not written by pezo: pezo leaves it alone")
     if path.is_dir() and not path.is_symlink():
+        _check_unlocked(path)
         shutil.rmtree(path)
     else:
         path.unlink()
 
 
 def _is_pezos(path):
-    path = Path(os.path.abspath(path))
+    """Whether the nearest marker above `path` lists it (or a folder holding it)."""
     for folder in path.parents:
-        name = path.relative_to(folder).as_posix()
-        owned = _owned(folder)
-        if name in owned or f"{name}/" in owned or any(name.startswith(o) for o in owned if o.endswith("/")):
-            return True
+        if (folder / MARKER).exists():
+            name, owned = path.relative_to(folder).as_posix(), _owned(folder)
+            return name in owned or f"{name}/" in owned or any(name.startswith(o) for o in owned if o.endswith("/"))
     return False
 
 
@@ -208,16 +262,30 @@ def link(path, target):
     return path
 
 
+def private_folder(name):
+    """A folder `name` of this user's own in the system's temporary folder (mode 0700, refused if anyone else
+    owns or may write it): for the links and builds that give simulators plain paths."""
+    base = Path(tempfile.gettempdir()) / f"pezo-{os.getuid()}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    info = base.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise Refused(f"{base} is not a folder of this user's alone: remove it or set TMPDIR")
+    (base / name).mkdir(exist_ok=True)
+    return base / name
+
+
 def check_replaceable(folder, force=False):
     """Refuse (`Refused`) where `replacing(folder, force)` would: a file, the current folder or one holding it, a
-    non-empty folder without `force`, or one holding anything pezo did not write."""
-    folder = _followed(folder)
+    folder a pezo process holds, a non-empty folder without `force`, or one holding anything pezo did not write
+    or that changed since pezo wrote it."""
+    folder = _canonical(folder)
     if folder.exists() and not folder.is_dir():
         raise Refused(f"{folder} is a file: give a folder")
     if not folder.exists():
         return
     if Path.cwd().resolve().is_relative_to(folder.resolve()):
         raise Refused(f"{folder} is the current folder or holds it: give a folder inside it")
+    _check_unlocked(folder)
     if is_empty(folder):
         return
     if not force:
@@ -228,9 +296,56 @@ def check_replaceable(folder, force=False):
                       f"own files: move those away or give another folder")
 
 
-def _followed(path):
-    """`path`, or where it leads if it is a symbolic link: a user's link stays, what it points to is written."""
-    return Path(path).resolve() if Path(path).is_symlink() else Path(path)
+def _check_unlocked(folder):
+    if not (folder / LOCK).exists():
+        return
+    with open(folder / LOCK) as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(f"{folder} is in use by another pezo process: give another folder or wait") from None
+
+
+def _canonical(path):
+    """`path` with its folder resolved: where a symbolic link leads (a user's link stays, what it points to is
+    written), and never a name like `..` that means a different folder than it reads."""
+    path = Path(path)
+    try:
+        if path.is_symlink() or path.name in ("", ".", ".."):
+            return path.resolve(strict=path.is_symlink())
+        return path.parent.resolve() / path.name
+    except (RuntimeError, OSError):
+        raise Refused(f"{path} is a symbolic link that leads nowhere or in a loop: give another path") from None
+
+
+@contextlib.contextmanager
+def _naming(path):
+    """Report a failure to create a staging file or folder as a failure to write `path`, the name the user gave."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename and STAGING not in str(error.filename):
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from None
+
+
+def _sync(path):
+    """Flush a file or a folder's entries to disk."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass                                    # some file systems cannot sync a folder
+    finally:
+        os.close(handle)
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _entries(folder):
@@ -239,28 +354,43 @@ def _entries(folder):
         yield path.relative_to(folder).as_posix() + ("/" if path.is_dir() and not path.is_symlink() else "")
 
 
+def _marker(folder):
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+        return marker if isinstance(marker, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def _owned(folder):
     """The names the marker of `folder` lists (none where it has no valid marker)."""
-    try:
-        owned = json.loads((folder / MARKER).read_text()).get("owns", [])
-    except (OSError, ValueError, AttributeError):
-        return []
-    return [name for name in owned if isinstance(name, str)]
+    owned = _marker(folder).get("owns", [])
+    return [name for name in owned if isinstance(name, str)] if isinstance(owned, list) else []
 
 
-def _foreign(folder):
-    """What `folder` holds that pezo did not write, top-most first (a foreign folder is named, not entered):
-    nothing where its parent's marker owns it whole."""
-    if f"{folder.name}/" in _owned(folder.parent):
+def _digests(folder):
+    digests = _marker(folder).get("sha256", {})
+    return digests if isinstance(digests, dict) else {}
+
+
+def _foreign(folder, name=None):
+    """What `folder` (known by `name`, where it is not yet in place) holds that pezo did not write or that changed
+    since, top-most first (a foreign folder is named, not entered); pezo's staging and lock never count. Nothing
+    where the parent's marker owns the folder whole."""
+    if f"{name or folder.name}/" in _owned(folder.parent):
         return []
-    owned, found = set(_owned(folder)) | {MARKER}, []
+    owned, digests, found = set(_owned(folder)) | {MARKER, LOCK}, _digests(folder), []
 
     def visit(directory, prefix):
         for entry in sorted(os.scandir(directory), key=lambda entry: entry.name):
             name = prefix + entry.name
+            if entry.name.startswith(STAGING):
+                continue
             if not entry.is_dir(follow_symlinks=False):
                 if name not in owned and f"{name}/" not in owned:
                     found.append(name)
+                elif name in digests and (entry.is_symlink() or _sha256(entry.path) != digests[name]):
+                    found.append(f"{name} (changed since pezo wrote it)")
             elif f"{name}/" not in owned:
                 if any(other.startswith(f"{name}/") for other in owned):
                     visit(entry.path, f"{name}/")
@@ -271,8 +401,12 @@ def _foreign(folder):
     return found
 
 
-def _mark(folder, owns):
-    (folder / MARKER).write_text(json.dumps({"written_by": "pezo", "owns": owns}, indent=1) + "\n")
+def _mark(folder, owns, digests=None):
+    """Write the marker of `folder` (through a staging file, so it is never half-written)."""
+    marker = {"written_by": "pezo", "owns": owns, **({"sha256": digests} if digests else {})}
+    staging = folder / f"{STAGING}{os.getpid()}-{MARKER}"
+    staging.write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n")
+    os.replace(staging, folder / MARKER)
 
 
 def _names(names, shown=5):

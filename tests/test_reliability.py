@@ -149,6 +149,7 @@ def _drop_the_verilog_entry(build):
     (lambda build: (build / "manifest.json").write_text(json.dumps({"top": "x", "files": {}})),
      "no 'spec' dict: not the manifest.json of a pezo export"),
     (lambda build: (build / "manifest.json").write_text("[]"), "holds a JSON list"),
+    (lambda build: _rehash(build, "../escape.sh", "echo\n"), "files lists '../escape.sh'"),
 ])
 def test_sim_refuses_an_incomplete_build(build, capsys, damage, message):
     damage(build)
@@ -306,6 +307,12 @@ def test_an_unwritable_folder(capsys, command):
     status, _, err = run(capsys, *command)
     assert status == 2
     one_error_line(err, UNWRITABLE)
+
+
+def test_the_folder_the_user_gave_is_named(capsys):
+    status, _, err = run(capsys, "export", *TINY, "--out", "/proc/pezo-out")
+    assert status == 2
+    one_error_line(err, "error: /proc/pezo-out: ")
 
 
 def test_version(capsys):

@@ -132,7 +132,7 @@ class Run:
         self.zo.load_state_dict(optimizer["optimizer"])
         self.schedule.load_state_dict(optimizer["schedule"])
         self.progress = Progress(**state["progress"])
-        records = [json.loads(line) for line in (self.out / "metrics.jsonl").read_text().splitlines()]
+        records = _metrics(self.out / "metrics.jsonl")
         kept = [record for record in records if record.get("step", 0) <= self.progress.step
                 and record.get("event") not in ("test", "stopped")]
         files.write_file(self.out / "metrics.jsonl", "".join(json.dumps(record) + "\n" for record in kept))
@@ -215,6 +215,19 @@ class Run:
     def _log(self, record):
         with (self.out / "metrics.jsonl").open("a") as file:
             file.write(json.dumps(record) + "\n")
+
+
+def _metrics(path):
+    """The records of a metrics.jsonl; a last line cut short (a run killed while writing it) is dropped."""
+    lines = Path(path).read_text().splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise files.BadFile(f"{path}: line {number} is not JSON: the run's metrics are damaged") from None
+    return records
 
 
 def _spec(spec):
