@@ -6,6 +6,7 @@
     pezo train --method zo-adam --peft lora --lr 1e-4 --eps 1e-2 --perturb pezo-pool --out out/train/adam
 """
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from pezo.options import output_folder
 
-from . import adapters, perturbations, zo
+from . import adapters, distributed, perturbations, zo
 from .loop import OWNS, SCHEDULES, Config, Run
 
 SPEC_OPTIONS = ("generators", "width", "size", "bits", "lanes", "exp_bits")
@@ -43,6 +44,11 @@ def add_parser(commands):
     for name in ("lora_r", "lora_alpha", "prefix_tokens"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(defaults, name)}")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--perturbation-parallel", type=int, default=1, metavar="P",
+                        help="under torchrun: ranks that share a step's queries (the other factor of the ranks is "
+                             "data parallel; default 1)")
+    parser.add_argument("--backend", choices=("gloo", "nccl"), default="gloo",
+                        help="torch.distributed backend under torchrun (default gloo)")
     methods = parser.add_argument_group("arguments of the ZO methods (docs/methods.md); each applies to the "
                                         "methods named")
     for name, (argument, owners) in method_arguments().items():
@@ -62,16 +68,43 @@ def train_command(args):
     from transformers.utils import logging
     logging.disable_progress_bar()
     from pezo.files import work_folder
-    run = Run(_resumed_config(args) if args.resume else config_from_args(args), progress_bar=not args.no_progress)
-    with work_folder(args.out, OWNS):              # one pezo at a time in a run folder
-        run.resume() if args.resume else run.start()
-        summary = run.train()
-    print(json.dumps({key: summary[key] for key in ("method", "perturb", "seed", "steps_done", "best_step",
-                                                    "best_dev_accuracy", "test_accuracy", "train_seconds")}))
+    from pezo.options import ToolFailed
+    config = _resumed_config(args) if args.resume else config_from_args(args)
+    layout = _layout(args)
+    try:
+        run = Run(config, progress_bar=not args.no_progress, layout=layout)
+        with work_folder(args.out, OWNS) if run.writer else contextlib.nullcontext():   # one pezo per run
+            run.resume() if args.resume else run.start()
+            summary = run.train()
+    except RuntimeError as error:
+        if layout is None or isinstance(error, ToolFailed):
+            raise
+        raise ToolFailed(f"rank {layout.rank} of {layout.world}: the ranks lost each other "
+                         f"({str(error).splitlines()[0][:200]}); the last checkpoint is kept in "
+                         f"{args.out / 'checkpoint'}") from None
+    finally:
+        if layout is not None:
+            distributed.stop()
+    if run.writer:
+        print(json.dumps({key: summary[key] for key in ("method", "perturb", "seed", "steps_done", "best_step",
+                                                        "best_dev_accuracy", "test_accuracy", "train_seconds")}))
+    if summary.get("ranks_agree") is False:
+        raise ToolFailed(f"rank {layout.rank}: the ranks' weights differ after training (a bug: please report it)")
     if summary["stopped"]:
-        print(f"error: {summary['stopped']}", file=sys.stderr)
+        if run.writer:
+            print(f"error: {summary['stopped']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _layout(args):
+    """The rank layout under torchrun (None in a plain process)."""
+    if not distributed.launched():
+        if args.perturbation_parallel != 1:
+            raise ValueError(f"--perturbation-parallel {args.perturbation_parallel} needs ranks: launch with "
+                             f"torchrun --nproc-per-node N -m pezo.cli train ...")
+        return None
+    return distributed.start(args.perturbation_parallel, args.backend)
 
 
 def config_from_args(args):
@@ -111,7 +144,7 @@ def _spec_from_args(args, perturb):
 def _resumed_config(args):
     """The recorded config of the run in --out; only --steps may change, and not under a decaying schedule (its
     horizon is the run's steps)."""
-    ignored = {"out", "resume", "steps", "no_progress", "run", "command"}
+    ignored = {"out", "resume", "steps", "no_progress", "run", "command", "perturbation_parallel", "backend"}
     others = sorted(name for name, value in vars(args).items()
                     if name not in ignored and value is not None and value is not False)
     if others:

@@ -25,7 +25,7 @@ import torch
 
 from pezo import files
 
-from . import adapters, data, models, perturbations, tasks, zo
+from . import adapters, data, distributed, models, perturbations, tasks, zo
 from .zo import NonFiniteLoss
 
 WEIGHTS = "trainable.safetensors"
@@ -95,11 +95,15 @@ def batch_indices(step, batch_size, examples, seed):
 
 
 class Run:
-    """One training run: the model, data, optimizer and output folder of a Config."""
+    """One training run: the model, data, optimizer and output folder of a Config. With a `layout`
+    (train/distributed.py) it is one rank of a distributed run: its loss is the data-parallel mean, its queries
+    are shared with the perturbation-parallel ranks, evaluation is sharded, and only rank 0 writes files."""
 
-    def __init__(self, config, progress_bar=True):
+    def __init__(self, config, progress_bar=True, layout=None):
         config.check()
-        self.config, self.out, self.progress_bar = config, Path(config.out), progress_bar
+        self.config, self.out, self.layout = config, Path(config.out), layout
+        self.writer = layout is None or layout.writer
+        self.progress_bar = progress_bar and self.writer
         task = tasks.custom(config.template, config.label_words) if config.template else tasks.get(config.task)
         source = perturbations.make(config.perturb, seed=config.seed, spec=_spec(config.spec))
         examples = data.read_file(config.data, len(task.label_words)) if config.data else data.rotten_tomatoes()
@@ -112,16 +116,19 @@ class Run:
                           weight_decay=config.weight_decay, **config.method_args)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.zo, lr_factor(config.schedule, config.steps))
         self.progress = Progress()
+        if layout is not None and layout.pp > 1:
+            self.zo.share = distributed.share_queries(self.zo, layout)
 
     def start(self):
         """A fresh run: refuses a non-empty folder; writes the config and evaluates the starting weights."""
-        if self.out.exists() and not self.out.is_dir():
-            raise files.Refused(f"{self.out} is a file: give a folder as --out")
-        if self.out.exists() and not files.is_empty(self.out):
-            raise files.Refused(f"{self.out} is not empty: give another --out or --resume")
-        files.own(self.out, OWNS)
-        files.write_file(self.out / "config.json", json.dumps(self.record(), indent=2) + "\n")
-        files.write_file(self.out / "metrics.jsonl", json.dumps({"event": "config", **self.record()}) + "\n")
+        if self.writer:
+            if self.out.exists() and not self.out.is_dir():
+                raise files.Refused(f"{self.out} is a file: give a folder as --out")
+            if self.out.exists() and not files.is_empty(self.out):
+                raise files.Refused(f"{self.out} is not empty: give another --out or --resume")
+            files.own(self.out, OWNS)
+            files.write_file(self.out / "config.json", json.dumps(self.record(), indent=2) + "\n")
+            files.write_file(self.out / "metrics.jsonl", json.dumps({"event": "config", **self.record()}) + "\n")
         self._evaluate()
 
     def resume(self):
@@ -132,15 +139,18 @@ class Run:
         self.zo.load_state_dict(optimizer["optimizer"])
         self.schedule.load_state_dict(optimizer["schedule"])
         self.progress = Progress(**state["progress"])
-        records = _metrics(self.out / "metrics.jsonl")
-        kept = [record for record in records if record.get("step", 0) <= self.progress.step
-                and record.get("event") not in ("test", "stopped")]
-        files.write_file(self.out / "metrics.jsonl", "".join(json.dumps(record) + "\n" for record in kept))
-        self._log({"event": "resume", "step": self.progress.step, "steps": self.config.steps})
+        if self.writer:
+            records = _metrics(self.out / "metrics.jsonl")
+            kept = [record for record in records if record.get("step", 0) <= self.progress.step
+                    and record.get("event") not in ("test", "stopped")]
+            files.write_file(self.out / "metrics.jsonl", "".join(json.dumps(record) + "\n" for record in kept))
+        self._log({"event": "resume", "step": self.progress.step, "steps": self.config.steps,
+                   **(self.layout.describe() if self.layout else {})})
 
     def record(self):
-        """The config plus what the perturbation source adds (its seed or spec)."""
-        return {**dataclasses.asdict(self.config), **self.zo.source.describe()}
+        """The config plus what the perturbation source adds (its seed or spec), and the ranks' layout."""
+        layout = self.layout.describe() if self.layout else {}
+        return {**dataclasses.asdict(self.config), **self.zo.source.describe(), **layout}
 
     def train(self):
         """Steps up to config.steps; returns the summary (also written to summary.json, with plot.png)."""
@@ -167,27 +177,39 @@ class Run:
         indices = batch_indices(step, config.batch_size, len(self.split.train), config.seed)
         batch = self.split.train.take(indices)
         begin, lr = time.perf_counter(), self.zo.param_groups[0]["lr"]
-        self.zo.step(lambda: self.classifier.loss((batch.texts, batch.labels)))
+        sent = self.layout.sent if self.layout else 0
+        if self.layout is None:
+            self.zo.step(lambda: self.classifier.loss((batch.texts, batch.labels)))
+        else:
+            self.zo.step(lambda: distributed.batch_loss(self.classifier, batch.texts, batch.labels, self.layout))
         self.schedule.step()
         self.progress.step = step + 1
         last = self.zo.last
         grads = [coefficient for _, coefficient in last.queries]
+        traffic = {"sent_bytes": self.layout.sent - sent} if self.layout else {}
         self._log({"step": step + 1, "loss": last.loss, **last.losses,
                    "projected_grad": grads[0] if len(grads) == 1 else grads, "lr": lr,
-                   "seconds": time.perf_counter() - begin})
+                   "seconds": time.perf_counter() - begin, **traffic})
 
     def _evaluate(self):
         """Dev accuracy now; keeps the weights if they are the best so far, then checkpoints."""
-        dev = self.classifier.accuracy(self.split.dev.texts, self.split.dev.labels)
+        dev = self._accuracy(self.split.dev)
         self._log({"event": "eval", "step": self.progress.step, "dev_accuracy": dev})
         if dev > self.progress.best_dev:
             self.progress.best_dev, self.progress.best_step = dev, self.progress.step
             self._save("best")
         self._save("checkpoint")
 
+    def _accuracy(self, examples):
+        if self.layout is None:
+            return self.classifier.accuracy(examples.texts, examples.labels)
+        return distributed.accuracy(self.classifier, examples.texts, examples.labels, self.layout)
+
     def _save(self, name):
-        """Write weights and state as the folder `name/`, whole or not at all (pezo.files)."""
+        """Write weights and state as the folder `name/`, whole or not at all (pezo.files); rank 0 alone."""
         from safetensors.torch import save_file
+        if not self.writer:
+            return
         with files.replacing(self.out / name, force=True) as staging:
             save_file({key: param.detach().contiguous() for key, param, _ in self.zo.named},
                       str(staging / WEIGHTS))
@@ -202,17 +224,24 @@ class Run:
 
     def _finish(self, seconds, stopped):
         """Test accuracy of the dev-selected weights; summary.json and plot.png."""
+        agree = distributed.ranks_agree(self.zo.params, self.layout) if self.layout else None
+        if self.layout:
+            self.layout.barrier()                   # rank 0 has written best/
         _load_weights(self.lm.model, self.out / "best" / WEIGHTS)
-        test = self.classifier.accuracy(self.split.test.texts, self.split.test.labels)
+        test = self._accuracy(self.split.test)
         self._log({"event": "test", "step": self.progress.best_step, "test_accuracy": test})
         summary = {**self.record(), "steps_done": self.progress.step, "best_step": self.progress.best_step,
                    "best_dev_accuracy": self.progress.best_dev, "test_accuracy": test,
-                   "train_seconds": seconds, "stopped": stopped}
-        files.write_file(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
-        plot(self.out / "metrics.jsonl", self.out / "plot.png")
+                   "train_seconds": seconds, "stopped": stopped,
+                   **({"ranks_agree": agree, "sent_bytes": self.layout.sent} if self.layout else {})}
+        if self.writer:
+            files.write_file(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+            plot(self.out / "metrics.jsonl", self.out / "plot.png")
         return summary
 
     def _log(self, record):
+        if not self.writer:
+            return
         with (self.out / "metrics.jsonl").open("a") as file:
             file.write(json.dumps(record) + "\n")
 

@@ -97,6 +97,11 @@ class Classifier:
         texts, labels = batch
         return torch.nn.functional.cross_entropy(self.scores(texts), torch.as_tensor(labels))
 
+    def losses(self, batch):
+        """Per-example cross-entropy over the label words for a batch of (texts, labels)."""
+        texts, labels = batch
+        return torch.nn.functional.cross_entropy(self.scores(texts), torch.as_tensor(labels), reduction="none")
+
     def predict(self, texts, batch_size=32):
         """Predicted class of each text, in batches of similar length (less padding)."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

@@ -129,6 +129,7 @@ class ZOOptimizer(torch.optim.Optimizer):
         self.index_parameters()
         self.values = sum(param.numel() for param in self.params)
         self.last = None
+        self.share = None           # perturbation parallelism (train/distributed.py QueryShare), or None
 
     def index_parameters(self):
         """(name, param, group) of every parameter, in order; rebuilt when torch replaces the group dicts."""
@@ -184,38 +185,55 @@ class ZOOptimizer(torch.optim.Optimizer):
         scales = self.query_scales()
         two_sided = self.args.get("estimator", "two-sided") == "two-sided"
         base = closure().detach() if self.evaluates_loss or not two_sided else None
+        positions = []
+        for _ in scales:
+            positions.append(self.source.position)
+            self.source.next(self.active_values())
         plus, minus, queries = [], [], []
-        for scale, weight in scales:
-            position = self.source.position
+        for position, (scale, weight), pair in zip(positions, scales, self.query_losses(closure, positions, scales)):
             if two_sided:
-                loss_plus, loss_minus = self.two_point(closure, position, scale)
+                loss_plus, loss_minus = pair
                 grad = ((loss_plus - loss_minus) / (2 * self.eps)).item()
                 minus.append(loss_minus.item())
             else:
-                loss_plus = self.one_point(closure, position)
+                (loss_plus,) = pair
                 grad = ((loss_plus - base) / self.eps).item()
             plus.append(loss_plus.item())
             coefficient = grad * weight
             queries.append((position, coefficient / len(scales) if len(scales) > 1 else coefficient))
-            self.source.next(self.active_values())
         losses = {name: values if len(scales) > 1 else values[0]
                   for name, values in (("loss_plus", plus), ("loss_minus", minus)) if values}
         if base is None:
             return Estimate((plus[0] + minus[0]) / 2, losses, queries)
         return Estimate(base.item(), {"loss": base.item(), **losses}, queries)
 
+    def query_losses(self, closure, positions, scales):
+        """Per query, (L+, L-) two-sided or (L+,) one-sided. With `share` (perturbation parallelism, see
+        train/distributed.py) this rank evaluates only its own queries and gathers the others'."""
+        two_sided = self.args.get("estimator", "two-sided") == "two-sided"
+        losses = []
+        for query, (position, (scale, _)) in enumerate(zip(positions, scales)):
+            # another rank's query: its in-place passes are still made, without evaluating, so that every rank's
+            # weights carry the same rounding as one process running all q queries
+            mine = self.share is None or self.share.mine(query)
+            pair = self.two_point(closure if mine else None, position, scale) if two_sided else (
+                self.one_point(closure if mine else None, position),)
+            losses.append(pair if mine else None)
+        return self.share.gather(losses) if self.share is not None else losses
+
     def two_point(self, closure, position, scale=1.0):
-        """L(theta + scale eps u) and L(theta - scale eps u), leaving theta as it was (up to rounding)."""
+        """L(theta + scale eps u) and L(theta - scale eps u), leaving theta as it was (up to rounding); with no
+        closure, the same passes over the weights without evaluating."""
         self.perturb(position, scale)
-        loss_plus = closure().detach()
+        loss_plus = closure().detach() if closure else None
         self.perturb(position, -2 * scale)
-        loss_minus = closure().detach()
+        loss_minus = closure().detach() if closure else None
         self.perturb(position, scale)
         return loss_plus, loss_minus
 
     def one_point(self, closure, position):
         self.perturb(position, 1)
-        loss_plus = closure().detach()
+        loss_plus = closure().detach() if closure else None
         self.perturb(position, -1)
         return loss_plus
 

@@ -1,0 +1,185 @@
+"""ZO training over torch.distributed: data parallel, perturbation parallel, or both on a 2-D grid of ranks.
+
+ZO needs no gradient traffic: every rank regenerates the perturbations from the stream position, so ranks only
+agree on loss scalars.
+
+- **Data parallel** (`dp` ranks per query): the global batch is split into `dp` contiguous shards; each rank sums
+  its examples' losses (float64) and an all-gather of the (sum, count) pairs gives every rank the same mean, summed
+  in rank order. Every forward pass of every method goes through this closure, so every rank takes the same step.
+- **Perturbation parallel** (`pp` ranks per batch): of a step's q queries, rank r of a data-parallel column
+  evaluates queries r, r + pp, ...; an all-gather of their losses gives every rank all q, and each applies all q
+  updates by regenerating u_i from its position. A rank still makes the in-place passes of the queries it does
+  not evaluate (regenerating u, no forward pass), so its weights round exactly as one process's do.
+
+Ranks are laid out as rank = pp_rank * dp + dp_rank. Rank 0 writes every file. Collectives carry only the scalars
+above; `Layout.sent` counts the bytes this rank has given to collectives.
+"""
+import dataclasses
+import os
+
+import torch
+import torch.distributed as dist
+
+
+@dataclasses.dataclass
+class Layout:
+    """This process's place in the grid: `world` = `dp` x `pp` ranks; the groups are torch.distributed groups
+    (None in a single process, where `shards` local shards stand in for `dp` ranks)."""
+    rank: int = 0
+    world: int = 1
+    dp: int = 1
+    pp: int = 1
+    dp_group: object = None
+    pp_group: object = None
+    shards: int = 1
+    sent: int = 0
+
+    @property
+    def dp_rank(self):
+        return self.rank % self.dp
+
+    @property
+    def pp_rank(self):
+        return self.rank // self.dp
+
+    @property
+    def writer(self):
+        """Whether this rank writes the run's files."""
+        return self.rank == 0
+
+    def describe(self):
+        return {"world": self.world, "data_parallel": self.dp, "perturbation_parallel": self.pp}
+
+    def gather(self, values, group, size):
+        """All-gather a small float64 vector over `group` ([size, len(values)] on every rank)."""
+        tensor = torch.as_tensor(values, dtype=torch.float64)
+        if size == 1:
+            return tensor[None]
+        self.sent += tensor.numel() * tensor.element_size()
+        out = [torch.empty_like(tensor) for _ in range(size)]
+        dist.all_gather(out, tensor, group=group)
+        return torch.stack(out)
+
+    def barrier(self):
+        if self.world > 1:
+            dist.barrier()
+
+
+def launched():
+    """Whether this process was started by torchrun (or another launcher that sets the torch.distributed env)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def start(pp=1, backend="gloo"):
+    """Join the process group torchrun set up and split it into a grid of `pp` perturbation-parallel rows."""
+    world = int(os.environ["WORLD_SIZE"])
+    if pp < 1 or world % pp:
+        raise ValueError(f"--perturbation-parallel {pp} does not divide the {world} ranks: allowed a divisor of "
+                         f"{world}")
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    rank, dp = dist.get_rank(), world // pp
+    layout = Layout(rank=rank, world=world, dp=dp, pp=pp)
+    for row in range(pp):                           # every rank creates every group, in the same order
+        group = dist.new_group([row * dp + column for column in range(dp)])
+        if row == layout.pp_rank:
+            layout.dp_group = group
+    for column in range(dp):
+        group = dist.new_group([row * dp + column for row in range(pp)])
+        if column == layout.dp_rank:
+            layout.pp_group = group
+    return layout
+
+
+def stop():
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def shard(items, parts, index):
+    """The `index`-th of `parts` contiguous, nearly equal shards of `items`."""
+    size, extra = divmod(len(items), parts)
+    begin = index * size + min(index, extra)
+    return items[begin:begin + size + (index < extra)]
+
+
+def batch_loss(classifier, texts, labels, layout):
+    """The mean loss of a global batch: each data-parallel shard's float64 sum of per-example losses, gathered and
+    summed in shard order (the same numbers in one process with `layout.shards` local shards). Float64 sums of
+    float32 losses are exact while no loss is 2^29 times smaller than the largest, so the order never matters."""
+    parts = layout.dp if layout.dp > 1 else layout.shards
+    if layout.dp > 1:
+        mine = [layout.dp_rank]
+    else:
+        mine = range(parts)
+    sums = []
+    for index in mine:
+        shard_texts, shard_labels = shard(texts, parts, index), shard(labels, parts, index)
+        losses = classifier.losses((shard_texts, shard_labels)) if shard_texts else torch.zeros(0)
+        sums.append([losses.double().sum().item(), float(len(shard_texts))])
+    table = layout.gather(sums[0], layout.dp_group, layout.dp) if layout.dp > 1 else torch.tensor(sums,
+                                                                                                 dtype=torch.float64)
+    total = torch.zeros((), dtype=torch.float64)
+    for row in table:
+        total += row[0]
+    return total / table[:, 1].sum()
+
+
+def accuracy(classifier, texts, labels, layout):
+    """Accuracy over all examples, each rank predicting a contiguous shard; exact integer counts are gathered."""
+    if layout.world == 1:
+        return classifier.accuracy(texts, labels)
+    mine_texts, mine_labels = shard(texts, layout.world, layout.rank), shard(labels, layout.world, layout.rank)
+    correct = int((classifier.predict(mine_texts) == torch.as_tensor(mine_labels)).sum()) if mine_texts else 0
+    counts = torch.tensor([correct, len(mine_texts)], dtype=torch.int64)
+    layout.sent += counts.numel() * counts.element_size()
+    dist.all_reduce(counts)
+    return counts[0].item() / counts[1].item()
+
+
+def share_queries(optimizer, layout):
+    """The QueryShare for `optimizer`, whose estimate must be the q-query one with at least `layout.pp` queries."""
+    from .zo import ZOOptimizer
+    queries = len(optimizer.query_scales())
+    if type(optimizer).estimate is not ZOOptimizer.estimate or queries < layout.pp:
+        raise ValueError(f"--perturbation-parallel {layout.pp} needs at least {layout.pp} queries per step of a "
+                         f"method with the q-query estimate (such as zo-sgd --queries {layout.pp}); method "
+                         f"{optimizer.name} takes {queries}")
+    return QueryShare(layout)
+
+
+class QueryShare:
+    """Perturbation parallelism for ZOOptimizer.estimate: which queries this rank evaluates, and the all-gather
+    that gives every rank the losses of all of them."""
+
+    def __init__(self, layout):
+        self.layout = layout
+
+    def mine(self, query):
+        return query % self.layout.pp == self.layout.pp_rank
+
+    def gather(self, losses):
+        """losses: per query, a tuple of float64 loss tensors ((L+, L-) or (L+,)) where this rank evaluated it,
+        else None; returns all of them, the same on every rank."""
+        layout = self.layout
+        width = len(next(pair for pair in losses if pair is not None))
+        local = []
+        for pair in losses:
+            local.extend([value.item() for value in pair] if pair is not None else [0.0] * width)
+        table = layout.gather(local, layout.pp_group, layout.pp).view(layout.pp, len(losses), width)
+        return [tuple(table[query % layout.pp, query]) for query in range(len(losses))]
+
+
+def weights_digest(params):
+    """sha256 of the trainable weights' bytes, as 32 integers (gathered to check that every rank holds the same)."""
+    import hashlib
+    digest = hashlib.sha256()
+    for param in params:
+        digest.update(param.detach().cpu().contiguous().numpy().tobytes())
+    return list(digest.digest())
+
+
+def ranks_agree(params, layout):
+    """Whether every rank's trainable weights are bit-identical (one all-gather of a 32-byte hash)."""
+    table = layout.gather(weights_digest(params), None, layout.world)
+    return bool((table == table[0]).all())
