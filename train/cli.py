@@ -47,8 +47,6 @@ def add_parser(commands):
     parser.add_argument("--perturbation-parallel", type=int, default=1, metavar="P",
                         help="under torchrun: ranks that share a step's queries (the other factor of the ranks is "
                              "data parallel; default 1)")
-    parser.add_argument("--backend", choices=("gloo", "nccl"), default="gloo",
-                        help="torch.distributed backend under torchrun (default gloo)")
     methods = parser.add_argument_group("arguments of the ZO methods (docs/methods.md); each applies to the "
                                         "methods named")
     for name, (argument, owners) in method_arguments().items():
@@ -104,7 +102,7 @@ def _layout(args):
             raise ValueError(f"--perturbation-parallel {args.perturbation_parallel} needs ranks: launch with "
                              f"torchrun --nproc-per-node N -m pezo.cli train ...")
         return None
-    return distributed.start(args.perturbation_parallel, args.backend)
+    return distributed.start(args.perturbation_parallel)
 
 
 def config_from_args(args):
@@ -144,7 +142,7 @@ def _spec_from_args(args, perturb):
 def _resumed_config(args):
     """The recorded config of the run in --out; only --steps may change, and not under a decaying schedule (its
     horizon is the run's steps)."""
-    ignored = {"out", "resume", "steps", "no_progress", "run", "command", "perturbation_parallel", "backend"}
+    ignored = {"out", "resume", "steps", "no_progress", "run", "command", "perturbation_parallel"}
     others = sorted(name for name, value in vars(args).items()
                     if name not in ignored and value is not None and value is not False)
     if others:

@@ -70,14 +70,15 @@ def launched():
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
-def start(pp=1, backend="gloo"):
-    """Join the process group torchrun set up and split it into a grid of `pp` perturbation-parallel rows."""
+def start(pp=1):
+    """Join the process group torchrun set up (gloo: the trainer runs on the CPU) and split it into a grid of
+    `pp` perturbation-parallel rows."""
     world = int(os.environ["WORLD_SIZE"])
     if pp < 1 or world % pp:
         raise ValueError(f"--perturbation-parallel {pp} does not divide the {world} ranks: allowed a divisor of "
                          f"{world}")
     if not dist.is_initialized():
-        dist.init_process_group(backend)
+        dist.init_process_group("gloo")
     rank, dp = dist.get_rank(), world // pp
     layout = Layout(rank=rank, world=world, dp=dp, pp=pp)
     for row in range(pp):                           # every rank creates every group, in the same order
