@@ -164,3 +164,12 @@ def test_perturbation_parallel_needs_queries_and_ranks(tiny, tmp_path, capsys):
                            "--data", tiny["data"], *COMMON, "--perturbation-parallel", "2", "--out",
                            str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "needs at least 2 queries per step" in done.stderr
+
+
+def test_forward_grad_runs_in_one_process_only(tiny, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "-m", "pezo.cli", "train", "--model", tiny["model"], "--data", tiny["data"], *COMMON,
+                           "--method", "forward-grad", "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0 and "forward-grad needs the derivative of the loss itself" in done.stderr
+    assert not (tmp_path / "r").exists()

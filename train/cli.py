@@ -15,7 +15,7 @@ from pathlib import Path
 from pezo.options import output_folder
 
 from . import adapters, distributed, perturbations, zo
-from .loop import OWNS, SCHEDULES, Config, Run
+from .loop import OWNS, SCHEDULES, Config, Run, check_layout
 
 SPEC_OPTIONS = ("generators", "width", "size", "bits", "lanes", "exp_bits")
 
@@ -70,16 +70,18 @@ def train_command(args):
     config = _resumed_config(args) if args.resume else config_from_args(args)
     layout = _layout(args)
     try:
-        run = Run(config, progress_bar=not args.no_progress, layout=layout)
+        check_layout(config, layout)        # on every rank, before any waits for another
+        run = distributed.first_local(layout, lambda: Run(config, progress_bar=not args.no_progress, layout=layout))
         with work_folder(args.out, OWNS) if run.writer else contextlib.nullcontext():   # one pezo per run
+            if layout is not None:
+                layout.barrier()                # rank 0 holds the run folder (or has stopped: so do the others)
             run.resume() if args.resume else run.start()
             summary = run.train()
-    except RuntimeError as error:
-        if layout is None or isinstance(error, ToolFailed):
-            raise
-        raise ToolFailed(f"rank {layout.rank} of {layout.world}: the ranks lost each other "
-                         f"({str(error).splitlines()[0][:200]}); the last checkpoint is kept in "
-                         f"{args.out / 'checkpoint'}") from None
+    except distributed.LOST as error:
+        kept = args.out / "checkpoint"
+        raise ToolFailed(f"rank {layout.rank} of {layout.world}: another rank stopped or cannot be reached "
+                         f"({str(error).splitlines()[0][:160]})"
+                         + (f"; the last checkpoint is kept in {kept}" if kept.exists() else "")) from None
     finally:
         if layout is not None:
             distributed.stop()

@@ -12,7 +12,8 @@ agree on loss scalars.
   not evaluate (regenerating u, no forward pass), so its weights round exactly as one process's do.
 
 Ranks are laid out as rank = pp_rank * dp + dp_rank. Rank 0 writes every file. Collectives carry only the scalars
-above; `Layout.sent` counts the bytes this rank has given to collectives.
+above; `Layout.sent` counts the bytes this rank contributes to collectives (an all-gather over n ranks delivers
+them to each of the n - 1 others).
 """
 import dataclasses
 import os
@@ -92,6 +93,21 @@ def start(pp=1):
     return layout
 
 
+LOST = dist.DistError
+"""What a collective raises when another rank has stopped or cannot be reached."""
+
+
+def first_local(layout, load):
+    """`load()` on the first rank of each machine, then on the others (so that they find the model cache it
+    builds instead of all building it at once)."""
+    if layout is None or layout.world == 1:
+        return load()
+    first = int(os.environ.get("LOCAL_RANK", "0")) == 0
+    loaded = load() if first else None
+    layout.barrier()
+    return loaded if first else load()
+
+
 def stop():
     if dist.is_initialized():
         dist.destroy_process_group()
@@ -106,8 +122,9 @@ def shard(items, parts, index):
 
 def batch_loss(classifier, texts, labels, layout):
     """The mean loss of a global batch: each data-parallel shard's float64 sum of per-example losses, gathered and
-    summed in shard order (the same numbers in one process with `layout.shards` local shards). Float64 sums of
-    float32 losses are exact while no loss is 2^29 times smaller than the largest, so the order never matters."""
+    summed in shard order (the same numbers in one process with `layout.shards` local shards). Float64 sums of a
+    batch of float32 losses are exact while the smallest loss is within about 2^(29 - log2 batch) of the largest,
+    so the order never matters."""
     parts = layout.dp if layout.dp > 1 else layout.shards
     if layout.dp > 1:
         mine = [layout.dp_rank]
@@ -181,6 +198,6 @@ def weights_digest(params):
 
 
 def ranks_agree(params, layout):
-    """Whether every rank's trainable weights are bit-identical (one all-gather of a 32-byte hash)."""
+    """Whether every rank's trainable weights are bit-identical (one all-gather of a sha256, as 32 float64)."""
     table = layout.gather(weights_digest(params), None, layout.world)
     return bool((table == table[0]).all())

@@ -27,6 +27,7 @@ class _Closure(torch.nn.Module):
 class ForwardGrad(ZOOptimizer):
     """Forward gradient over a module's trainable parameters (pass the module, not its parameters)."""
     name = "forward-grad"
+    gathers_losses = False
     title = "Forward-Grad"
     paper = "Baydin et al., 2022; ZO-Bench Appendix A"
     arguments = {}

@@ -101,6 +101,7 @@ class Run:
 
     def __init__(self, config, progress_bar=True, layout=None):
         config.check()
+        check_layout(config, layout)
         self.config, self.out, self.layout = config, Path(config.out), layout
         self.writer = layout is None or layout.writer
         self.progress_bar = progress_bar and self.writer
@@ -244,6 +245,13 @@ class Run:
             return
         with (self.out / "metrics.jsonl").open("a") as file:
             file.write(json.dumps(record) + "\n")
+
+
+def check_layout(config, layout):
+    """Refuse a method that cannot run on ranks (before any model is loaded)."""
+    if layout is not None and not getattr(zo.METHODS.get(config.method), "gathers_losses", True):
+        raise ValueError(f"method {config.method} needs the derivative of the loss itself (forward mode), which "
+                         f"the ranks' gathered loss does not carry: it runs in one process only")
 
 
 def _metrics(path):

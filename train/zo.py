@@ -110,6 +110,7 @@ class ZOOptimizer(torch.optim.Optimizer):
     paper = ""
     arguments = {}
     evaluates_loss = False      # the estimate evaluates L(theta) first (one-sided estimates do in any case)
+    gathers_losses = True       # the closure's loss may be a plain number (ranks gather it); False: a jvp needs it
 
     def __init__(self, params, source, lr=1e-6, eps=1e-3, weight_decay=0.0, **arguments):
         if not (lr >= 0 and eps > 0 and weight_decay >= 0):
