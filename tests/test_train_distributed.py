@@ -173,3 +173,24 @@ def test_forward_grad_runs_in_one_process_only(tiny, tmp_path):
                           timeout=300)
     assert done.returncode != 0 and "forward-grad needs the derivative of the loss itself" in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_two_machines_launch(tiny, tmp_path):
+    """The README's launch on several machines (static rendezvous at a master address), as two nodes of one rank
+    each on this machine; the run folder is shared, as on NFS."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank",
+                               str(node), "--nproc-per-node", "1", "--master-addr", "127.0.0.1", "--master-port",
+                               str(port), "-m", "pezo.cli", "train", "--model", tiny["model"], "--data",
+                               tiny["data"], *COMMON, "--steps", "4", "--out", str(tmp_path / "run")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}) for node in (0, 1)]
+    outputs = [node.communicate(timeout=300) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["world"] == 2 and summary["ranks_agree"] and summary["steps_done"] == 4
+    single(tiny, tmp_path / "one", 2, 4)
+    assert identical(weights(tmp_path / "run"), weights(tmp_path / "one"))
