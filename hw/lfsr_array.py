@@ -17,7 +17,8 @@ class LfsrArray(wiring.Component):
     """n registers of `width` bits; register j starts at seeds[j] and on advance becomes step(register j + 1 mod n).
 
     The rotation is wiring between neighbours: no register ever selects among several sources except the shadow.
-    Ports: in `control`; out `states` (n x width, register j in element j).
+    Ports: in `control`; out `states` (n x width, register j in element j). Once elaborated, `registers` holds
+    the state registers (and their shadow), for the formal proofs (sim/formal.py).
     Cost: n * width FFs and n LUTs (feedback XORs) for the array; replay adds n * width shadow FFs and a 2:1
     restore multiplexer per bit. With `replay=False` (for cost comparisons) `save` and `restore` are ignored.
     """
@@ -38,10 +39,13 @@ class LfsrArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         if self._replay:
-            states, _ = replayable(m, self.control, self.states.shape(), self._seeds, self._rotate_and_step, "lanes")
+            register = replayable(m, self.control, self.states.shape(), self._seeds, self._rotate_and_step,
+                                  "lanes")
+            states, self.registers = register.value, [register.value, register.shadow]
         else:
             states = Signal(self.states.shape(), init=self._seeds, name="lanes")
             with m.If(self.control.advance):
                 m.d.sync += states.eq(self._rotate_and_step(states))
+            self.registers = [states]
         m.d.comb += self.states.eq(states)
         return m

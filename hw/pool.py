@@ -30,8 +30,8 @@ class Pool(wiring.Component):
         m = Module()
         spec, table = self._spec, pool_table(self._spec)
         words = spec.period_words
-        _, address = replayable(m, self.control, range(words), 0,
-                                lambda pointer: Mux(pointer == words - 1, 0, pointer + 1), "pointer")
+        address = replayable(m, self.control, range(words), 0,
+                             lambda pointer: Mux(pointer == words - 1, 0, pointer + 1), "pointer").following
         for lane in range(spec.lanes):
             m.submodules[f"bank{lane}"] = bank = Memory(shape=signed(spec.bits), depth=words,
                                                         init=table.bank(lane, spec.lanes).tolist())

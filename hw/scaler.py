@@ -27,8 +27,8 @@ class Scaler(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         width, table = self._spec.width, exponent_table(self._spec)
-        _, address = replayable(m, self.control, unsigned(width), self._spec.seed,
-                                lambda state: lfsr_step(state, width), "reference")
+        address = replayable(m, self.control, unsigned(width), self._spec.seed,
+                             lambda state: lfsr_step(state, width), "reference").following
         m.submodules.table = rom = Memory(shape=unsigned(table.offset_bits), depth=1 << width,
                                           init=table.offsets.tolist())
         port = rom.read_port(transparent_for=())

