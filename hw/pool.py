@@ -15,7 +15,8 @@ class Pool(wiring.Component):
 
     Each bank's synchronous, non-transparent read port is addressed by the pointer's next value, so its data
     matches the pointer in every cycle but the first after reset.
-    Ports: in `control`; out `mantissas` (lanes x bits, signed).
+    Ports: in `control`; out `mantissas` (lanes x bits, signed). Once elaborated, `registers` holds the pointer
+    and its shadow, for the formal proofs (sim/formal.py).
     Cost: 2 ceil(log2 W) FFs, an incrementer and wrap compare, and lanes ROMs of W x bits (BRAM).
     """
 
@@ -30,8 +31,9 @@ class Pool(wiring.Component):
         m = Module()
         spec, table = self._spec, pool_table(self._spec)
         words = spec.period_words
-        address = replayable(m, self.control, range(words), 0,
-                             lambda pointer: Mux(pointer == words - 1, 0, pointer + 1), "pointer").following
+        pointer = replayable(m, self.control, range(words), 0,
+                             lambda pointer: Mux(pointer == words - 1, 0, pointer + 1), "pointer")
+        self.registers, address = [pointer.value, pointer.shadow], pointer.following
         for lane in range(spec.lanes):
             m.submodules[f"bank{lane}"] = bank = Memory(shape=signed(spec.bits), depth=words,
                                                         init=table.bank(lane, spec.lanes).tolist())

