@@ -76,22 +76,18 @@ def load_manifest(path):
 
 def load_build(path):
     """(spec, top module name, {filename: bytes}) of an exported build: every file its manifest lists, each
-    present and matching its sha256, so that what is used is exactly what was exported."""
-    spec, manifest, path = _read_manifest(path)
-    files = {}
-    for filename, digest in manifest["files"].items():
-        file = path.parent / filename
-        if not file.is_file():
-            raise ManifestError(f"{path}: {file} is missing: a build is used only whole")
-        files[filename] = file.read_bytes()
-        if _sha256(files[filename]) != digest:
-            raise ManifestError(f"{path}: {file} does not match its sha256 in the manifest")
+    present and matching its sha256, so that what is used is exactly what was exported (and read once)."""
+    spec, manifest, path, files = _read_manifest(path)
+    for filename in manifest["files"]:
+        if filename not in files:
+            raise ManifestError(f"{path}: {path.parent / filename} is missing: a build is used only whole")
     if f"{manifest['top']}.v" not in files:
         raise ManifestError(f"{path}: its files do not list the top module's Verilog {manifest['top']}.v")
     return spec, manifest["top"], files
 
 
 def _read_manifest(path):
+    """(spec, manifest, its path, {filename: bytes} of the listed files present), all checked."""
     path = Path(path)
     path = path / MANIFEST if path.is_dir() else path
     manifest = read_json(path, "an exported build's manifest")
@@ -110,11 +106,12 @@ def _read_manifest(path):
     for key, value in expected.items():
         if recorded.get(key) != value:
             raise ManifestError(f"{path}: {key} is {_short(recorded.get(key))} but the spec gives {_short(value)}")
-    for filename, digest in manifest["files"].items():
-        file = path.parent / filename
-        if file.exists() and _sha256(file.read_bytes()) != digest:
-            raise ManifestError(f"{path}: {file} does not match its sha256 in the manifest")
-    return spec, manifest, path
+    files = {filename: (path.parent / filename).read_bytes() for filename in manifest["files"]
+             if (path.parent / filename).is_file()}
+    for filename, content in files.items():
+        if _sha256(content) != manifest["files"][filename]:
+            raise ManifestError(f"{path}: {path.parent / filename} does not match its sha256 in the manifest")
+    return spec, manifest, path, files
 
 
 def _derived(spec, name):

@@ -60,12 +60,17 @@ def default_length(spec, words):
     return max(1, min(4096, words, (1 << spec.length_bits) - 1))
 
 
-def default_workdirs(spec, simulator, exported=None):
-    """out/sim/<configuration>-<digest of the spec and files>-<simulator>, then numbered siblings of it for runs
-    that find it in use by another pezo sim."""
+def work_name(spec, files=None):
+    """<configuration>-<digest of the spec and of `files` ({name: bytes})>: a work folder's name."""
     identity = spec.to_json() + "".join(sorted(f"{name}:{hashlib.sha256(data).hexdigest()}"
-                                               for name, data in (exported[1] if exported else {}).items()))
-    base = Path("out") / "sim" / f"{spec_label(spec)}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}-{simulator}"
+                                               for name, data in (files or {}).items()))
+    return f"{spec_label(spec)}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+
+
+def default_workdirs(spec, simulator, exported=None):
+    """out/sim/<work_name>-<simulator>, then numbered siblings of it for runs that find it in use by another
+    pezo sim."""
+    base = Path("out") / "sim" / f"{work_name(spec, exported[1] if exported else None)}-{simulator}"
     yield base
     for number in range(1, 1000):
         yield base.with_name(f"{base.name}-{number}")
@@ -127,14 +132,13 @@ def prove_command(args):
     """Prove a configuration's port contract with SymbiYosys (sim/formal.py)."""
     from .files import work_folder
     from .hw.generator import check_buildable
-    from .sim.formal import prove
+    from .sim.formal import OWNS, prove
     spec = spec_from_args(args)
     if not 1 <= args.depth <= 200:
         raise UsageError(f"--depth {args.depth} is out of range: allowed 1..200 cycles")
     check_buildable(spec)
-    digest = hashlib.sha256(spec.to_json().encode()).hexdigest()[:8]
-    workdir = args.workdir or Path("out") / "prove" / f"{spec_label(spec)}-{digest}"
-    with work_folder(workdir, ["proof/", "proof.sby", "contract.il"]) as folder:
+    workdir = args.workdir or Path("out") / "prove" / work_name(spec)
+    with work_folder(workdir, OWNS) as folder:
         proof = prove(spec, folder, args.depth, rotation=True if args.rotation else None)
     says = {"proven": f"PROVEN {spec_label(spec)}: the port contract holds in every reachable state (k-induction, "
                       f"depth {proof.depth})",

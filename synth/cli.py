@@ -66,7 +66,7 @@ def estimate_command(args):
     names = [name.strip() for name in args.blocks.split(",")] if args.blocks else None
     designs = blocks(spec, names)
     jobs = _jobs(args)
-    built = _build_top(args.manifest, spec, designs) if args.manifest else None
+    designs, built = _build_top(args.manifest, spec, designs) if args.manifest else (designs, None)
     estimates = estimate_all(designs, jobs)
     print(markdown(estimates.values()))
     if built:
@@ -79,17 +79,16 @@ def estimate_command(args):
 
 
 def _build_top(manifest, spec, designs):
-    """Put the build's own top module in place of the generated one in `designs`; returns its file's path."""
+    """`designs` with the build's own top module in place of the generated one, and that Verilog's path (None
+    where the top is not among the designs)."""
     from pezo.hw.export import default_name, load_build
     _, top, files = load_build(manifest)
     base = default_name(spec)
     if base not in designs:
-        return None
+        return designs, None
     replaced = {(top if name == base else name): (files[f"{top}.v"].decode() if name == base else build)
                 for name, build in designs.items()}
-    designs.clear()
-    designs.update(replaced)
-    return (manifest if manifest.is_dir() else manifest.parent) / f"{top}.v"
+    return replaced, (manifest if manifest.is_dir() else manifest.parent) / f"{top}.v"
 
 
 def table6_command(args):

@@ -125,34 +125,28 @@ def batch_loss(classifier, texts, labels, layout):
     summed in shard order (the same numbers in one process with `layout.shards` local shards). Float64 sums of a
     batch of float32 losses are exact while the smallest loss is within about 2^(29 - log2 batch) of the largest,
     so the order never matters."""
-    parts = layout.dp if layout.dp > 1 else layout.shards
-    if layout.dp > 1:
-        mine = [layout.dp_rank]
-    else:
-        mine = range(parts)
-    sums = []
-    for index in mine:
+    parts = max(layout.dp, layout.shards)
+    rows = []
+    for index in [layout.dp_rank] if layout.dp > 1 else range(parts):
         shard_texts, shard_labels = shard(texts, parts, index), shard(labels, parts, index)
         losses = classifier.losses((shard_texts, shard_labels)) if shard_texts else torch.zeros(0)
-        sums.append([losses.double().sum().item(), float(len(shard_texts))])
-    table = layout.gather(sums[0], layout.dp_group, layout.dp) if layout.dp > 1 else torch.tensor(sums,
-                                                                                                 dtype=torch.float64)
-    total = torch.zeros((), dtype=torch.float64)
-    for row in table:
-        total += row[0]
-    return total / table[:, 1].sum()
+        rows.append(layout.gather([losses.double().sum().item(), len(shard_texts)], layout.dp_group, layout.dp))
+    table = torch.cat(rows)
+    total = 0.0
+    for value in table[:, 0].tolist():         # in shard order
+        total += value
+    return torch.tensor(total / table[:, 1].sum().item(), dtype=torch.float64)
 
 
 def accuracy(classifier, texts, labels, layout):
-    """Accuracy over all examples, each rank predicting a contiguous shard; exact integer counts are gathered."""
+    """Accuracy over all examples, each rank predicting a contiguous shard; the (correct, count) pairs are
+    gathered (exact integers in float64)."""
     if layout.world == 1:
         return classifier.accuracy(texts, labels)
     mine_texts, mine_labels = shard(texts, layout.world, layout.rank), shard(labels, layout.world, layout.rank)
     correct = int((classifier.predict(mine_texts) == torch.as_tensor(mine_labels)).sum()) if mine_texts else 0
-    counts = torch.tensor([correct, len(mine_texts)], dtype=torch.int64)
-    layout.sent += counts.numel() * counts.element_size()
-    dist.all_reduce(counts)
-    return counts[0].item() / counts[1].item()
+    correct, count = layout.gather([correct, len(mine_texts)], None, layout.world).sum(0).tolist()
+    return correct / count
 
 
 def share_queries(optimizer, layout):
