@@ -16,7 +16,8 @@ class Scaler(wiring.Component):
 
     The ROM's synchronous, non-transparent read port is addressed by the register's next value, so its data
     matches the register in every cycle but the first after reset.
-    Ports: in `control`; out `exponent` (signed, `spec.exponent_bits` wide).
+    Ports: in `control`; out `exponent` (signed, `spec.exponent_bits` wide). Once elaborated, `registers` holds
+    the reference register and its shadow, for the formal proofs (sim/formal.py).
     Cost: 2b FFs (register and shadow), about b LUTs, and a 2^b x offset_bits ROM (BRAM).
     """
 
@@ -27,8 +28,9 @@ class Scaler(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         width, table = self._spec.width, exponent_table(self._spec)
-        address = replayable(m, self.control, unsigned(width), self._spec.seed,
-                             lambda state: lfsr_step(state, width), "reference").following
+        reference = replayable(m, self.control, unsigned(width), self._spec.seed,
+                               lambda state: lfsr_step(state, width), "reference")
+        self.registers, address = [reference.value, reference.shadow], reference.following
         m.submodules.table = rom = Memory(shape=unsigned(table.offset_bits), depth=1 << width,
                                           init=table.offsets.tolist())
         port = rom.read_port(transparent_for=())

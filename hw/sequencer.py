@@ -18,6 +18,7 @@ class Sequencer(wiring.Component):
     `replay` restores the saved start. While busy, `next` and `replay` are ignored (a replay then would restart
     the perturbation the skip is heading for, at the word it is heading for), as is a `next` in a begin cycle.
 
+    Once elaborated, `registers` holds `remaining`, `primed` and `skipping`, for the formal proofs (sim/formal.py).
     Cost: length_bits + 2 FFs (`remaining`, `primed`, `skipping`), a length_bits decrementer and zero test.
     """
 
@@ -32,6 +33,7 @@ class Sequencer(wiring.Component):
         primed = Signal()  # low only in the first cycle after reset, while the memories fetch
         skipping = Signal()
         remaining = Signal(len(self.length))
+        self.registers = {"remaining": remaining, "primed": primed, "skipping": skipping}
 
         emitting = primed & ~skipping
         restore = self.replay & ~skipping

