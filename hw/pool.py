@@ -17,7 +17,7 @@ class Pool(wiring.Component):
     matches the pointer in every cycle but the first after reset.
     Ports: in `control`; out `mantissas` (lanes x bits, signed). Once elaborated, `registers` holds the pointer
     and its shadow, for the formal proofs (sim/formal.py).
-    Cost: 2 ceil(log2 W) FFs, an incrementer and wrap compare, and lanes ROMs of W x bits (BRAM).
+    Cost: 2 ceil(log2 W) FFs, an incrementer and a wrap test (two carry chains), and lanes ROMs of W x bits (BRAM).
     """
 
     def __init__(self, spec):
@@ -31,8 +31,8 @@ class Pool(wiring.Component):
         m = Module()
         spec, table = self._spec, pool_table(self._spec)
         words = spec.period_words
-        pointer = replayable(m, self.control, range(words), 0,
-                             lambda pointer: Mux(pointer == words - 1, 0, pointer + 1), "pointer")
+        pointer = replayable(m, self.control, range(words), 0, lambda pointer: _wrapping_increment(pointer, words),
+                             "pointer")
         self.registers, address = [pointer.value, pointer.shadow], pointer.following
         for lane in range(spec.lanes):
             m.submodules[f"bank{lane}"] = bank = Memory(shape=signed(spec.bits), depth=words,
@@ -40,3 +40,11 @@ class Pool(wiring.Component):
             port = bank.read_port(transparent_for=())
             m.d.comb += [port.addr.eq(address), self.mantissas[lane].eq(port.data)]
         return m
+
+
+def _wrapping_increment(pointer, words):
+    """pointer + 1, or 0 after words - 1. The wrap test is the carry out of pointer + (2^k - (words - 1)) (k the
+    pointer's width), a carry chain, so that no wide comparison adds LUT levels."""
+    width = len(pointer)
+    at_end = (pointer + ((1 << width) - (words - 1)))[width]
+    return Mux(at_end, 0, pointer + 1)

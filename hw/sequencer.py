@@ -1,5 +1,5 @@
 """The control FSM shared by both generators (docs/spec.md section 7)."""
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,8 +18,13 @@ class Sequencer(wiring.Component):
     `replay` restores the saved start. While busy, `next` and `replay` are ignored (a replay then would restart
     the perturbation the skip is heading for, at the word it is heading for), as is a `next` in a begin cycle.
 
-    Once elaborated, `registers` holds `remaining`, `primed` and `skipping`, for the formal proofs (sim/formal.py).
-    Cost: length_bits + 2 FFs (`remaining`, `primed`, `skipping`), a length_bits decrementer and zero test.
+    Once elaborated, `registers` holds `count`, `primed` and `skipping`, for the formal proofs (sim/formal.py).
+
+    The words left are kept as `count` = remaining - 1, signed, so that "none left" is its sign bit (no logic) and
+    "one left" is the borrow of the decrement the counter needs anyway (a carry chain): no wide zero test limits
+    the clock.
+    Cost: length_bits + 3 FFs (`count`, `primed`, `skipping`), two length_bits carry chains (the decrement and
+    length - 1) and a few LUTs.
     """
 
     def __init__(self, length_bits):
@@ -32,29 +37,31 @@ class Sequencer(wiring.Component):
         m = Module()
         primed = Signal()  # low only in the first cycle after reset, while the memories fetch
         skipping = Signal()
-        remaining = Signal(len(self.length))
-        self.registers = {"remaining": remaining, "primed": primed, "skipping": skipping}
+        count = Signal(signed(len(self.length) + 1))     # words left - 1
+        self.registers = {"count": count, "primed": primed, "skipping": skipping}
 
+        decremented = count - 1
+        empty = count[-1]
         emitting = primed & ~skipping
         restore = self.replay & ~skipping
-        save = skipping & (remaining == 0)
-        advance = ((self.valid & self.ready) | (skipping & (remaining != 0))) & ~restore
+        save = skipping & empty
+        advance = ((self.valid & self.ready) | (skipping & ~empty)) & ~restore
         m.d.comb += [
-            self.valid.eq(emitting & (remaining != 0)),
-            self.last.eq(remaining == 1),
-            self.done.eq(emitting & (remaining == 0)),
+            self.valid.eq(emitting & ~empty),
+            self.last.eq(~empty & decremented[-1]),
+            self.done.eq(emitting & empty),
             self.busy.eq(skipping),
             self.control.advance.eq(advance),
             self.control.save.eq(save),
             self.control.restore.eq(restore),
         ]
 
+        begin = ~primed | restore | save
         m.d.sync += primed.eq(1)
-        with m.If(~primed | restore | save):
-            m.d.sync += [remaining.eq(self.length), skipping.eq(0)]
-        with m.Else():
-            with m.If(advance):
-                m.d.sync += remaining.eq(remaining - 1)
-            with m.If(self.next):
-                m.d.sync += skipping.eq(1)
+        with m.If(begin | advance):                      # the counter's clock enable
+            m.d.sync += count.eq(Mux(begin, self.length - 1, decremented))
+        with m.If(begin):
+            m.d.sync += skipping.eq(0)
+        with m.Elif(self.next):
+            m.d.sync += skipping.eq(1)
         return m

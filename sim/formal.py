@@ -146,7 +146,7 @@ class Contract(Elaboratable):
         m.d.comb += [Assert(sequencer["primed"] == started), Assert(sequencer["skipping"] == skipping),
                      Assert(position < period), Assert(start < period)]
         with m.If(started):
-            m.d.comb += Assert(sequencer["remaining"] == size - emitted)
+            m.d.comb += [Assert(emitted <= size), Assert(sequencer["count"] == size - emitted - 1)]
         with m.Else():                                                      # the first cycle: nothing has moved
             m.d.comb += [Assert(position == 0), Assert(start == 0), Assert(~skipping)]
         tables = _golden_tables(spec)

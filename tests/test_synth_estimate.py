@@ -30,6 +30,8 @@ def test_blocks_by_construction(tmp_path):
     assert estimate_all(designs, jobs=1) == estimates
     table = markdown(estimates.values())
     assert "| pezo_otf_7x5_array_noreplay | 7 |" in table
+    assert table.splitlines()[0].endswith("| MUXF | INV | LUT levels |")
+    assert plain.inverters == plain.cells.get("INV", 0) > 0  # the seeds' 1 bits: FFs that reset to 1
 
 
 def test_lut_levels_on_a_hand_made_netlist():
