@@ -65,3 +65,17 @@ def linear_orbit(update, bits, first, count, dtype=np.uint32):
 def sequence(width, start, count):
     """States start, step(start), ... (count of them) as a uint32 array."""
     return linear_orbit(lambda state: step(state, width), width, start, count)
+
+
+def jump(width, steps):
+    """The GF(2) matrix of `steps` updates, as the images of the basis states 1 << i (i = 0 .. width - 1);
+    computed by squaring, so any number of steps costs about 2 log2(steps) matrix products."""
+    result = np.array([1 << i for i in range(width)], dtype=np.uint32)
+    power = np.array([step(1 << i, width) for i in range(width)], dtype=np.uint32)
+    steps %= period(width)
+    while steps:
+        if steps & 1:
+            result = _apply(power, result)
+        power = _apply(power, power)
+        steps >>= 1
+    return [int(column) for column in result]

@@ -107,10 +107,15 @@ class OtfSpec(PerturbSpec):
     """On-the-fly generation: `generators` LFSRs of `width` bits, rotated by one generator every word.
 
     seed: the reference generator's initial state, 1..2^width - 1 (an LFSR state of zero never leaves zero).
+    reload: the hardware's replay (docs/spec.md sections 4a and 7): 0 restores a shadow copy of the array in one
+    cycle; 1 rebuilds the array through its shift path in generators + (start mod generators) cycles, at about a
+    quarter of the LUTs and half the flip-flops. The stream is the same either way; to_dict records reload only
+    when it is 1, so specs and manifests without it keep their meaning.
     """
     generators: int = 31
     width: int = 8
     seed: int = 1
+    reload: int = 0
 
     strategy = "otf"
 
@@ -120,12 +125,21 @@ class OtfSpec(PerturbSpec):
         states = lfsr.period(self.width)
         _check_range("generators", self.generators, 1, min(MAX_GENERATORS, states))
         _check_range("seed", self.seed, 1, states)
+        _check_range("reload", self.reload, 0, 1)
+        if self.reload and self.generators < 2:
+            raise SpecError("reload=1 needs generators >= 2 (one generator's shadow is already a single state)")
         if _is_power_of_two(self.generators) and self.generators > 1:
             warnings.warn(f"generators={self.generators} is a power of two: the rotation repeats in regular "
                           f"patterns; 2^k - 1 (e.g. {2 * self.generators - 1}) avoids that", RegularPatternWarning,
                           stacklevel=3)
         if self.exp_bits is not None:
             self._check_exponent_field()
+
+    def to_dict(self):
+        data = super().to_dict()
+        if not self.reload:
+            del data["reload"]
+        return data
 
     @property
     def lanes(self):

@@ -39,9 +39,9 @@ class ManifestError(ValueError):
 
 
 def default_name(spec):
-    """Top module name, e.g. pezo_otf_31x8, pezo_pool_4095x12, pezo_pool_4095x12_l5."""
+    """Top module name, e.g. pezo_otf_31x8, pezo_otf_31x8_reload, pezo_pool_4095x12, pezo_pool_4095x12_l5."""
     if spec.strategy == "otf":
-        return f"pezo_otf_{spec.generators}x{spec.width}"
+        return f"pezo_otf_{spec.generators}x{spec.width}" + ("_reload" if spec.reload else "")
     return f"pezo_pool_{spec.size}x{spec.bits}" + (f"_l{spec.lanes}" if spec.lanes > 1 else "")
 
 

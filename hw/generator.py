@@ -9,6 +9,7 @@ from pezo.golden.pool import pool_table
 from .lfsr_array import LfsrArray
 from .payload import payload_layout
 from .pool import Pool
+from .reload_array import ReloadArray
 from .scaler import Scaler
 from .sequencer import Sequencer
 
@@ -66,7 +67,7 @@ class Generator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.sequencer = sequencer = Sequencer(self.spec.length_bits)
+        m.submodules.sequencer = sequencer = Sequencer(self.spec.length_bits, getattr(self.spec, "reload", 0))
         m.d.comb += [
             sequencer.length.eq(self.length),
             sequencer.next.eq(self.next),
@@ -76,7 +77,7 @@ class Generator(wiring.Component):
             self.done.eq(sequencer.done),
             self.busy.eq(sequencer.busy),
         ]
-        mantissas, exponent = self._datapath(m, sequencer.control)
+        mantissas, exponent = self._datapath(m, sequencer)
         m.d.comb += self.o.payload.eq(Cat(*mantissas, exponent, sequencer.last))
         return m
 
@@ -84,14 +85,17 @@ class Generator(wiring.Component):
 class OtfGenerator(Generator):
     """On-the-fly: a rotating LFSR array (mantissa = state with its top bit inverted) and the exponent scaler.
 
-    Cost: sequencer + LfsrArray + Scaler (n + 1 generators of b bits, twice for replay, and one 2^b-entry ROM).
+    Cost: sequencer + the array (LfsrArray, or ReloadArray with `reload`) + Scaler (n + 1 generators of b bits,
+    the array's replay state, and one 2^b-entry ROM).
     """
 
-    def _datapath(self, m, control):
+    def _datapath(self, m, sequencer):
         width = self.spec.width
-        m.submodules.lanes = lanes = LfsrArray(width, lane_seeds(self.spec))
+        m.submodules.lanes = lanes = otf_array(self.spec)
         m.submodules.scaler = scaler = Scaler(self.spec)
-        wiring.connect(m, control, lanes.control, scaler.control)
+        wiring.connect(m, sequencer.control, lanes.control, scaler.control)
+        if self.spec.reload:
+            m.d.comb += sequencer.reloading.eq(lanes.reloading)
         return [state ^ (1 << (width - 1)) for state in lanes.states], scaler.exponent
 
 
@@ -101,10 +105,15 @@ class PoolGenerator(Generator):
     Cost: sequencer + Pool (lanes banks of size / lanes entries).
     """
 
-    def _datapath(self, m, control):
+    def _datapath(self, m, sequencer):
         m.submodules.pool = pool = Pool(self.spec)
-        wiring.connect(m, control, pool.control)
+        wiring.connect(m, sequencer.control, pool.control)
         return [pool.mantissas], Const(pool_table(self.spec).exponent, signed(self.spec.exponent_bits))
+
+
+def otf_array(spec):
+    """The rotating array of an otf spec: with a shadow copy, or reloaded (`spec.reload`)."""
+    return (ReloadArray if spec.reload else LfsrArray)(spec.width, lane_seeds(spec))
 
 
 def generator(spec):

@@ -1,5 +1,5 @@
 """The control FSM shared by both generators (docs/spec.md section 7)."""
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,12 +11,16 @@ class Sequencer(wiring.Component):
 
     Ports: in `length` (words per perturbation, sampled when one (re)starts), `next`, `replay`, `ready` (of the
     output stream); out `valid`, `last`, `done`, `busy` and `control` (advance/save/restore, see `replayable`).
+    With `reloads` (a datapath that rebuilds its state after a restore, hw/reload_array.py) also in `reloading`:
+    while it is high no strobe is raised and `busy` is high; a `replay` in the first cycle is ignored then (there
+    is nothing to restore, and a reload would only make the generator busy).
 
     The first cycle after reset, the cycle of a `replay` and the cycle that ends a skip each (re)start a
     perturbation ("begin"). A `next` turns on skipping (`busy`): the words not yet emitted are advanced over, one
     per cycle, and the cycle after the last one saves the position as the start of the next perturbation. A
-    `replay` restores the saved start. While busy, `next` and `replay` are ignored (a replay then would restart
-    the perturbation the skip is heading for, at the word it is heading for), as is a `next` in a begin cycle.
+    `replay` restores the saved start. While busy (skipping or reloading), `next` and `replay` are ignored (a
+    replay then would restart the perturbation the skip is heading for, at the word it is heading for), as is a
+    `next` in a begin cycle.
 
     Once elaborated, `registers` holds `count`, `primed` and `skipping`, for the formal proofs (sim/formal.py).
 
@@ -27,10 +31,12 @@ class Sequencer(wiring.Component):
     length - 1) and a few LUTs.
     """
 
-    def __init__(self, length_bits):
+    def __init__(self, length_bits, reloads=False):
+        self._reloads = reloads
         super().__init__({
             "length": In(length_bits), "next": In(1), "replay": In(1), "ready": In(1),
             "valid": Out(1), "last": Out(1), "done": Out(1), "busy": Out(1), "control": Out(Control),
+            **({"reloading": In(1)} if reloads else {}),
         })
 
     def elaborate(self, platform):
@@ -42,15 +48,17 @@ class Sequencer(wiring.Component):
 
         decremented = count - 1
         empty = count[-1]
-        emitting = primed & ~skipping
-        restore = self.replay & ~skipping
+        reloading = self.reloading if self._reloads else Const(0)
+        busy = skipping | reloading
+        emitting = primed & ~busy
+        restore = self.replay & ~busy & (primed if self._reloads else 1)
         save = skipping & empty
         advance = ((self.valid & self.ready) | (skipping & ~empty)) & ~restore
         m.d.comb += [
             self.valid.eq(emitting & ~empty),
             self.last.eq(~empty & decremented[-1]),
             self.done.eq(emitting & empty),
-            self.busy.eq(skipping),
+            self.busy.eq(busy),
             self.control.advance.eq(advance),
             self.control.save.eq(save),
             self.control.restore.eq(restore),
@@ -62,6 +70,6 @@ class Sequencer(wiring.Component):
             m.d.sync += count.eq(Mux(begin, self.length - 1, decremented))
         with m.If(begin):
             m.d.sync += skipping.eq(0)
-        with m.Elif(self.next):
+        with m.Elif(self.next & ~reloading):
             m.d.sync += skipping.eq(1)
         return m

@@ -9,7 +9,7 @@ from pezo.golden import PAPER_DEFAULTS, PerturbSpec
 
 from .files import read_json
 
-FIELDS = {"otf": ("generators", "width", "seed"), "pool": ("size", "bits", "lanes", "seed")}
+FIELDS = {"otf": ("generators", "width", "seed", "reload"), "pool": ("size", "bits", "lanes", "seed")}
 SHARED = ("exp_bits", "length_bits")
 ALL_FIELDS = sorted({field for fields in FIELDS.values() for field in fields} | set(SHARED))
 
@@ -85,5 +85,5 @@ def spec_from_args(args, options=None):
 
 def spec_label(spec):
     if spec.strategy == "otf":
-        return f"otf-{spec.generators}x{spec.width}"
+        return f"otf-{spec.generators}x{spec.width}" + ("-reload" if spec.reload else "")
     return f"pool-{spec.size}x{spec.bits}" + (f"-l{spec.lanes}" if spec.lanes > 1 else "")

@@ -52,7 +52,7 @@ async def play(dut):
             getattr(dut, {"chance": "ready_chance"}.get(op[0], op[0])).value = op[1]
         else:
             await pulse(dut, {"reset": "rst"}.get(op[0], op[0]), cycles=2 if op[0] == "reset" else 1)
-            if op[0] == "next" and dut.busy.value:
-                await FallingEdge(dut.busy)  # a further next is only taken once this one is carried out
+            if dut.busy.value:  # a skip, or a reloading replay: controls are only taken once it is carried out
+                await FallingEdge(dut.busy)
     await pulse(dut, "flush")
     await ClockCycles(dut.clk, 2)

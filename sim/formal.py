@@ -45,6 +45,7 @@ from ..golden.stream import Stream
 from ..hw.generator import generator
 from ..hw.lfsr_array import LfsrArray, lfsr_step
 from ..hw.pool import Pool
+from ..hw.reload_array import ReloadArray
 from ..hw.replayable import replayable
 from ..hw.scaler import Scaler
 from ..hw.sequencer import Sequencer
@@ -68,8 +69,10 @@ def models_words(spec, words=None):
 
 def rotates(spec, rotation=None):
     """Whether the rotation invariant is asserted: asked for (`rotation`), or by default for otf of at most
-    ROTATION_LANES lanes."""
-    return spec.strategy == "otf" and (spec.lanes <= ROTATION_LANES if rotation is None else rotation)
+    ROTATION_LANES lanes; not for the reloaded array (it has no shadow array: the stream model covers it)."""
+    if spec.strategy != "otf" or spec.reload:
+        return False
+    return spec.lanes <= ROTATION_LANES if rotation is None else rotation
 
 
 class Contract(Elaboratable):
@@ -107,7 +110,7 @@ class Contract(Elaboratable):
             width, zero = self.spec.width, 1 << (self.spec.width - 1)     # the mantissa of state 0
             for lane in range(self.spec.lanes):
                 m.d.comb += Assert(payload[lane * width:(lane + 1) * width] != zero)
-            array = _block(design, LfsrArray)
+            array = _block(design, ReloadArray if self.spec.reload else LfsrArray)
             _never_zero(m, array, self.spec)
             if self.rotation:
                 _rotation(m, array, self.spec)
@@ -124,18 +127,26 @@ class Contract(Elaboratable):
         period = spec.period_words
         size, emitted = Signal(spec.length_bits), Signal(spec.length_bits)
         skipping, position, start = Signal(), Signal(range(period)), Signal(range(period))
+        reloads = getattr(spec, "reload", 0)
+        reloading = Signal(range(2 * spec.lanes + 1))                       # cycles left of a reloading replay
+        busy = skipping | (reloading != 0)
         complete = emitted == size
-        expected_valid = started & ~skipping & ~complete
-        m.d.comb += [Assert(dut.o.valid == expected_valid), Assert(dut.busy == skipping),
-                     Assert(dut.done == (started & ~skipping & complete))]
+        expected_valid = started & ~busy & ~complete
+        m.d.comb += [Assert(dut.o.valid == expected_valid), Assert(dut.busy == busy),
+                     Assert(dut.done == (started & ~busy & complete))]
         with m.If(expected_valid):
             m.d.comb += Assert(dut.o.payload.last == (emitted + 1 == size))
         with m.If(~started):
-            m.d.sync += [size.eq(self.length), emitted.eq(0), skipping.eq(0), position.eq(0), start.eq(0)]
-        with m.Elif(self.replay & ~skipping):
+            m.d.sync += [size.eq(self.length), emitted.eq(0), skipping.eq(0), position.eq(0), start.eq(0),
+                         reloading.eq(0)]
+        with m.Elif(self.replay & ~busy):
             m.d.sync += [size.eq(self.length), emitted.eq(0), position.eq(start)]
+            if reloads:                                  # docs/spec.md section 7: n + (start mod n) cycles busy
+                m.d.sync += reloading.eq(spec.lanes + start % spec.lanes)
         with m.Elif(skipping & complete):
             m.d.sync += [size.eq(self.length), emitted.eq(0), skipping.eq(0), start.eq(position)]
+        with m.Elif(reloading != 0):
+            m.d.sync += reloading.eq(reloading - 1)
         with m.Else():
             with m.If((expected_valid & self.ready) | (skipping & ~complete)):
                 m.d.sync += [emitted.eq(emitted + 1), position.eq(Mux(position == period - 1, 0, position + 1))]
@@ -151,9 +162,21 @@ class Contract(Elaboratable):
             m.d.comb += [Assert(position == 0), Assert(start == 0), Assert(~skipping)]
         tables = _golden_tables(spec)
         payload = dut.o.payload.as_value()
-        with m.If(started):
+        with m.If(started & (reloading == 0)):           # mid-reload the lanes are not yet any word's
             m.d.comb += Assert(payload[:-1] == _look_up(m, "words", tables["words"], position))
-        if spec.strategy == "otf":
+        if spec.strategy == "otf" and reloads:
+            reference = _block(design, Scaler).registers
+            at = [(reference[0], "reference", position), (reference[1], "reference", start)]
+            array, n = _block(design, ReloadArray), spec.lanes
+            lanes, captured, previous, saved = array.registers
+            m.d.comb += [Assert(array.counters["saved_word"] == start % n),
+                         Assert(saved == _look_up(m, "saved", tables["previous"], start))]
+            with m.If(reloading == 0):                  # mid-reload the array is not yet any word's
+                m.d.comb += [Assert(Value.cast(lanes) == _look_up(m, "reloaded", tables["lanes"], position)),
+                             Assert(array.counters["word"] == position % n),
+                             Assert(captured == _look_up(m, "captured", tables["captured"], position)),
+                             Assert(previous == _look_up(m, "previous", tables["previous"], position))]
+        elif spec.strategy == "otf":
             registers = [*_block(design, LfsrArray).registers, *_block(design, Scaler).registers]
             at = [(registers[0], "lanes", position), (registers[1], "lanes", start),
                   (registers[2], "reference", position), (registers[3], "reference", start)]
@@ -179,7 +202,19 @@ def _golden_tables(spec):
         origin = int(where[spec.seed])
         tables["lanes"] = [packed(row, bits, 1 << (bits - 1)) for row in mantissas.tolist()]
         tables["reference"] = [int(states[(origin + t) % states.size]) for t in range(spec.period_words)]
+        if spec.reload:
+            tables.update(_reload_tables(spec, states, origin))
     return tables
+
+
+def _reload_tables(spec, states, origin):
+    """The reloaded array's saved states at every position t (hw/reload_array.py): `captured` holds X of the
+    block of t (its word = 1 mod n), `previous` X of the block before the last word = 0 mod n, where X(u) is the
+    state register n - 1 takes on entering word u, generator (u - 1) mod n at word u."""
+    n, period, stride = spec.lanes, spec.period_words, states.size // spec.lanes
+    x = lambda u: int(states[(origin + u + ((u - 1) % n) * stride) % states.size])  # noqa: E731
+    return {"captured": [x(t - (t - 1) % n) for t in range(period)],
+            "previous": [x(t - t % n - n + 1) for t in range(period)]}
 
 
 def _look_up(m, name, table, address):
@@ -192,11 +227,13 @@ def _look_up(m, name, table, address):
 
 
 def _lanes(register, spec):
-    return [register.as_value()[lane * spec.width:(lane + 1) * spec.width] for lane in range(spec.lanes)]
+    """The width-bit LFSR states a register holds (n for the array and its shadow, one for a saved state)."""
+    value = Value.cast(register)
+    return [value[offset:offset + spec.width] for offset in range(0, len(value), spec.width)]
 
 
 def _never_zero(m, array, spec):
-    """No register of the array, nor of its shadow, is all-zero (what lets induction close for otf)."""
+    """No register of the array, nor of its replay state, is all-zero (what lets induction close for otf)."""
     for register in array.registers:
         m.d.comb += [Assert(lane != 0) for lane in _lanes(register, spec)]
 

@@ -2,7 +2,7 @@
 from pezo.golden.otf import lane_seeds
 from pezo.hw.export import default_name
 from pezo.hw.gaussian import GaussianLanes
-from pezo.hw.generator import check_buildable, generator
+from pezo.hw.generator import check_buildable, generator, otf_array
 from pezo.hw.lfsr_array import LfsrArray
 from pezo.hw.pool import Pool
 from pezo.hw.scaler import Scaler
@@ -16,8 +16,8 @@ def blocks(spec, names=None):
     check_buildable(spec)
     factories = {
         "top": lambda: generator(spec),
-        "sequencer": lambda: Sequencer(spec.length_bits),
-        "array": lambda: LfsrArray(spec.width, lane_seeds(spec)),
+        "sequencer": lambda: Sequencer(spec.length_bits, getattr(spec, "reload", 0)),
+        "array": lambda: otf_array(spec),
         "array_noreplay": lambda: LfsrArray(spec.width, lane_seeds(spec), replay=False),
         "scaler": lambda: Scaler(spec),
         "pool": lambda: Pool(spec),

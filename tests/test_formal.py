@@ -22,6 +22,13 @@ def test_every_word_is_the_golden_models_under_any_controls(tmp_path):
         assert proof.kind == "proven" and proof.words, spec
 
 
+def test_the_reloaded_array_is_proven(tmp_path):
+    """reload=1: the stream model also predicts the n + (start mod n) busy cycles of every replay; induction closes
+    once its depth exceeds the longest reload (2n)."""
+    proof = formal.prove(OtfSpec(generators=3, width=4, length_bits=4, reload=1), tmp_path, depth=12)
+    assert proof.kind == "proven" and proof.words and not proof.rotation
+
+
 def test_a_wrong_golden_word_is_found(tmp_path, monkeypatch):
     """One bit of one golden word flipped: the stream model reaches that word and fails."""
     tables = formal._golden_tables

@@ -28,3 +28,17 @@ def test_step_is_fibonacci_shift_left():
     assert lfsr.step(0b1000_0000, 8) == 0b0000_0001
     assert lfsr.step(0b0000_0001, 8) == 0b0000_0010
     assert lfsr.step(0b0011_1000, 8) == 0b0111_0001
+
+
+@pytest.mark.parametrize("width, steps", [(8, 9), (8, 255 + 37), (16, 1041), (24, 541201)])
+def test_jump_is_that_many_steps(width, steps):
+    """The jump matrix (hw/reload_array.py's J) applied to a state equals stepping it one at a time."""
+    columns = lfsr.jump(width, steps)
+    for state in (1, 0b1011, (1 << width) - 1):
+        image = 0
+        for i, column in enumerate(columns):
+            image ^= column if state >> i & 1 else 0
+        expected = state
+        for _ in range(steps % lfsr.period(width)):
+            expected = lfsr.step(expected, width)
+        assert image == expected

@@ -19,6 +19,8 @@ from pezo.golden import OtfSpec, PerturbSpec, PoolSpec, RegularPatternWarning, S
     (lambda: OtfSpec(exp_bits=1), r"exp_bits=1 is out of range: allowed 2\.\.16"),
     (lambda: OtfSpec(length_bits=1), r"length_bits=1 is out of range"),
     (lambda: OtfSpec(width=8.0), r"width must be an integer, got 8\.0"),
+    (lambda: OtfSpec(reload=2), r"reload=2 is out of range: allowed 0\.\.1"),
+    (lambda: OtfSpec(generators=1, reload=1), r"reload=1 needs generators >= 2"),
     (lambda: PoolSpec(size=1), r"size=1 is out of range: allowed 2\.\."),
     (lambda: PoolSpec(seed=0), r"seed=0 is out of range"),
     (lambda: PoolSpec(bits=25), r"bits=25 is out of range: allowed 2\.\.24"),
@@ -46,7 +48,16 @@ def test_paper_defaults_are_quiet():
             assert spec.lanes in (31, 1, 5)
 
 
+def test_reload_is_recorded_only_when_set():
+    """A spec without the field (written before it existed) means reload=0; the stream does not depend on it."""
+    assert "reload" not in OtfSpec().to_dict() and OtfSpec(reload=1).to_dict()["reload"] == 1
+    assert PerturbSpec.from_dict({"strategy": "otf", "generators": 7}) == OtfSpec(generators=7, reload=0)
+    plain, reloaded = Stream(OtfSpec(generators=7)), Stream(OtfSpec(generators=7, reload=1))
+    assert all((a == b).all() for a, b in zip(plain(100, 50), reloaded(100, 50)))
+
+
 @pytest.mark.parametrize("spec", [OtfSpec(generators=7, width=12, seed=99, exp_bits=6),
+                                  OtfSpec(generators=31, width=8, reload=1),
                                   PoolSpec(size=255, bits=8, lanes=15, seed=2**63, length_bits=20)])
 def test_json_round_trip(spec):
     text = spec.to_json()

@@ -41,6 +41,10 @@ CASES = {
     "pool-4095x12-l5": Case(PoolSpec(size=4095, bits=12, lanes=5, seed=11), 300, 2000, 5000, full_periods=2),
     "pool-255x8-l15": Case(PoolSpec(size=255, bits=8, lanes=15, seed=3), 5, 300, 300, full_periods=3),
     "pool-65535x16-l3": Case(PoolSpec(size=65535, bits=16, lanes=3, seed=99), 2000, 4000, 24000, full_periods=1),
+    # the reloaded array (replay through the shift path): the paper's 31x8, and small and wide ones
+    "otf-31x8-reload": Case(OtfSpec(generators=31, width=8, reload=1), 64, 600, 2000, full_periods=1),
+    "otf-3x4-reload": Case(OtfSpec(generators=3, width=4, seed=9, reload=1), 7, 300, 200, full_periods=4),
+    "otf-63x16-reload": Case(OtfSpec(generators=63, width=16, seed=77, reload=1), 40, 400, 600),
 }
 DEFAULTS = ("otf-31x8", "otf-31x14", "pool-4095x12")
 

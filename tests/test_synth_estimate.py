@@ -31,11 +31,12 @@ def test_blocks_by_construction(tmp_path):
     table = markdown(estimates.values())
     assert "| pezo_otf_7x5_array_noreplay | 7 |" in table
     assert table.splitlines()[0].endswith("| MUXF | INV | LUT levels |")
-    assert plain.inverters == plain.cells.get("INV", 0) > 0  # the seeds' 1 bits: FFs that reset to 1
+    assert plain.inverters == plain.cells.get("INV", 0) > 0  # -dff: inverters around FFs that reset to 1
 
 
 def test_lut_levels_on_a_hand_made_netlist():
-    """FF -> LUT -> MUXF7 -> LUT -> FF is two levels; a carry adds none; ports start paths."""
+    """FF -> LUT -> MUXF7 -> LUT -> FF is two levels; a carry adds none, nor a LUT of one distinct input (an
+    inverter); ports start paths."""
     def cell(kind, inputs, outputs):
         return {"type": kind, "port_directions": {**{p: "input" for p in inputs}, **{p: "output" for p in outputs}},
                 "connections": {**inputs, **outputs}}
@@ -44,8 +45,9 @@ def test_lut_levels_on_a_hand_made_netlist():
         "lut1": cell("LUT2", {"I0": [2], "I1": [1]}, {"O": [3]}),
         "mux": cell("MUXF7", {"I0": [3], "I1": [3], "S": [1]}, {"O": [4]}),
         "carry": cell("CARRY4", {"S": [4]}, {"O": [5]}),
-        "lut2": cell("LUT6", {"I0": [5], "I1": ["0"]}, {"O": [6]}),
-        "ff2": cell("FDRE", {"D": [6]}, {"Q": [9]}),
+        "lut2": cell("LUT6", {"I0": [5], "I1": [1]}, {"O": [6]}),
+        "inverter": cell("LUT2", {"I0": [6], "I1": [6]}, {"O": [7]}),
+        "ff2": cell("FDRE", {"D": [7]}, {"Q": [9]}),
     }}}}
     assert lut_levels(netlist, "top") == 2
 
