@@ -24,6 +24,7 @@ SOURCES = {
     "rademacher": ("rademacher", None),
     "uniform": ("uniform", None),
     "uniform-raw": ("uniform-raw", None),
+    "clt-gaussian": ("clt-gaussian", None),
     "pezo-pool 4095x12": ("pezo-pool", PAPER_DEFAULTS["pool-4095x12"]),
     "pezo-otf 31x8": ("pezo-otf", PAPER_DEFAULTS["otf-31x8"]),
     "pezo-otf 31x14": ("pezo-otf", PAPER_DEFAULTS["otf-31x14"]),

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .lfsr import linear_orbit
+from .lfsr import apply, linear_orbit, power
 from .pool import splitmix64
 
 STATE_BITS = 63
@@ -63,6 +63,20 @@ def outputs(seed, lanes, count):
     field = np.uint64((1 << UNIFORM_BITS) - 1)
     total = sum((s >> np.uint64(UNIFORM_BITS * k)) & field for k in range(UNIFORMS))
     return total.astype(np.int64) - OFFSET
+
+
+def words(seed, lanes, start, count):
+    """int64[count, lanes]: the outputs g of words start .. start + count - 1, without stepping through the words
+    before `start` (the lanes' first states jump ahead by leap^start, by squaring), then one leap per word."""
+    state = apply(power(leap, STATE_BITS, start, dtype=np.uint64), np.array(lane_seeds(seed, lanes), np.uint64))
+    out = np.empty((count, lanes), dtype=np.int64)
+    field, low = np.uint64((1 << UNIFORM_BITS) - 1), np.uint64((1 << LEAP) - 1)
+    shift = [np.uint64(UNIFORM_BITS * k) for k in range(UNIFORMS)]
+    for word in range(count):
+        out[word] = sum((state >> s) & field for s in shift).astype(np.int64) - OFFSET
+        fresh = ((state >> np.uint64(STATE_BITS - LEAP)) ^ (state >> np.uint64(STATE_BITS - LEAP - 1))) & low
+        state = ((state << np.uint64(LEAP)) | fresh) & np.uint64(_MASK)
+    return out
 
 
 def output_pmf():

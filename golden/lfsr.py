@@ -34,7 +34,7 @@ def step(state, width):
     return ((state << 1) | feedback) & period(width)
 
 
-def _apply(columns, states):
+def apply(columns, states):
     """Apply the GF(2)-linear map whose image of bit i is columns[i] to every state in an array."""
     out = np.zeros_like(states)
     for i, column in enumerate(columns):
@@ -56,9 +56,9 @@ def linear_orbit(update, bits, first, count, dtype=np.uint32):
     filled = 1
     while filled < count:
         chunk = min(filled, count - filled)
-        rows[filled:filled + chunk] = _apply(columns, rows[:chunk])
+        rows[filled:filled + chunk] = apply(columns, rows[:chunk])
         filled += chunk
-        columns = _apply(columns, columns)
+        columns = apply(columns, columns)
     return rows
 
 
@@ -67,15 +67,19 @@ def sequence(width, start, count):
     return linear_orbit(lambda state: step(state, width), width, start, count)
 
 
-def jump(width, steps):
-    """The GF(2) matrix of `steps` updates, as the images of the basis states 1 << i (i = 0 .. width - 1);
-    computed by squaring, so any number of steps costs about 2 log2(steps) matrix products."""
-    result = np.array([1 << i for i in range(width)], dtype=np.uint32)
-    power = np.array([step(1 << i, width) for i in range(width)], dtype=np.uint32)
-    steps %= period(width)
+def power(update, bits, steps, dtype=np.uint32):
+    """The GF(2)-linear map `update` of `bits`-bit states applied `steps` times, as the images of the basis states
+    1 << i; by squaring, so any number of steps costs about 2 log2(steps) matrix products."""
+    result = np.array([1 << i for i in range(bits)], dtype=dtype)
+    factor = np.array([update(1 << i) for i in range(bits)], dtype=dtype)
     while steps:
         if steps & 1:
-            result = _apply(power, result)
-        power = _apply(power, power)
+            result = apply(factor, result)
+        factor = apply(factor, factor)
         steps >>= 1
-    return [int(column) for column in result]
+    return result
+
+
+def jump(width, steps):
+    """The images of the basis states under `steps` LFSR updates (the matrix of step^steps)."""
+    return [int(column) for column in power(lambda state: step(state, width), width, steps % period(width))]

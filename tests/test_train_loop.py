@@ -34,7 +34,7 @@ def without_times(rows):
             if row.get("event") not in ("config", "resume")]
 
 
-@pytest.mark.parametrize("perturb", ["gaussian", "pezo-otf", "pezo-pool"])
+@pytest.mark.parametrize("perturb", ["gaussian", "pezo-otf", "pezo-pool", "clt-gaussian"])
 def test_resume_is_bit_identical(tiny, tmp_path, perturb):
     assert train(tiny, tmp_path / "whole", "--perturb", perturb, "--steps", "6", "--seed", "3") == 0
     assert train(tiny, tmp_path / "split", "--perturb", perturb, "--steps", "2", "--seed", "3") == 0

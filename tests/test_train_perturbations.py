@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from pezo.golden import OtfSpec, PAPER_DEFAULTS, PoolSpec, Stream
+from pezo.golden import OtfSpec, PAPER_DEFAULTS, PoolSpec, Stream, gaussian
 from pezo.train import perturbations
 
 PARAMS = [torch.zeros(3, 4), torch.zeros(5), torch.zeros(2, 2, 3)]
@@ -38,6 +38,23 @@ def test_uniform_raw_is_the_otf_mantissas():
     assert raw.abs().max() <= 15
 
 
+def test_clt_gaussian_is_the_baseline_hardwares_stream():
+    """Values in order over the tensors, word by word, from the Table 6 baseline's lanes (seed + 1), unit
+    variance; the next perturbation starts at the next whole word, as if the hardware had run through."""
+    source = perturbations.make("clt-gaussian", seed=0)
+    big = [torch.zeros(3, 700), torch.zeros(5)]
+    values = sum(p.numel() for p in big)
+    words = -(-values // 1024)
+    outputs = torch.from_numpy(gaussian.outputs(1, 1024, 2 * words)).view(-1)
+    assert torch.equal(torch.cat([u.reshape(-1) for u in source.tensors(big)]),
+                       outputs[:values].float() / gaussian.SIGMA)
+    source.next(values)
+    assert source.position == words
+    second = torch.cat([u.reshape(-1) for u in source.tensors(big)])
+    assert torch.equal(second, outputs[words * 1024:words * 1024 + values].float() / gaussian.SIGMA)
+    assert abs(second.std().item() - 1) < 0.05 and abs(second.mean().item()) < 0.05
+
+
 def test_default_specs_are_the_papers():
     assert perturbations.make("pezo-otf").spec == PAPER_DEFAULTS["otf-31x8"]
     assert perturbations.make("pezo-pool").spec == PAPER_DEFAULTS["pool-4095x12"]
@@ -45,7 +62,7 @@ def test_default_specs_are_the_papers():
     assert torch.equal(flat(perturbations.for_spec(pool)), Stream(pool).perturbation(0, VALUES))
 
 
-@pytest.mark.parametrize("name", ["gaussian", "pezo-pool"])
+@pytest.mark.parametrize("name", ["gaussian", "pezo-pool", "clt-gaussian"])
 def test_state_round_trip(name):
     source = perturbations.make(name, seed=5)
     source.next(VALUES)

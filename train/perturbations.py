@@ -14,14 +14,21 @@ queries replays each one during its update instead of storing it.
   ceil(d / lanes) words from its start word; the next one starts at the following word (leftover shifting), and
   values map onto the tensors in order, row-major (docs/spec.md section 9).
 - `uniform-raw`: the same OtF stream's mantissas without their 2^k scale (the PeZO paper's Table 3 ablation).
+- `clt-gaussian`: the stream of pezo's own Gaussian baseline hardware (`hw/gaussian.py`, the Table 6 MeZO row:
+  1024 central-limit lanes, lane seed = the run's seed + 1), each output divided by its standard deviation. Like
+  the streamed sources, a perturbation covers whole words from its start word and the next one starts at the
+  following word; the stream does not repeat within 2^63 - 1 words, so it is generated afresh (about 30 million
+  values a second here), not cached.
 """
 import numpy as np
 import torch
 
+from pezo.golden import gaussian
 from pezo.golden.spec import PAPER_DEFAULTS, PerturbSpec
 from pezo.golden.stream import Stream, words_per_perturbation
 
-SEEDED = ("gaussian", "rademacher", "uniform")
+SEEDED = ("gaussian", "rademacher", "uniform", "clt-gaussian")
+"""The sources with a seed and no generator spec."""
 STREAMED = ("pezo-otf", "pezo-pool", "uniform-raw")
 NAMES = SEEDED + STREAMED
 DEFAULT_SPECS = {"pezo-otf": "otf-31x8", "pezo-pool": "pool-4095x12", "uniform-raw": "otf-31x8"}
@@ -34,7 +41,7 @@ def make(name, seed=0, spec=None):
     if name in SEEDED:
         if spec is not None:
             raise ValueError(f"--perturb {name} takes no generator spec: specs apply to {', '.join(STREAMED)}")
-        return SeededPerturbation(name, seed)
+        return CltPerturbation(seed) if name == "clt-gaussian" else SeededPerturbation(name, seed)
     if name not in STREAMED:
         raise ValueError(f"perturbation {name!r} is unknown: allowed {', '.join(NAMES)}")
     spec = spec or PAPER_DEFAULTS[DEFAULT_SPECS[name]]
@@ -131,4 +138,45 @@ class StreamPerturbation:
     def load_state_dict(self, state):
         if PerturbSpec.from_dict(state["spec"]) != self.spec:
             raise ValueError(f"checkpoint spec {state['spec']} differs from this run's {self.spec.to_dict()}")
+        self.start_word = state["start_word"]
+
+
+class CltPerturbation:
+    """u from the Gaussian baseline hardware's stream (golden/gaussian.py): value v of a perturbation that starts
+    at word w is lane v mod LANES of word w + v // LANES, as output / SIGMA."""
+
+    LANES = 1024
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.start_word = 0
+
+    @property
+    def position(self):
+        return self.start_word
+
+    def tensors(self, params, position=None):
+        """u for each tensor of `params`: consecutive values of the perturbation that starts at word `position`
+        (default: the current one)."""
+        first = (self.start_word if position is None else position) * self.LANES
+        for param in params:
+            word, count = first // self.LANES, param.numel()
+            outputs = gaussian.words(self.seed + 1, self.LANES, word, -(-(first % self.LANES + count) // self.LANES))
+            values = torch.from_numpy(outputs).view(-1)[first % self.LANES:][:count]
+            yield (values.to(torch.float32) / gaussian.SIGMA).view(param.shape).to(param)
+            first += count
+
+    def next(self, values):
+        """Move on to the perturbation after one of `values` values (whole words)."""
+        self.start_word += -(-values // self.LANES)
+
+    def describe(self):
+        return {"perturb": "clt-gaussian", "perturb_seed": self.seed, "lanes": self.LANES}
+
+    def state_dict(self):
+        return {"start_word": self.start_word, "seed": self.seed}
+
+    def load_state_dict(self, state):
+        if state["seed"] != self.seed:
+            raise ValueError(f"checkpoint seed {state['seed']} differs from this run's {self.seed}")
         self.start_word = state["start_word"]
