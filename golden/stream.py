@@ -31,14 +31,16 @@ class Stream:
 
     The stream is periodic (spec.period_words words); when a period is small enough its real values are computed
     once, tiled to a block of at least BLOCK_VALUES (64 MiB of float32), and later requests are a few large copies
-    out of that block (many small copies run far below memory bandwidth).
+    out of that block (many small copies run far below memory bandwidth). The block lives on `device`, and real
+    values are returned there, so a perturbation on a GPU is a copy within it, never one from the host.
     """
 
-    def __init__(self, spec, scaled=True):
+    def __init__(self, spec, scaled=True, device="cpu"):
         """scaled=False makes the real values the raw mantissas (exponent ignored), as in the PeZO paper's
         unscaled ablation; the integer words are the same either way."""
         self.spec = spec
         self.scaled = scaled
+        self.device = torch.device(device)
         self.words = OtfWords(spec) if spec.strategy == "otf" else PoolWords(spec)
         self._block_values = None
 
@@ -53,14 +55,14 @@ class Stream:
     def values(self, first, count, out=None):
         """Real values `first` .. `first + count - 1` of the flattened stream (value v is word v // lanes, lane
         v % lanes) as float32, written into `out` if given."""
-        out = torch.empty(count, dtype=torch.float32) if out is None else out
+        out = torch.empty(count, dtype=torch.float32, device=self.device) if out is None else out
         source = self._block() if self.period_values <= PERIOD_CACHE_VALUES else None
         step = source.numel() if source is not None else CHUNK_WORDS * self.spec.lanes
         offset, done = first % self.period_values, 0
         while done < count:
             if source is None:
                 word, lane = divmod(offset, self.spec.lanes)
-                chunk = self._real(word, CHUNK_WORDS)
+                chunk = self._real(word, CHUNK_WORDS).to(out.device)
                 start, stop = lane, min(lane + count - done, step)
             else:
                 chunk, start, stop = source, offset, min(offset + count - done, step)
@@ -81,5 +83,5 @@ class Stream:
     def _block(self):
         if self._block_values is None:
             period = self._real(0, self.spec.period_words)
-            self._block_values = period.repeat(math.ceil(BLOCK_VALUES / period.numel()))
+            self._block_values = period.repeat(math.ceil(BLOCK_VALUES / period.numel())).to(self.device)
         return self._block_values

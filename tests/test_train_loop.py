@@ -96,12 +96,24 @@ def test_left_padding_scores_equal_unpadded(tiny):
     (["--perturb", "pezo-otf", "--preset", "pool-4095x12"], "needs a spec of strategy otf"),
     (["--width", "40", "--perturb", "pezo-otf"], "width=40 is out of range: allowed 2..24"),
     (["--steps", "-1"], "steps=-1 is out of range"),
+    (["--device", "tpu9"], "device 'tpu9' cannot be used here"),
     (["--template", "no placeholder", "--label-words", " a", " b"], "allowed a template with a {text} placeholder"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(tiny, tmp_path, capsys, options, message):
     assert train(tiny, tmp_path / "run", *options) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_an_explicit_cpu_device_changes_nothing(tiny, tmp_path):
+    """--device cpu is the default: the same metrics bit for bit; a resume may name a device."""
+    assert train(tiny, tmp_path / "default", "--perturb", "pezo-otf", "--steps", "3", "--seed", "2") == 0
+    assert train(tiny, tmp_path / "cpu", "--perturb", "pezo-otf", "--steps", "3", "--seed", "2", "--device", "cpu") == 0
+    losses = [[record["loss"] for record in map(json.loads, (tmp_path / name / "metrics.jsonl").read_text().splitlines())
+               if "loss" in record] for name in ("default", "cpu")]
+    assert losses[0] == losses[1] and len(losses[0]) == 3
+    assert main(["train", "--out", str(tmp_path / "cpu"), "--resume", "--steps", "4", "--device", "cpu",
+                 "--no-progress"]) == 0
 
 
 def test_unknown_model_and_perturbation(tmp_path, capsys):
@@ -202,7 +214,7 @@ def test_resume_refuses_changed_settings(tiny, tmp_path, capsys):
     assert "decays over its 2 steps" in capsys.readouterr().err
     assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--lr", "1", "--perturb", "gaussian",
                  "--no-progress"]) == 2
-    assert "only --steps may be given, not --lr, --perturb" in capsys.readouterr().err
+    assert "only --steps and --device may be given, not --lr, --perturb" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["trainable.safetensors", "optimizer.pt", "state.json"])

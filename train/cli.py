@@ -26,7 +26,7 @@ def add_parser(commands):
     parser = commands.add_parser("train", help="ZO fine-tuning (MeZO or PeZO perturbations) of a language model",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=output_folder, required=True, help="run folder (new or empty, or the one to resume)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out (only --steps may change)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out (only --steps and --device may change)")
     parser.add_argument("--model", help=f"'{defaults.model}' (default, offline) or a Hugging Face name or folder")
     parser.add_argument("--task", help=f"prompt template and label words (default {defaults.task})")
     parser.add_argument("--template", help="a custom prompt with {text} (and {mask} for masked LMs)")
@@ -43,6 +43,8 @@ def add_parser(commands):
     parser.add_argument("--peft", choices=adapters.KINDS, help="LoRA or prefix tuning (default: all weights)")
     for name in ("lora_r", "lora_alpha", "prefix_tokens"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(defaults, name)}")
+    parser.add_argument("--device", help="torch device of the model and its perturbations: cpu (default), cuda, "
+                        "cuda:1, ... (on --resume it may change)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--perturbation-parallel", type=int, default=1, metavar="P",
                         help="under torchrun: ranks that share a step's queries (the other factor of the ranks is "
@@ -144,12 +146,12 @@ def _spec_from_args(args, perturb):
 def _resumed_config(args):
     """The recorded config of the run in --out; only --steps may change, and not under a decaying schedule (its
     horizon is the run's steps)."""
-    ignored = {"out", "resume", "steps", "no_progress", "run", "command", "perturbation_parallel"}
+    ignored = {"out", "resume", "steps", "device", "no_progress", "run", "command", "perturbation_parallel"}
     others = sorted(name for name, value in vars(args).items()
                     if name not in ignored and value is not None and value is not False)
     if others:
         named = ", ".join("--" + name.removeprefix("method_").replace("_", "-") for name in others)
-        raise ValueError(f"--resume takes the run's recorded settings: only --steps may be given, not {named}")
+        raise ValueError(f"--resume takes the run's recorded settings: only --steps and --device may be given, not {named}")
     from pezo.files import read_json
     path = args.out / "config.json"
     if not path.exists():
@@ -162,6 +164,8 @@ def _resumed_config(args):
                          f"{config.steps} steps, so its resume keeps them (allowed --steps {config.steps})")
     if args.steps is not None:
         config.steps = args.steps
+    if args.device is not None:
+        config.device = args.device
     config.out = str(args.out)          # the run is where it is now, not where it was started
     return config
 

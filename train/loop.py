@@ -65,6 +65,7 @@ class Config:
     batch_size: int = 16
     eval_every: int = 100
     seed: int = 0
+    device: str = "cpu"
 
     def check(self):
         for name in ("k", "test_size", "batch_size", "eval_every"):
@@ -76,6 +77,17 @@ class Config:
             raise ValueError(f"seed={self.seed} is out of range: allowed 0..{2 ** 32 - 1}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule {self.schedule!r} is unknown: allowed {', '.join(SCHEDULES)}")
+        check_device(self.device)
+
+
+def check_device(name):
+    """Refuse (ValueError, one line) a device name torch does not know or this machine does not have."""
+    try:
+        torch.empty(1, device=name)
+    except (RuntimeError, AssertionError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"device {name!r} cannot be used here ({reason[:120]}): allowed cpu, or a device this "
+                         f"machine and torch build have (cuda, cuda:1, ...)") from None
 
 
 @dataclasses.dataclass
@@ -112,6 +124,7 @@ class Run:
         torch.manual_seed(config.seed)                  # an adapter's initial weights
         self.lm = adapters.adapt(models.load(config.model), config.peft, r=config.lora_r, alpha=config.lora_alpha,
                                  tokens=config.prefix_tokens)
+        self.lm.model.to(config.device)
         self.classifier = tasks.Classifier(self.lm, task)
         self.zo = zo.make(config.method, self.lm.model, source, lr=config.lr, eps=config.eps,
                           weight_decay=config.weight_decay, **config.method_args)
@@ -136,7 +149,8 @@ class Run:
         """Continue from `checkpoint/`: weights, progress and perturbation state; later metrics are dropped."""
         state = files.read_json(self.out / "checkpoint" / STATE, "a checkpoint's state")
         _load_weights(self.lm.model, self.out / "checkpoint" / WEIGHTS)
-        optimizer = _read(torch.load, self.out / "checkpoint" / OPTIMIZER, weights_only=True)
+        optimizer = _read(torch.load, self.out / "checkpoint" / OPTIMIZER, weights_only=True,
+                          map_location=self.config.device)
         self.zo.load_state_dict(optimizer["optimizer"])
         self.schedule.load_state_dict(optimizer["schedule"])
         self.progress = Progress(**state["progress"])

@@ -103,25 +103,32 @@ class SeededPerturbation:
 
 
 class StreamPerturbation:
-    """u from the golden stream of a spec: per tensor, a slice of the perturbation starting at `start_word`."""
+    """u from the golden stream of a spec: per tensor, a slice of the perturbation starting at `start_word`. The
+    stream keeps one cached block per device the tensors live on, so u is made where it is used."""
 
     def __init__(self, spec, raw=False):
         self.spec = spec
         self.raw = raw
-        self.stream = Stream(spec, scaled=not raw)
+        self.streams = {}
         self.start_word = 0
 
     @property
     def position(self):
         return self.start_word
 
+    def stream(self, device):
+        """The golden stream whose values live on `device`."""
+        if device not in self.streams:
+            self.streams[device] = Stream(self.spec, scaled=not self.raw, device=device)
+        return self.streams[device]
+
     def tensors(self, params, position=None):
         """u for each tensor of `params`: consecutive values of the perturbation that starts at word `position`
         (default: the current one), each a new tensor that the caller may overwrite."""
         first = (self.start_word if position is None else position) * self.spec.lanes
         for param in params:
-            u = self.stream.values(first, param.numel()).view(param.shape)
-            yield u if param.dtype == torch.float32 and param.device.type == "cpu" else u.to(param)
+            u = self.stream(param.device).values(first, param.numel()).view(param.shape)
+            yield u if param.dtype == torch.float32 else u.to(param.dtype)
             first += param.numel()
 
     def next(self, values):

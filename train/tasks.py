@@ -78,7 +78,7 @@ class Classifier:
         tokenizer.padding_side = "right" if self.lm.masked or self.lm.prefix else "left"
         tokenizer.truncation_side = "left"
         batch = tokenizer(self.prompts(texts), return_tensors="pt", padding=True, truncation=True,
-                          max_length=self.max_tokens)
+                          max_length=self.max_tokens).to(next(self.lm.model.parameters()).device)
         if self.lm.masked:
             logits = self.lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
             rows, positions = (batch.input_ids == tokenizer.mask_token_id).nonzero(as_tuple=True)
@@ -95,12 +95,15 @@ class Classifier:
     def loss(self, batch):
         """Cross-entropy over the label words for a batch of (texts, labels)."""
         texts, labels = batch
-        return torch.nn.functional.cross_entropy(self.scores(texts), torch.as_tensor(labels))
+        scores = self.scores(texts)
+        return torch.nn.functional.cross_entropy(scores, torch.as_tensor(labels, device=scores.device))
 
     def losses(self, batch):
         """Per-example cross-entropy over the label words for a batch of (texts, labels)."""
         texts, labels = batch
-        return torch.nn.functional.cross_entropy(self.scores(texts), torch.as_tensor(labels), reduction="none")
+        scores = self.scores(texts)
+        return torch.nn.functional.cross_entropy(scores, torch.as_tensor(labels, device=scores.device),
+                                                 reduction="none")
 
     def predict(self, texts, batch_size=32):
         """Predicted class of each text, in batches of similar length (less padding)."""
@@ -108,7 +111,7 @@ class Classifier:
         predictions = torch.empty(len(texts), dtype=torch.int64)
         for begin in range(0, len(order), batch_size):
             chunk = order[begin:begin + batch_size]
-            predictions[chunk] = self.scores([texts[i] for i in chunk]).argmax(1)
+            predictions[chunk] = self.scores([texts[i] for i in chunk]).argmax(1).cpu()
         return predictions
 
     def accuracy(self, texts, labels):
