@@ -194,3 +194,16 @@ def test_two_machines_launch(tiny, tmp_path):
     assert summary["world"] == 2 and summary["ranks_agree"] and summary["steps_done"] == 4
     single(tiny, tmp_path / "one", 2, 4)
     assert identical(weights(tmp_path / "run"), weights(tmp_path / "one"))
+
+
+def test_an_unnumbered_cuda_device_is_the_local_ranks(monkeypatch):
+    """Under torchrun, --device cuda puts each rank of a machine on its own GPU; a numbered device or the CPU is
+    used as given, and a plain process keeps what it was given."""
+    monkeypatch.delenv("RANK", raising=False)
+    assert distributed.rank_device("cuda") == torch.device("cuda")
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert distributed.rank_device("cuda") == torch.device("cuda", 1)
+    assert distributed.rank_device("cuda:0") == torch.device("cuda", 0)
+    assert distributed.rank_device("cpu") == torch.device("cpu")

@@ -72,8 +72,8 @@ def launched():
 
 
 def start(pp=1):
-    """Join the process group torchrun set up (gloo: the trainer runs on the CPU) and split it into a grid of
-    `pp` perturbation-parallel rows."""
+    """Join the process group torchrun set up and split it into a grid of `pp` perturbation-parallel rows. gloo,
+    whatever the trainer's device: the collectives carry a few float64 scalars, kept on the CPU."""
     world = int(os.environ["WORLD_SIZE"])
     if pp < 1 or world % pp:
         raise ValueError(f"--perturbation-parallel {pp} does not divide the {world} ranks: allowed a divisor of "
@@ -95,6 +95,15 @@ def start(pp=1):
 
 LOST = dist.DistError
 """What a collective raises when another rank has stopped or cannot be reached."""
+
+
+def rank_device(name):
+    """The device of this rank for the device `name`: an unnumbered "cuda" means the GPU of this rank's local rank
+    (torchrun's LOCAL_RANK), so the ranks of a machine share out its GPUs; anything else is used as given."""
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None and launched():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
 
 
 def first_local(layout, load):

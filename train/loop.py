@@ -124,7 +124,8 @@ class Run:
         torch.manual_seed(config.seed)                  # an adapter's initial weights
         self.lm = adapters.adapt(models.load(config.model), config.peft, r=config.lora_r, alpha=config.lora_alpha,
                                  tokens=config.prefix_tokens)
-        self.lm.model.to(config.device)
+        self.device = distributed.rank_device(config.device)
+        self.lm.model.to(self.device)
         self.classifier = tasks.Classifier(self.lm, task)
         self.zo = zo.make(config.method, self.lm.model, source, lr=config.lr, eps=config.eps,
                           weight_decay=config.weight_decay, **config.method_args)
@@ -150,7 +151,7 @@ class Run:
         state = files.read_json(self.out / "checkpoint" / STATE, "a checkpoint's state")
         _load_weights(self.lm.model, self.out / "checkpoint" / WEIGHTS)
         optimizer = _read(torch.load, self.out / "checkpoint" / OPTIMIZER, weights_only=True,
-                          map_location=self.config.device)
+                          map_location=self.device)
         self.zo.load_state_dict(optimizer["optimizer"])
         self.schedule.load_state_dict(optimizer["schedule"])
         self.progress = Progress(**state["progress"])
