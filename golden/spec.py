@@ -49,6 +49,8 @@ class PerturbSpec:
     length_bits: int = 32
 
     strategy = None
+    reload = 0
+    """How the hardware replays: a field of OtfSpec only (docs/spec.md section 4a); a pool never reloads."""
 
     def __post_init__(self):
         if self.exp_bits is not None:

@@ -67,7 +67,7 @@ class Generator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.sequencer = sequencer = Sequencer(self.spec.length_bits, getattr(self.spec, "reload", 0))
+        m.submodules.sequencer = sequencer = Sequencer(self.spec.length_bits, self.spec.reload)
         m.d.comb += [
             sequencer.length.eq(self.length),
             sequencer.next.eq(self.next),

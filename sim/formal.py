@@ -127,7 +127,7 @@ class Contract(Elaboratable):
         period = spec.period_words
         size, emitted = Signal(spec.length_bits), Signal(spec.length_bits)
         skipping, position, start = Signal(), Signal(range(period)), Signal(range(period))
-        reloads = getattr(spec, "reload", 0)
+        reloads = spec.reload
         reloading = Signal(range(2 * spec.lanes + 1))                       # cycles left of a reloading replay
         busy = skipping | (reloading != 0)
         complete = emitted == size

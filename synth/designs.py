@@ -16,7 +16,7 @@ def blocks(spec, names=None):
     check_buildable(spec)
     factories = {
         "top": lambda: generator(spec),
-        "sequencer": lambda: Sequencer(spec.length_bits, getattr(spec, "reload", 0)),
+        "sequencer": lambda: Sequencer(spec.length_bits, spec.reload),
         "array": lambda: otf_array(spec),
         "array_noreplay": lambda: LfsrArray(spec.width, lane_seeds(spec), replay=False),
         "scaler": lambda: Scaler(spec),
