@@ -116,6 +116,19 @@ def test_an_explicit_cpu_device_changes_nothing(tiny, tmp_path):
                  "--no-progress"]) == 0
 
 
+def test_a_bf16_autocast_forward(tiny, tmp_path):
+    """--forward bf16: the run trains and records it; its scores are close to, and not the same as, fp32's."""
+    assert train(tiny, tmp_path / "run", "--steps", "2", "--forward", "bf16") == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["forward"] == "bf16"
+    lm = models.load(tiny["causal"])
+    texts = ["the film was great", "a dull plot"]
+    fp32, bf16 = (tasks.Classifier(lm, tasks.get("rt"), forward=name).scores(texts) for name in ("fp32", "bf16"))
+    assert fp32.dtype == bf16.dtype == torch.float32
+    assert torch.allclose(fp32, bf16, atol=0.05) and not torch.equal(fp32, bf16)
+    with pytest.raises(ValueError, match="forward 'fp16' is unknown: allowed fp32, bf16"):
+        tasks.Classifier(lm, tasks.get("rt"), forward="fp16")
+
+
 def test_unknown_model_and_perturbation(tmp_path, capsys):
     assert main(["train", "--model", str(tmp_path / "nothing"), "--out", str(tmp_path / "run"), "--k", "2",
                  "--test-size", "2"]) == 2

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pezo.options import output_folder
 
-from . import adapters, distributed, perturbations, zo
+from . import adapters, distributed, perturbations, tasks, zo
 from .loop import OWNS, SCHEDULES, Config, Run, check_layout
 
 SPEC_OPTIONS = ("generators", "width", "size", "bits", "lanes", "exp_bits")
@@ -45,6 +45,8 @@ def add_parser(commands):
         parser.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(defaults, name)}")
     parser.add_argument("--device", help="torch device of the model and its perturbations: cpu (default), cuda, "
                         "cuda:1, ... (on --resume it may change)")
+    parser.add_argument("--forward", choices=list(tasks.FORWARDS),
+                        help="forward passes in fp32 (default) or bf16 autocast (the weights stay fp32)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--perturbation-parallel", type=int, default=1, metavar="P",
                         help="under torchrun: ranks that share a step's queries (the other factor of the ranks is "

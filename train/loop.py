@@ -40,7 +40,8 @@ OWNS = ["config.json", "metrics.jsonl", "checkpoint/", "best/", "summary.json", 
 class Config:
     """Every setting of a run. template/label_words: a custom task instead of `task`; spec: the generator spec
     (dict) of a streamed source, None for its default; method_args: the ZO method's own arguments (zo.METHODS);
-    peft: None (full fine-tuning), "lora" (lora_r, lora_alpha) or "prefix" (prefix_tokens)."""
+    peft: None (full fine-tuning), "lora" (lora_r, lora_alpha) or "prefix" (prefix_tokens); device: the torch
+    device; forward: the forward passes' precision (tasks.FORWARDS: fp32, or bf16 autocast over fp32 weights)."""
     out: str
     model: str = models.DEFAULT_MODEL
     task: str = "rt"
@@ -66,6 +67,7 @@ class Config:
     eval_every: int = 100
     seed: int = 0
     device: str = "cpu"
+    forward: str = "fp32"
 
     def check(self):
         for name in ("k", "test_size", "batch_size", "eval_every"):
@@ -78,6 +80,8 @@ class Config:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule {self.schedule!r} is unknown: allowed {', '.join(SCHEDULES)}")
         check_device(self.device)
+        if self.forward not in tasks.FORWARDS:
+            raise ValueError(f"forward {self.forward!r} is unknown: allowed {', '.join(tasks.FORWARDS)}")
 
 
 def check_device(name):
@@ -126,7 +130,7 @@ class Run:
                                  tokens=config.prefix_tokens)
         self.device = distributed.rank_device(config.device)
         self.lm.model.to(self.device)
-        self.classifier = tasks.Classifier(self.lm, task)
+        self.classifier = tasks.Classifier(self.lm, task, forward=config.forward)
         self.zo = zo.make(config.method, self.lm.model, source, lr=config.lr, eps=config.eps,
                           weight_decay=config.weight_decay, **config.method_args)
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.zo, lr_factor(config.schedule, config.steps))

@@ -48,11 +48,19 @@ def custom(template, label_words):
     return Task("custom", template, template, tuple(label_words))
 
 
-class Classifier:
-    """A task bound to a language model: tokenised batches, loss and predictions."""
+FORWARDS = {"fp32": None, "bf16": torch.bfloat16}
+"""The precisions a forward pass can run in: fp32, or bf16 autocast (the weights stay fp32; matrix products run in
+bf16, and torch keeps reductions such as softmax in fp32)."""
 
-    def __init__(self, lm, task, max_tokens=256):
-        self.lm, self.task, self.max_tokens = lm, task, max_tokens
+
+class Classifier:
+    """A task bound to a language model: tokenised batches, loss and predictions; `forward` names the forward
+    pass's precision (FORWARDS)."""
+
+    def __init__(self, lm, task, max_tokens=256, forward="fp32"):
+        if forward not in FORWARDS:
+            raise ValueError(f"forward {forward!r} is unknown: allowed {', '.join(FORWARDS)}")
+        self.lm, self.task, self.max_tokens, self.forward = lm, task, max_tokens, FORWARDS[forward]
         self.template = task.masked_template if lm.masked else task.causal_template
         if lm.masked and MASK not in self.template:
             raise ValueError(f"template {self.template!r} has no {MASK} for the masked LM {lm.name!r}")
@@ -77,20 +85,28 @@ class Classifier:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "right" if self.lm.masked or self.lm.prefix else "left"
         tokenizer.truncation_side = "left"
+        device = next(self.lm.model.parameters()).device
         batch = tokenizer(self.prompts(texts), return_tensors="pt", padding=True, truncation=True,
-                          max_length=self.max_tokens).to(next(self.lm.model.parameters()).device)
+                          max_length=self.max_tokens).to(device)
+        with torch.autocast(device.type, dtype=self.forward, enabled=self.forward is not None):
+            logits = self._logits(batch, len(texts))
+        return torch.log_softmax(logits.float(), dim=-1)[:, self.label_ids]
+
+    def _logits(self, batch, count):
+        """The logits of the label position of each prompt of a tokenised batch."""
+        tokenizer = self.lm.tokenizer
         if self.lm.masked:
             logits = self.lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
             rows, positions = (batch.input_ids == tokenizer.mask_token_id).nonzero(as_tuple=True)
             logits = logits[rows, positions]
         elif self.lm.prefix:
             logits = self.lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-            logits = logits[torch.arange(len(texts)), batch.attention_mask.sum(1) - 1]
+            logits = logits[torch.arange(count), batch.attention_mask.sum(1) - 1]
         else:
             positions = (batch.attention_mask.cumsum(1) - 1).clamp(min=0)
             logits = self.lm.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                                    position_ids=positions, logits_to_keep=1).logits[:, -1]
-        return torch.log_softmax(logits.float(), dim=-1)[:, self.label_ids]
+        return logits
 
     def loss(self, batch):
         """Cross-entropy over the label words for a batch of (texts, labels)."""
