@@ -65,18 +65,49 @@ def outputs(seed, lanes, count):
     return total.astype(np.int64) - OFFSET
 
 
+class Words:
+    """The outputs of `lanes` lanes of seed `seed` at any word: `read(start, count)` is int64[count, lanes] of words
+    start .. start + count - 1. It jumps ahead by leap^start (by squaring) unless the read continues the last one
+    (starts at its last word or the next), whose final states it keeps: a perturbation read tensor by tensor jumps
+    once. Long reads are cut into runs (one per 512 words, at most 64) whose first states jump ahead, and the runs
+    leap one word at a time side by side, so numpy works on runs x lanes values per step."""
+
+    def __init__(self, seed, lanes):
+        self.seeds = np.array(lane_seeds(seed, lanes), np.uint64)
+        self.lanes = lanes
+        self.last = None            # (word, the lanes' states at that word) of the last read's last word
+
+    def read(self, start, count):
+        state = self._states_at(start)
+        runs = max(1, min(64, count // 512))
+        length = -(-count // runs)
+        hop, firsts = power(leap, STATE_BITS, length, dtype=np.uint64) if runs > 1 else None, [state]
+        for _ in range(runs - 1):
+            firsts.append(apply(hop, firsts[-1]))
+        state = np.stack(firsts)
+        out = np.empty((runs, length, self.lanes), dtype=np.int64)
+        field, low = np.uint64((1 << UNIFORM_BITS) - 1), np.uint64((1 << LEAP) - 1)
+        shift = [np.uint64(UNIFORM_BITS * k) for k in range(UNIFORMS)]
+        for word in range(length):
+            out[:, word] = sum((state >> s) & field for s in shift).astype(np.int64) - OFFSET
+            if word < length - 1:
+                fresh = ((state >> np.uint64(STATE_BITS - LEAP)) ^ (state >> np.uint64(STATE_BITS - LEAP - 1))) & low
+                state = ((state << np.uint64(LEAP)) | fresh) & np.uint64(_MASK)
+        last = start + count - 1                 # the last run ends at its own last word, or past the read
+        self.last = (last, state[-1]) if runs * length == count else None
+        return out.reshape(-1, self.lanes)[:count]
+
+    def _states_at(self, word):
+        if self.last is not None and self.last[0] == word:
+            return self.last[1]
+        if self.last is not None and self.last[0] + 1 == word:
+            return np.array([leap(int(value)) for value in self.last[1]], dtype=np.uint64)
+        return apply(power(leap, STATE_BITS, word, dtype=np.uint64), self.seeds)
+
+
 def words(seed, lanes, start, count):
-    """int64[count, lanes]: the outputs g of words start .. start + count - 1, without stepping through the words
-    before `start` (the lanes' first states jump ahead by leap^start, by squaring), then one leap per word."""
-    state = apply(power(leap, STATE_BITS, start, dtype=np.uint64), np.array(lane_seeds(seed, lanes), np.uint64))
-    out = np.empty((count, lanes), dtype=np.int64)
-    field, low = np.uint64((1 << UNIFORM_BITS) - 1), np.uint64((1 << LEAP) - 1)
-    shift = [np.uint64(UNIFORM_BITS * k) for k in range(UNIFORMS)]
-    for word in range(count):
-        out[word] = sum((state >> s) & field for s in shift).astype(np.int64) - OFFSET
-        fresh = ((state >> np.uint64(STATE_BITS - LEAP)) ^ (state >> np.uint64(STATE_BITS - LEAP - 1))) & low
-        state = ((state << np.uint64(LEAP)) | fresh) & np.uint64(_MASK)
-    return out
+    """int64[count, lanes]: the outputs g of words start .. start + count - 1 (Words, without its memory)."""
+    return Words(seed, lanes).read(start, count)
 
 
 def output_pmf():

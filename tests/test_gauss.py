@@ -68,3 +68,12 @@ def test_gaussian_moments_and_ks():
 def test_bad_seed_is_named():
     with pytest.raises(ValueError, match="seed=0 is out of range"):
         gaussian.lane_seeds(0, 4)
+
+
+def test_words_at_any_position_in_any_order():
+    """Words.read jumps, continues a read (at its last word or the next) and cuts long reads into runs: every
+    output equals the lanes stepped from reset."""
+    expected = gaussian.outputs(SEED, 16, 5000)
+    words = gaussian.Words(SEED, 16)
+    for start, count in ((0, 1500), (1499, 2000), (3499, 1), (3500, 1500), (10, 3), (12, 1100), (4000, 600)):
+        assert np.array_equal(words.read(start, count), expected[start:start + count]), (start, count)

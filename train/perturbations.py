@@ -157,6 +157,7 @@ class CltPerturbation:
     def __init__(self, seed):
         self.seed = seed
         self.start_word = 0
+        self.words = gaussian.Words(seed + 1, self.LANES)
 
     @property
     def position(self):
@@ -168,7 +169,7 @@ class CltPerturbation:
         first = (self.start_word if position is None else position) * self.LANES
         for param in params:
             word, count = first // self.LANES, param.numel()
-            outputs = gaussian.words(self.seed + 1, self.LANES, word, -(-(first % self.LANES + count) // self.LANES))
+            outputs = self.words.read(word, -(-(first % self.LANES + count) // self.LANES))
             values = torch.from_numpy(outputs).view(-1)[first % self.LANES:][:count]
             yield (values.to(torch.float32) / gaussian.SIGMA).view(param.shape).to(param)
             first += count
