@@ -36,10 +36,9 @@ _MASK = (1 << STATE_BITS) - 1
 
 
 def leap(state):
-    """One word's update of one lane's state (plain Python int)."""
-    fresh = 0
-    for i in range(LEAP):
-        fresh |= (((state >> (STATE_BITS - 1 - i)) ^ (state >> (STATE_BITS - 2 - i))) & 1) << (LEAP - 1 - i)
+    """One word's update of lanes' states: a plain int, or a uint64 array of them. Fresh bit k is
+    s[k + 15] ^ s[k + 14] (STATE_BITS - LEAP = 15)."""
+    fresh = ((state >> (STATE_BITS - LEAP)) ^ (state >> (STATE_BITS - LEAP - 1))) & ((1 << LEAP) - 1)
     return ((state << LEAP) | fresh) & _MASK
 
 
@@ -86,13 +85,11 @@ class Words:
             firsts.append(apply(hop, firsts[-1]))
         state = np.stack(firsts)
         out = np.empty((runs, length, self.lanes), dtype=np.int64)
-        field, low = np.uint64((1 << UNIFORM_BITS) - 1), np.uint64((1 << LEAP) - 1)
-        shift = [np.uint64(UNIFORM_BITS * k) for k in range(UNIFORMS)]
+        field = (1 << UNIFORM_BITS) - 1
         for word in range(length):
-            out[:, word] = sum((state >> s) & field for s in shift).astype(np.int64) - OFFSET
+            out[:, word] = sum((state >> (UNIFORM_BITS * k)) & field for k in range(UNIFORMS)).astype(np.int64) - OFFSET
             if word < length - 1:
-                fresh = ((state >> np.uint64(STATE_BITS - LEAP)) ^ (state >> np.uint64(STATE_BITS - LEAP - 1))) & low
-                state = ((state << np.uint64(LEAP)) | fresh) & np.uint64(_MASK)
+                state = leap(state)
         last = start + count - 1                 # the last run ends at its own last word, or past the read
         self.last = (last, state[-1]) if runs * length == count else None
         return out.reshape(-1, self.lanes)[:count]
@@ -101,13 +98,8 @@ class Words:
         if self.last is not None and self.last[0] == word:
             return self.last[1]
         if self.last is not None and self.last[0] + 1 == word:
-            return np.array([leap(int(value)) for value in self.last[1]], dtype=np.uint64)
+            return leap(self.last[1])
         return apply(power(leap, STATE_BITS, word, dtype=np.uint64), self.seeds)
-
-
-def words(seed, lanes, start, count):
-    """int64[count, lanes]: the outputs g of words start .. start + count - 1 (Words, without its memory)."""
-    return Words(seed, lanes).read(start, count)
 
 
 def output_pmf():

@@ -110,8 +110,8 @@ class OtfSpec(PerturbSpec):
 
     seed: the reference generator's initial state, 1..2^width - 1 (an LFSR state of zero never leaves zero).
     reload: the hardware's replay (docs/spec.md sections 4a and 7): 0 restores a shadow copy of the array in one
-    cycle; 1 rebuilds the array through its shift path in generators + (start mod generators) cycles, at about a
-    quarter of the LUTs and half the flip-flops. The stream is the same either way; to_dict records reload only
+    cycle; 1 rebuilds the array through its shift path in generators + (start mod generators) cycles, with about
+    half the LUTs and 57% of the flip-flops at 31x8 (bench/replay_cost.py). The stream is the same either way; to_dict records reload only
     when it is 1, so specs and manifests without it keep their meaning.
     """
     generators: int = 31

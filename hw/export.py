@@ -165,13 +165,16 @@ def _payload(spec):
 
 
 def _ports(spec):
-    """Verilog ports of the top module: the clock domain's, then the signature's (paths joined by `__`)."""
-    signature = generator_signature(spec)
-    ports = [{"name": "clk", "direction": "in", "width": 1}, {"name": "rst", "direction": "in", "width": 1}]
-    for path, member, value in signature.flatten(signature.create()):
-        ports.append({"name": "__".join(path), "direction": "in" if member.flow == In else "out",
-                      "width": Shape.cast(value.shape()).width})
-    return ports
+    """Verilog ports of the top module: the clock domain's, then the signature's."""
+    clock = [{"name": "clk", "direction": "in", "width": 1}, {"name": "rst", "direction": "in", "width": 1}]
+    return clock + signature_ports(generator_signature(spec))
+
+
+def signature_ports(signature):
+    """The Verilog ports of a component's signature: [{name (paths joined by `__`), direction, width}]."""
+    return [{"name": "__".join(path), "direction": "in" if member.flow == In else "out",
+             "width": Shape.cast(value.shape()).width}
+            for path, member, value in signature.flatten(signature.create())]
 
 
 def _memory_files(spec, name):

@@ -10,14 +10,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Shape
-from amaranth.lib.wiring import In
 
 from pezo import __version__
 from pezo.files import check_replaceable, write_folder
 
 from .axi_stream import CLOCK_HZ, AxiStreamGenerator, axi_signature, interfaces, tdata_bits
-from .export import default_name
+from .export import default_name, signature_ports
 
 SPIRIT = "http://www.spiritconsortium.org/XMLSchema/SPIRIT/1685-2009"
 XILINX = "http://www.xilinx.com"
@@ -78,9 +76,8 @@ def component_xml(spec, top, clock_hz=CLOCK_HZ):
             _element(view, tag, text)
         _element(_element(view, "fileSetRef"), "localName", FILESET)
     ports = _element(model, "ports")
-    signature = axi_signature(spec)
-    for path, member, value in signature.flatten(signature.create()):
-        _port(ports, "__".join(path), "in" if member.flow == In else "out", Shape.cast(value.shape()).width)
+    for port in signature_ports(axi_signature(spec)):
+        _port(ports, **port)
     file_set = _element(_element(component, "fileSets"), "fileSet")
     _element(file_set, "name", FILESET)
     file = _element(file_set, "file")

@@ -127,7 +127,6 @@ class Contract(Elaboratable):
         period = spec.period_words
         size, emitted = Signal(spec.length_bits), Signal(spec.length_bits)
         skipping, position, start = Signal(), Signal(range(period)), Signal(range(period))
-        reloads = spec.reload
         reloading = Signal(range(2 * spec.lanes + 1))                       # cycles left of a reloading replay
         busy = skipping | (reloading != 0)
         complete = emitted == size
@@ -141,7 +140,7 @@ class Contract(Elaboratable):
                          reloading.eq(0)]
         with m.Elif(self.replay & ~busy):
             m.d.sync += [size.eq(self.length), emitted.eq(0), position.eq(start)]
-            if reloads:                                  # docs/spec.md section 7: n + (start mod n) cycles busy
+            if spec.reload:                              # docs/spec.md section 7: n + (start mod n) cycles busy
                 m.d.sync += reloading.eq(spec.lanes + start % spec.lanes)
         with m.Elif(skipping & complete):
             m.d.sync += [size.eq(self.length), emitted.eq(0), skipping.eq(0), start.eq(position)]
@@ -164,9 +163,16 @@ class Contract(Elaboratable):
         payload = dut.o.payload.as_value()
         with m.If(started & (reloading == 0)):           # mid-reload the lanes are not yet any word's
             m.d.comb += Assert(payload[:-1] == _look_up(m, "words", tables["words"], position))
-        if spec.strategy == "otf" and reloads:
+        if spec.strategy == "pool":
+            pointer, shadow = _block(design, Pool).registers
+            at = [(pointer, None, position), (shadow, None, start)]
+        else:
             reference = _block(design, Scaler).registers
             at = [(reference[0], "reference", position), (reference[1], "reference", start)]
+        if spec.strategy == "otf" and not spec.reload:
+            lanes, shadow = _block(design, LfsrArray).registers
+            at += [(lanes, "lanes", position), (shadow, "lanes", start)]
+        if spec.reload:
             array, n = _block(design, ReloadArray), spec.lanes
             lanes, captured, previous, saved = array.registers
             m.d.comb += [Assert(array.counters["saved_word"] == start % n),
@@ -176,13 +182,6 @@ class Contract(Elaboratable):
                              Assert(array.counters["word"] == position % n),
                              Assert(captured == _look_up(m, "captured", tables["captured"], position)),
                              Assert(previous == _look_up(m, "previous", tables["previous"], position))]
-        elif spec.strategy == "otf":
-            registers = [*_block(design, LfsrArray).registers, *_block(design, Scaler).registers]
-            at = [(registers[0], "lanes", position), (registers[1], "lanes", start),
-                  (registers[2], "reference", position), (registers[3], "reference", start)]
-        else:
-            pointer, shadow = _block(design, Pool).registers
-            at = [(pointer, None, position), (shadow, None, start)]
         for index, (register, table, where) in enumerate(at):
             value = where if table is None else _look_up(m, f"{table}{index}", tables[table], where)
             m.d.comb += Assert(Value.cast(register) == value)
@@ -310,7 +309,8 @@ def _solver_path(tools):
 
 def _config(mode, depth):
     return "\n".join(["[options]", f"mode {mode}", f"depth {depth}", "", "[engines]", "smtbmc yices", "",
-                      "[script]", "read_rtlil contract.il", "prep -top top", "memory_map -rom-only", "opt -fast", "", "[files]", "contract.il", ""])
+                      "[script]", "read_rtlil contract.il", "prep -top top", "memory_map -rom-only", "opt -fast", "",
+                      "[files]", "contract.il", ""])
 
 
 def prove(spec, folder, depth=20, rotation=None, words=None):

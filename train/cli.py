@@ -26,7 +26,8 @@ def add_parser(commands):
     parser = commands.add_parser("train", help="ZO fine-tuning (MeZO or PeZO perturbations) of a language model",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=output_folder, required=True, help="run folder (new or empty, or the one to resume)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out (only --steps and --device may change)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out (only --steps and --device may change)")
     parser.add_argument("--model", help=f"'{defaults.model}' (default, offline) or a Hugging Face name or folder")
     parser.add_argument("--task", help=f"prompt template and label words (default {defaults.task})")
     parser.add_argument("--template", help="a custom prompt with {text} (and {mask} for masked LMs)")
@@ -153,7 +154,8 @@ def _resumed_config(args):
                     if name not in ignored and value is not None and value is not False)
     if others:
         named = ", ".join("--" + name.removeprefix("method_").replace("_", "-") for name in others)
-        raise ValueError(f"--resume takes the run's recorded settings: only --steps and --device may be given, not {named}")
+        raise ValueError(f"--resume takes the run's recorded settings: only --steps and --device may be given, "
+                         f"not {named}")
     from pezo.files import read_json
     path = args.out / "config.json"
     if not path.exists():
