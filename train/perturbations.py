@@ -18,7 +18,7 @@ queries replays each one during its update instead of storing it.
   1024 central-limit lanes, lane seed = the run's seed + 1), each output divided by its standard deviation. Like
   the streamed sources, a perturbation covers whole words from its start word and the next one starts at the
   following word; the stream does not repeat within 2^63 - 1 words, so it is generated afresh, not cached (its
-  weight pass takes 5.5x torch's Gaussian: bench/zo_step.py in docs/results.md).
+  weight pass takes 4.2x torch's Gaussian: bench/zo_step.py in docs/results.md).
 """
 import numpy as np
 import torch
