@@ -20,6 +20,7 @@ from .files import held
 from .golden import PAPER_DEFAULTS
 from .options import (ToolFailed, UsageError, add_spec_options, output_file, output_folder, spec_from_args,
                       spec_label)
+from .sweep.cli import add_parser as add_sweep_parser
 from .train.cli import add_parser as add_train_parser
 
 
@@ -240,6 +241,7 @@ def parser():
     flow_parser.add_argument("--values-verilator", type=int, default=1_000_000)
     flow_parser.set_defaults(run=flow_command)
     add_train_parser(commands)
+    add_sweep_parser(commands)
     return main_parser
 
 

@@ -185,10 +185,11 @@ def _settle(old, folder):
 
 
 @contextlib.contextmanager
-def work_folder(folder, owns):
+def work_folder(folder, owns, shared=False):
     """Claim `folder` for one pezo process: new, empty or already pezo's (else `Refused`, naming what is not; a
     folder another pezo holds: `Busy`), marked as owning `owns` (names; "x/" a whole folder) and locked until the
-    block ends. What a killed pezo left in it is cleared first. Yields the folder."""
+    block ends. What a killed pezo left in it is cleared first. Yields the folder. `shared`: several pezo processes
+    that each write only their own part of it (a sweep's workers) may hold it at once; none holds it alone then."""
     folder = _canonical(folder)
     if folder.exists() and not folder.is_dir():
         raise Refused(f"{folder} is a file: give a folder")
@@ -199,7 +200,7 @@ def work_folder(folder, owns):
         folder.mkdir(parents=True, exist_ok=True)
     with open(folder / LOCK, "a") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Busy(f"{folder} is in use by another pezo process: give another folder or wait") from None
         _remove_stale(folder)

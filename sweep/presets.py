@@ -1,0 +1,43 @@
+"""Named grids: the PeZO paper's design-space figures and tables, their union, and a machinery check.
+
+The paper's points (../docs/results.md has what they measured here):
+
+- figure3-pool: pool sizes 2^8 - 1 .. 2^16 - 1 at 12 bits;
+- figure3-rngs: 2^2 - 1 .. 2^6 - 1 LFSRs of 8 bits;
+- figure4: LFSR widths at 31 LFSRs. The paper's 4 bits cannot hold 31 generators (an LFSR of 4 bits has 15
+  states, and every lane starts at its own), so the smallest width is 5 (31 states);
+- powers-of-two: the paper's warning tested, a 4096-entry pool beside 4095 and 32 LFSRs beside 31;
+- table3: every perturbation source, with the paper's default generators and pezo's own Gaussian baseline
+  hardware (clt-gaussian);
+- paper: all of the above, once each.
+
+Their budget, `PAPER_BUDGET`, is MeZO's setting (k = 16 per class, batch 16, eps 1e-3) on the default model and
+Rotten Tomatoes, with lr 1e-5 and 100 steps: the whole `paper` grid (23 points) takes about 3 hours on a 2-core
+CPU. `smoke` runs the machinery on every kind of point in a few steps; give it a small --model and --data.
+"""
+PAPER_BUDGET = {"task": "rt", "k": 16, "batch_size": 16, "lr": 1e-5, "eps": 1e-3, "steps": 100, "eval_every": 25,
+                "test_size": 500, "seed": 0, "method": "zo-sgd"}
+POOL_SIZES = [255, 1023, 4095, 16383, 65535]
+RNG_COUNTS = [3, 7, 15, 31, 63]
+WIDTHS = [5, 6, 8, 10, 12, 14, 16]
+SOURCES = ["gaussian", "rademacher", "uniform", "uniform-raw", "pezo-otf", "pezo-pool", "clt-gaussian"]
+
+BLOCKS = {
+    "figure3-pool": [{"perturb": "pezo-pool", "size": POOL_SIZES, "bits": 12}],
+    "figure3-rngs": [{"perturb": "pezo-otf", "generators": RNG_COUNTS, "width": 8}],
+    "figure4": [{"perturb": "pezo-otf", "generators": 31, "width": WIDTHS}],
+    "powers-of-two": [{"perturb": "pezo-pool", "size": [4095, 4096], "bits": 12},
+                      {"perturb": "pezo-otf", "generators": [31, 32], "width": 8}],
+    "table3": [{"perturb": SOURCES}],
+}
+PRESETS = {name: {"name": name, "train": PAPER_BUDGET, "grid": blocks} for name, blocks in BLOCKS.items()}
+PRESETS["paper"] = {"name": "paper", "train": PAPER_BUDGET,
+                    "grid": [block for blocks in BLOCKS.values() for block in blocks]}
+PRESETS["smoke"] = {
+    "name": "smoke",
+    "description": "every kind of point in a few steps: the machinery, not the paper's claims",
+    "train": {"k": 4, "batch_size": 4, "steps": 10, "eval_every": 5, "test_size": 16, "lr": 1e-3, "eps": 1e-2},
+    "grid": [{"perturb": "pezo-pool", "size": [7, 15], "bits": 8},
+             {"perturb": "pezo-otf", "generators": [3, 7], "width": [4, 6]},
+             {"perturb": ["gaussian", "uniform-raw"], "seed": [0, 1]}],
+}

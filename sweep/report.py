@@ -1,0 +1,88 @@
+"""A sweep's report, from the finished points of one or more sweep folders (the shards of one sweep, or one folder):
+
+- `results.json` (every point's measures, its loss trajectory and cost, and the configurations' means) and
+  `results.csv` (one row per point);
+- `plots/<field>.png` for each generator field that varies with all else fixed (pool `size` and RNG count
+  `generators`: the PeZO paper's Figure 3; LFSR `width`: its Figure 4): test accuracy and final loss against it;
+- `plots/pareto.png`: hardware cost (LUTs + FFs; pools also use BRAM) against final loss and test accuracy, the
+  Pareto front marked;
+- `report.md`: the table of configurations; `guideline.md`: what the data supports (sweep/guideline.py).
+"""
+import csv
+import io
+import json
+
+from pezo import files
+
+from . import guideline, plots
+from .grid import points as grid_points
+from .measures import configurations, point_row
+from .run import SWEEP_OWNS
+
+
+def collect(folders):
+    """(planned point names, [(record, row)] of the finished points) of the sweep folders."""
+    planned, found = {}, {}
+    for folder in folders:
+        grids = sorted((folder / "grids").glob("*.json")) if (folder / "grids").is_dir() else []
+        if not grids:
+            raise files.BadFile(f"{folder} holds no sweep (no grids/*.json): give a folder `pezo sweep run` wrote")
+        for path in grids:
+            for point in grid_points(files.read_json(path, "a sweep grid")):
+                planned.setdefault(point.name, point)
+        for path in sorted((folder / "points").glob("*/point.json")):
+            record = files.read_json(path, "a sweep point's record")
+            found.setdefault(record["name"], (record, point_row(record, path.parent)))
+    return list(planned), [found[name] for name in planned if name in found]
+
+
+def write(folders, out):
+    """Write the report of `folders` into `out` (one of them, or a new folder); returns (finished, planned)."""
+    planned, records = collect(folders)
+    if not records:
+        raise ValueError(f"no point of {', '.join(map(str, folders))} has finished: nothing to report")
+    groups = configurations(records)
+    rows = [row for _, row in records]
+    with files.work_folder(out, SWEEP_OWNS, shared=True):
+        files.write_file(out / "results.json", json.dumps(
+            {"planned": len(planned), "finished": len(rows), "missing": [n for n in planned if n not in
+                                                                        {r["name"] for r in rows}],
+             "points": rows, "configurations": [_summary(group) for group in groups]}, indent=1) + "\n")
+        files.write_file(out / "results.csv", _csv(rows))
+        made = plots.write_all(groups, out / "plots")
+        files.write_file(out / "report.md", _table(groups, len(rows), len(planned), made))
+        files.write_file(out / "guideline.md", guideline.text(groups))
+    return len(rows), len(planned)
+
+
+def _summary(group):
+    return {"label": group.label, "settings": group.settings, "seeds": [row["seed"] for row in group.rows],
+            "cost": group.cost, **{f"{name}{suffix}": value for name in ("final_loss", "test_accuracy")
+                                   for suffix, value in (("", group.mean(name)), ("_se", group.se(name)))}}
+
+
+def _csv(rows):
+    buffer = io.StringIO()
+    names = [name for name in rows[0] if name != "losses"]
+    writer = csv.DictWriter(buffer, names, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _table(groups, finished, planned, made):
+    lines = [f"# Sweep report: {finished} of {planned} points finished", "",
+             "Final loss: mean train loss over the last fifth of the steps; ± is the standard error of the mean "
+             "over the seeds (guideline.md says how it is formed). Test accuracy: the dev-selected weights.", "",
+             "| configuration | seeds | LUTs + FFs | BRAM36 | LUT levels | final loss | test accuracy | "
+             "median step s | stopped |", "|---|---|---|---|---|---|---|---|---|"]
+    for group in groups:
+        cost = group.cost
+        shown = (f"{cost['lut_ff']:,} | {cost['bram36']:g} | {cost['lut_levels']}" if cost else "– | – | –")
+        stopped = sum(bool(row["stopped"]) for row in group.rows)
+        seconds = sorted(row["step_seconds"] for row in group.rows)[len(group.rows) // 2]
+        lines.append(f"| {group.label} | {len(group.rows)} | {shown} | {group.shown('final_loss')} | "
+                     f"{group.shown('test_accuracy')} | {seconds:.3g} | {stopped} |")
+    lines += ["", *[f"![{name}](plots/{name})" for name in made]]
+    return "\n".join(lines) + "\n"
+

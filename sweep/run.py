@@ -1,0 +1,95 @@
+"""Running a sweep's points into its folder, resumably and by shards.
+
+A sweep folder holds:
+
+- `grids/<digest>.json`: every grid run into it;
+- `points/<point name>/`: one training run each (train/loop.py: config.json, metrics.jsonl, summary.json,
+  plot.png) and `point.json`, written last, when the point is finished: its settings, hardware cost and summary;
+- the report (sweep/report.py).
+
+A finished point (point.json) is never redone; a point cut short resumes from its last checkpoint, bit-identically
+(a start cut short before its first checkpoint starts again). When a point finishes its weights (`best/`,
+`checkpoint/`) are deleted unless kept, so a sweep keeps metrics, not model copies. Several workers may run in one
+folder at once, from one machine or several sharing it: each point is locked while it runs, and a worker skips a
+point another one holds. `shard` (i, n) gives a worker every n-th point from the i-th, for a job array.
+"""
+import json
+import time
+
+from pezo import files
+from pezo.train import loop
+
+from .cost import hardware_cost
+
+SWEEP_OWNS = ["grids/", "points/", "results.json", "results.csv", "report.md", "guideline.md", "plots/"]
+POINT_OWNS = loop.OWNS + ["point.json"]
+WEIGHTS = ("best", "checkpoint")
+
+
+def grid_digest(grid):
+    import hashlib
+    return hashlib.sha256(json.dumps(grid, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def run(grid, points, folder, shard=(1, 1), device="cpu", keep_weights=False, progress=True, log=print):
+    """Run this shard's points of `grid` into `folder`; returns (finished, held by other workers) point names."""
+    from tqdm import tqdm
+    index, count = shard
+    mine = points[index - 1::count]
+    finished, held = [], []
+    with files.work_folder(folder, SWEEP_OWNS, shared=True):
+        files.write_file(folder / "grids" / f"{grid_digest(grid)}.json", json.dumps(grid, indent=1) + "\n")
+        bar = tqdm(mine, desc="points", disable=not progress, position=0)
+        for point in bar:
+            bar.set_postfix_str(point.label)
+            try:
+                record = run_point(point, folder / "points" / point.name, device, keep_weights, progress)
+            except files.Busy:
+                held.append(point.name)
+                log(f"{point.name}: held by another worker, skipped")
+                continue
+            finished.append(point.name)
+            summary = record["summary"]
+            log(f"{point.name}: test {summary['test_accuracy']:.3f}, best dev {summary['best_dev_accuracy']:.3f} "
+                f"at step {summary['best_step']}" + (f", {summary['stopped']}" if summary["stopped"] else ""))
+        bar.close()
+    return finished, held
+
+
+def run_point(point, folder, device="cpu", keep_weights=False, progress=False):
+    """The record of a finished point (point.json): read where it exists, else trained (or resumed) and priced."""
+    with files.work_folder(folder, POINT_OWNS):
+        if (folder / "point.json").exists():
+            return files.read_json(folder / "point.json", "a sweep point's record")
+        begin = time.perf_counter()
+        cost = hardware_cost(point)
+        summary = _trained(point, folder, device, progress)
+        if not keep_weights:
+            for name in WEIGHTS:
+                files.discard(folder / name)
+        record = {"name": point.name, "label": point.label, "settings": point.settings, "cost": cost,
+                  "summary": summary, "wall_seconds": time.perf_counter() - begin, "device": device,
+                  "weights_kept": keep_weights}
+        files.write_file(folder / "point.json", json.dumps(record, indent=1) + "\n")
+        return record
+
+
+def _trained(point, folder, device, progress):
+    """The training summary of the point: a finished run's, or a run resumed or started now."""
+    if (folder / "summary.json").exists():
+        return files.read_json(folder / "summary.json", "a run's summary")
+    config = point.config(folder, device)
+    if (folder / "checkpoint" / loop.STATE).exists():
+        recorded = files.read_json(folder / "config.json", "a run's config")
+        differing = sorted(name for name, value in point.settings.items() if recorded.get(name) != value)
+        if differing:
+            raise files.BadFile(f"{folder / 'config.json'} records {differing[0]}={recorded.get(differing[0])!r}, "
+                                f"not this point's {point.settings[differing[0]]!r}: the point folder was changed")
+        run = loop.Run(config, progress_bar=progress)
+        run.resume()
+    else:
+        for name in loop.OWNS:                  # a start cut short before its first checkpoint
+            files.discard(folder / name.rstrip("/"))
+        run = loop.Run(config, progress_bar=progress)
+        run.start()
+    return run.train()

@@ -1,0 +1,193 @@
+"""`pezo sweep` on a tiny offline model: grids, the smoke preset end to end, resume of an interrupted point, shards
+and their merge, workers sharing a folder, and clear errors for bad grids."""
+import json
+
+import pytest
+
+import train_tiny
+from pezo import files
+from pezo.cli import main
+from pezo.sweep import grid as grids
+from pezo.sweep import run as sweep_run
+from pezo.sweep.cli import load
+from pezo.sweep.presets import PRESETS
+from pezo.train import loop
+
+SMALL = {"train": {"k": 4, "batch_size": 4, "steps": 6, "eval_every": 3, "test_size": 12, "lr": 0.05, "eps": 0.01},
+         "grid": [{"perturb": "pezo-otf", "generators": [3, 7], "width": 4}, {"perturb": "gaussian", "seed": 2}]}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    return {"model": train_tiny.causal_folder(folder / "causal"), "data": train_tiny.sentiment_csv(folder / "r.csv")}
+
+
+def small(tiny, **train):
+    return {"train": {**SMALL["train"], "model": tiny["model"], "data": tiny["data"], **train}, "grid": SMALL["grid"]}
+
+
+def sweep(tiny, out, *options):
+    return main(["sweep", "run", "--model", tiny["model"], "--data", tiny["data"], "--no-progress", "--out", str(out),
+                 *options])
+
+
+def without_times(folder):
+    """A point's metrics without their timings and the run's folder."""
+    return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "out")}
+            for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_grid_crosses_blocks_and_drops_fields_a_source_lacks():
+    found = grids.points({"grid": [{"perturb": ["gaussian", "pezo-pool"], "size": [255, 1023], "seed": [0, 1]}]})
+    assert [p.label for p in found] == ["gaussian, zo-sgd, seed 0", "gaussian, zo-sgd, seed 1",
+                                        "pezo-pool 255x12, zo-sgd, seed 0", "pezo-pool 255x12, zo-sgd, seed 1",
+                                        "pezo-pool 1023x12, zo-sgd, seed 0", "pezo-pool 1023x12, zo-sgd, seed 1"]
+    assert found[2].spec.size == 255 and found[2].spec.bits == 12 and found[0].spec is None
+    assert found[0].config("x").lr == 1e-6           # pezo train's defaults where the grid is silent
+    again = grids.points({"grid": [{"perturb": "pezo-pool", "size": 1023, "seed": 1}, {"perturb": "gaussian"}]})
+    assert again[0].name == found[5].name and again[1].name == found[0].name     # a point is what it is
+
+
+def test_override_replaces_a_field_everywhere():
+    grid = grids.override(PRESETS["figure3-rngs"], {"steps": 7, "seed": [0, 1]})
+    found = grids.points(grid)
+    assert len(found) == 10 and {p.settings["steps"] for p in found} == {7}
+    assert {p.settings["seed"] for p in found} == {0, 1}
+
+
+def test_paper_preset_has_the_papers_points():
+    found = grids.points(PRESETS["paper"])
+    assert len(found) == 23 and len({p.name for p in found}) == 23
+    pools = sorted(p.spec.size for p in found if p.settings["perturb"] == "pezo-pool")
+    assert pools == [255, 1023, 4095, 4096, 16383, 65535]
+    assert {p.settings["perturb"] for p in found} == set(PRESETS["table3"]["grid"][0]["perturb"])
+
+
+def test_yaml_grid_reads_exponent_numbers(tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text("train: {lr: 1e-5, steps: 3}\ngrid:\n  - perturb: pezo-otf\n    width: [6, 8]\n")
+    found = grids.points(load(path))
+    assert [p.settings["lr"] for p in found] == [1e-5, 1e-5] and [p.spec.width for p in found] == [6, 8]
+
+
+@pytest.mark.parametrize("grid, says", [
+    ({"grid": [{"perturb": "pezo-otf", "generators": 31, "width": 4}]}, "generators=31 is out of range"),
+    ({"grid": [{"perturb": "normal"}]}, "perturb 'normal' is unknown"),
+    ({"grid": [{"sizes": [1, 2]}]}, "field 'sizes' is unknown"),
+    ({"grid": [{"perturb": []}]}, "field 'perturb' has an empty list"),
+    ({"grid": [{"lr": "fast"}]}, "lr='fast' is not float"),
+    ({"grid": [{"steps": 2.5}]}, "steps=2.5 is not int"),
+    ({"grid": [{"method": "zo-adam", "method_args": {"beta": 0.9}}]}, "method_args 'beta' does not apply"),
+    ({"train": {"seed": [0, 1]}, "grid": [{}]}, "takes one value, not a list"),
+    ({"grids": []}, "grid key 'grids' is unknown"),
+    ({"grid": []}, "non-empty list"),
+])
+def test_bad_grids_name_the_bad_value(grid, says):
+    with pytest.raises(ValueError, match=says):
+        grids.points(grid)
+
+
+def test_bad_grid_exits_2_and_writes_nothing(tmp_path, capsys):
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps({"grid": [{"perturb": "pezo-pool", "size": [255, 0]}]}))
+    assert main(["sweep", "run", "--grid", str(path), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "size=0 is out of range" in error and "block 1" in error
+    assert not (tmp_path / "out").exists()
+    path.write_text("[1, 2")
+    assert main(["sweep", "run", "--grid", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert str(path) in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["sweep", "run", "--preset", "smoke", "--shard", "3/2", "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2 and "'3/2' is not I/N" in capsys.readouterr().err
+    for argv in (["sweep", "run", "--preset", "smoke", "--shard", "11/20", "--out", str(tmp_path / "out")],
+                 ["sweep", "report", str(tmp_path)], ["sweep", "run", "--preset", "smoke"]):
+        assert main(argv) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_smoke_preset_end_to_end(tiny, tmp_path, capsys):
+    out = tmp_path / "smoke"
+    assert sweep(tiny, out, "--preset", "smoke") == 0
+    names = [p.name for p in grids.points(grids.override(PRESETS["smoke"], {"model": tiny["model"],
+                                                                             "data": tiny["data"]}))]
+    for name in names:
+        point = out / "points" / name
+        record = json.loads((point / "point.json").read_text())
+        assert record["name"] == name and record["summary"]["steps_done"] == 10
+        assert not (point / "best").exists() and not (point / "checkpoint").exists()   # metrics, no weights
+        assert (record["cost"] is None) == (record["settings"]["perturb"] == "gaussian")
+    results = json.loads((out / "results.json").read_text())
+    assert results["finished"] == results["planned"] == 10 and not results["missing"]
+    assert [row["name"] for row in results["points"]] == names
+    pool = next(row for row in results["points"] if row["perturb"] == "pezo-pool")
+    assert pool["cost_design"] == "pezo_pool_7x8" and pool["cost_lut_ff"] > 0 and len(pool["losses"]) == 10
+    assert pool["loss_window"] == 2 and pool["final_loss"] == sum(pool["losses"][-2:]) / 2
+    assert (out / "results.csv").read_text().count("\n") == 11
+    for plot in ("size", "generators", "width", "pareto"):
+        assert (out / "plots" / f"{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    guideline = (out / "guideline.md").read_text()
+    assert "## On the Pareto front" in guideline and "## Against MeZO's Gaussian" in guideline
+    assert "| configuration |" in (out / "report.md").read_text()
+    before = {name: (out / "points" / name / "point.json").stat().st_mtime_ns for name in names}
+    capsys.readouterr()
+    assert sweep(tiny, out, "--preset", "smoke") == 0                   # finished points are never redone
+    assert before == {name: (out / "points" / name / "point.json").stat().st_mtime_ns for name in names}
+
+
+def test_an_interrupted_point_resumes_bit_identically(tiny, tmp_path, monkeypatch):
+    grid = small(tiny)
+    found = grids.points(grid)
+    sweep_run.run(grid, found, tmp_path / "whole", progress=False, log=lambda line: None)
+    original = loop.Run._step
+
+    def interrupted(run):
+        if run.progress.step == 4:
+            raise KeyboardInterrupt
+        original(run)
+
+    monkeypatch.setattr(loop.Run, "_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sweep_run.run(grid, found, tmp_path / "cut", progress=False, log=lambda line: None)
+    first = tmp_path / "cut" / "points" / found[0].name
+    assert (first / "checkpoint").exists() and not (first / "point.json").exists()
+    monkeypatch.setattr(loop.Run, "_step", original)
+    sweep_run.run(grid, found, tmp_path / "cut", progress=False, log=lambda line: None)
+    for point in found:
+        whole, cut = (tmp_path / run / "points" / point.name for run in ("whole", "cut"))
+        resumed = [r for r in without_times(cut) if r.get("event") != "resume"]
+        assert resumed == without_times(whole)
+
+
+def test_shards_split_the_points_and_merge(tiny, tmp_path, capsys):
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps(small(tiny)))
+    for shard in ("1/2", "2/2"):
+        assert main(["sweep", "run", "--grid", str(grid), "--shard", shard, "--no-progress",
+                     "--out", str(tmp_path / shard[0])]) == 0
+    ran = [sorted(path.name for path in (tmp_path / index / "points").iterdir()) for index in "12"]
+    found = [p.name for p in grids.points(small(tiny))]
+    assert ran == [sorted(found[0::2]), sorted(found[1::2])]
+    assert json.loads((tmp_path / "1" / "results.json").read_text())["missing"] == found[1::2]
+    assert main(["sweep", "report", str(tmp_path / "1"), str(tmp_path / "2"), "--out", str(tmp_path / "all")]) == 0
+    merged = json.loads((tmp_path / "all" / "results.json").read_text())
+    assert [row["name"] for row in merged["points"]] == found and not merged["missing"]
+
+
+def test_a_point_another_worker_holds_is_skipped(tiny, tmp_path):
+    grid = small(tiny)
+    found = grids.points(grid)
+    held = tmp_path / "sweep" / "points" / found[1].name
+    with files.work_folder(tmp_path / "sweep", sweep_run.SWEEP_OWNS, shared=True), \
+            files.work_folder(held, sweep_run.POINT_OWNS):                 # the other worker
+        finished, busy = sweep_run.run(grid, found, tmp_path / "sweep", progress=False, log=lambda line: None)
+    assert busy == [found[1].name] and finished == [found[0].name, found[2].name]
+    assert not (held / "point.json").exists()
+
+
+def test_sweep_refuses_a_folder_it_did_not_write(tiny, tmp_path, capsys):
+    (tmp_path / "mine.txt").write_text("keep")
+    assert sweep(tiny, tmp_path, "--preset", "smoke") == 2
+    assert "mine.txt" in capsys.readouterr().err and (tmp_path / "mine.txt").read_text() == "keep"
