@@ -1,0 +1,153 @@
+"""The engine's numerics (golden/engine.py) against exact rational arithmetic, rounded by a reference written from
+docs/spec.md section 11, on random values of every class (zeros, subnormals, normals, the largest finite values,
+infinities, NaN), for both formats and both operations."""
+import math
+import random
+import struct
+from fractions import Fraction
+
+import pytest
+import torch
+
+from pezo.golden import engine
+
+PRECISION = {"fp32": 24, "bf16": 8}
+EMIN, EMAX = -126, 127
+
+
+def reference_bits(exact, fmt):
+    """The spec's rounding of an exact rational (or ±inf / None for NaN) to `fmt`, as bits."""
+    if exact is None:
+        return engine.CANONICAL_NAN[fmt]
+    if isinstance(exact, float):                  # an infinity
+        bits = 0x7F800000 | (0x80000000 if exact < 0 else 0)
+        return bits if fmt == "fp32" else bits >> 16
+    if exact == 0:
+        return 0
+    magnitude, p = abs(exact), PRECISION[fmt]
+    power = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
+    if Fraction(2) ** power > magnitude:
+        power -= 1
+    quantum = Fraction(2) ** (max(power, EMIN) - p + 1)
+    scaled = magnitude / quantum
+    whole = math.floor(scaled)
+    rest = scaled - whole
+    whole += rest > Fraction(1, 2) or (rest == Fraction(1, 2) and whole % 2 == 1)
+    value = whole * quantum
+    if value >= Fraction(2) ** (EMAX + 1):
+        return reference_bits(math.copysign(math.inf, exact), fmt)
+    if value == 0:
+        return 0
+    bits = struct.unpack("<I", struct.pack("<f", float(value)))[0] | (0x80000000 if exact < 0 else 0)
+    return bits if fmt == "fp32" else bits >> 16
+
+
+def exact_of(value):
+    """A finite float as a Fraction; an infinity as itself; NaN as None."""
+    if math.isnan(value):
+        return None
+    return value if math.isinf(value) else Fraction(value)
+
+
+def combine(a, b):
+    """a + b over exact values, infinities and NaN (None)."""
+    if a is None or b is None:
+        return None
+    if isinstance(a, float) or isinstance(b, float):
+        infinite = [x for x in (a, b) if isinstance(x, float)]
+        return None if len(infinite) == 2 and infinite[0] != infinite[1] else infinite[0]
+    return a + b
+
+
+def scale(x, factor):
+    if x is None:
+        return None
+    if isinstance(x, float):
+        return None if factor == 0 else math.copysign(math.inf, x * factor)
+    return x * factor
+
+
+def weights(fmt, count, rng):
+    """Random values of `fmt` of every class, as an fp32 tensor."""
+    special = [0.0, -0.0, math.inf, -math.inf, math.nan, 1.0, -1.0]
+    if fmt == "fp32":
+        special += [struct.unpack("<f", struct.pack("<I", bits))[0] for bits in
+                    (1, 0x80000001, 0x007FFFFF, 0x00800000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F7FFFFE)]
+        drawn = [struct.unpack("<f", struct.pack("<I", rng.getrandbits(32)))[0] for _ in range(count)]
+    else:
+        special += [struct.unpack("<f", struct.pack("<I", bits << 16))[0] for bits in
+                    (1, 0x8001, 0x007F, 0x0080, 0x7F7F, 0xFF7F, 0x7F7E)]
+        drawn = [struct.unpack("<f", struct.pack("<I", rng.getrandbits(16) << 16))[0] for _ in range(count)]
+    near = [rng.uniform(-0.1, 0.1) for _ in range(count)]       # typical weights, where u and theta overlap
+    values = torch.tensor(special + drawn + near, dtype=torch.float32)
+    return values if fmt == "fp32" else values.to(torch.bfloat16).to(torch.float32)
+
+
+def perturbations(count, rng):
+    """u = m 2^k with m of up to 24 bits and k in a generator's range, plus zeros."""
+    values = [math.ldexp(rng.randrange(-(1 << rng.choice([4, 8, 12, 24])) + 1, 1 << 23), rng.randrange(-40, 4))
+              for _ in range(count)]
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def bits_of(tensor, fmt):
+    """The format's bits of an fp32 tensor of `fmt` values (a bf16 value is the upper half of its fp32 bits; torch's
+    own conversion would not keep a NaN's bits)."""
+    bits = [b & 0xFFFFFFFF for b in tensor.view(torch.int32).tolist()]
+    return bits if fmt == "fp32" else [b >> 16 for b in bits]
+
+
+@pytest.mark.parametrize("fmt", ["fp32", "bf16"])
+def test_perturb_rounds_the_exact_sum_once(fmt):
+    rng = random.Random(1)
+    theta = weights(fmt, 3000, rng)
+    u = perturbations(theta.numel(), rng)
+    for sign, e in ((1, 10), (-1, 10), (1, 0), (-1, 30)):
+        got = bits_of(engine.perturb(theta, u, sign, e, fmt), fmt)
+        want = [reference_bits(combine(exact_of(t), scale(Fraction(v), Fraction(sign) / 2 ** e)), fmt)
+                for t, v in zip(theta.tolist(), u.tolist())]
+        assert got == want
+
+
+@pytest.mark.parametrize("fmt", ["fp32", "bf16"])
+def test_update_rounds_the_exact_value_once(fmt):
+    rng = random.Random(2)
+    theta = weights(fmt, 3000, rng)
+    u = perturbations(theta.numel(), rng)
+    for c, d in ((engine.fp32(3.7e-6), 1.0), (engine.fp32(-1234.5678), 1.0), (engine.fp32(2e-30), 1.0),
+                 (engine.fp32(0.01), engine.fp32(1 - 1e-4)), (engine.fp32(1.5e-7), 0.0)):
+        got = bits_of(engine.update(theta, u, c, fmt, d), fmt)
+        want = [reference_bits(combine(scale(exact_of(t), Fraction(d)), -Fraction(c) * Fraction(v)), fmt)
+                for t, v in zip(theta.tolist(), u.tolist())]
+        assert got == want
+
+
+def test_fp32_perturb_is_torchs_own_addition_of_fp32_operands():
+    """For fp32 weights the perturbation 2^-e u is itself an fp32 value, so one IEEE addition gives the engine's
+    result (zeros made +0, NaN made canonical): an independent check of the float64 path."""
+    rng = random.Random(3)
+    theta = weights("fp32", 20000, rng)
+    u = perturbations(theta.numel(), rng)
+    finite = torch.isfinite(theta)
+    theta, u = theta[finite], u[finite]
+    got = engine.perturb(theta, u, -1, 7, "fp32")
+    assert torch.equal(got.view(torch.int32), (theta - u * 2.0 ** -7).add_(0.0).view(torch.int32))
+
+
+def test_host_scalars_must_be_fp32():
+    with pytest.raises(ValueError, match="must be fp32 values"):
+        engine.update(torch.zeros(2), torch.ones(2), 0.1, "fp32")
+    with pytest.raises(ValueError, match="format 'fp16' is unknown"):
+        engine.perturb(torch.zeros(2), torch.ones(2), 1, 3, "fp16")
+
+
+@pytest.mark.parametrize("fmt, largest, ulp", [("fp32", 0x7F7FFFFF, 104), ("bf16", 0x7F7F0000, 120)])
+def test_overflow_rounds_to_infinity_at_half_an_ulp(fmt, largest, ulp):
+    """The largest finite value plus half its ulp is a tie whose even neighbour is infinity; less stays finite."""
+    theta = torch.tensor([largest, largest | 0x80000000], dtype=torch.int64).to(torch.int32).view(torch.float32)
+    for power in (ulp - 1, ulp - 2, ulp):
+        u = torch.tensor([math.ldexp(1, power), -math.ldexp(1, power)])
+        got = bits_of(engine.perturb(theta, u, 1, 0, fmt), fmt)
+        want = [reference_bits(Fraction(t) + Fraction(v), fmt) for t, v in zip(theta.tolist(), u.tolist())]
+        assert got == want
+        assert (got[0] in (0x7F800000, 0x7F80)) == (power >= ulp - 1)
