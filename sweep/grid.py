@@ -32,6 +32,7 @@ NOT_GRID = ("out", "device", "spec")
 spec, which the spec fields build."""
 TRAIN_FIELDS = tuple(field.name for field in dataclasses.fields(Config) if field.name not in NOT_GRID)
 GRID_FIELDS = TRAIN_FIELDS + tuple(SPEC_FIELDS)
+DEFAULTS = {name: getattr(Config(out=""), name) for name in TRAIN_FIELDS}
 TOP_LEVEL = ("name", "description", "train", "grid")
 
 
@@ -42,7 +43,10 @@ class Point:
 
     @property
     def digest(self):
-        return hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:12]
+        """The settings' digest, leaving out those at pezo train's defaults: a setting added to the trainer later
+        (at a default that keeps the old behaviour) leaves every point's name as it was."""
+        given = {name: value for name, value in self.settings.items() if value != DEFAULTS.get(name)}
+        return hashlib.sha256(json.dumps(given, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def label(self):

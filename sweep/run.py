@@ -20,6 +20,7 @@ from pezo import files
 from pezo.train import loop
 
 from .cost import hardware_cost
+from .grid import DEFAULTS
 
 SWEEP_OWNS = ["grids/", "points/", "results.json", "results.csv", "report.md", "guideline.md", "plots/"]
 POINT_OWNS = loop.OWNS + ["point.json"]
@@ -81,9 +82,10 @@ def _trained(point, folder, device, progress):
     config = point.config(folder, device)
     if (folder / "checkpoint" / loop.STATE).exists():
         recorded = files.read_json(folder / "config.json", "a run's config")
-        differing = sorted(name for name, value in point.settings.items() if recorded.get(name) != value)
+        held = {name: recorded.get(name, DEFAULTS.get(name)) for name in point.settings}   # later settings: defaults
+        differing = sorted(name for name, value in point.settings.items() if held[name] != value)
         if differing:
-            raise files.BadFile(f"{folder / 'config.json'} records {differing[0]}={recorded.get(differing[0])!r}, "
+            raise files.BadFile(f"{folder / 'config.json'} records {differing[0]}={held[differing[0]]!r}, "
                                 f"not this point's {point.settings[differing[0]]!r}: the point folder was changed")
         run = loop.Run(config, progress_bar=progress)
         run.resume()

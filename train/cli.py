@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pezo.options import output_folder
 
-from . import adapters, distributed, perturbations, tasks, zo
+from . import adapters, distributed, engine, perturbations, tasks, zo
 from .loop import OWNS, SCHEDULES, Config, Run, check_layout
 
 SPEC_OPTIONS = ("generators", "width", "size", "bits", "lanes", "exp_bits")
@@ -48,6 +48,9 @@ def add_parser(commands):
                         "cuda:1, ... (on --resume it may change)")
     parser.add_argument("--forward", choices=list(tasks.FORWARDS),
                         help="forward passes in fp32 (default) or bf16 autocast (the weights stay fp32)")
+    parser.add_argument("--numerics", choices=list(engine.NUMERICS),
+                        help="MeZO's in-place passes (default), or the ZO engine's perturb on read and update "
+                             "(docs/spec.md section 11) with fp32 or bf16 weights (zo-sgd, eps a power of two)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--perturbation-parallel", type=int, default=1, metavar="P",
                         help="under torchrun: ranks that share a step's queries (the other factor of the ranks is "

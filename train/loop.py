@@ -25,7 +25,7 @@ import torch
 
 from pezo import files
 
-from . import adapters, data, distributed, models, perturbations, tasks, zo
+from . import adapters, data, distributed, engine, models, perturbations, tasks, zo
 from .zo import NonFiniteLoss
 
 WEIGHTS = "trainable.safetensors"
@@ -41,7 +41,9 @@ class Config:
     """Every setting of a run. template/label_words: a custom task instead of `task`; spec: the generator spec
     (dict) of a streamed source, None for its default; method_args: the ZO method's own arguments (zo.METHODS);
     peft: None (full fine-tuning), "lora" (lora_r, lora_alpha) or "prefix" (prefix_tokens); device: the torch
-    device; forward: the forward passes' precision (tasks.FORWARDS: fp32, or bf16 autocast over fp32 weights)."""
+    device; forward: the forward passes' precision (tasks.FORWARDS: fp32, or bf16 autocast over fp32 weights);
+    numerics: MeZO's in-place passes, or the engine's perturb on read and update with fp32 or bf16 weights
+    (train/engine.py)."""
     out: str
     model: str = models.DEFAULT_MODEL
     task: str = "rt"
@@ -68,6 +70,7 @@ class Config:
     seed: int = 0
     device: str = "cpu"
     forward: str = "fp32"
+    numerics: str = "in-place"
 
     def check(self):
         for name in ("k", "test_size", "batch_size", "eval_every"):
@@ -82,6 +85,11 @@ class Config:
         check_device(self.device)
         if self.forward not in tasks.FORWARDS:
             raise ValueError(f"forward {self.forward!r} is unknown: allowed {', '.join(tasks.FORWARDS)}")
+        if self.numerics not in engine.NUMERICS:
+            raise ValueError(f"numerics {self.numerics!r} is unknown: allowed {', '.join(engine.NUMERICS)}")
+        if engine.NUMERICS[self.numerics]:
+            engine.check(self.method, self.method_args.get("queries", 1),
+                         self.method_args.get("estimator", "two-sided"), self.eps, self.perturb)
 
 
 def check_device(name):
@@ -133,6 +141,8 @@ class Run:
         self.classifier = tasks.Classifier(self.lm, task, forward=config.forward)
         self.zo = zo.make(config.method, self.lm.model, source, lr=config.lr, eps=config.eps,
                           weight_decay=config.weight_decay, **config.method_args)
+        if engine.NUMERICS[config.numerics]:
+            self.zo.numerics = engine.EngineNumerics(self.zo, self.lm.model, engine.NUMERICS[config.numerics])
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.zo, lr_factor(config.schedule, config.steps))
         self.progress = Progress()
         if layout is not None and layout.pp > 1:

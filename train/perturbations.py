@@ -125,11 +125,15 @@ class StreamPerturbation:
     def tensors(self, params, position=None):
         """u for each tensor of `params`: consecutive values of the perturbation that starts at word `position`
         (default: the current one), each a new tensor that the caller may overwrite."""
-        first = (self.start_word if position is None else position) * self.spec.lanes
+        offset = 0
         for param in params:
-            u = self.stream(param.device).values(first, param.numel()).view(param.shape)
-            yield u if param.dtype == torch.float32 else u.to(param.dtype)
-            first += param.numel()
+            yield self.tensor(param, self.start_word if position is None else position, offset)
+            offset += param.numel()
+
+    def tensor(self, param, position, offset):
+        """u of one tensor alone: the values from `offset` on of the perturbation that starts at word `position`."""
+        u = self.stream(param.device).values(position * self.spec.lanes + offset, param.numel()).view(param.shape)
+        return u if param.dtype == torch.float32 else u.to(param.dtype)
 
     def next(self, values):
         """Move on to the perturbation after one of `values` values (whole words, docs/spec.md section 7)."""
@@ -166,13 +170,17 @@ class CltPerturbation:
     def tensors(self, params, position=None):
         """u for each tensor of `params`: consecutive values of the perturbation that starts at word `position`
         (default: the current one)."""
-        first = (self.start_word if position is None else position) * self.LANES
+        offset = 0
         for param in params:
-            word, count = first // self.LANES, param.numel()
-            outputs = self.words.read(word, -(-(first % self.LANES + count) // self.LANES))
-            values = torch.from_numpy(outputs).view(-1)[first % self.LANES:][:count]
-            yield (values.to(torch.float32) / gaussian.SIGMA).view(param.shape).to(param)
-            first += count
+            yield self.tensor(param, self.start_word if position is None else position, offset)
+            offset += param.numel()
+
+    def tensor(self, param, position, offset):
+        """u of one tensor alone: the values from `offset` on of the perturbation that starts at word `position`."""
+        first, count = position * self.LANES + offset, param.numel()
+        outputs = self.words.read(first // self.LANES, -(-(first % self.LANES + count) // self.LANES))
+        values = torch.from_numpy(outputs).view(-1)[first % self.LANES:][:count]
+        return (values.to(torch.float32) / gaussian.SIGMA).view(param.shape).to(param)
 
     def next(self, values):
         """Move on to the perturbation after one of `values` values (whole words)."""

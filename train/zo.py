@@ -7,7 +7,8 @@ are torch's own. A step never computes a gradient tensor for the whole model and
     update(estimate)   ->  for each tensor: g = sum_i c_i u_i with every u_i regenerated from its position, then
                            the method's rule for that tensor (`apply`)
 
-The forward passes perturb the weights in place, as MeZO does: theta += eps u, theta -= 2 eps u, theta += eps u.
+The forward passes perturb the weights in place, as MeZO does: theta += eps u, theta -= 2 eps u, theta += eps u;
+with the engine's numerics (train/engine.py) they read theta + s eps u instead, and the update is the engine's.
 Weights are perturbed and updated in the order of the optimizer's parameters (a module's trainable
 `named_parameters()`), the order in which the perturbation stream covers them (docs/spec.md section 9).
 `closure()` evaluates the loss at the current weights without gradients (no backward pass).
@@ -131,6 +132,7 @@ class ZOOptimizer(torch.optim.Optimizer):
         self.values = sum(param.numel() for param in self.params)
         self.last = None
         self.share = None           # perturbation parallelism (train/distributed.py QueryShare), or None
+        self.numerics = None        # the engine's perturb on read and update (train/engine.py), or None: in place
 
     def index_parameters(self):
         """(name, param, group) of every parameter, in order; rebuilt when torch replaces the group dicts."""
@@ -225,6 +227,8 @@ class ZOOptimizer(torch.optim.Optimizer):
     def two_point(self, closure, position, scale=1.0):
         """L(theta + scale eps u) and L(theta - scale eps u), leaving theta as it was (up to rounding); with no
         closure, the same passes over the weights without evaluating."""
+        if self.numerics is not None:
+            return self.numerics.two_point(closure, position)
         self.perturb(position, scale)
         loss_plus = closure().detach() if closure else None
         self.perturb(position, -2 * scale)
@@ -255,6 +259,8 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     def update(self, estimate, closure):
         """Apply the estimate, tensor by tensor (`closure` for methods that evaluate candidate points)."""
+        if self.numerics is not None:
+            return self.numerics.update(estimate)
         for (name, param, group), grad in self.gradients(estimate.queries):
             self.apply(name, param, group, grad)
 
