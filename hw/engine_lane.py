@@ -1,0 +1,170 @@
+"""One lane of the ZO engine: round(d theta - c m 2^k) in fp32 or bf16 (docs/spec.md section 11), pipelined.
+
+Perturb on read is the same operation with c = -s 2^-e and d = 1 (the engine's top sets them), so one datapath
+serves every mode. Three stages, each advancing when `advance` is high:
+
+1. decode theta, c and d; the two exact products A = sig(theta) sig(d) and B = sig(c) |m| (DSPs);
+2. normalise A and B, align the smaller to the larger in a window of 2W + 3 bits (W the products' width) with the
+   bits shifted out kept as a sticky bit, add or subtract: the exact sum up to that sticky bit;
+3. normalise the sum, round to nearest even at the format's precision (subnormals kept, overflow to infinity, a
+   zero result +0), encode; NaN in theta (or d = 0 with an infinite theta) gives the canonical quiet NaN.
+
+Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), `c`, `d` (fp32 bits), `advance`;
+`result` (bits), valid three advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa bits), two
+normalising shifters of W bits, an aligning shifter and an adder of about 2W bits, a normaliser and rounder.
+"""
+from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+FORMATS = {"fp32": (8, 24), "bf16": (8, 8)}
+"""Format -> (exponent bits, precision p in significant bits)."""
+CANONICAL_NAN = {"fp32": 0x7FC00000, "bf16": 0x7FC0}
+SCALAR = (8, 24)
+"""c and d are fp32."""
+EXPONENT = signed(14)
+"""Wide enough for every exponent the datapath forms (products of fp32 values and 2^k: well inside +-4096)."""
+
+
+def decode(m, bits, fmt):
+    """(sign, significand with its hidden bit, exponent of its LSB, is infinite, is NaN) of a float's bits."""
+    exponent_bits, precision = fmt
+    bias = (1 << (exponent_bits - 1)) - 1
+    field = bits[precision - 1:precision - 1 + exponent_bits]
+    fraction = bits[:precision - 1]
+    sign = bits[precision - 1 + exponent_bits]
+    normal = field != 0
+    significand = Signal(precision, name=f"{bits.name}_sig")
+    lsb = Signal(EXPONENT, name=f"{bits.name}_lsb")
+    m.d.comb += [significand.eq(Mux(normal, fraction | (1 << (precision - 1)), fraction)),
+                 lsb.eq(Mux(normal, field, 1) - bias - (precision - 1))]
+    top = field == (1 << exponent_bits) - 1
+    return sign, significand, lsb, top & (fraction == 0), top & (fraction != 0)
+
+
+def leading_zeros(m, value, name):
+    """The number of leading zeros of `value` (its width where it is zero)."""
+    count = Signal(range(len(value) + 1), name=name)
+    m.d.comb += count.eq(len(value))
+    for bit in range(len(value)):          # the last assignment that applies wins: the highest set bit
+        with m.If(value[bit]):
+            m.d.comb += count.eq(len(value) - 1 - bit)
+    return count
+
+
+class EngineLane(wiring.Component):
+    def __init__(self, fmt, mantissa_bits, exponent_bits):
+        self.fmt = fmt
+        self.exponent_bits, self.precision = FORMATS[fmt]
+        self.width = self.exponent_bits + self.precision
+        self.mantissa_bits = mantissa_bits
+        self.product_bits = max(self.precision, mantissa_bits) + SCALAR[1]
+        super().__init__({
+            "theta": In(self.width), "m": In(signed(mantissa_bits)), "k": In(signed(exponent_bits)),
+            "c": In(32), "d": In(32), "advance": In(1), "result": Out(self.width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        W, p = self.product_bits, self.precision
+        theta, c, d = Signal(self.width, name="theta"), Signal(32, name="c"), Signal(32, name="d")
+        m.d.comb += [theta.eq(self.theta), c.eq(self.c), d.eq(self.d)]
+
+        # stage 1: decode, the exact products
+        t_sign, t_sig, t_lsb, t_inf, t_nan = decode(m, theta, FORMATS[self.fmt])
+        c_sign, c_sig, c_lsb, _, _ = decode(m, c, SCALAR)
+        d_sign, d_sig, d_lsb, _, _ = decode(m, d, SCALAR)
+        magnitude = Mux(self.m < 0, -self.m, self.m)
+        a, b = Signal(W), Signal(W)
+        a_sign, b_sign, a_lsb, b_lsb = Signal(), Signal(), Signal(EXPONENT), Signal(EXPONENT)
+        special, special_bits = Signal(), Signal(self.width)
+        with m.If(self.advance):
+            m.d.sync += [a.eq(t_sig * d_sig), a_sign.eq(t_sign ^ d_sign), a_lsb.eq(t_lsb + d_lsb),
+                         b.eq(c_sig * magnitude[:self.mantissa_bits]), b_sign.eq(~(c_sign ^ (self.m < 0))),
+                         b_lsb.eq(c_lsb + self.k),
+                         special.eq(t_inf | t_nan),
+                         special_bits.eq(self._special(t_sign ^ d_sign, t_nan | (t_inf & (d_sig == 0))))]
+
+        # stage 2: normalise both products, align, add
+        a_norm, a_top = self._normalised(m, a, a_lsb, "a")
+        b_norm, b_top = self._normalised(m, b, b_lsb, "b")
+        zero_a, zero_b = a == 0, b == 0
+        a_big = ~zero_a & (zero_b | (a_top > b_top) | ((a_top == b_top) & (a_norm >= b_norm)))
+        big, small = Mux(a_big, a_norm, b_norm), Mux(a_big, b_norm, a_norm)
+        big_top, small_top = Mux(a_big, a_top, b_top), Mux(a_big, b_top, a_top)
+        big_sign, subtract = Mux(a_big, a_sign, b_sign), a_sign ^ b_sign
+        window = 2 * W + 3                            # small's top placed at big's top, W + 3 bits below it
+        placed = Signal(window)
+        shift = Signal(range(window + 2))
+        gap = big_top - small_top
+        m.d.comb += [placed.eq(small << (W + 3)), shift.eq(Mux(gap > window, window + 1, gap))]
+        lost = (placed & ((Const(1, window + 2) << shift) - 1)) != 0
+        wide_big, wide_small = Signal(window + 1), Signal(window + 1)   # plus a sticky bit below
+        m.d.comb += [wide_big.eq(big << (W + 4)), wide_small.eq(((placed >> shift) << 1) | lost)]
+        total, total_sign, total_lsb = Signal(window + 2), Signal(), Signal(EXPONENT)
+        with m.If(self.advance):                      # big >= small, so a difference is never negative
+            m.d.sync += [total.eq(Mux(subtract, wide_big - wide_small, wide_big + wide_small)),
+                         total_sign.eq(big_sign), total_lsb.eq(big_top - (W - 1) - (W + 4))]
+        stage2_special, stage2_bits = Signal(), Signal(self.width)
+        with m.If(self.advance):
+            m.d.sync += [stage2_special.eq(special), stage2_bits.eq(special_bits)]
+
+        # stage 3: normalise, round to nearest even, encode
+        with m.If(self.advance):
+            m.d.sync += self.result.eq(Mux(stage2_special, stage2_bits, self._rounded(m, total, total_sign,
+                                                                                       total_lsb)))
+        return m
+
+    def _special(self, sign, nan):
+        """The bits for an infinite or NaN theta."""
+        infinity = ((1 << self.exponent_bits) - 1) << (self.precision - 1)
+        return Mux(nan, CANONICAL_NAN[self.fmt], Mux(sign, infinity | (1 << (self.width - 1)), infinity))
+
+    def _normalised(self, m, value, lsb, name):
+        """`value` shifted up until its top bit is set, and the exponent of that top bit."""
+        zeros = leading_zeros(m, value, f"{name}_zeros")
+        shifted = Signal(len(value), name=f"{name}_norm")
+        top = Signal(EXPONENT, name=f"{name}_top")
+        m.d.comb += [shifted.eq(value << zeros), top.eq(lsb + (len(value) - 1) - zeros)]
+        return shifted, top
+
+    def _rounded(self, m, total, sign, lsb):
+        """The format's bits of the exact value sign total 2^lsb rounded once (nearest even)."""
+        p, bits = self.precision, self.exponent_bits
+        bias = (1 << (bits - 1)) - 1
+        emin, emax = 1 - bias, bias
+        magnitude = total
+        zeros = leading_zeros(m, magnitude, "sum_zeros")
+        top = Signal(EXPONENT)
+        m.d.comb += top.eq(lsb + (len(magnitude) - 1) - zeros)
+        kept = Signal(EXPONENT)                        # exponent of the last bit kept
+        m.d.comb += kept.eq(Mux(top < emin, emin, top) - (p - 1))
+        drop = Signal(EXPONENT)
+        m.d.comb += drop.eq(kept - lsb)
+        reach = len(magnitude) + 2
+        limited = Signal(range(reach + 1))
+        m.d.comb += limited.eq(Mux(drop > reach, reach, Mux(drop < 0, 0, drop)))
+        widened = Signal(len(magnitude) + 1 + p)       # room to shift up a short magnitude
+        m.d.comb += widened.eq(Mux(drop < 0, magnitude << (-drop)[:8], magnitude))
+        kept_bits = Signal(p + 1)
+        m.d.comb += kept_bits.eq(widened >> limited)
+        under = Signal(range(reach + 1))               # the guard bit's position
+        m.d.comb += under.eq(Mux(limited == 0, 0, limited - 1))
+        half = Const(1, len(widened) + reach + 1) << under
+        guard = (limited != 0) & ((widened & half) != 0)
+        sticky = (limited != 0) & ((widened & (half - 1)) != 0)
+        up = guard & (sticky | kept_bits[0])
+        rounded = Signal(p + 2)
+        m.d.comb += rounded.eq(kept_bits + up)
+        carry = rounded[p]
+        mantissa = Signal(p)
+        exponent_of_lsb = Signal(EXPONENT)
+        m.d.comb += [mantissa.eq(Mux(carry, rounded >> 1, rounded)), exponent_of_lsb.eq(kept + carry)]
+        field = Signal(EXPONENT)
+        m.d.comb += field.eq(Mux(mantissa[p - 1], exponent_of_lsb + (p - 1) + bias, 0))
+        overflow = (exponent_of_lsb + (p - 1) > emax) & mantissa[p - 1]
+        infinity = ((1 << bits) - 1) << (p - 1)
+        signed_bit = sign << (self.width - 1)
+        encoded = Mux(overflow, signed_bit | infinity,
+                      Mux(mantissa == 0, 0, signed_bit | (field[:bits] << (p - 1)) | mantissa[:p - 1]))
+        return encoded
