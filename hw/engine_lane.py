@@ -66,7 +66,7 @@ class EngineLane(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        W, p = self.product_bits, self.precision
+        W = self.product_bits
         theta, c, d = Signal(self.width, name="theta"), Signal(32, name="c"), Signal(32, name="d")
         m.d.comb += [theta.eq(self.theta), c.eq(self.c), d.eq(self.d)]
 

@@ -1,0 +1,96 @@
+"""The ZO engine (docs/spec.md section 11): a perturbation generator and one EngineLane per lane, between the weight
+memory and the compute elements.
+
+Ports (Verilog names in brackets):
+
+- `w` [w__payload, w__valid, w__ready]: weights in, `lanes` per beat (lane j in bits [j F, (j + 1) F), F = 32 for
+  fp32, 16 for bf16), in the order of docs/spec.md section 9, the last beat padded;
+- `perturbed` [perturbed__payload.values / .last, ...]: theta + s eps u out to the compute elements (mode 0: s = +1,
+  mode 1: s = -1), `last` on a pass's last beat;
+- `updated`: round(d theta - c u) out to the weight memory (mode 2);
+- `mode`, `e` (eps = 2^-e, 0..63), `c` and `d` (fp32 bits, written by the host after the forward passes), `length`
+  (words per perturbation, the generator's); `busy` while the generator moves on or reloads.
+
+A beat is taken when a weight beat and a generator word are both offered and the pipeline can move (its last
+stage is empty, or the stream it feeds takes its beat); results leave three beats later, in order. The pass's last
+word makes the engine `replay` the perturbation after a perturb pass and move to the `next` one after an update
+pass (one cycle after the last word is taken), so a ZO step is three passes with nothing for the host to do but set
+`mode` between them (and c and d before the update). `mode` must stay constant during a pass.
+
+Cost: the generator, `lanes` EngineLanes, and a few flip-flops of control.
+"""
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .engine_lane import FORMATS, EngineLane
+from .generator import generator
+
+PERTURB_PLUS, PERTURB_MINUS, UPDATE = 0, 1, 2
+ONE = 0x3F800000
+"""1.0 in fp32: d in the perturb modes."""
+LATENCY = 3
+
+
+def weights_layout(fmt, lanes):
+    exponent_bits, precision = FORMATS[fmt]
+    return data.ArrayLayout(exponent_bits + precision, lanes)
+
+
+def result_layout(fmt, lanes):
+    return data.StructLayout({"values": weights_layout(fmt, lanes), "last": 1})
+
+
+class Engine(wiring.Component):
+    def __init__(self, spec, fmt):
+        if fmt not in FORMATS:
+            raise ValueError(f"format {fmt!r} is unknown: allowed {', '.join(FORMATS)}")
+        self.spec, self.fmt = spec, fmt
+        super().__init__({
+            "w": In(stream.Signature(weights_layout(fmt, spec.lanes))),
+            "perturbed": Out(stream.Signature(result_layout(fmt, spec.lanes))),
+            "updated": Out(stream.Signature(result_layout(fmt, spec.lanes))),
+            "mode": In(2), "e": In(6), "c": In(32), "d": In(32), "length": In(spec.length_bits), "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.generator = source = generator(self.spec)
+        word = source.o.payload
+
+        # the pipeline: a valid flag, the mode and `last` beside the lanes' three stages
+        valid = [Signal(name=f"valid{stage}") for stage in range(1, LATENCY + 1)]
+        modes = [Signal(2, name=f"mode{stage}") for stage in range(1, LATENCY + 1)]
+        lasts = [Signal(name=f"last{stage}") for stage in range(1, LATENCY + 1)]
+        output = Signal(result_layout(self.fmt, self.spec.lanes))
+        updating = modes[-1] == UPDATE
+        taken = Cat(self.perturbed.ready, self.updated.ready).bit_select(updating, 1)
+        advance = ~valid[-1] | taken
+        fire = self.w.valid & source.o.valid & advance
+        m.d.comb += [self.w.ready.eq(source.o.valid & advance), source.o.ready.eq(self.w.valid & advance),
+                     self.perturbed.valid.eq(valid[-1] & ~updating), self.updated.valid.eq(valid[-1] & updating),
+                     self.perturbed.payload.eq(output), self.updated.payload.eq(output)]
+        with m.If(advance):
+            m.d.sync += [valid[0].eq(fire), modes[0].eq(self.mode), lasts[0].eq(word.last)]
+            m.d.sync += [dst.eq(src) for dst, src in zip(valid[1:] + modes[1:] + lasts[1:],
+                                                           valid[:-1] + modes[:-1] + lasts[:-1])]
+        m.d.comb += output.last.eq(lasts[-1])
+
+        # perturb: c = -s 2^-e and d = 1 (docs/spec.md section 11)
+        update = self.mode == UPDATE
+        c, d = Signal(32), Signal(32)
+        m.d.comb += [c.eq(Mux(update, self.c, Cat(Const(0, 23), (127 - self.e)[:8], self.mode == PERTURB_PLUS))),
+                     d.eq(Mux(update, self.d, ONE))]
+        for lane in range(self.spec.lanes):
+            unit = EngineLane(self.fmt, self.spec.mantissa_bits, self.spec.exponent_bits)
+            m.submodules[f"lane{lane}"] = unit
+            m.d.comb += [unit.theta.eq(self.w.payload[lane]), unit.m.eq(word.mantissas[lane]),
+                         unit.k.eq(word.exponent), unit.c.eq(c), unit.d.eq(d), unit.advance.eq(advance),
+                         output.values[lane].eq(unit.result)]
+
+        # the generator: the pass's last word replays the perturbation (perturb) or moves on (update)
+        ended, ended_update = Signal(), Signal()
+        m.d.sync += [ended.eq(fire & word.last), ended_update.eq(update)]
+        m.d.comb += [source.length.eq(self.length), source.replay.eq(ended & ~ended_update),
+                     source.next.eq(ended & ended_update), self.busy.eq(source.busy)]
+        return m
