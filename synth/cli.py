@@ -14,8 +14,9 @@ def add_parser(commands):
 
     estimate = sub.add_parser("estimate", help="Yosys xcup estimate of a generator and each of its blocks")
     add_spec_options(estimate)
-    estimate.add_argument("--blocks", help="comma-separated blocks (default all): otf: top, array, "
-                          "array_noreplay, scaler, sequencer; pool: top, pool, sequencer")
+    estimate.add_argument("--blocks", help="comma-separated blocks (default all but the engines): otf: top, array, "
+                          "array_noreplay, scaler, sequencer; pool: top, pool, sequencer; either: engine_fp32, "
+                          "engine_bf16 (the ZO engine around the generator)")
     estimate.add_argument("--json", type=output_file, help="also write the estimates as JSON to this file")
     estimate.add_argument("--jobs", type=int, help="parallel Yosys runs (default: one per core)")
     estimate.set_defaults(run=estimate_command)

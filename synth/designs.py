@@ -1,5 +1,6 @@
 """The designs `pezo synth` measures: a generator and each of its blocks alone, and the Gaussian baseline."""
 from pezo.golden.otf import lane_seeds
+from pezo.hw.engine import Engine
 from pezo.hw.export import default_name
 from pezo.hw.gaussian import GaussianLanes
 from pezo.hw.generator import check_buildable, generator, otf_array
@@ -9,10 +10,14 @@ from pezo.hw.scaler import Scaler
 from pezo.hw.sequencer import Sequencer
 
 BLOCKS = {"otf": ("top", "array", "array_noreplay", "scaler", "sequencer"), "pool": ("top", "pool", "sequencer")}
+"""The blocks priced by default."""
+ENGINES = ("engine_fp32", "engine_bf16")
+"""Priced when asked for: the ZO engine (hw/engine.py) around the generator, with fp32 or bf16 weights."""
 
 
 def blocks(spec, names=None):
-    """{module name: component factory} for the generator of `spec` and its blocks (all, or those in `names`)."""
+    """{module name: component factory} for the generator of `spec` and its blocks (the default ones, or those in
+    `names`, which may also name an engine)."""
     check_buildable(spec)
     factories = {
         "top": lambda: generator(spec),
@@ -21,13 +26,15 @@ def blocks(spec, names=None):
         "array_noreplay": lambda: LfsrArray(spec.width, lane_seeds(spec), replay=False),
         "scaler": lambda: Scaler(spec),
         "pool": lambda: Pool(spec),
+        "engine_fp32": lambda: Engine(spec, "fp32"),
+        "engine_bf16": lambda: Engine(spec, "bf16"),
     }
-    allowed = BLOCKS[spec.strategy]
+    allowed = BLOCKS[spec.strategy] + ENGINES
     for name in names or ():
         if name not in allowed:
             raise ValueError(f"block {name!r} does not exist for strategy {spec.strategy}: allowed {list(allowed)}")
     base = default_name(spec)
-    return {base if name == "top" else f"{base}_{name}": factories[name] for name in names or allowed}
+    return {base if name == "top" else f"{base}_{name}": factories[name] for name in names or BLOCKS[spec.strategy]}
 
 
 def gaussian_baseline(lanes=1024, seed=1):
