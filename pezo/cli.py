@@ -85,10 +85,39 @@ def report_line(spec, simulation, result):
             f"build {simulation.build_seconds:.1f} s")
 
 
+def engine_sim_command(args, spec):
+    """`pezo sim --engine FMT`: the ZO engine around the configuration's generator, ZO steps over `--values`
+    values (three passes a step, updates written back) compared bit for bit with the golden engine."""
+    from .files import work_folder
+    from .hw.generator import check_buildable
+    from .sim import engine_sim
+    if args.manifest or args.saif or args.waves or args.json or args.length is not None:
+        raise UsageError("--engine simulates the engine built from the spec: give no --manifest, --saif, --waves, "
+                         "--json or --length")
+    check_buildable(spec)
+    steps = 2
+    beats = max(1, -(-args.values // (3 * steps * spec.lanes)))
+    workdir = args.workdir or Path("out") / "sim" / f"engine-{args.engine}-{work_name(spec)}-{args.simulator}"
+    with work_folder(workdir, engine_sim.OWNS + ["run/"]) as folder:
+        simulation = engine_sim.build(spec, args.engine, args.simulator, folder, beats)
+        theta, plan = engine_sim.test_weights(beats * spec.lanes, args.engine), engine_sim.step_plan(steps)
+        got, seconds = simulation.run(theta, plan)
+    mismatch = engine_sim.first_mismatch(got, engine_sim.golden_passes(spec, args.engine, theta, plan))
+    values = sum(out.numel() for out in got)
+    print(f"{'FAIL' if mismatch else 'PASS'} engine {args.engine} around {spec_label(spec)} on {args.simulator}: "
+          f"{values:,} values ({steps} ZO steps of 3 passes over {theta.numel():,} weights) compared bit for bit; "
+          f"simulation {seconds:.1f} s = {values / seconds:,.0f} values/s, build {simulation.build_seconds:.1f} s")
+    if mismatch:
+        print(f"  {mismatch}")
+    return 1 if mismatch else 0
+
+
 def sim_command(args):
     from .files import Busy, write_file
     from .hw.export import load_build
     spec = spec_from_args(args)
+    if args.engine:
+        return engine_sim_command(args, spec)
     exported = load_build(args.manifest)[1:] if args.manifest else None
     if args.values < 1:
         raise UsageError(f"--values {args.values} must be at least 1")
@@ -221,6 +250,9 @@ def parser():
                             help="write waves: <workdir>/run/waves.fst (Icarus) or dump.vcd (Verilator)")
     sim_parser.add_argument("--saif", type=output_file, help="write the run's switching activity as SAIF (Verilator)")
     sim_parser.add_argument("--json", type=output_file, help="also write the result as JSON to this file")
+    sim_parser.add_argument("--engine", choices=["fp32", "bf16"],
+                            help="simulate the ZO engine around the generator, with weights in this format "
+                                 "(docs/spec.md section 11)")
     sim_parser.set_defaults(run=sim_command)
 
     prove_parser = commands.add_parser("prove", help="prove a configuration's port contract (SymbiYosys)")

@@ -9,6 +9,7 @@ gives what they must be.
 import dataclasses
 import json
 import os
+import random
 import time
 from pathlib import Path
 
@@ -130,6 +131,44 @@ def golden_passes(spec, fmt, weights, plan):
             result = engine.perturb(theta, u, 1 if item["mode"] == 0 else -1, e, fmt)
         found.append(to_bits(result, fmt).view(-1, lanes))
     return found
+
+
+def test_weights(count, fmt, seed=0):
+    """Typical weights (Gaussian, sigma 0.05) with every special class among them: zeros, subnormals, the largest
+    finite values, infinities, NaN, and random bit patterns."""
+    rng = random.Random(seed)
+    bits = to_bits(torch.tensor([rng.gauss(0, 0.05) for _ in range(count)], dtype=torch.float32), fmt)
+    width = format_bits(fmt)
+    special = [0, 1 << (width - 1), 1, 3, (1 << (width - 1)) | 1]
+    special += [pattern >> (32 - width) for pattern in (0x007FFFFF, 0x00800000, 0x7F7FFFFF, 0xFF7FFFFF,
+                                                        0x7F800000, 0xFF800000, 0x7FC00000, 0x7F800001)]
+    for index in range(0, count, 97):
+        bits[index] = special[(index // 97) % len(special)] if index % 2 else rng.getrandbits(width)
+    return from_bits(bits, fmt)
+
+
+def step_plan(steps, seed=3, e=10):
+    """`steps` ZO steps of three passes, with random host scalars: c of any size and sign, d just below 1."""
+    rng = random.Random(seed)
+    passes = []
+    for _ in range(steps):
+        c = scalar_bits(engine.fp32(rng.uniform(-1, 1) * 10 ** rng.uniform(-6, 0)))
+        d = scalar_bits(engine.fp32(1 - 10 ** rng.uniform(-6, -2)))
+        passes += [{"mode": 0, "c": 0, "d": 0}, {"mode": 1, "c": 0, "d": 0}, {"mode": 2, "c": c, "d": d}]
+    return {"e": e, "passes": passes}
+
+
+def first_mismatch(got, want):
+    """A line naming the first differing pass, beat and lane, or None."""
+    if len(got) != len(want):
+        return f"{len(got)} passes came out, not {len(want)}"
+    for number, (out, expected) in enumerate(zip(got, want)):
+        wrong = (out != expected).nonzero()
+        if len(wrong):
+            beat, lane = wrong[0].tolist()
+            return (f"pass {number}, beat {beat}, lane {lane}: {int(out[beat, lane]):#x}, golden "
+                    f"{int(expected[beat, lane]):#x}")
+    return None
 
 
 def build(spec, fmt, simulator, directory, depth):
