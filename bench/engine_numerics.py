@@ -59,7 +59,7 @@ def drift(model, kind, steps, spec, perturb, eps):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--drift-steps", type=int, default=20)
+    parser.add_argument("--drift-steps", type=int, default=20, help="0: step times only")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
@@ -68,7 +68,7 @@ def main():
     weights = sum(param.numel() for param in lm.model.parameters())
     results = {"weights": weights, "drift_steps": args.drift_steps, "eps": EPS, "threads": torch.get_num_threads(),
                "drift": {}, "step_seconds": {}}
-    for kind, perturb, eps in DRIFTS:
+    for kind, perturb, eps in DRIFTS if args.drift_steps else ():
         name = f"{kind} {perturb} eps {eps:g}"
         results["drift"][name] = drift(lm.model, kind, args.drift_steps, spec, perturb, eps)
         print(f"drift after {args.drift_steps} steps ({name}): {results['drift'][name]}", flush=True)

@@ -30,8 +30,18 @@ def fp32(value):
 
 def perturb(theta, u, sign, e, fmt):
     """round(theta + sign 2^-e u) in `fmt`, in theta's dtype (theta holds `fmt` values; u fp32)."""
+    if fmt == "fp32" and theta.dtype == torch.float32 and _normal_after_scaling(u, e):
+        # both operands are fp32 values, so one IEEE addition rounds the exact sum once: the same result, faster
+        return _canonical(torch.add(theta, u, alpha=math.ldexp(sign, -e)).add_(0.0), fmt)
     delta = u.to(torch.float64).mul_(math.ldexp(sign, -e))
     return _round(theta.to(torch.float64), delta, fmt, theta)
+
+
+def _normal_after_scaling(u, e):
+    """Whether 2^-e u is exact in fp32: no nonzero value of u falls below the normal range when scaled."""
+    magnitude = u.abs()
+    smallest = torch.where(magnitude > 0, magnitude, math.inf).min()
+    return bool(smallest == math.inf or smallest * 2.0 ** -e >= torch.finfo(torch.float32).tiny)
 
 
 def update(theta, u, c, fmt, d=1.0):
@@ -56,9 +66,16 @@ def _round(a, b, fmt, like):
     else:
         raise ValueError(f"format {fmt!r} is unknown: allowed {', '.join(FORMATS)}")
     result = result.add_(0.0)                       # an exact zero is +0 (-0 + +0 = +0 when rounding to nearest)
-    nan = torch.tensor(CANONICAL_NAN[fmt], dtype=torch.int32 if fmt == "fp32" else torch.int16)
-    result = torch.where(torch.isnan(result), nan.view(FORMATS[fmt]).to(result.device), result)
-    return result.to(like.dtype)
+    return _canonical(result, fmt).to(like.dtype)
+
+
+def _canonical(result, fmt):
+    """`result` with every NaN replaced by the format's canonical quiet NaN."""
+    nan = torch.isnan(result)
+    if not nan.any():
+        return result
+    bits = torch.tensor(CANONICAL_NAN[fmt], dtype=torch.int32 if fmt == "fp32" else torch.int16)
+    return torch.where(nan, bits.view(FORMATS[fmt]).to(result.device), result)
 
 
 def _two_sum_error(a, b, total):

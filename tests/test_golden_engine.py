@@ -122,16 +122,19 @@ def test_update_rounds_the_exact_value_once(fmt):
         assert got == want
 
 
-def test_fp32_perturb_is_torchs_own_addition_of_fp32_operands():
-    """For fp32 weights the perturbation 2^-e u is itself an fp32 value, so one IEEE addition gives the engine's
-    result (zeros made +0, NaN made canonical): an independent check of the float64 path."""
+def test_fp32_perturb_fast_path_equals_the_float64_path():
+    """For fp32 weights, perturb adds 2^-e u in fp32 (both operands are fp32 values, so one IEEE addition rounds the
+    exact sum once); the float64 path with rounding to odd must give the same bits on every class of value."""
     rng = random.Random(3)
     theta = weights("fp32", 20000, rng)
     u = perturbations(theta.numel(), rng)
-    finite = torch.isfinite(theta)
-    theta, u = theta[finite], u[finite]
-    got = engine.perturb(theta, u, -1, 7, "fp32")
-    assert torch.equal(got.view(torch.int32), (theta - u * 2.0 ** -7).add_(0.0).view(torch.int32))
+    for sign, e in ((1, 7), (-1, 30), (1, 0)):
+        assert engine._normal_after_scaling(u, e)
+        fast = engine.perturb(theta, u, sign, e, "fp32")
+        slow = engine._round(theta.double(), u.double() * math.ldexp(sign, -e), "fp32", theta)
+        assert torch.equal(fast.view(torch.int32), slow.view(torch.int32))
+    tiny = torch.tensor([math.ldexp(1, -120)])
+    assert not engine._normal_after_scaling(tiny, 10)            # 2^-130 is subnormal: the float64 path is taken
 
 
 def test_host_scalars_must_be_fp32():
