@@ -13,7 +13,7 @@ Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), 
 `result` (bits), valid three advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa bits), two
 normalising shifters of W bits, an aligning shifter and an adder of about 2W bits, a normaliser and rounder.
 """
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,13 +43,23 @@ def decode(m, bits, fmt):
 
 
 def leading_zeros(m, value, name):
-    """The number of leading zeros of `value` (its width where it is zero)."""
-    count = Signal(range(len(value) + 1), name=name)
-    m.d.comb += count.eq(len(value))
-    for bit in range(len(value)):          # the last assignment that applies wins: the highest set bit
-        with m.If(value[bit]):
-            m.d.comb += count.eq(len(value) - 1 - bit)
-    return count
+    """The number of leading zeros of `value` (its width where it is zero), by a tree of 2:1 multiplexers of depth
+    log2 of the width (a priority chain would be as deep as the value is wide)."""
+    width = 1 << (len(value) - 1).bit_length()
+    count, found = _leading_zeros(Cat(Const(0, width - len(value)), value))
+    result = Signal(range(len(value) + 1), name=name)
+    m.d.comb += result.eq(Mux(found, count, len(value)))
+    return result
+
+
+def _leading_zeros(bits):
+    """(leading zeros, any bit set) of a power-of-two number of bits (the count means nothing when none is set)."""
+    if len(bits) == 1:
+        return Const(0, 0), bits[0]
+    half = len(bits) // 2
+    high, high_found = _leading_zeros(bits[half:])
+    low, low_found = _leading_zeros(bits[:half])
+    return Cat(Mux(high_found, high, low), ~high_found), high_found | low_found
 
 
 class EngineLane(wiring.Component):
