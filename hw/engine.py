@@ -12,7 +12,7 @@ Ports (Verilog names in brackets):
   (words per perturbation, the generator's); `busy` while the generator moves on or reloads.
 
 A beat is taken when a weight beat and a generator word are both offered and the pipeline can move (its last
-stage is empty, or the stream it feeds takes its beat); results leave three beats later, in order. The pass's last
+stage is empty, or the stream it feeds takes its beat); results leave LATENCY (four) beats later, in order. The pass's last
 word makes the engine `replay` the perturbation after a perturb pass and move to the `next` one after an update
 pass (one cycle after the last word is taken), so a ZO step is three passes with nothing for the host to do but set
 `mode` between them (and c and d before the update). `mode` must stay constant during a pass.
@@ -23,13 +23,12 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .engine_lane import FORMATS, EngineLane
+from .engine_lane import FORMATS, LATENCY, EngineLane
 from .generator import generator
 
 PERTURB_PLUS, PERTURB_MINUS, UPDATE = 0, 1, 2
 ONE = 0x3F800000
 """1.0 in fp32: d in the perturb modes."""
-LATENCY = 3
 
 
 def weights_layout(fmt, lanes):
@@ -58,7 +57,7 @@ class Engine(wiring.Component):
         m.submodules.generator = source = generator(self.spec)
         word = source.o.payload
 
-        # the pipeline: a valid flag, the mode and `last` beside the lanes' three stages
+        # the pipeline: a valid flag, the mode and `last` beside the lanes' stages
         valid = [Signal(name=f"valid{stage}") for stage in range(1, LATENCY + 1)]
         modes = [Signal(2, name=f"mode{stage}") for stage in range(1, LATENCY + 1)]
         lasts = [Signal(name=f"last{stage}") for stage in range(1, LATENCY + 1)]

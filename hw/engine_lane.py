@@ -1,16 +1,17 @@
 """One lane of the ZO engine: round(d theta - c m 2^k) in fp32 or bf16 (docs/spec.md section 11), pipelined.
 
 Perturb on read is the same operation with c = -s 2^-e and d = 1 (the engine's top sets them), so one datapath
-serves every mode. Three stages, each advancing when `advance` is high:
+serves every mode. Four stages, each advancing when `advance` is high:
 
 1. decode theta, c and d; the two exact products A = sig(theta) sig(d) and B = sig(c) |m| (DSPs);
 2. normalise A and B, align the smaller to the larger in a window of 2W + 3 bits (W the products' width) with the
    bits shifted out kept as a sticky bit, add or subtract: the exact sum up to that sticky bit;
-3. normalise the sum, round to nearest even at the format's precision (subnormals kept, overflow to infinity, a
-   zero result +0), encode; NaN in theta (or d = 0 with an infinite theta) gives the canonical quiet NaN.
+3. normalise the sum and place it for rounding at the format's precision (subnormals kept);
+4. round to nearest even (overflow to infinity, a zero result +0), encode; NaN in theta (or d = 0 with an infinite
+   theta) gives the canonical quiet NaN.
 
 Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), `c`, `d` (fp32 bits), `advance`;
-`result` (bits), valid three advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa bits), two
+`result` (bits), valid LATENCY (four) advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa bits), two
 normalising shifters of W bits, an aligning shifter and an adder of about 2W bits, a normaliser and rounder.
 """
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -22,6 +23,8 @@ FORMATS = {"fp32": (8, 24), "bf16": (8, 8)}
 CANONICAL_NAN = {"fp32": 0x7FC00000, "bf16": 0x7FC0}
 SCALAR = (8, 24)
 """c and d are fp32."""
+LATENCY = 4
+"""Advances from inputs to result."""
 EXPONENT = signed(14)
 """Wide enough for every exponent the datapath forms (products of fp32 values and 2^k: well inside +-4096)."""
 
@@ -119,10 +122,18 @@ class EngineLane(wiring.Component):
         with m.If(self.advance):
             m.d.sync += [stage2_special.eq(special), stage2_bits.eq(special_bits)]
 
-        # stage 3: normalise, round to nearest even, encode
+        # stage 3: normalise the sum and place it for rounding
+        widened, limited, kept = self._placed(m, total, total_lsb)
+        placed, shift, kept_lsb = Signal.like(widened), Signal.like(limited), Signal(EXPONENT)
+        placed_sign, stage3_special, stage3_bits = Signal(), Signal(), Signal(self.width)
         with m.If(self.advance):
-            m.d.sync += self.result.eq(Mux(stage2_special, stage2_bits, self._rounded(m, total, total_sign,
-                                                                                       total_lsb)))
+            m.d.sync += [placed.eq(widened), shift.eq(limited), kept_lsb.eq(kept), placed_sign.eq(total_sign),
+                         stage3_special.eq(stage2_special), stage3_bits.eq(stage2_bits)]
+
+        # stage 4: round to nearest even, encode
+        with m.If(self.advance):
+            m.d.sync += self.result.eq(Mux(stage3_special, stage3_bits,
+                                           self._rounded(m, placed, shift, kept_lsb, placed_sign)))
         return m
 
     def _special(self, sign, nan):
@@ -138,24 +149,31 @@ class EngineLane(wiring.Component):
         m.d.comb += [shifted.eq(value << zeros), top.eq(lsb + (len(value) - 1) - zeros)]
         return shifted, top
 
-    def _rounded(self, m, total, sign, lsb):
-        """The format's bits of the exact value sign total 2^lsb rounded once (nearest even)."""
+    def _placed(self, m, total, lsb):
+        """For the exact value total 2^lsb: (the magnitude, shifted up where it has fewer than p bits; how many of
+        its low bits rounding drops; the exponent of the last bit kept)."""
         p, bits = self.precision, self.exponent_bits
-        bias = (1 << (bits - 1)) - 1
-        emin, emax = 1 - bias, bias
-        magnitude = total
-        zeros = leading_zeros(m, magnitude, "sum_zeros")
+        emin = 2 - (1 << (bits - 1))
+        zeros = leading_zeros(m, total, "sum_zeros")
         top = Signal(EXPONENT)
-        m.d.comb += top.eq(lsb + (len(magnitude) - 1) - zeros)
+        m.d.comb += top.eq(lsb + (len(total) - 1) - zeros)
         kept = Signal(EXPONENT)                        # exponent of the last bit kept
         m.d.comb += kept.eq(Mux(top < emin, emin, top) - (p - 1))
         drop = Signal(EXPONENT)
         m.d.comb += drop.eq(kept - lsb)
-        reach = len(magnitude) + 2
+        reach = len(total) + 2
         limited = Signal(range(reach + 1))
         m.d.comb += limited.eq(Mux(drop > reach, reach, Mux(drop < 0, 0, drop)))
-        widened = Signal(len(magnitude) + 1 + p)       # room to shift up a short magnitude
-        m.d.comb += widened.eq(Mux(drop < 0, magnitude << (-drop)[:8], magnitude))
+        widened = Signal(len(total) + 1 + p)           # room to shift up a short magnitude
+        m.d.comb += widened.eq(Mux(drop < 0, total << (-drop)[:8], total))
+        return widened, limited, kept
+
+    def _rounded(self, m, widened, limited, kept, sign):
+        """The format's bits of the placed value: its bits above `limited` rounded to nearest even, encoded."""
+        p, bits = self.precision, self.exponent_bits
+        bias = (1 << (bits - 1)) - 1
+        emax = bias
+        reach = (1 << len(limited)) - 1
         kept_bits = Signal(p + 1)
         m.d.comb += kept_bits.eq(widened >> limited)
         under = Signal(range(reach + 1))               # the guard bit's position

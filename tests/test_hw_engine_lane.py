@@ -9,7 +9,7 @@ import torch
 from amaranth.sim import Simulator
 
 from pezo.golden import engine
-from pezo.hw.engine_lane import EngineLane
+from pezo.hw.engine_lane import LATENCY, EngineLane
 
 MANTISSA_BITS, EXPONENT_BITS = 12, 7
 
@@ -75,7 +75,7 @@ def test_lane_equals_the_golden_engine(fmt):
 
     async def bench(ctx):
         pending = []
-        for case in cases + [None] * 3:
+        for case in cases + [None] * LATENCY:
             while rng.random() < 0.2:                       # a stall: nothing moves
                 ctx.set(lane.advance, 0)
                 await ctx.tick()
@@ -89,7 +89,7 @@ def test_lane_equals_the_golden_engine(fmt):
                 ctx.set(lane.d, fp32_bits(d))
             pending.append(case)
             await ctx.tick()
-            if len(pending) == 3:                           # three advances: the oldest case's result
+            if len(pending) == LATENCY:                     # LATENCY advances: the oldest case's result
                 if pending.pop(0) is not None:
                     got.append(ctx.get(lane.result))
 
