@@ -104,15 +104,21 @@ def split_dump(text, lanes, bits, beats):
     words = [int(line, 16) for line in text.split()]
     if len(words) % beats:
         raise ValueError(f"the dump holds {len(words)} beats, not whole passes of {beats}")
-    passes, mask = [], (1 << bits) - 1
+    passes = []
     for first in range(0, len(words), beats):
         chunk = words[first:first + beats]
         lasts = [word >> (bits * lanes) for word in chunk]
         if lasts != [0] * (beats - 1) + [1]:
             raise ValueError(f"pass {first // beats}: last flags {lasts[:8]}... are not on the last beat alone")
-        passes.append(torch.tensor(np.array([[(word >> (bits * lane)) & mask for lane in range(lanes)]
-                                             for word in chunk], dtype=np.int64)))
+        passes.append(lane_bits(chunk, lanes, bits))
     return passes
+
+
+def lane_bits(words, lanes, bits):
+    """The lanes of dumped beats (ints, lane 0 lowest) as int64 [beats, lanes]."""
+    mask = (1 << bits) - 1
+    return torch.tensor(np.array([[(word >> (bits * lane)) & mask for lane in range(lanes)] for word in words],
+                                 dtype=np.int64))
 
 
 def golden_passes(spec, fmt, weights, plan):

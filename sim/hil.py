@@ -17,6 +17,8 @@ import torch
 
 from pezo import files
 
+from .engine_sim import build, format_bits, from_bits, lane_bits, scalar_bits
+
 STEP_MODES = (0, 1, 2)
 
 
@@ -26,8 +28,8 @@ def trainable(run):
 
 
 def beats_of(run):
-    lanes = run.zo.source.spec.lanes
-    return -(-trainable(run).numel() // lanes)
+    """Beats per pass: the trainable values (the optimizer counts them) in whole words."""
+    return -(-run.zo.values // run.zo.source.spec.lanes)
 
 
 def padded(run):
@@ -51,8 +53,6 @@ class Host:
     golden trainer in step."""
 
     def __init__(self, plan):
-        from .engine_sim import from_bits
-        self.from_bits = from_bits
         self.plan, self.run = plan, make_run(plan["config"])
         self.fmt = {"engine": "fp32", "engine-bf16": "bf16"}[plan["config"]["numerics"]]
         if digest(padded(self.run)) != plan["weights_sha256"]:
@@ -64,7 +64,6 @@ class Host:
 
     def next_pass(self):
         """(mode, c bits, d bits) of the next pass, or None when every step is done."""
-        from .engine_sim import scalar_bits
         if self.step == self.plan["steps"]:
             self.dump.close()
             return None
@@ -78,12 +77,9 @@ class Host:
 
     def passed(self):
         """Read the pass's output; after a perturb pass evaluate the loss on it, after the update compare."""
-        lanes = self.run.zo.source.spec.lanes
         words = [int(self.dump.readline(), 16) for _ in range(beats_of(self.run))]
-        bits = 16 if self.fmt == "bf16" else 32
-        values = self.from_bits(torch.tensor([(word >> (bits * lane)) & ((1 << bits) - 1) for word in words
-                                              for lane in range(lanes)]), self.fmt)
-        values = values[:trainable(self.run).numel()]
+        bits = lane_bits(words, self.run.zo.source.spec.lanes, format_bits(self.fmt))
+        values = from_bits(bits.view(-1), self.fmt)[:self.run.zo.values]
         if STEP_MODES[self.pass_number] < 2:
             golden = self._perturbed(1 if self.pass_number == 0 else -1)
             self.perturbed_differing.append(int((golden.view(torch.int32) != values.view(torch.int32)).sum()))
@@ -152,7 +148,6 @@ class Outcome:
 def train_through_rtl(config, steps, simulator, folder):
     """Run `steps` ZO steps of `config` (a Config dict with numerics engine or engine-bf16) through the engine
     simulated in `folder`; returns the Outcome (its report is also in folder/report.json)."""
-    from .engine_sim import build
     run = make_run(config)
     fmt = {"engine": "fp32", "engine-bf16": "bf16"}[config["numerics"]]
     weights = padded(run)
