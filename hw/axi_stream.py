@@ -1,10 +1,12 @@
-"""A generator as an AXI4-Stream master, with the interfaces Vivado IP Integrator reads from its ports."""
+"""AXI4-Stream wrappers of a generator and of the ZO engine, with the interfaces Vivado IP Integrator reads from
+their ports."""
 import collections
 
-from amaranth.hdl import ClockDomain, Module
+from amaranth.hdl import ClockDomain, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .engine import Engine, weights_layout
 from .generator import generator
 from .payload import payload_layout
 
@@ -12,55 +14,70 @@ CLOCK_HZ = 100_000_000
 """The default clock frequency the IP declares (FREQ_HZ): IP Integrator checks it against the clock it is given."""
 
 Interface = collections.namedtuple("Interface", "name bus mode ports parameters")
-"""One interface of the wrapper: its `name`, the `bus` definition (vendor, library, name, version; the abstraction
+"""One interface of a wrapper: its `name`, the `bus` definition (vendor, library, name, version; the abstraction
 is the same name with `_rtl`), its `mode` (master or slave), `ports` {logical port: Verilog port} and `parameters`."""
+AXIS = ("xilinx.com", "interface", "axis", "1.0")
+
+
+def whole_bytes(bits):
+    return -(-bits // 8) * 8
 
 
 def tdata_bits(spec):
-    """Width of m_axis_tdata: the payload without `last` (mantissas, then exponent), padded to whole bytes."""
-    return -(-(payload_layout(spec).size - 1) // 8) * 8
+    """Width of a generator's m_axis_tdata: the payload without `last` (mantissas, then exponent), padded to whole
+    bytes."""
+    return whole_bytes(payload_layout(spec).size - 1)
 
 
-def interfaces(spec, clock_hz=CLOCK_HZ):
-    """The wrapper's interfaces as Vivado names them: the AXI4-Stream master, its clock and its reset."""
+def stream_interface(name, mode, prefix, tdata, tlast, clock_hz):
+    """An AXI4-Stream interface `name` on the ports `<prefix>_tdata` (`tdata` bits), `_tvalid`, `_tready` and, with
+    `tlast`, `_tlast`."""
+    ports = {"TDATA": f"{prefix}_tdata", "TVALID": f"{prefix}_tvalid", "TREADY": f"{prefix}_tready"}
+    ports.update({"TLAST": f"{prefix}_tlast"} if tlast else {})
+    return Interface(name, AXIS, mode, ports,
+                     {"TDATA_NUM_BYTES": tdata // 8, "TDEST_WIDTH": 0, "TID_WIDTH": 0, "TUSER_WIDTH": 0,
+                      "HAS_TREADY": 1, "HAS_TSTRB": 0, "HAS_TKEEP": 0, "HAS_TLAST": int(tlast), "FREQ_HZ": clock_hz})
+
+
+def clock_and_reset(streams, clock_hz):
+    """The `aclk` clock and `aresetn` reset interfaces, associated with the stream interfaces `streams`."""
     return [
-        Interface("M_AXIS", ("xilinx.com", "interface", "axis", "1.0"), "master",
-                  {"TDATA": "m_axis_tdata", "TVALID": "m_axis_tvalid", "TREADY": "m_axis_tready",
-                   "TLAST": "m_axis_tlast"},
-                  {"TDATA_NUM_BYTES": tdata_bits(spec) // 8, "TDEST_WIDTH": 0, "TID_WIDTH": 0, "TUSER_WIDTH": 0,
-                   "HAS_TREADY": 1, "HAS_TSTRB": 0, "HAS_TKEEP": 0, "HAS_TLAST": 1, "FREQ_HZ": clock_hz}),
         Interface("aclk", ("xilinx.com", "signal", "clock", "1.0"), "slave", {"CLK": "aclk"},
-                  {"ASSOCIATED_BUSIF": "M_AXIS", "ASSOCIATED_RESET": "aresetn", "FREQ_HZ": clock_hz}),
+                  {"ASSOCIATED_BUSIF": ":".join(stream.name for stream in streams), "ASSOCIATED_RESET": "aresetn",
+                   "FREQ_HZ": clock_hz}),
         Interface("aresetn", ("xilinx.com", "signal", "reset", "1.0"), "slave", {"RST": "aresetn"},
                   {"POLARITY": "ACTIVE_LOW"}),
     ]
 
 
-def axi_signature(spec):
-    """The wrapper's ports (see AxiStreamGenerator)."""
-    return wiring.Signature({
-        "aclk": In(1), "aresetn": In(1),
-        "m_axis_tdata": Out(tdata_bits(spec)), "m_axis_tvalid": Out(1), "m_axis_tready": In(1),
-        "m_axis_tlast": Out(1),
-        "length": In(spec.length_bits), "next": In(1), "replay": In(1), "done": Out(1), "busy": Out(1),
-    })
+def interfaces(spec, engine=None, clock_hz=CLOCK_HZ):
+    """The interfaces of the generator's wrapper of `spec`, or of the engine's with `engine` ("fp32", "bf16")."""
+    if engine is None:
+        streams = [stream_interface("M_AXIS", "master", "m_axis", tdata_bits(spec), True, clock_hz)]
+    else:
+        bits = whole_bytes(weights_layout(engine, spec.lanes).size)
+        streams = [stream_interface("S_AXIS_WEIGHTS", "slave", "s_axis_weights", bits, False, clock_hz),
+                   stream_interface("M_AXIS_PERTURBED", "master", "m_axis_perturbed", bits, True, clock_hz),
+                   stream_interface("M_AXIS_UPDATED", "master", "m_axis_updated", bits, True, clock_hz)]
+    return streams + clock_and_reset(streams, clock_hz)
 
 
-class AxiStreamGenerator(wiring.Component):
-    """The generator of `spec` behind AXI4-Stream names; one perturbation is one packet (tlast on its last word).
+def stream_ports(prefix, tdata, tlast, flow):
+    """Signature members of an AXI4-Stream port group flowing `flow` (Out for a master)."""
+    back = In if flow == Out else Out
+    return {f"{prefix}_tdata": flow(tdata), f"{prefix}_tvalid": flow(1), f"{prefix}_tready": back(1),
+            **({f"{prefix}_tlast": flow(1)} if tlast else {})}
 
-    Ports: in `aclk`, `aresetn` (active low, synchronous); out `m_axis_tdata` (lane j's mantissa at bit j*M, the
-    exponent above the lanes, zero padding), `m_axis_tvalid`, `m_axis_tlast`, in `m_axis_tready`; the generator's
-    controls in `length`, `next`, `replay` and status out `done`, `busy` (docs/spec.md section 7).
-    The ports of `interfaces` carry Vivado's X_INTERFACE_INFO attribute, and the first port of each interface its
-    X_INTERFACE_PARAMETER (FREQ_HZ = `clock_hz`), so IP Integrator infers them without guessing.
-    Cost: the generator's alone (wiring and one inverter).
-    """
 
-    def __init__(self, spec, clock_hz=CLOCK_HZ):
-        self.spec = spec
-        super().__init__(axi_signature(spec))
-        for interface in interfaces(spec, clock_hz):
+class AxiWrapper(wiring.Component):
+    """A component whose ports are named for AXI4-Stream. The ports of `interfaces` carry Vivado's
+    X_INTERFACE_INFO attribute, and the first port of each interface its X_INTERFACE_PARAMETER, so IP Integrator
+    infers them without guessing. `aresetn` is active low and synchronous. `description` names what it is."""
+
+    def __init__(self, members, interfaces, description):
+        self.interfaces, self.description = interfaces, description
+        super().__init__(wiring.Signature({"aclk": In(1), "aresetn": In(1), **members}))
+        for interface in interfaces:
             bus = ":".join(interface.bus)
             for index, (logical, port) in enumerate(interface.ports.items()):
                 attrs = getattr(self, port).attrs
@@ -70,16 +87,82 @@ class AxiStreamGenerator(wiring.Component):
                         [f"XIL_INTERFACENAME {interface.name}"] +
                         [f"{key} {value}" for key, value in interface.parameters.items()])
 
+    def streams(self):
+        """{interface name: tdata bits} of the stream interfaces."""
+        return {i.name: i.parameters["TDATA_NUM_BYTES"] * 8 for i in self.interfaces if i.bus == AXIS}
+
+    def clock(self, m):
+        m.domains.sync = domain = ClockDomain("sync", local=True)
+        m.d.comb += [domain.clk.eq(self.aclk), domain.rst.eq(~self.aresetn)]
+
+
+class AxiStreamGenerator(AxiWrapper):
+    """The generator of `spec` as an AXI4-Stream master; one perturbation is one packet (tlast on its last word).
+
+    Ports: in `aclk`, `aresetn`; out `m_axis_tdata` (lane j's mantissa at bit j*M, the exponent above the lanes,
+    zero padding), `m_axis_tvalid`, `m_axis_tlast`, in `m_axis_tready`; the generator's controls in `length`,
+    `next`, `replay` and status out `done`, `busy` (docs/spec.md section 7).
+    Cost: the generator's alone (wiring and one inverter).
+    """
+
+    def __init__(self, spec, clock_hz=CLOCK_HZ):
+        self.spec = spec
+        super().__init__(
+            {**stream_ports("m_axis", tdata_bits(spec), True, Out),
+             "length": In(spec.length_bits), "next": In(1), "replay": In(1), "done": Out(1), "busy": Out(1)},
+            interfaces(spec, None, clock_hz),
+            f"PeZO perturbation generator {spec.to_json()} as an AXI4-Stream master (one perturbation per packet)")
+
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = domain = ClockDomain("sync", local=True)
+        self.clock(m)
         m.submodules.dut = dut = generator(self.spec)
         payload = dut.o.payload
         m.d.comb += [
-            domain.clk.eq(self.aclk), domain.rst.eq(~self.aresetn),
             self.m_axis_tdata.eq(payload.as_value()[:len(payload.as_value()) - 1]),
             self.m_axis_tlast.eq(payload.last), self.m_axis_tvalid.eq(dut.o.valid), dut.o.ready.eq(self.m_axis_tready),
             dut.length.eq(self.length), dut.next.eq(self.next), dut.replay.eq(self.replay),
             self.done.eq(dut.done), self.busy.eq(dut.busy),
         ]
+        return m
+
+
+class AxiStreamEngine(AxiWrapper):
+    """The ZO engine (hw/engine.py) of `spec` with `fmt` weights behind AXI4-Stream names.
+
+    Ports: in `aclk`, `aresetn`; the weights in on the slave `s_axis_weights` (no tlast: the generator's length
+    ends a pass); the perturbed weights out on the master `m_axis_perturbed` and the updated weights on
+    `m_axis_updated`, each with tlast on a pass's last beat (lane j of every beat at bit j*F, F = 32 for fp32, 16
+    for bf16); the engine's `mode`, `e`, `c`, `d`, `length` in and `busy` out (docs/spec.md section 11).
+    Cost: the engine's, and one LUT per tdata bit and tlast that zeroes m_axis_updated between its beats (allowed
+    by AXI4-Stream): the two masters' data would otherwise be one net, and Amaranth would then give both the same
+    X_INTERFACE_INFO attributes.
+    """
+
+    def __init__(self, spec, fmt, clock_hz=CLOCK_HZ):
+        self.spec, self.fmt = spec, fmt
+        bits = whole_bytes(weights_layout(fmt, spec.lanes).size)
+        super().__init__(
+            {**stream_ports("s_axis_weights", bits, False, In), **stream_ports("m_axis_perturbed", bits, True, Out),
+             **stream_ports("m_axis_updated", bits, True, Out),
+             "mode": In(2), "e": In(6), "c": In(32), "d": In(32), "length": In(spec.length_bits), "busy": Out(1)},
+            interfaces(spec, fmt, clock_hz),
+            f"PeZO ZO engine with {fmt} weights around the generator {spec.to_json()}, AXI4-Stream weights in, "
+            "perturbed and updated weights out")
+
+    def elaborate(self, platform):
+        m = Module()
+        self.clock(m)
+        m.submodules.engine = engine = Engine(self.spec, self.fmt)
+        m.d.comb += [engine.w.payload.eq(self.s_axis_weights_tdata), engine.w.valid.eq(self.s_axis_weights_tvalid),
+                     self.s_axis_weights_tready.eq(engine.w.ready)]
+        for name in ("perturbed", "updated"):
+            out = getattr(engine, name)
+            gate = out.valid if name == "updated" else 1
+            m.d.comb += [getattr(self, f"m_axis_{name}_tdata").eq(Mux(gate, out.payload.values, 0)),
+                         getattr(self, f"m_axis_{name}_tlast").eq(out.payload.last & gate),
+                         getattr(self, f"m_axis_{name}_tvalid").eq(out.valid),
+                         out.ready.eq(getattr(self, f"m_axis_{name}_tready"))]
+        m.d.comb += [engine.mode.eq(self.mode), engine.e.eq(self.e), engine.c.eq(self.c), engine.d.eq(self.d),
+                     engine.length.eq(self.length), self.busy.eq(engine.busy)]
         return m

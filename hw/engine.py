@@ -40,17 +40,22 @@ def result_layout(fmt, lanes):
     return data.StructLayout({"values": weights_layout(fmt, lanes), "last": 1})
 
 
+def engine_signature(spec, fmt):
+    """The engine's ports (see the module's docstring)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} is unknown: allowed {', '.join(FORMATS)}")
+    return wiring.Signature({
+        "w": In(stream.Signature(weights_layout(fmt, spec.lanes))),
+        "perturbed": Out(stream.Signature(result_layout(fmt, spec.lanes))),
+        "updated": Out(stream.Signature(result_layout(fmt, spec.lanes))),
+        "mode": In(2), "e": In(6), "c": In(32), "d": In(32), "length": In(spec.length_bits), "busy": Out(1),
+    })
+
+
 class Engine(wiring.Component):
     def __init__(self, spec, fmt):
-        if fmt not in FORMATS:
-            raise ValueError(f"format {fmt!r} is unknown: allowed {', '.join(FORMATS)}")
         self.spec, self.fmt = spec, fmt
-        super().__init__({
-            "w": In(stream.Signature(weights_layout(fmt, spec.lanes))),
-            "perturbed": Out(stream.Signature(result_layout(fmt, spec.lanes))),
-            "updated": Out(stream.Signature(result_layout(fmt, spec.lanes))),
-            "mode": In(2), "e": In(6), "c": In(32), "d": In(32), "length": In(spec.length_bits), "busy": Out(1),
-        })
+        super().__init__(engine_signature(spec, fmt))
 
     def elaborate(self, platform):
         m = Module()

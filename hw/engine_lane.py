@@ -49,16 +49,17 @@ def leading_zeros(m, value, name):
     """The number of leading zeros of `value` (its width where it is zero), by a tree of 2:1 multiplexers of depth
     log2 of the width (a priority chain would be as deep as the value is wide)."""
     width = 1 << (len(value) - 1).bit_length()
-    count, found = _leading_zeros(Cat(Const(0, width - len(value)), value))
+    count, found = _leading_zeros(Cat(Const(0, width - len(value)), value) if width > len(value) else value)
     result = Signal(range(len(value) + 1), name=name)
     m.d.comb += result.eq(Mux(found, count, len(value)))
     return result
 
 
 def _leading_zeros(bits):
-    """(leading zeros, any bit set) of a power-of-two number of bits (the count means nothing when none is set)."""
-    if len(bits) == 1:
-        return Const(0, 0), bits[0]
+    """(leading zeros, any bit set) of a power-of-two number (at least two) of bits (the count means nothing when
+    none is set)."""
+    if len(bits) == 2:
+        return ~bits[1], bits[1] | bits[0]
     half = len(bits) // 2
     high, high_found = _leading_zeros(bits[half:])
     low, low_found = _leading_zeros(bits[:half])

@@ -1,12 +1,14 @@
-"""Export a generator: Verilog, memory images and a manifest of everything derived from the spec.
+"""Export a generator, or the ZO engine around one: Verilog, memory images and a manifest of everything derived
+from the spec.
 
 `export` writes into a fresh directory (docs/spec.md section 10):
 
-- `<name>.v`, the top module `<name>` (ports `clk`, `rst`, `o__payload`, `o__valid`, `o__ready`, `length`,
-  `next`, `replay`, `done`, `busy`);
+- `<name>.v`, the top module `<name>` (a generator's ports `clk`, `rst`, `o__payload`, `o__valid`, `o__ready`,
+  `length`, `next`, `replay`, `done`, `busy`; the engine's those of hw/engine.py);
 - the ROM contents in `$readmemh` format (`<name>_lut.hex` for otf, `<name>_bank<j>.hex` for the pool), for
   tools that load them; the Verilog initialises its memories itself;
-- `manifest.json`: the spec, file hashes, payload layout, ports and the derived constants.
+- `manifest.json`: the spec, file hashes, payload layout, ports and the derived constants; for the engine, its
+  weight format, latency and modes under `engine`.
 
 `load_manifest` rebuilds the spec from a manifest and refuses one whose derived constants disagree with it.
 """
@@ -27,6 +29,8 @@ from pezo.golden.pool import pool_table
 from pezo.golden.scaling import gaussian_modulus
 from pezo.golden.spec import PerturbSpec
 
+from .engine import PERTURB_MINUS, PERTURB_PLUS, UPDATE, Engine, engine_signature
+from .engine_lane import FORMATS, LATENCY
 from .generator import check_buildable, generator, generator_signature
 from .payload import payload_layout
 from .verilog_names import check_module_name
@@ -38,31 +42,43 @@ class ManifestError(ValueError):
     """A manifest that does not match the spec it records (or the files beside it)."""
 
 
-def default_name(spec):
-    """Top module name, e.g. pezo_otf_31x8, pezo_otf_31x8_reload, pezo_pool_4095x12, pezo_pool_4095x12_l5."""
+def default_name(spec, engine=None):
+    """Top module name, e.g. pezo_otf_31x8, pezo_otf_31x8_reload, pezo_pool_4095x12, pezo_pool_4095x12_l5; the
+    engine's e.g. pezo_engine_fp32_pool_4095x12_l5."""
     if spec.strategy == "otf":
-        return f"pezo_otf_{spec.generators}x{spec.width}" + ("_reload" if spec.reload else "")
-    return f"pezo_pool_{spec.size}x{spec.bits}" + (f"_l{spec.lanes}" if spec.lanes > 1 else "")
+        name = f"otf_{spec.generators}x{spec.width}" + ("_reload" if spec.reload else "")
+    else:
+        name = f"pool_{spec.size}x{spec.bits}" + (f"_l{spec.lanes}" if spec.lanes > 1 else "")
+    return f"pezo_{name}" if engine is None else f"pezo_engine_{engine}_{name}"
 
 
-def export(spec, out_dir, name=None, force=False):
-    """Write the generator for `spec` (a spec or its dict) into `out_dir`; returns the directory as a Path.
+def check_engine(engine):
+    """`engine` when it is None (no engine) or a weight format the engine has; a ValueError naming it otherwise."""
+    if engine is not None and engine not in FORMATS:
+        raise ValueError(f"engine format {engine!r} is unknown: allowed {', '.join(FORMATS)}")
+    return engine
+
+
+def export(spec, out_dir, name=None, force=False, engine=None):
+    """Write the generator for `spec` (a spec or its dict) into `out_dir`, or with `engine` ("fp32" or "bf16") the
+    ZO engine with that weight format around it; returns the directory as a Path.
 
     Everything is rendered in memory and written through pezo.files, so an error leaves no partial output; a
     non-empty `out_dir` is only replaced with `force=True`, and only when pezo wrote all it holds.
     """
     spec = spec if isinstance(spec, PerturbSpec) else PerturbSpec.from_dict(spec)
-    name = check_module_name(default_name(spec) if name is None else name)
+    name = check_module_name(default_name(spec, check_engine(engine)) if name is None else name)
     check_buildable(spec)
     check_replaceable(out_dir, force)
     files = _memory_files(spec, name)
-    files[f"{name}.v"] = verilog.convert(generator(spec), name=name, emit_src=False).encode()
+    top = generator(spec) if engine is None else Engine(spec, engine)
+    files[f"{name}.v"] = verilog.convert(top, name=name, emit_src=False).encode()
     manifest = {
         "pezo_version": __version__,
         "spec": spec.to_dict(),
         "top": name,
         "files": {filename: _sha256(content) for filename, content in sorted(files.items())},
-        **_derived(spec, name),
+        **_derived(spec, name, engine),
     }
     files[MANIFEST] = (json.dumps(manifest, sort_keys=True, indent=2) + "\n").encode()
     return write_folder(out_dir, files, force)
@@ -72,6 +88,11 @@ def load_manifest(path):
     """The spec recorded in a manifest (a manifest.json or its directory), after checking that the constants
     derived from it, the memory images' hashes and the hashes of the files present beside it all agree."""
     return _read_manifest(path)[0]
+
+
+def build_engine(path):
+    """The engine's weight format of an exported build ("fp32" or "bf16"), or None for a generator's build."""
+    return _read_manifest(path)[1].get("engine", {}).get("format")
 
 
 def load_build(path):
@@ -100,7 +121,11 @@ def _read_manifest(path):
             raise ManifestError(f"{path}: files lists {filename!r}: a build's files are plain names beside it")
     spec = PerturbSpec.from_dict(manifest["spec"])
     name = manifest["top"]
-    expected = {**_derived(spec, name), **{f"files[{filename!r}]": _sha256(content)
+    engine = manifest.get("engine")
+    if engine is not None and (not isinstance(engine, dict) or engine.get("format") not in FORMATS):
+        raise ManifestError(f"{path}: engine is {_short(engine)}: an engine build records its format, one of "
+                            f"{', '.join(FORMATS)}")
+    expected = {**_derived(spec, name, engine and engine["format"]), **{f"files[{filename!r}]": _sha256(content)
                                            for filename, content in _memory_files(spec, name).items()}}
     recorded = {**manifest, **{f"files[{filename!r}]": digest for filename, digest in manifest["files"].items()}}
     for key, value in expected.items():
@@ -114,8 +139,9 @@ def _read_manifest(path):
     return spec, manifest, path, files
 
 
-def _derived(spec, name):
-    """Everything the manifest records that follows from the spec and the top module's name."""
+def _derived(spec, name, engine=None):
+    """Everything the manifest records that follows from the spec, the top module's name and the engine's format
+    (None for a generator's build)."""
     strategy = _otf_constants(spec, name) if spec.strategy == "otf" else _pool_constants(spec, name)
     return {
         "period_words": spec.period_words,
@@ -123,9 +149,18 @@ def _derived(spec, name):
         "mantissa_bits": spec.mantissa_bits,
         "exp_bits": spec.exponent_bits,
         "payload": _payload(spec),
-        "ports": _ports(spec),
+        "ports": _ports(spec, engine),
         spec.strategy: strategy,
+        **({} if engine is None else {"engine": _engine_constants(engine)}),
     }
+
+
+def _engine_constants(engine):
+    """The engine's weight format and how its ports are used (docs/spec.md section 11)."""
+    exponent_bits, precision = FORMATS[engine]
+    return {"format": engine, "value_bits": exponent_bits + precision, "exponent_bits": exponent_bits,
+            "precision": precision, "latency": LATENCY, "e_bits": 6,
+            "modes": {"perturb_plus": PERTURB_PLUS, "perturb_minus": PERTURB_MINUS, "update": UPDATE}}
 
 
 def _otf_constants(spec, name):
@@ -164,10 +199,12 @@ def _payload(spec):
     }
 
 
-def _ports(spec):
-    """Verilog ports of the top module: the clock domain's, then the signature's."""
+def _ports(spec, engine=None):
+    """Verilog ports of the top module: the clock domain's, then the signature's (the generator's or the
+    engine's)."""
     clock = [{"name": "clk", "direction": "in", "width": 1}, {"name": "rst", "direction": "in", "width": 1}]
-    return clock + signature_ports(generator_signature(spec))
+    signature = generator_signature(spec) if engine is None else engine_signature(spec, engine)
+    return clock + signature_ports(signature)
 
 
 def signature_ports(signature):

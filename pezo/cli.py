@@ -28,9 +28,10 @@ from .train.cli import add_parser as add_train_parser
 def export_command(args):
     from .hw.export import export
     spec = spec_from_args(args)
-    out = export(spec, args.out, name=args.name, force=args.force)
+    out = export(spec, args.out, name=args.name, force=args.force, engine=args.engine)
     manifest = json.loads((out / "manifest.json").read_text())
-    print(f"exported {spec_label(spec)} as module {manifest['top']} into {out}/")
+    what = f"the ZO engine with {args.engine} weights around {spec_label(spec)}" if args.engine else spec_label(spec)
+    print(f"exported {what} as module {manifest['top']} into {out}/")
     for filename in manifest["files"]:
         print(f"  {filename}")
     print("  manifest.json")
@@ -90,17 +91,25 @@ def engine_sim_command(args, spec):
     """`pezo sim --engine FMT`: the ZO engine around the configuration's generator, ZO steps over `--values`
     values (three passes a step, updates written back) compared bit for bit with the golden engine."""
     from .files import work_folder
+    from .hw.export import build_engine, load_build
     from .hw.generator import check_buildable
     from .sim import engine_sim
-    if args.manifest or args.saif or args.waves or args.json or args.length is not None:
-        raise UsageError("--engine simulates the engine built from the spec: give no --manifest, --saif, --waves, "
-                         "--json or --length")
+    if args.saif or args.waves or args.json or args.length is not None:
+        raise UsageError("--engine runs ZO steps over --values weights: give no --saif, --waves, --json or --length")
+    exported = None
+    if args.manifest:
+        built = build_engine(args.manifest)
+        if built != args.engine:
+            raise UsageError(f"--manifest {args.manifest} is " + (f"the engine's build with {built} weights: give "
+                             f"--engine {built}" if built else "a generator's build: export the engine with "
+                             "pezo export --engine"))
+        exported = load_build(args.manifest)[1:]
     check_buildable(spec)
     steps = 2
     beats = max(1, -(-args.values // (3 * steps * spec.lanes)))
     workdir = args.workdir or Path("out") / "sim" / f"engine-{args.engine}-{work_name(spec)}-{args.simulator}"
     with work_folder(workdir, engine_sim.OWNS + ["run/"]) as folder:
-        simulation = engine_sim.build(spec, args.engine, args.simulator, folder, beats)
+        simulation = engine_sim.build(spec, args.engine, args.simulator, folder, beats, exported)
         theta, plan = engine_sim.test_weights(beats * spec.lanes, args.engine), engine_sim.step_plan(steps)
         got, seconds = simulation.run(theta, plan)
     mismatch = engine_sim.first_mismatch(got, engine_sim.golden_passes(spec, args.engine, theta, plan))
@@ -108,6 +117,8 @@ def engine_sim_command(args, spec):
     print(f"{'FAIL' if mismatch else 'PASS'} engine {args.engine} around {spec_label(spec)} on {args.simulator}: "
           f"{values:,} values ({steps} ZO steps of 3 passes over {theta.numel():,} weights) compared bit for bit; "
           f"simulation {seconds:.1f} s = {values / seconds:,.0f} values/s, build {simulation.build_seconds:.1f} s")
+    if exported:
+        print(f"  simulated the build's own {simulation.top}.v, as its manifest records")
     if mismatch:
         print(f"  {mismatch}")
     return 1 if mismatch else 0
@@ -115,10 +126,13 @@ def engine_sim_command(args, spec):
 
 def sim_command(args):
     from .files import Busy, write_file
-    from .hw.export import load_build
+    from .hw.export import build_engine, load_build
     spec = spec_from_args(args)
     if args.engine:
         return engine_sim_command(args, spec)
+    if args.manifest and build_engine(args.manifest):
+        raise UsageError(f"--manifest {args.manifest} is the ZO engine's build: simulate it with --engine "
+                         f"{build_engine(args.manifest)}")
     exported = load_build(args.manifest)[1:] if args.manifest else None
     if args.values < 1:
         raise UsageError(f"--values {args.values} must be at least 1")
@@ -268,6 +282,9 @@ def parser():
     export_parser.add_argument("--name", help="top module name (default e.g. pezo_otf_31x8)")
     export_parser.add_argument("--force", action="store_true",
                                help="replace a folder pezo wrote (refused if it holds anything else)")
+    export_parser.add_argument("--engine", choices=["fp32", "bf16"],
+                               help="export the ZO engine (docs/spec.md section 11) around the generator, with "
+                                    "weights in this format")
     export_parser.set_defaults(run=export_command)
 
     sim_parser = commands.add_parser("sim", help="prove a configuration bit-exact on a simulator")

@@ -177,16 +177,18 @@ def first_mismatch(got, want):
     return None
 
 
-def build(spec, fmt, simulator, directory, depth):
-    """Compile the engine of `spec` and `fmt` with the harness in `directory` (claimed by the caller)."""
+def build(spec, fmt, simulator, directory, depth, exported=None):
+    """Compile the engine of `spec` and `fmt` with the harness in `directory` (claimed by the caller); `exported`:
+    an exported engine build's (top module name, {filename: bytes}) to simulate as it is (hw/export.py)."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
     if simulator == "verilator":
         prepare_verilator()
     directory = Path(os.path.abspath(directory))
-    top = f"pezo_engine_{fmt}"
+    top = exported[0] if exported else f"pezo_engine_{fmt}"
     own(directory, OWNS)
-    write_file(directory / "rtl" / f"{top}.v", verilog.convert(Engine(spec, fmt), name=top, emit_src=False))
+    write_file(directory / "rtl" / f"{top}.v", exported[1][f"{top}.v"] if exported else
+               verilog.convert(Engine(spec, fmt), name=top, emit_src=False))
     write_file(directory / "engine_harness.v", HARNESS.read_bytes())
     begin = time.perf_counter()
     get_runner(simulator).build(

@@ -47,6 +47,8 @@ def add_parser(commands):
     ip.add_argument("--out", type=output_folder, required=True, help="output folder (must be new or empty)")
     ip.add_argument("--force", action="store_true",
                     help="replace a folder pezo wrote (refused if it holds anything else)")
+    ip.add_argument("--engine", choices=["fp32", "bf16"],
+                    help="the ZO engine around the generator, with weights in this format (default: the generator)")
     ip.set_defaults(run=ip_command)
 
 
@@ -85,9 +87,10 @@ def estimate_command(args):
 def _build_top(manifest, spec, designs):
     """`designs` with the build's own top module in place of the generated one, and that Verilog's path (None
     where the top is not among the designs)."""
-    from pezo.hw.export import default_name, load_build
+    from pezo.hw.export import build_engine, default_name, load_build
     _, top, files = load_build(manifest)
-    base = default_name(spec)
+    engine = build_engine(manifest)
+    base = default_name(spec) + ("" if engine is None else f"_engine_{engine}")
     if base not in designs:
         return designs, None
     replaced = {(top if name == base else name): (files[f"{top}.v"].decode() if name == base else build)
@@ -150,7 +153,8 @@ def ip_command(args):
         raise UsageError(f"--clock-mhz {args.clock_mhz:g} is out of range: allowed 0.001 .. 10000")
     spec = spec_from_args(args)
     clock_hz = round(args.clock_mhz * 1e6)
-    top, tdata = write_ip(spec, args.out, force=args.force, clock_hz=clock_hz)
-    print(f"wrote the AXI4-Stream IP {top} (m_axis_tdata {tdata} bits, declared at {args.clock_mhz:g} MHz) into "
+    top, streams = write_ip(spec, args.out, force=args.force, clock_hz=clock_hz, engine=args.engine)
+    widths = ", ".join(f"{name} {bits}-bit tdata" for name, bits in streams.items())
+    print(f"wrote the AXI4-Stream IP {top} ({widths}; declared at {args.clock_mhz:g} MHz) into "
           f"{args.out}/: {top}.v, component.xml (IP-XACT: add the folder to Vivado's IP repositories), {top}.core")
     return 0

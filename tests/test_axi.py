@@ -1,9 +1,14 @@
-"""The AXI4-Stream wrapper: packets received by cocotbext-axi's AxiStreamSink under random backpressure equal the
-golden perturbations bit for bit (with replays and moves to the next perturbation), on both simulators."""
+"""The AXI4-Stream wrappers: packets received by cocotbext-axi's AxiStreamSink under random backpressure equal the
+golden perturbations bit for bit (with replays and moves to the next perturbation), and the ZO engine's passes the
+golden engine's, on both simulators."""
+import json
+
 import pytest
+import torch
 
 from pezo.golden import OtfSpec, PoolSpec, Stream
 from pezo.hw.ip import write_ip
+from pezo.sim import engine_sim
 from pezo.sim.unit import run_bench
 
 SPECS = {"otf-7x8": OtfSpec(generators=7, width=8, seed=5), "pool-255x8-l3": PoolSpec(size=255, bits=8, lanes=3)}
@@ -35,3 +40,23 @@ def test_packets_bit_exact(name, simulator, tmp_path):
                      {"PEZO_LENGTH": LENGTH, "PEZO_PLAN": PLAN, "PEZO_DUMP": dump})
     got = [[int(word, 16) for word in line.split()] for line in dump.read_text().splitlines()]
     assert got == expected_packets(spec)
+
+
+@pytest.mark.parametrize("name, fmt, simulator", [("pool-255x8-l3", "fp32", "icarus"), ("otf-7x8", "bf16", "icarus"),
+                                                  ("pool-255x8-l3", "bf16", "verilator")])
+def test_engine_steps_bit_exact(name, fmt, simulator, tmp_path):
+    """The engine's IP under cocotbext-axi's source and sinks, with random gaps and backpressure on all three
+    streams: two ZO steps (perturb +, perturb -, update written back) over weights holding every special class
+    equal the golden engine bit for bit, and each pass's packet ends at its last beat."""
+    spec, beats = SPECS[name], 60
+    top, streams = write_ip(spec, tmp_path / "ip", engine=fmt)
+    assert set(streams) == {"S_AXIS_WEIGHTS", "M_AXIS_PERTURBED", "M_AXIS_UPDATED"}
+    theta, plan = engine_sim.test_weights(beats * spec.lanes, fmt), engine_sim.step_plan(2)
+    bits = engine_sim.format_bits(fmt)
+    (tmp_path / "plan.json").write_text(json.dumps(
+        {**plan, "length": beats, "bits": bits, "weights": engine_sim.to_bits(theta, fmt).tolist()}))
+    dump = tmp_path / "passes.json"
+    assert run_bench([tmp_path / "ip" / f"{top}.v"], top, "pezo.sim.axi_engine_bench", simulator, tmp_path / "run",
+                     {"PEZO_ENGINE_PLAN": tmp_path / "plan.json", "PEZO_DUMP": dump})
+    got = [torch.tensor(values).view(-1, spec.lanes) for values in json.loads(dump.read_text())]
+    assert engine_sim.first_mismatch(got, engine_sim.golden_passes(spec, fmt, theta, plan)) is None

@@ -70,6 +70,22 @@ def test_sim_from_a_manifest_reports_and_writes_json(tmp_path, capsys):
     assert record["passed"] and record["values"] == 3000 and record["spec"]["lanes"] == 5
 
 
+def test_engine_export_and_its_simulation(tmp_path, capsys):
+    """`pezo export --engine` writes the engine's build; `pezo sim --engine --manifest` simulates that very Verilog
+    bit for bit; the wrong format, or a generator's command on an engine build, exits 2."""
+    status, out, _ = run(capsys, "export", "--strategy", "otf", "--generators", "7", "--width", "6", "--engine", "bf16",
+                         "--out", str(tmp_path / "rtl"))
+    assert status == 0 and "the ZO engine with bf16 weights around otf-7x6 as module pezo_engine_bf16_otf_7x6" in out
+    status, out, _ = run(capsys, "sim", "--manifest", str(tmp_path / "rtl"), "--engine", "bf16", "--simulator",
+                         "icarus", "--values", "2000", "--workdir", str(tmp_path / "sim"))
+    assert status == 0 and out.startswith("PASS engine bf16 around otf-7x6 on icarus")
+    assert "simulated the build's own pezo_engine_bf16_otf_7x6.v" in out
+    status, _, err = run(capsys, "sim", "--manifest", str(tmp_path / "rtl"), "--engine", "fp32")
+    assert status == 2 and "is the engine's build with bf16 weights: give --engine bf16" in err
+    status, _, err = run(capsys, "sim", "--manifest", str(tmp_path / "rtl"))
+    assert status == 2 and "is the ZO engine's build: simulate it with --engine bf16" in err
+
+
 @pytest.mark.parametrize("argv, message", [(["--values", "0"], "--values 0 must be at least 1"),
                                            (["--length", "0"], "--length 0 is out of range: allowed 1..4294967295 words"),
                                            (["--length-bits", "2", "--length", "4"],

@@ -14,7 +14,8 @@ from pezo.golden.lfsr import TAPS, feedback_mask
 from pezo.golden.otf import exponent_table, lane_seeds
 from pezo.golden.pool import pool_table
 from pezo.hw import export as export_module
-from pezo.hw.export import ManifestError, export, load_manifest
+from pezo.hw.engine import Engine
+from pezo.hw.export import ManifestError, build_engine, export, load_build, load_manifest
 from pezo.hw.generator import generator
 
 
@@ -43,13 +44,16 @@ def test_converts_with_port_contract(spec):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """Two exports of each strategy into different directories."""
+    """Two exports of each strategy, and of an engine around a pool, into different directories."""
     root = tmp_path_factory.mktemp("export")
-    specs = {"otf": OtfSpec(generators=7, width=5, seed=9), "pool": PoolSpec(size=21, bits=6, lanes=3, seed=5)}
-    return {key: (spec, export(spec, root / key / "a"), export(spec, root / key / "b")) for key, spec in specs.items()}
+    specs = {"otf": (OtfSpec(generators=7, width=5, seed=9), None),
+             "pool": (PoolSpec(size=21, bits=6, lanes=3, seed=5), None),
+             "engine": (PoolSpec(size=21, bits=6, lanes=3, seed=5), "bf16")}
+    return {key: (spec, export(spec, root / key / "a", engine=engine), export(spec, root / key / "b", engine=engine))
+            for key, (spec, engine) in specs.items()}
 
 
-@pytest.mark.parametrize("key", ["otf", "pool"])
+@pytest.mark.parametrize("key", ["otf", "pool", "engine"])
 def test_export_is_deterministic_and_relocatable(exported, key):
     _, first, second = exported[key]
     names = sorted(os.listdir(first))
@@ -61,7 +65,7 @@ def test_export_is_deterministic_and_relocatable(exported, key):
         assert path not in text
 
 
-@pytest.mark.parametrize("key", ["otf", "pool"])
+@pytest.mark.parametrize("key", ["otf", "pool", "engine"])
 def test_manifest(exported, key):
     spec, directory, _ = exported[key]
     manifest = json.loads((directory / "manifest.json").read_text())
@@ -111,10 +115,30 @@ def test_pool_constants(exported):
     np.testing.assert_array_equal(np.stack(signed, axis=1), mantissas.numpy())
 
 
+def test_engine_manifest(exported):
+    """An engine build: the engine's Verilog (its ports, not the generator's), the generator's ROM images, and the
+    engine's constants; load_build and build_engine read it back."""
+    spec, directory, _ = exported["engine"]
+    manifest = json.loads((directory / "manifest.json").read_text())
+    top = manifest["top"]
+    assert top == "pezo_engine_bf16_pool_21x6_l3" and manifest["pool"]["banks"][0] == f"{top}_bank0.hex"
+    assert manifest["engine"] == {"format": "bf16", "value_bits": 16, "exponent_bits": 8, "precision": 8,
+                                  "latency": 4, "e_bits": 6, "modes": {"perturb_plus": 0, "perturb_minus": 1,
+                                                                       "update": 2}}
+    assert (directory / f"{top}.v").read_text() == verilog.convert(Engine(spec, "bf16"), name=top, emit_src=False)
+    ports = {port["name"]: port["width"] for port in manifest["ports"]}
+    assert ports["w__payload"] == 48 and ports["perturbed__payload"] == 49 and ports["c"] == 32
+    assert build_engine(directory) == "bf16" and build_engine(exported["pool"][1]) is None
+    assert load_build(directory)[:2] == (spec, top)
+
+
 def test_default_names():
     assert export_module.default_name(OtfSpec()) == "pezo_otf_31x8"
     assert export_module.default_name(PoolSpec()) == "pezo_pool_4095x12"
     assert export_module.default_name(PoolSpec(lanes=5)) == "pezo_pool_4095x12_l5"
+    assert export_module.default_name(OtfSpec(), "fp32") == "pezo_engine_fp32_otf_31x8"
+    with pytest.raises(ValueError, match="engine format 'fp16' is unknown: allowed fp32, bf16"):
+        export(OtfSpec(), "unused", engine="fp16")
 
 
 def test_load_manifest_round_trip(exported):
@@ -143,6 +167,11 @@ def tampered(tmp_path, exported, key, edit):
     ("pool", lambda m: m["pool"].update(exponent=m["pool"]["exponent"] + 1), "exponent"),
     ("pool", lambda m: m["ports"].pop(), "ports"),
     ("pool", lambda m: m["files"].update({"pezo_pool_21x6_l3_bank1.hex": "0" * 64}), "bank1.hex"),
+    ("engine", lambda m: m["engine"].update(format="fp32"), "ports"),
+    ("engine", lambda m: m["engine"].update(latency=3), "engine is"),
+    ("engine", lambda m: m["engine"].update(format="fp16"), "records its format, one of fp32, bf16"),
+    ("engine", lambda m: m.pop("engine"), "ports"),
+    ("pool", lambda m: m.update(engine={"format": "bf16"}), "ports"),
 ])
 def test_load_manifest_refuses_tampering(tmp_path, exported, key, edit, message):
     with pytest.raises(ManifestError, match=message):

