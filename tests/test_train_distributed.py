@@ -175,25 +175,59 @@ def test_forward_grad_runs_in_one_process_only(tiny, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_two_machines_launch(tiny, tmp_path):
+def launch_two_machines(tiny, outs, *options):
     """The README's launch on several machines (static rendezvous at a master address), as two nodes of one rank
-    each on this machine; the run folder is shared, as on NFS."""
+    each on this machine, node i with the run folder outs[i]."""
     import socket
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank",
                                str(node), "--nproc-per-node", "1", "--master-addr", "127.0.0.1", "--master-port",
-                               str(port), "-m", "pezo.cli", "train", "--model", tiny["model"], "--data",
-                               tiny["data"], *COMMON, "--steps", "4", "--out", str(tmp_path / "run")],
+                               str(port), "-m", "pezo.cli", "train", "--out", str(out), *map(str, options)]
+                              + ([] if "--resume" in options else ["--model", tiny["model"], "--data", tiny["data"],
+                                                                   *COMMON]),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"}) for node in (0, 1)]
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}) for node, out in enumerate(outs)]
     outputs = [node.communicate(timeout=300) for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], outputs
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+
+
+def test_two_machines_without_a_shared_folder(tiny, tmp_path):
+    """Two machines, each naming a folder of its own: rank 0 alone reads and writes the run (the other rank gets a
+    resumed run's config and checkpoint, and the dev-selected weights, by broadcast), and nothing is written on the
+    other machine. A run resumed so equals one process bit for bit."""
+    outs = [tmp_path / "machine0" / "run", tmp_path / "machine1" / "run"]
+    launch_two_machines(tiny, outs, "--steps", "2")
+    launch_two_machines(tiny, outs, "--resume", "--steps", "4")
+    assert not (tmp_path / "machine1").exists()
+    summary = json.loads((outs[0] / "summary.json").read_text())
     assert summary["world"] == 2 and summary["ranks_agree"] and summary["steps_done"] == 4
     single(tiny, tmp_path / "one", 2, 4)
-    assert identical(weights(tmp_path / "run"), weights(tmp_path / "one"))
+    assert identical(weights(outs[0]), weights(tmp_path / "one"))
+
+
+def test_backends(tiny, tmp_path, capsys):
+    """auto is NCCL for a CUDA device and gloo otherwise; NCCL on the CPU, or where torch has none, and a backend
+    without ranks are refused, before any model is loaded."""
+    assert distributed.backend("auto", torch.device("cpu")) == "gloo"
+    assert distributed.backend("auto", torch.device("cuda", 0)) == "nccl"
+    assert distributed.backend("gloo", torch.device("cuda", 0)) == "gloo"
+    with pytest.raises(ValueError, match="--backend nccl runs collectives on GPUs: it needs --device cuda, not cpu"):
+        distributed.backend("nccl", torch.device("cpu"))
+    if not torch.distributed.is_nccl_available():
+        with pytest.raises(ValueError, match="this torch has no NCCL"):
+            distributed.backend("nccl", torch.device("cuda", 0))
+    from pezo.cli import main
+    assert main(["train", "--model", tiny["model"], "--data", tiny["data"], "--backend", "gloo",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "--backend gloo needs ranks: launch with torchrun" in capsys.readouterr().err
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "-m", "pezo.cli", "train", "--model", tiny["model"], "--data", tiny["data"], *COMMON,
+                           "--backend", "nccl", "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0 and "--backend nccl runs collectives on GPUs" in done.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_an_unnumbered_cuda_device_is_the_local_ranks(monkeypatch):
@@ -207,3 +241,18 @@ def test_an_unnumbered_cuda_device_is_the_local_ranks(monkeypatch):
     assert distributed.rank_device("cuda") == torch.device("cuda", 1)
     assert distributed.rank_device("cuda:0") == torch.device("cuda", 0)
     assert distributed.rank_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2 or not torch.distributed.is_nccl_available(),
+                    reason="needs two CUDA devices and NCCL")
+def test_nccl_on_two_gpus(tiny, tmp_path):
+    """Two ranks, one GPU each, their collectives on NCCL (auto with --device cuda): the same weights on both
+    ranks, a resume that continues bit for bit, and the scalars-only traffic."""
+    torchrun(2, tiny, tmp_path / "whole", "--device", "cuda", "--steps", 4)
+    torchrun(2, tiny, tmp_path / "split", "--device", "cuda", "--steps", 2)
+    torchrun(2, tiny, tmp_path / "split", "--resume", "--steps", 4)
+    summary = json.loads((tmp_path / "split" / "summary.json").read_text())
+    assert summary["ranks_agree"] and summary["steps_done"] == 4
+    assert identical(weights(tmp_path / "whole"), weights(tmp_path / "split"))
+    records = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    assert all(record["sent_bytes"] == 32 for record in records if "sent_bytes" in record)

@@ -55,6 +55,9 @@ def add_parser(commands):
     parser.add_argument("--perturbation-parallel", type=int, default=1, metavar="P",
                         help="under torchrun: ranks that share a step's queries (the other factor of the ranks is "
                              "data parallel; default 1)")
+    parser.add_argument("--backend", choices=distributed.BACKENDS, default="auto",
+                        help="under torchrun: torch.distributed backend (default auto: nccl with --device cuda, gloo "
+                             "otherwise)")
     methods = parser.add_argument_group("arguments of the ZO methods (docs/methods.md); each applies to the "
                                         "methods named")
     for name, (argument, owners) in method_arguments().items():
@@ -75,9 +78,11 @@ def train_command(args):
     logging.disable_progress_bar()
     from pezo.files import work_folder
     from pezo.options import ToolFailed
-    config = _resumed_config(args) if args.resume else config_from_args(args)
-    layout = _layout(args)
+    config = None if args.resume else config_from_args(args)
+    layout = _layout(args, config.device if config else args.device or "cpu")
     try:
+        if args.resume:                     # rank 0 reads the run's config (the others may not see its folder)
+            config = distributed.from_writer(layout, lambda: _resumed_config(args))
         check_layout(config, layout)        # on every rank, before any waits for another
         run = distributed.first_local(layout, lambda: Run(config, progress_bar=not args.no_progress, layout=layout))
         with work_folder(args.out, OWNS) if run.writer else contextlib.nullcontext():   # one pezo per run
@@ -105,14 +110,16 @@ def train_command(args):
     return 0
 
 
-def _layout(args):
-    """The rank layout under torchrun (None in a plain process)."""
+def _layout(args, device):
+    """The rank layout under torchrun (None in a plain process), its backend chosen for `device`."""
     if not distributed.launched():
-        if args.perturbation_parallel != 1:
-            raise ValueError(f"--perturbation-parallel {args.perturbation_parallel} needs ranks: launch with "
-                             f"torchrun --nproc-per-node N -m pezo.cli train ...")
+        for given, option in ((args.perturbation_parallel != 1, f"--perturbation-parallel {args.perturbation_parallel}"),
+                              (args.backend != "auto", f"--backend {args.backend}")):
+            if given:
+                raise ValueError(f"{option} needs ranks: launch with torchrun --nproc-per-node N -m pezo.cli train "
+                                 "...")
         return None
-    return distributed.start(args.perturbation_parallel)
+    return distributed.start(args.perturbation_parallel, device, args.backend)
 
 
 def config_from_args(args):
@@ -152,7 +159,8 @@ def _spec_from_args(args, perturb):
 def _resumed_config(args):
     """The recorded config of the run in --out; only --steps may change, and not under a decaying schedule (its
     horizon is the run's steps)."""
-    ignored = {"out", "resume", "steps", "device", "no_progress", "run", "command", "perturbation_parallel"}
+    ignored = {"out", "resume", "steps", "device", "no_progress", "run", "command", "perturbation_parallel",
+               "backend"}
     others = sorted(name for name, value in vars(args).items()
                     if name not in ignored and value is not None and value is not False)
     if others:

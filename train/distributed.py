@@ -11,9 +11,14 @@ agree on loss scalars.
   updates by regenerating u_i from its position. A rank still makes the in-place passes of the queries it does
   not evaluate (regenerating u, no forward pass), so its weights round exactly as one process's do.
 
-Ranks are laid out as rank = pp_rank * dp + dp_rank. Rank 0 writes every file. Collectives carry only the scalars
-above; `Layout.sent` counts the bytes this rank contributes to collectives (an all-gather over n ranks delivers
-them to each of the n - 1 others).
+Ranks are laid out as rank = pp_rank * dp + dp_rank. Rank 0 alone reads and writes the run folder: a resumed
+run's config and checkpoint and the dev-selected weights reach the other ranks by broadcast (`from_writer`), so
+the ranks of several machines need no shared folder. Per step, collectives carry only the scalars above;
+`Layout.sent` counts the bytes this rank contributes to them (an all-gather over n ranks delivers them to each of
+the n - 1 others).
+
+Backends: gloo, with the scalars on the CPU, or NCCL, with them on the rank's GPU (`backend`: NCCL where the
+trainer's device is CUDA, gloo otherwise).
 """
 import dataclasses
 import os
@@ -34,6 +39,7 @@ class Layout:
     pp_group: object = None
     shards: int = 1
     sent: int = 0
+    device: torch.device = torch.device("cpu")
 
     @property
     def dp_rank(self):
@@ -52,14 +58,15 @@ class Layout:
         return {"world": self.world, "data_parallel": self.dp, "perturbation_parallel": self.pp}
 
     def gather(self, values, group, size):
-        """All-gather a small float64 vector over `group` ([size, len(values)] on every rank)."""
+        """All-gather a small float64 vector over `group` ([size, len(values)] on every rank, on the CPU)."""
         tensor = torch.as_tensor(values, dtype=torch.float64)
         if size == 1:
             return tensor[None]
         self.sent += tensor.numel() * tensor.element_size()
+        tensor = tensor.to(self.device)
         out = [torch.empty_like(tensor) for _ in range(size)]
         dist.all_gather(out, tensor, group=group)
-        return torch.stack(out)
+        return torch.stack(out).cpu()
 
     def barrier(self):
         if self.world > 1:
@@ -71,17 +78,38 @@ def launched():
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
-def start(pp=1):
-    """Join the process group torchrun set up and split it into a grid of `pp` perturbation-parallel rows. gloo,
-    whatever the trainer's device: the collectives carry a few float64 scalars, kept on the CPU."""
+BACKENDS = ("auto", "gloo", "nccl")
+
+
+def backend(name, device):
+    """The torch.distributed backend for `name` (auto: nccl for a CUDA `device`, gloo otherwise); a ValueError
+    where NCCL cannot run."""
+    if name not in BACKENDS:
+        raise ValueError(f"--backend {name} is unknown: allowed {', '.join(BACKENDS)}")
+    if name == "auto":
+        return "nccl" if device.type == "cuda" else "gloo"
+    if name == "nccl" and device.type != "cuda":
+        raise ValueError(f"--backend nccl runs collectives on GPUs: it needs --device cuda, not {device}")
+    if name == "nccl" and not dist.is_nccl_available():
+        raise ValueError("--backend nccl: this torch has no NCCL (a CPU build): use --backend gloo")
+    return name
+
+
+def start(pp=1, device="cpu", backend_name="auto"):
+    """Join the process group torchrun set up, with the backend of `backend_name` for the trainer's `device`
+    (see rank_device), and split it into a grid of `pp` perturbation-parallel rows."""
     world = int(os.environ["WORLD_SIZE"])
     if pp < 1 or world % pp:
         raise ValueError(f"--perturbation-parallel {pp} does not divide the {world} ranks: allowed a divisor of "
                          f"{world}")
+    device = rank_device(device)
+    chosen = backend(backend_name, device)
+    if chosen == "nccl":
+        torch.cuda.set_device(device)           # broadcast_object_list's buffers go to the current GPU
     if not dist.is_initialized():
-        dist.init_process_group("gloo")
+        dist.init_process_group(chosen)
     rank, dp = dist.get_rank(), world // pp
-    layout = Layout(rank=rank, world=world, dp=dp, pp=pp)
+    layout = Layout(rank=rank, world=world, dp=dp, pp=pp, device=device if chosen == "nccl" else torch.device("cpu"))
     for row in range(pp):                           # every rank creates every group, in the same order
         group = dist.new_group([row * dp + column for column in range(dp)])
         if row == layout.pp_rank:
@@ -104,6 +132,24 @@ def rank_device(name):
     if device.type == "cuda" and device.index is None and launched():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device
+
+
+def from_writer(layout, compute):
+    """`compute()` on rank 0 and its result on every rank (one broadcast of it pickled); an exception it raises is
+    raised on every rank. For what only rank 0 may read: the run folder's config, checkpoint and weights."""
+    if layout is None or layout.world == 1:
+        return compute()
+    box = [None]
+    if layout.writer:
+        try:
+            box = [(compute(), None)]
+        except Exception as error:          # every rank stops with rank 0's error
+            box = [(None, error)]
+    dist.broadcast_object_list(box, src=0)
+    value, error = box[0]
+    if error is not None:
+        raise error
+    return value
 
 
 def first_local(layout, load):

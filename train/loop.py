@@ -15,6 +15,7 @@ Batches are a function of (seed, step): epoch e visits the training set in the o
 (seed, e), so resuming needs no sampler state.
 """
 import dataclasses
+import io
 import json
 import math
 import time
@@ -145,6 +146,7 @@ class Run:
             self.zo.numerics = engine.EngineNumerics(self.zo, self.lm.model, engine.NUMERICS[config.numerics])
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.zo, lr_factor(config.schedule, config.steps))
         self.progress = Progress()
+        self.checkpointed = 0             # the step of the last checkpoint written
         if layout is not None and layout.pp > 1:
             self.zo.share = distributed.share_queries(self.zo, layout)
 
@@ -161,14 +163,19 @@ class Run:
         self._evaluate()
 
     def resume(self):
-        """Continue from `checkpoint/`: weights, progress and perturbation state; later metrics are dropped."""
-        state = files.read_json(self.out / "checkpoint" / STATE, "a checkpoint's state")
-        _load_weights(self.lm.model, self.out / "checkpoint" / WEIGHTS)
-        optimizer = _read(torch.load, self.out / "checkpoint" / OPTIMIZER, weights_only=True,
-                          map_location=self.device)
+        """Continue from `checkpoint/`: weights, progress and perturbation state; later metrics are dropped. Rank 0
+        reads the checkpoint and broadcasts it."""
+        folder = self.out / "checkpoint"
+        state, weights, optimizer = distributed.from_writer(self.layout, lambda: (
+            files.read_json(folder / STATE, "a checkpoint's state"), _contents(folder / WEIGHTS),
+            _contents(folder / OPTIMIZER)))
+        _load_weights(self.lm.model, weights, folder / WEIGHTS)
+        optimizer = _parse(torch.load, io.BytesIO(optimizer), folder / OPTIMIZER, weights_only=True,
+                           map_location=self.device)
         self.zo.load_state_dict(optimizer["optimizer"])
         self.schedule.load_state_dict(optimizer["schedule"])
         self.progress = Progress(**state["progress"])
+        self.checkpointed = self.progress.step
         if self.writer:
             records = _metrics(self.out / "metrics.jsonl")
             kept = [record for record in records if record.get("step", 0) <= self.progress.step
@@ -192,7 +199,7 @@ class Run:
                 self._step()
             except NonFiniteLoss as error:
                 stopped = (f"stopped at step {self.progress.step + 1}: {error}; the last good checkpoint "
-                           f"(step {self._checkpoint_step()}) is kept in {self.out / 'checkpoint'}")
+                           f"(step {self.checkpointed}) is kept in {self.out / 'checkpoint'}")
                 self._log({"event": "stopped", "step": self.progress.step + 1, "reason": str(error)})
                 break
             bar.update(1)
@@ -238,6 +245,8 @@ class Run:
     def _save(self, name):
         """Write weights and state as the folder `name/`, whole or not at all (pezo.files); rank 0 alone."""
         from safetensors.torch import save_file
+        if name == "checkpoint":
+            self.checkpointed = self.progress.step
         if not self.writer:
             return
         with files.replacing(self.out / name, force=True) as staging:
@@ -249,15 +258,11 @@ class Run:
             state = {"progress": dataclasses.asdict(self.progress), "seed": self.config.seed}
             (staging / STATE).write_text(json.dumps(state) + "\n")
 
-    def _checkpoint_step(self):
-        return files.read_json(self.out / "checkpoint" / STATE)["progress"]["step"]
-
     def _finish(self, seconds, stopped):
         """Test accuracy of the dev-selected weights; summary.json and plot.png."""
         agree = distributed.ranks_agree(self.zo.params, self.layout) if self.layout else None
-        if self.layout:
-            self.layout.barrier()                   # rank 0 has written best/
-        _load_weights(self.lm.model, self.out / "best" / WEIGHTS)
+        best = self.out / "best" / WEIGHTS
+        _load_weights(self.lm.model, distributed.from_writer(self.layout, lambda: _contents(best)), best)
         test = self._accuracy(self.split.test)
         self._log({"event": "test", "step": self.progress.best_step, "test_accuracy": test})
         summary = {**self.record(), "steps_done": self.progress.step, "best_step": self.progress.best_step,
@@ -301,21 +306,28 @@ def _spec(spec):
     return None if spec is None else PerturbSpec.from_dict(spec)
 
 
-def _read(load, path, **options):
-    """`load(path)`, with a damaged or missing file named in a BadFile instead of the loader's own error."""
+def _contents(path):
+    """The bytes of a checkpoint's file; a BadFile naming it where it is missing."""
     if not Path(path).is_file():
         raise files.BadFile(f"{path} is missing: the run's checkpoint is incomplete")
+    return Path(path).read_bytes()
+
+
+def _parse(load, data, path, **options):
+    """`load(data)` of the file `path`'s contents, with a damaged file named in a BadFile instead of the loader's
+    own error."""
     try:
-        return load(path, **options)
+        return load(data, **options)
     except Exception as error:      # safetensors and torch.load each raise their own types for a damaged file
         raise files.BadFile(f"{path} cannot be read ({str(error).splitlines()[0][:200]}): the file is damaged "
                             f"or truncated") from None
 
 
-def _load_weights(model, path):
-    """Load the trainable tensors saved in `path` into `model` (by name)."""
-    from safetensors.torch import load_file
-    saved, parameters = _read(load_file, str(path)), dict(model.named_parameters())
+def _load_weights(model, data, path):
+    """Load the trainable tensors of a safetensors file's contents `data` (read from `path`) into `model` (by
+    name)."""
+    from safetensors.torch import load
+    saved, parameters = _parse(load, data, path), dict(model.named_parameters())
     missing = sorted(set(saved) - set(parameters))
     if missing:
         raise ValueError(f"{path} holds tensors the model lacks: {missing[:3]}")
