@@ -50,9 +50,12 @@ class Point:
 
     @property
     def label(self):
-        """What distinguishes the point to a reader: source (and generator), method, seed."""
+        """What distinguishes the point to a reader: source (and generator), method, numerics and forward precision
+        where they are not the trainer's defaults, seed."""
         source = " ".join(filter(None, [self.settings["perturb"], self.generator]))
-        return f"{source}, {self.settings['method']}, seed {self.settings['seed']}"
+        options = [f"{name} {self.settings[name]}" for name in ("numerics", "forward")
+                   if self.settings.get(name, DEFAULTS[name]) != DEFAULTS[name]]
+        return ", ".join([source, self.settings["method"], *options, f"seed {self.settings['seed']}"])
 
     @property
     def name(self):

@@ -49,6 +49,14 @@ def test_grid_crosses_blocks_and_drops_fields_a_source_lacks():
     assert again[0].name == found[5].name and again[1].name == found[0].name     # a point is what it is
 
 
+def test_labels_name_numerics_and_forward_where_not_the_defaults():
+    found = grids.points({"train": {"eps": 2.0 ** -10}, "grid": [
+        {"perturb": "pezo-otf", "numerics": ["in-place", "engine-bf16"]}, {"perturb": "gaussian", "forward": "bf16"}]})
+    assert [p.label for p in found] == ["pezo-otf 31x8, zo-sgd, seed 0",
+                                        "pezo-otf 31x8, zo-sgd, numerics engine-bf16, seed 0",
+                                        "gaussian, zo-sgd, forward bf16, seed 0"]
+
+
 def test_override_replaces_a_field_everywhere():
     grid = grids.override(PRESETS["figure3-rngs"], {"steps": 7, "seed": [0, 1]})
     found = grids.points(grid)
