@@ -50,12 +50,17 @@ def clock_and_reset(streams, clock_hz):
     ]
 
 
+def weights_bits(spec, fmt):
+    """Width of the engine's tdata: `spec.lanes` weights of format `fmt` (whole bytes: 16 or 32 bits each)."""
+    return whole_bytes(weights_layout(fmt, spec.lanes).size)
+
+
 def interfaces(spec, engine=None, clock_hz=CLOCK_HZ):
     """The interfaces of the generator's wrapper of `spec`, or of the engine's with `engine` ("fp32", "bf16")."""
     if engine is None:
         streams = [stream_interface("M_AXIS", "master", "m_axis", tdata_bits(spec), True, clock_hz)]
     else:
-        bits = whole_bytes(weights_layout(engine, spec.lanes).size)
+        bits = weights_bits(spec, engine)
         streams = [stream_interface("S_AXIS_WEIGHTS", "slave", "s_axis_weights", bits, False, clock_hz),
                    stream_interface("M_AXIS_PERTURBED", "master", "m_axis_perturbed", bits, True, clock_hz),
                    stream_interface("M_AXIS_UPDATED", "master", "m_axis_updated", bits, True, clock_hz)]
@@ -141,7 +146,7 @@ class AxiStreamEngine(AxiWrapper):
 
     def __init__(self, spec, fmt, clock_hz=CLOCK_HZ):
         self.spec, self.fmt = spec, fmt
-        bits = whole_bytes(weights_layout(fmt, spec.lanes).size)
+        bits = weights_bits(spec, fmt)
         super().__init__(
             {**stream_ports("s_axis_weights", bits, False, In), **stream_ports("m_axis_perturbed", bits, True, Out),
              **stream_ports("m_axis_updated", bits, True, Out),
@@ -156,13 +161,13 @@ class AxiStreamEngine(AxiWrapper):
         m.submodules.engine = engine = Engine(self.spec, self.fmt)
         m.d.comb += [engine.w.payload.eq(self.s_axis_weights_tdata), engine.w.valid.eq(self.s_axis_weights_tvalid),
                      self.s_axis_weights_tready.eq(engine.w.ready)]
-        for name in ("perturbed", "updated"):
-            out = getattr(engine, name)
-            gate = out.valid if name == "updated" else 1
-            m.d.comb += [getattr(self, f"m_axis_{name}_tdata").eq(Mux(gate, out.payload.values, 0)),
-                         getattr(self, f"m_axis_{name}_tlast").eq(out.payload.last & gate),
-                         getattr(self, f"m_axis_{name}_tvalid").eq(out.valid),
-                         out.ready.eq(getattr(self, f"m_axis_{name}_tready"))]
+        perturbed, updated = engine.perturbed, engine.updated
+        m.d.comb += [self.m_axis_perturbed_tdata.eq(perturbed.payload.values),
+                     self.m_axis_perturbed_tlast.eq(perturbed.payload.last),
+                     self.m_axis_perturbed_tvalid.eq(perturbed.valid), perturbed.ready.eq(self.m_axis_perturbed_tready),
+                     self.m_axis_updated_tdata.eq(Mux(updated.valid, updated.payload.values, 0)),
+                     self.m_axis_updated_tlast.eq(updated.payload.last & updated.valid),
+                     self.m_axis_updated_tvalid.eq(updated.valid), updated.ready.eq(self.m_axis_updated_tready)]
         m.d.comb += [engine.mode.eq(self.mode), engine.e.eq(self.e), engine.c.eq(self.c), engine.d.eq(self.d),
                      engine.length.eq(self.length), self.busy.eq(engine.busy)]
         return m

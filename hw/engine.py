@@ -29,6 +29,8 @@ from .generator import generator
 PERTURB_PLUS, PERTURB_MINUS, UPDATE = 0, 1, 2
 ONE = 0x3F800000
 """1.0 in fp32: d in the perturb modes."""
+E_BITS = 6
+"""Width of `e` (eps = 2^-e, e in 0..63)."""
 
 
 def weights_layout(fmt, lanes):
@@ -48,7 +50,7 @@ def engine_signature(spec, fmt):
         "w": In(stream.Signature(weights_layout(fmt, spec.lanes))),
         "perturbed": Out(stream.Signature(result_layout(fmt, spec.lanes))),
         "updated": Out(stream.Signature(result_layout(fmt, spec.lanes))),
-        "mode": In(2), "e": In(6), "c": In(32), "d": In(32), "length": In(spec.length_bits), "busy": Out(1),
+        "mode": In(2), "e": In(E_BITS), "c": In(32), "d": In(32), "length": In(spec.length_bits), "busy": Out(1),
     })
 
 

@@ -48,7 +48,7 @@ def decode(m, bits, fmt):
 def leading_zeros(m, value, name):
     """The number of leading zeros of `value` (its width where it is zero), by a tree of 2:1 multiplexers of depth
     log2 of the width (a priority chain would be as deep as the value is wide)."""
-    width = 1 << (len(value) - 1).bit_length()
+    width = max(2, 1 << (len(value) - 1).bit_length())
     count, found = _leading_zeros(Cat(Const(0, width - len(value)), value) if width > len(value) else value)
     result = Signal(range(len(value) + 1), name=name)
     m.d.comb += result.eq(Mux(found, count, len(value)))

@@ -12,6 +12,7 @@ from the spec.
 
 `load_manifest` rebuilds the spec from a manifest and refuses one whose derived constants disagree with it.
 """
+import collections
 import hashlib
 import json
 import re
@@ -29,13 +30,18 @@ from pezo.golden.pool import pool_table
 from pezo.golden.scaling import gaussian_modulus
 from pezo.golden.spec import PerturbSpec
 
-from .engine import PERTURB_MINUS, PERTURB_PLUS, UPDATE, Engine, engine_signature
+from .engine import E_BITS, PERTURB_MINUS, PERTURB_PLUS, UPDATE, Engine, engine_signature
 from .engine_lane import FORMATS, LATENCY
 from .generator import check_buildable, generator, generator_signature
 from .payload import payload_layout
 from .verilog_names import check_module_name
 
 MANIFEST = "manifest.json"
+RECORDED = ("pezo_version", "spec", "top", "files")
+"""The manifest's keys that are not derived from the spec (the derived ones are checked against it)."""
+Build = collections.namedtuple("Build", "spec top files engine")
+"""An exported build: its spec, top module name, {filename: bytes} and the engine's weight format (None for a
+generator's build)."""
 
 
 class ManifestError(ValueError):
@@ -67,7 +73,8 @@ def export(spec, out_dir, name=None, force=False, engine=None):
     non-empty `out_dir` is only replaced with `force=True`, and only when pezo wrote all it holds.
     """
     spec = spec if isinstance(spec, PerturbSpec) else PerturbSpec.from_dict(spec)
-    name = check_module_name(default_name(spec, check_engine(engine)) if name is None else name)
+    check_engine(engine)
+    name = check_module_name(default_name(spec, engine) if name is None else name)
     check_buildable(spec)
     check_replaceable(out_dir, force)
     files = _memory_files(spec, name)
@@ -90,21 +97,16 @@ def load_manifest(path):
     return _read_manifest(path)[0]
 
 
-def build_engine(path):
-    """The engine's weight format of an exported build ("fp32" or "bf16"), or None for a generator's build."""
-    return _read_manifest(path)[1].get("engine", {}).get("format")
-
-
 def load_build(path):
-    """(spec, top module name, {filename: bytes}) of an exported build: every file its manifest lists, each
-    present and matching its sha256, so that what is used is exactly what was exported (and read once)."""
+    """The Build of an exported build: every file its manifest lists, each present and matching its sha256, so
+    that what is used is exactly what was exported (and read once)."""
     spec, manifest, path, files = _read_manifest(path)
     for filename in manifest["files"]:
         if filename not in files:
             raise ManifestError(f"{path}: {path.parent / filename} is missing: a build is used only whole")
     if f"{manifest['top']}.v" not in files:
         raise ManifestError(f"{path}: its files do not list the top module's Verilog {manifest['top']}.v")
-    return spec, manifest["top"], files
+    return Build(spec, manifest["top"], files, _engine_format(manifest, path))
 
 
 def _read_manifest(path):
@@ -121,15 +123,15 @@ def _read_manifest(path):
             raise ManifestError(f"{path}: files lists {filename!r}: a build's files are plain names beside it")
     spec = PerturbSpec.from_dict(manifest["spec"])
     name = manifest["top"]
-    engine = manifest.get("engine")
-    if engine is not None and (not isinstance(engine, dict) or engine.get("format") not in FORMATS):
-        raise ManifestError(f"{path}: engine is {_short(engine)}: an engine build records its format, one of "
-                            f"{', '.join(FORMATS)}")
-    expected = {**_derived(spec, name, engine and engine["format"]), **{f"files[{filename!r}]": _sha256(content)
-                                           for filename, content in _memory_files(spec, name).items()}}
+    derived = _derived(spec, name, _engine_format(manifest, path))
+    unknown = sorted(set(manifest) - set(derived) - set(RECORDED))
+    if unknown:
+        raise ManifestError(f"{path}: {unknown[0]!r} is not a key of this build's manifest")
+    expected = {**derived, **{f"files[{filename!r}]": _sha256(content)
+                              for filename, content in _memory_files(spec, name).items()}}
     recorded = {**manifest, **{f"files[{filename!r}]": digest for filename, digest in manifest["files"].items()}}
     for key, value in expected.items():
-        if recorded.get(key) != value:
+        if json.dumps(recorded.get(key), sort_keys=True) != json.dumps(value, sort_keys=True):   # 1 is not true
             raise ManifestError(f"{path}: {key} is {_short(recorded.get(key))} but the spec gives {_short(value)}")
     files = {filename: (path.parent / filename).read_bytes() for filename in manifest["files"]
              if (path.parent / filename).is_file()}
@@ -137,6 +139,18 @@ def _read_manifest(path):
         if _sha256(content) != manifest["files"][filename]:
             raise ManifestError(f"{path}: {path.parent / filename} does not match its sha256 in the manifest")
     return spec, manifest, path, files
+
+
+def _engine_format(manifest, path):
+    """The engine's weight format a manifest records, None where it records no engine; a ManifestError where its
+    `engine` is not an object with a known format."""
+    if "engine" not in manifest:
+        return None
+    engine = manifest["engine"]
+    if not (isinstance(engine, dict) and isinstance(engine.get("format"), str) and engine["format"] in FORMATS):
+        raise ManifestError(f"{path}: engine is {_short(engine)}: an engine build records its format, one of "
+                            f"{', '.join(FORMATS)}")
+    return engine["format"]
 
 
 def _derived(spec, name, engine=None):
@@ -159,7 +173,7 @@ def _engine_constants(engine):
     """The engine's weight format and how its ports are used (docs/spec.md section 11)."""
     exponent_bits, precision = FORMATS[engine]
     return {"format": engine, "value_bits": exponent_bits + precision, "exponent_bits": exponent_bits,
-            "precision": precision, "latency": LATENCY, "e_bits": 6,
+            "precision": precision, "latency": LATENCY, "e_bits": E_BITS,
             "modes": {"perturb_plus": PERTURB_PLUS, "perturb_minus": PERTURB_MINUS, "update": UPDATE}}
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from . import __version__
 from .files import held
 from .golden import PAPER_DEFAULTS
+from .golden.engine import FORMATS
 from .options import (ToolFailed, UsageError, add_spec_options, output_file, output_folder, spec_from_args,
                       spec_label)
 from .sweep.cli import add_parser as add_sweep_parser
@@ -91,19 +92,19 @@ def engine_sim_command(args, spec):
     """`pezo sim --engine FMT`: the ZO engine around the configuration's generator, ZO steps over `--values`
     values (three passes a step, updates written back) compared bit for bit with the golden engine."""
     from .files import work_folder
-    from .hw.export import build_engine, load_build
+    from .hw.export import load_build
     from .hw.generator import check_buildable
     from .sim import engine_sim
     if args.saif or args.waves or args.json or args.length is not None:
         raise UsageError("--engine runs ZO steps over --values weights: give no --saif, --waves, --json or --length")
     exported = None
     if args.manifest:
-        built = build_engine(args.manifest)
-        if built != args.engine:
-            raise UsageError(f"--manifest {args.manifest} is " + (f"the engine's build with {built} weights: give "
-                             f"--engine {built}" if built else "a generator's build: export the engine with "
-                             "pezo export --engine"))
-        exported = load_build(args.manifest)[1:]
+        build = load_build(args.manifest)
+        if build.engine != args.engine:
+            raise UsageError(f"--manifest {args.manifest} is " + (
+                f"the engine's build with {build.engine} weights: give --engine {build.engine}" if build.engine
+                else "a generator's build: export the engine with pezo export --engine"))
+        exported = build.top, build.files
     check_buildable(spec)
     steps = 2
     beats = max(1, -(-args.values // (3 * steps * spec.lanes)))
@@ -126,14 +127,15 @@ def engine_sim_command(args, spec):
 
 def sim_command(args):
     from .files import Busy, write_file
-    from .hw.export import build_engine, load_build
+    from .hw.export import load_build
     spec = spec_from_args(args)
     if args.engine:
         return engine_sim_command(args, spec)
-    if args.manifest and build_engine(args.manifest):
+    build = load_build(args.manifest) if args.manifest else None
+    if build and build.engine:
         raise UsageError(f"--manifest {args.manifest} is the ZO engine's build: simulate it with --engine "
-                         f"{build_engine(args.manifest)}")
-    exported = load_build(args.manifest)[1:] if args.manifest else None
+                         f"{build.engine}")
+    exported = (build.top, build.files) if build else None
     if args.values < 1:
         raise UsageError(f"--values {args.values} must be at least 1")
     if args.length is not None and not 1 <= args.length < 1 << spec.length_bits:
@@ -282,7 +284,7 @@ def parser():
     export_parser.add_argument("--name", help="top module name (default e.g. pezo_otf_31x8)")
     export_parser.add_argument("--force", action="store_true",
                                help="replace a folder pezo wrote (refused if it holds anything else)")
-    export_parser.add_argument("--engine", choices=["fp32", "bf16"],
+    export_parser.add_argument("--engine", choices=list(FORMATS),
                                help="export the ZO engine (docs/spec.md section 11) around the generator, with "
                                     "weights in this format")
     export_parser.set_defaults(run=export_command)
@@ -299,7 +301,7 @@ def parser():
                             help="write waves: <workdir>/run/waves.fst (Icarus) or dump.vcd (Verilator)")
     sim_parser.add_argument("--saif", type=output_file, help="write the run's switching activity as SAIF (Verilator)")
     sim_parser.add_argument("--json", type=output_file, help="also write the result as JSON to this file")
-    sim_parser.add_argument("--engine", choices=["fp32", "bf16"],
+    sim_parser.add_argument("--engine", choices=list(FORMATS),
                             help="simulate the ZO engine around the generator, with weights in this format "
                                  "(docs/spec.md section 11)")
     sim_parser.set_defaults(run=sim_command)

@@ -104,7 +104,8 @@ def configurations(records):
 
 
 def _varying(all_settings):
-    """Settings (beyond perturb, spec and method, which the label shows) that differ between configurations."""
-    names = sorted({name for settings in all_settings for name in settings} - {"perturb", "spec", "method"})
+    """Settings (beyond those the label shows) that differ between configurations."""
+    shown = {"perturb", "spec", "method", "numerics", "forward"}
+    names = sorted({name for settings in all_settings for name in settings} - shown)
     return [name for name in names
             if len({json.dumps(settings.get(name), sort_keys=True) for settings in all_settings}) > 1]

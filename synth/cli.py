@@ -4,6 +4,7 @@ import tempfile
 from pathlib import Path
 
 from pezo.golden import PAPER_DEFAULTS
+from pezo.golden.engine import FORMATS
 
 
 def add_parser(commands):
@@ -47,7 +48,7 @@ def add_parser(commands):
     ip.add_argument("--out", type=output_folder, required=True, help="output folder (must be new or empty)")
     ip.add_argument("--force", action="store_true",
                     help="replace a folder pezo wrote (refused if it holds anything else)")
-    ip.add_argument("--engine", choices=["fp32", "bf16"],
+    ip.add_argument("--engine", choices=list(FORMATS),
                     help="the ZO engine around the generator, with weights in this format (default: the generator)")
     ip.set_defaults(run=ip_command)
 
@@ -87,11 +88,14 @@ def estimate_command(args):
 def _build_top(manifest, spec, designs):
     """`designs` with the build's own top module in place of the generated one, and that Verilog's path (None
     where the top is not among the designs)."""
-    from pezo.hw.export import build_engine, default_name, load_build
-    _, top, files = load_build(manifest)
-    engine = build_engine(manifest)
-    base = default_name(spec) + ("" if engine is None else f"_engine_{engine}")
+    from pezo.hw.export import default_name, load_build
+    from pezo.options import UsageError
+    build = load_build(manifest)
+    top, files = build.top, build.files
+    base = default_name(spec) + ("" if build.engine is None else f"_engine_{build.engine}")
     if base not in designs:
+        if build.engine:
+            raise UsageError(f"--manifest {manifest} is the ZO engine's build: give --blocks engine_{build.engine}")
         return designs, None
     replaced = {(top if name == base else name): (files[f"{top}.v"].decode() if name == base else build)
                 for name, build in designs.items()}

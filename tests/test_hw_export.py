@@ -15,7 +15,7 @@ from pezo.golden.otf import exponent_table, lane_seeds
 from pezo.golden.pool import pool_table
 from pezo.hw import export as export_module
 from pezo.hw.engine import Engine
-from pezo.hw.export import ManifestError, build_engine, export, load_build, load_manifest
+from pezo.hw.export import ManifestError, export, load_build, load_manifest
 from pezo.hw.generator import generator
 
 
@@ -117,7 +117,7 @@ def test_pool_constants(exported):
 
 def test_engine_manifest(exported):
     """An engine build: the engine's Verilog (its ports, not the generator's), the generator's ROM images, and the
-    engine's constants; load_build and build_engine read it back."""
+    engine's constants; load_build reads it back."""
     spec, directory, _ = exported["engine"]
     manifest = json.loads((directory / "manifest.json").read_text())
     top = manifest["top"]
@@ -128,8 +128,8 @@ def test_engine_manifest(exported):
     assert (directory / f"{top}.v").read_text() == verilog.convert(Engine(spec, "bf16"), name=top, emit_src=False)
     ports = {port["name"]: port["width"] for port in manifest["ports"]}
     assert ports["w__payload"] == 48 and ports["perturbed__payload"] == 49 and ports["c"] == 32
-    assert build_engine(directory) == "bf16" and build_engine(exported["pool"][1]) is None
-    assert load_build(directory)[:2] == (spec, top)
+    assert load_build(directory)[:2] == (spec, top) and load_build(directory).engine == "bf16"
+    assert load_build(exported["pool"][1]).engine is None
 
 
 def test_default_names():
@@ -172,6 +172,11 @@ def tampered(tmp_path, exported, key, edit):
     ("engine", lambda m: m["engine"].update(format="fp16"), "records its format, one of fp32, bf16"),
     ("engine", lambda m: m.pop("engine"), "ports"),
     ("pool", lambda m: m.update(engine={"format": "bf16"}), "ports"),
+    ("pool", lambda m: m.update(engine=None), "an engine build records its format"),
+    ("pool", lambda m: m.update(engine={"format": ["bf16"]}), "an engine build records its format"),
+    ("pool", lambda m: m.update(extra=1), "'extra' is not a key"),
+    ("engine", lambda m: m["engine"].update(latency=4.0), "engine is"),
+    ("engine", lambda m: m["engine"]["modes"].update(perturb_minus=True), "engine is"),
 ])
 def test_load_manifest_refuses_tampering(tmp_path, exported, key, edit, message):
     with pytest.raises(ManifestError, match=message):

@@ -8,6 +8,7 @@ import train_tiny
 from pezo import files
 from pezo.cli import main
 from pezo.sweep import grid as grids
+from pezo.sweep import measures
 from pezo.sweep import run as sweep_run
 from pezo.sweep.cli import load
 from pezo.sweep.presets import PRESETS
@@ -55,6 +56,15 @@ def test_labels_name_numerics_and_forward_where_not_the_defaults():
     assert [p.label for p in found] == ["pezo-otf 31x8, zo-sgd, seed 0",
                                         "pezo-otf 31x8, zo-sgd, numerics engine-bf16, seed 0",
                                         "gaussian, zo-sgd, forward bf16, seed 0"]
+
+
+def test_configuration_labels_name_each_setting_once():
+    found = grids.points({"train": {"eps": 2.0 ** -10}, "grid": [
+        {"perturb": "pezo-otf", "numerics": ["in-place", "engine"], "lr": [1e-5, 1e-6]}]})
+    labels = [item.label for item in measures.configurations([({"settings": p.settings}, {}) for p in found])]
+    assert labels == ["pezo-otf 31x8, zo-sgd (lr 1e-05)", "pezo-otf 31x8, zo-sgd (lr 1e-06)",
+                      "pezo-otf 31x8, zo-sgd, numerics engine (lr 1e-05)",
+                      "pezo-otf 31x8, zo-sgd, numerics engine (lr 1e-06)"]
 
 
 def test_override_replaces_a_field_everywhere():

@@ -211,9 +211,10 @@ def test_backends(tiny, tmp_path, capsys):
     """auto is NCCL for a CUDA device and gloo otherwise; NCCL on the CPU, or where torch has none, and a backend
     without ranks are refused, before any model is loaded."""
     assert distributed.backend("auto", torch.device("cpu")) == "gloo"
-    assert distributed.backend("auto", torch.device("cuda", 0)) == "nccl"
+    assert distributed.backend("auto", torch.device("cuda", 0)) == (
+        "nccl" if torch.distributed.is_nccl_available() else "gloo")
     assert distributed.backend("gloo", torch.device("cuda", 0)) == "gloo"
-    with pytest.raises(ValueError, match="--backend nccl runs collectives on GPUs: it needs --device cuda, not cpu"):
+    with pytest.raises(ValueError, match=r"runs collectives on GPUs: it needs --device cuda \(also on --resume\), not cpu"):
         distributed.backend("nccl", torch.device("cpu"))
     if not torch.distributed.is_nccl_available():
         with pytest.raises(ValueError, match="this torch has no NCCL"):
@@ -228,6 +229,13 @@ def test_backends(tiny, tmp_path, capsys):
                           timeout=300)
     assert done.returncode != 0 and "--backend nccl runs collectives on GPUs" in done.stderr
     assert not (tmp_path / "r").exists()
+    if not torch.cuda.is_available():
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                               "-m", "pezo.cli", "train", "--model", tiny["model"], "--data", tiny["data"], *COMMON,
+                               "--device", "cuda", "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode != 0 and "error: device 'cuda' cannot be used here" in done.stderr
+        assert not (tmp_path / "r").exists()
 
 
 def test_an_unnumbered_cuda_device_is_the_local_ranks(monkeypatch):
@@ -250,9 +258,9 @@ def test_nccl_on_two_gpus(tiny, tmp_path):
     ranks, a resume that continues bit for bit, and the scalars-only traffic."""
     torchrun(2, tiny, tmp_path / "whole", "--device", "cuda", "--steps", 4)
     torchrun(2, tiny, tmp_path / "split", "--device", "cuda", "--steps", 2)
-    torchrun(2, tiny, tmp_path / "split", "--resume", "--steps", 4)
+    torchrun(2, tiny, tmp_path / "split", "--resume", "--steps", 4, "--device", "cuda")
     summary = json.loads((tmp_path / "split" / "summary.json").read_text())
     assert summary["ranks_agree"] and summary["steps_done"] == 4
     assert identical(weights(tmp_path / "whole"), weights(tmp_path / "split"))
     records = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
-    assert all(record["sent_bytes"] == 32 for record in records if "sent_bytes" in record)
+    assert [record["sent_bytes"] for record in records if "sent_bytes" in record] == [32] * 4

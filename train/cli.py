@@ -83,7 +83,7 @@ def train_command(args):
     try:
         if args.resume:                     # rank 0 reads the run's config (the others may not see its folder)
             config = distributed.from_writer(layout, lambda: _resumed_config(args))
-        check_layout(config, layout)        # on every rank, before any waits for another
+        check_layout(config, layout)        # on every rank, before the model is loaded
         run = distributed.first_local(layout, lambda: Run(config, progress_bar=not args.no_progress, layout=layout))
         with work_folder(args.out, OWNS) if run.writer else contextlib.nullcontext():   # one pezo per run
             if layout is not None:
@@ -113,11 +113,11 @@ def train_command(args):
 def _layout(args, device):
     """The rank layout under torchrun (None in a plain process), its backend chosen for `device`."""
     if not distributed.launched():
-        for given, option in ((args.perturbation_parallel != 1, f"--perturbation-parallel {args.perturbation_parallel}"),
-                              (args.backend != "auto", f"--backend {args.backend}")):
-            if given:
-                raise ValueError(f"{option} needs ranks: launch with torchrun --nproc-per-node N -m pezo.cli train "
-                                 "...")
+        for option, value, default in (("--perturbation-parallel", args.perturbation_parallel, 1),
+                                       ("--backend", args.backend, "auto")):
+            if value != default:
+                raise ValueError(f"{option} {value} needs ranks: launch with torchrun --nproc-per-node N -m "
+                                 f"pezo.cli train ...")
         return None
     return distributed.start(args.perturbation_parallel, device, args.backend)
 

@@ -22,6 +22,7 @@ trainer's device is CUDA, gloo otherwise).
 """
 import dataclasses
 import os
+import pickle
 
 import torch
 import torch.distributed as dist
@@ -82,14 +83,15 @@ BACKENDS = ("auto", "gloo", "nccl")
 
 
 def backend(name, device):
-    """The torch.distributed backend for `name` (auto: nccl for a CUDA `device`, gloo otherwise); a ValueError
-    where NCCL cannot run."""
+    """The torch.distributed backend for `name` (auto: nccl for a CUDA `device` where torch has NCCL, gloo
+    otherwise); a ValueError where NCCL cannot run."""
     if name not in BACKENDS:
         raise ValueError(f"--backend {name} is unknown: allowed {', '.join(BACKENDS)}")
     if name == "auto":
-        return "nccl" if device.type == "cuda" else "gloo"
+        return "nccl" if device.type == "cuda" and dist.is_nccl_available() else "gloo"
     if name == "nccl" and device.type != "cuda":
-        raise ValueError(f"--backend nccl runs collectives on GPUs: it needs --device cuda, not {device}")
+        raise ValueError(f"--backend nccl runs collectives on GPUs: it needs --device cuda (also on --resume), "
+                         f"not {device}")
     if name == "nccl" and not dist.is_nccl_available():
         raise ValueError("--backend nccl: this torch has no NCCL (a CPU build): use --backend gloo")
     return name
@@ -98,12 +100,20 @@ def backend(name, device):
 def start(pp=1, device="cpu", backend_name="auto"):
     """Join the process group torchrun set up, with the backend of `backend_name` for the trainer's `device`
     (see rank_device), and split it into a grid of `pp` perturbation-parallel rows."""
+    from .loop import check_device
     world = int(os.environ["WORLD_SIZE"])
     if pp < 1 or world % pp:
         raise ValueError(f"--perturbation-parallel {pp} does not divide the {world} ranks: allowed a divisor of "
                          f"{world}")
+    check_device(device)
+    numbered = torch.device(device).index is not None
     device = rank_device(device)
+    check_device(str(device))                   # the local rank's GPU exists
     chosen = backend(backend_name, device)
+    local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if chosen == "nccl" and numbered and local_ranks > 1:
+        raise ValueError(f"--device {device} puts all {local_ranks} ranks of this machine on one GPU, which NCCL "
+                         f"cannot run: give --device cuda (a GPU per rank) or --backend gloo")
     if chosen == "nccl":
         torch.cuda.set_device(device)           # broadcast_object_list's buffers go to the current GPU
     if not dist.is_initialized():
@@ -144,12 +154,20 @@ def from_writer(layout, compute):
         try:
             box = [(compute(), None)]
         except Exception as error:          # every rank stops with rank 0's error
-            box = [(None, error)]
+            box = [(None, error if _picklable(error) else RuntimeError(str(error)))]
     dist.broadcast_object_list(box, src=0)
     value, error = box[0]
     if error is not None:
         raise error
     return value
+
+
+def _picklable(value):
+    try:
+        pickle.dumps(value)
+        return True
+    except Exception:
+        return False
 
 
 def first_local(layout, load):

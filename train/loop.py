@@ -166,9 +166,9 @@ class Run:
         """Continue from `checkpoint/`: weights, progress and perturbation state; later metrics are dropped. Rank 0
         reads the checkpoint and broadcasts it."""
         folder = self.out / "checkpoint"
-        state, weights, optimizer = distributed.from_writer(self.layout, lambda: (
+        state, weights, optimizer, records = distributed.from_writer(self.layout, lambda: (
             files.read_json(folder / STATE, "a checkpoint's state"), _contents(folder / WEIGHTS),
-            _contents(folder / OPTIMIZER)))
+            _contents(folder / OPTIMIZER), _metrics(self.out / "metrics.jsonl")))
         _load_weights(self.lm.model, weights, folder / WEIGHTS)
         optimizer = _parse(torch.load, io.BytesIO(optimizer), folder / OPTIMIZER, weights_only=True,
                            map_location=self.device)
@@ -177,7 +177,6 @@ class Run:
         self.progress = Progress(**state["progress"])
         self.checkpointed = self.progress.step
         if self.writer:
-            records = _metrics(self.out / "metrics.jsonl")
             kept = [record for record in records if record.get("step", 0) <= self.progress.step
                     and record.get("event") not in ("test", "stopped")]
             files.write_file(self.out / "metrics.jsonl", "".join(json.dumps(record) + "\n" for record in kept))
@@ -307,9 +306,9 @@ def _spec(spec):
 
 
 def _contents(path):
-    """The bytes of a checkpoint's file; a BadFile naming it where it is missing."""
+    """The bytes of a run's file; a BadFile naming it where it is missing."""
     if not Path(path).is_file():
-        raise files.BadFile(f"{path} is missing: the run's checkpoint is incomplete")
+        raise files.BadFile(f"{path} is missing: the run's files are incomplete")
     return Path(path).read_bytes()
 
 
