@@ -77,16 +77,21 @@ def gain_stops(family, name="final_loss"):
 
 
 def front(groups, name="final_loss", lower=True):
-    """The configurations with a cost that no other one dominates: no more LUTs + FFs, no more BRAM, and a
-    `name` at least as good, better in one of the three."""
+    """The priced configurations no other one dominates. One dominates another when it costs no more (LUTs + FFs
+    and BRAM), its `name` is not worse beyond noise, and it is cheaper in one of them or better beyond noise: a
+    difference within noise is a tie, so a dearer configuration does not reach the front on noise alone. Without
+    a noise estimate the means are compared as they are."""
     priced = [group for group in groups if group.cost]
 
-    def key(group):
-        value = group.mean(name)
-        return group.cost["lut_ff"], group.cost["bram36"], value if lower else -value
+    def better(a, b):
+        if known(a, name) and known(b, name):
+            return differs(b, a, name) if lower else differs(a, b, name)
+        return a.mean(name) < b.mean(name) if lower else a.mean(name) > b.mean(name)
 
     def dominates(a, b):
-        ka, kb = key(a), key(b)
-        return all(x <= y for x, y in zip(ka, kb)) and ka != kb
+        cost_a, cost_b = (a.cost["lut_ff"], a.cost["bram36"]), (b.cost["lut_ff"], b.cost["bram36"])
+        if not all(x <= y for x, y in zip(cost_a, cost_b)) or better(b, a):
+            return False
+        return cost_a != cost_b or better(a, b)
 
     return [group for group in priced if not any(dominates(other, group) for other in priced)]

@@ -46,7 +46,9 @@ def _front_section(groups):
     if not best:
         return []
     lines = ["## On the Pareto front", "",
-             "Configurations no other one beats in LUTs + FFs, BRAM and final loss together (plots/pareto.png):", "",
+             "Configurations that no other one dominates (plots/pareto.png). One dominates another when it costs no "
+             "more in LUTs + FFs and in BRAM, is cheaper in one of them or better beyond noise in final loss, and is "
+             "not worse beyond noise:", "",
              "| configuration | LUTs + FFs | BRAM36 | final loss | test accuracy |", "|---|---|---|---|---|"]
     for group in sorted(best, key=lambda group: group.cost["lut_ff"]):
         lines.append(f"| {group.label} | {group.cost['lut_ff']:,} | {group.cost['bram36']:g} | "

@@ -7,6 +7,7 @@ import pytest
 import train_tiny
 from pezo import files
 from pezo.cli import main
+from pezo.sweep import analysis
 from pezo.sweep import grid as grids
 from pezo.sweep import measures
 from pezo.sweep import run as sweep_run
@@ -65,6 +66,22 @@ def test_configuration_labels_name_each_setting_once():
     assert labels == ["pezo-otf 31x8, zo-sgd (lr 1e-05)", "pezo-otf 31x8, zo-sgd (lr 1e-06)",
                       "pezo-otf 31x8, zo-sgd, numerics engine (lr 1e-05)",
                       "pezo-otf 31x8, zo-sgd, numerics engine (lr 1e-06)"]
+
+
+def test_front_treats_differences_within_noise_as_ties():
+    """A dearer configuration whose loss is lower only within noise is off the front; beyond noise it is on it; and
+    without a noise estimate the means decide."""
+    def configuration(label, lut_ff, bram36, loss, se):
+        row = {"final_loss": loss, "final_loss_se": se, "cost_lut_ff": lut_ff, "cost_bram36": bram36}
+        return measures.Configuration(label, label, {}, [row])
+
+    cheap, dear = configuration("cheap", 100, 0, 0.42, 0.01), configuration("dear", 150, 1, 0.40, 0.01)
+    other = configuration("other", 90, 2, 0.45, 0.01)
+    assert [group.label for group in analysis.front([cheap, dear, other])] == ["cheap", "other"]
+    better = configuration("dear", 150, 1, 0.35, 0.01)
+    assert [group.label for group in analysis.front([cheap, better, other])] == ["cheap", "dear", "other"]
+    unknown = [configuration(*item, float("nan")) for item in (("cheap", 100, 0, 0.42), ("dear", 150, 1, 0.40))]
+    assert [group.label for group in analysis.front(unknown)] == ["cheap", "dear"]
 
 
 def test_override_replaces_a_field_everywhere():
