@@ -1,6 +1,7 @@
 """The designs `pezo synth` measures: a generator and each of its blocks alone, and the Gaussian baseline."""
 from pezo.golden.otf import lane_seeds
 from pezo.hw.engine import Engine
+from pezo.hw.engine_lane import EngineLane
 from pezo.hw.export import default_name
 from pezo.hw.gaussian import GaussianLanes
 from pezo.hw.generator import check_buildable, generator, otf_array
@@ -11,8 +12,9 @@ from pezo.hw.sequencer import Sequencer
 
 BLOCKS = {"otf": ("top", "array", "array_noreplay", "scaler", "sequencer"), "pool": ("top", "pool", "sequencer")}
 """The blocks priced by default."""
-ENGINES = ("engine_fp32", "engine_bf16")
-"""Priced when asked for: the ZO engine (hw/engine.py) around the generator, with fp32 or bf16 weights."""
+ENGINES = ("engine_fp32", "engine_bf16", "engine_lane_fp32", "engine_lane_bf16")
+"""Priced when asked for: the ZO engine (hw/engine.py) around the generator, with fp32 or bf16 weights, and one of
+its lanes alone (hw/engine_lane.py, for the generator's mantissa and exponent widths)."""
 
 
 def blocks(spec, names=None):
@@ -28,6 +30,8 @@ def blocks(spec, names=None):
         "pool": lambda: Pool(spec),
         "engine_fp32": lambda: Engine(spec, "fp32"),
         "engine_bf16": lambda: Engine(spec, "bf16"),
+        "engine_lane_fp32": lambda: EngineLane("fp32", spec.mantissa_bits, spec.exponent_bits),
+        "engine_lane_bf16": lambda: EngineLane("bf16", spec.mantissa_bits, spec.exponent_bits),
     }
     allowed = BLOCKS[spec.strategy] + ENGINES
     for name in names or ():
