@@ -3,6 +3,7 @@ count, and the `pezo synth estimate` command."""
 import json
 
 import pytest
+from amaranth.hdl import Fragment
 
 from pezo.cli import main
 from pezo.golden import OtfSpec, PoolSpec
@@ -98,3 +99,17 @@ def test_the_estimate_of_a_build_uses_its_own_verilog(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| my_top |" in printed and "| pezo_otf_3x4_sequencer |" in printed
     assert f"{tmp_path / 'b' / 'my_top.v'}: the build's own Verilog" in printed
+
+
+def test_engine_blocks_and_an_engine_build(tmp_path, capsys):
+    """The engine and one lane alone are blocks (a lane takes the generator's mantissa and exponent widths); an
+    engine build's estimate asks for its engine block instead of pricing something else."""
+    spec = OtfSpec(generators=3, width=4)
+    designs = blocks(spec, ["engine_bf16", "engine_lane_fp32"])
+    assert sorted(designs) == ["pezo_otf_3x4_engine_bf16", "pezo_otf_3x4_engine_lane_fp32"]
+    lane = designs["pezo_otf_3x4_engine_lane_fp32"]()
+    assert (len(lane.m), len(lane.k), len(lane.theta)) == (spec.mantissa_bits, spec.exponent_bits, 32)
+    Fragment.get(lane, None)                        # it elaborates
+    assert main(["export", "--preset", "otf-31x8", "--engine", "bf16", "--out", str(tmp_path / "b")]) == 0
+    assert main(["synth", "estimate", "--manifest", str(tmp_path / "b"), "--blocks", "top"]) == 2
+    assert "is the ZO engine's build: give --blocks engine_bf16" in capsys.readouterr().err
