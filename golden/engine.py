@@ -30,11 +30,24 @@ def fp32(value):
 
 def perturb(theta, u, sign, e, fmt):
     """round(theta + sign 2^-e u) in `fmt`, in theta's dtype (theta holds `fmt` values; u fp32)."""
-    if fmt == "fp32" and theta.dtype == torch.float32 and _normal_after_scaling(u, e):
-        # both operands are fp32 values, so one IEEE addition rounds the exact sum once: the same result, faster
-        return _canonical(torch.add(theta, u, alpha=math.ldexp(sign, -e)).add_(0.0), fmt)
+    if theta.dtype == torch.float32 and _normal_after_scaling(u, e):
+        alpha = math.ldexp(sign, -e)
+        if fmt == "fp32":
+            # both operands are fp32 values, so one IEEE addition rounds the exact sum once: the same result, faster
+            return _canonical(torch.add(theta, u, alpha=alpha).add_(0.0), fmt)
+        if fmt == "bf16" and _bf16_values(u):
+            # both operands are bf16 values (8 significant bits) and fp32 has 24 >= 2 x 8 + 2, so rounding their sum
+            # to fp32 and that to bf16 rounds the exact sum once (Figueroa, 1995): the same result, faster
+            total = torch.add(theta, u, alpha=alpha).to(torch.bfloat16).add_(0.0)
+            return _canonical(total, fmt).to(theta.dtype)
     delta = u.to(torch.float64).mul_(math.ldexp(sign, -e))
     return _round(theta.to(torch.float64), delta, fmt, theta)
+
+
+def _bf16_values(u):
+    """Whether every value of u has at most bf16's 8 significant bits (as the otf generators' words of up to 9
+    mantissa bits do)."""
+    return torch.equal(u.to(torch.bfloat16).to(u.dtype), u)
 
 
 def _normal_after_scaling(u, e):

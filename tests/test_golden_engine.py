@@ -137,6 +137,26 @@ def test_fp32_perturb_fast_path_equals_the_float64_path():
     assert not engine._normal_after_scaling(tiny, 10)            # 2^-130 is subnormal: the float64 path is taken
 
 
+def test_bf16_perturb_fast_path_equals_the_exact_rounding():
+    """For bf16 weights and u of at most 8 significant bits (otf-31x8's words), perturb adds in fp32 and rounds that
+    to bf16; on every class of value it must give the bits of the float64 path and of exact arithmetic. u of more
+    bits takes the float64 path."""
+    rng = random.Random(4)
+    theta = weights("bf16", 20000, rng)
+    u = torch.tensor([math.ldexp(rng.randrange(-255, 256), rng.randrange(-40, 4)) for _ in range(theta.numel())])
+    u[:2] = 0.0                                             # -0 + -0 (s = -1) must give +0
+    assert theta[1].item() == 0 and math.copysign(1, theta[1].item()) < 0
+    assert engine._bf16_values(u) and not engine._bf16_values(u + math.ldexp(1, -60))
+    for sign, e in ((1, 7), (-1, 30), (1, 0), (-1, 10)):
+        assert engine._normal_after_scaling(u, e)
+        fast = engine.perturb(theta, u, sign, e, "bf16")
+        slow = engine._round(theta.double(), u.double() * math.ldexp(sign, -e), "bf16", theta)
+        assert torch.equal(fast.view(torch.int32), slow.view(torch.int32))
+        exact = [reference_bits(combine(exact_of(t), scale(Fraction(v), Fraction(sign) / 2 ** e)), "bf16")
+                 for t, v in zip(theta[:4000].tolist(), u[:4000].tolist())]
+        assert bits_of(fast[:4000], "bf16") == exact
+
+
 def test_host_scalars_must_be_fp32():
     with pytest.raises(ValueError, match="must be fp32 values"):
         engine.update(torch.zeros(2), torch.ones(2), 0.1, "fp32")
