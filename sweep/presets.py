@@ -13,7 +13,8 @@ The paper's points (../docs/results.md has what they measured here):
 
 Their budget, `PAPER_BUDGET`, is MeZO's setting (k = 16 per class, batch 16, eps 1e-3) on the default model and
 Rotten Tomatoes, with lr 1e-5 and 100 steps: the whole `paper` grid (23 points) needs about 3.5 hours on an idle
-2-core CPU (docs/results.md). `smoke` runs the machinery on every kind of point in a few steps; give it a small --model and --data.
+2-core CPU (docs/results.md). `smoke` runs the machinery on every kind of point in a few steps; give it a small
+--model and --data.
 """
 PAPER_BUDGET = {"task": "rt", "k": 16, "batch_size": 16, "lr": 1e-5, "eps": 1e-3, "steps": 100, "eval_every": 25,
                 "test_size": 500, "seed": 0, "method": "zo-sgd"}
