@@ -6,8 +6,8 @@ from amaranth.hdl import ClockDomain, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .engine import Engine, weights_layout
-from .generator import generator
+from .engine import Engine, engine_signature, weights_layout
+from .generator import generator, generator_signature
 from .payload import payload_layout
 
 CLOCK_HZ = 100_000_000
@@ -67,21 +67,31 @@ def interfaces(spec, engine=None, clock_hz=CLOCK_HZ):
     return streams + clock_and_reset(streams, clock_hz)
 
 
-def stream_ports(prefix, tdata, tlast, flow):
-    """Signature members of an AXI4-Stream port group flowing `flow` (Out for a master)."""
-    back = In if flow == Out else Out
-    return {f"{prefix}_tdata": flow(tdata), f"{prefix}_tvalid": flow(1), f"{prefix}_tready": back(1),
-            **({f"{prefix}_tlast": flow(1)} if tlast else {})}
+def stream_ports(interface):
+    """Signature members of the ports of an AXI4-Stream interface (tready flows back)."""
+    flow, back = (Out, In) if interface.mode == "master" else (In, Out)
+    widths = {"TDATA": interface.parameters["TDATA_NUM_BYTES"] * 8}
+    return {port: (back if logical == "TREADY" else flow)(widths.get(logical, 1))
+            for logical, port in interface.ports.items()}
+
+
+def controls(signature, streams):
+    """The members of a wrapped block's signature other than its streams: ports the wrapper passes through."""
+    return {name: member for name, member in signature.members.items() if name not in streams}
 
 
 class AxiWrapper(wiring.Component):
-    """A component whose ports are named for AXI4-Stream. The ports of `interfaces` carry Vivado's
+    """A component whose ports are named for AXI4-Stream: those of its stream `interfaces`, `aclk`, `aresetn` and
+    the `passed` members (passed through from the wrapped block). The ports of `interfaces` carry Vivado's
     X_INTERFACE_INFO attribute, and the first port of each interface its X_INTERFACE_PARAMETER, so IP Integrator
     infers them without guessing. `aresetn` is active low and synchronous. `description` names what it is."""
 
-    def __init__(self, members, interfaces, description):
+    def __init__(self, passed, interfaces, description):
         self.interfaces, self.description = interfaces, description
-        super().__init__(wiring.Signature({"aclk": In(1), "aresetn": In(1), **members}))
+        members = {"aclk": In(1), "aresetn": In(1)}
+        for interface in interfaces:
+            members.update(stream_ports(interface) if interface.bus == AXIS else {})
+        super().__init__(wiring.Signature({**members, **passed}))
         for interface in interfaces:
             bus = ":".join(interface.bus)
             for index, (logical, port) in enumerate(interface.ports.items()):
@@ -100,6 +110,12 @@ class AxiWrapper(wiring.Component):
         m.domains.sync = domain = ClockDomain("sync", local=True)
         m.d.comb += [domain.clk.eq(self.aclk), domain.rst.eq(~self.aresetn)]
 
+    def pass_through(self, m, block, passed):
+        """Connect the `passed` members of `block` to the wrapper's ports of the same names."""
+        for name, member in passed.items():
+            ours, theirs = getattr(self, name), getattr(block, name)
+            m.d.comb += theirs.eq(ours) if member.flow == In else ours.eq(theirs)
+
 
 class AxiStreamGenerator(AxiWrapper):
     """The generator of `spec` as an AXI4-Stream master; one perturbation is one packet (tlast on its last word).
@@ -112,10 +128,9 @@ class AxiStreamGenerator(AxiWrapper):
 
     def __init__(self, spec, clock_hz=CLOCK_HZ):
         self.spec = spec
+        self.passed = controls(generator_signature(spec), ("o",))
         super().__init__(
-            {**stream_ports("m_axis", tdata_bits(spec), True, Out),
-             "length": In(spec.length_bits), "next": In(1), "replay": In(1), "done": Out(1), "busy": Out(1)},
-            interfaces(spec, None, clock_hz),
+            self.passed, interfaces(spec, None, clock_hz),
             f"PeZO perturbation generator {spec.to_json()} as an AXI4-Stream master (one perturbation per packet)")
 
     def elaborate(self, platform):
@@ -126,9 +141,8 @@ class AxiStreamGenerator(AxiWrapper):
         m.d.comb += [
             self.m_axis_tdata.eq(payload.as_value()[:len(payload.as_value()) - 1]),
             self.m_axis_tlast.eq(payload.last), self.m_axis_tvalid.eq(dut.o.valid), dut.o.ready.eq(self.m_axis_tready),
-            dut.length.eq(self.length), dut.next.eq(self.next), dut.replay.eq(self.replay),
-            self.done.eq(dut.done), self.busy.eq(dut.busy),
         ]
+        self.pass_through(m, dut, self.passed)
         return m
 
 
@@ -146,12 +160,9 @@ class AxiStreamEngine(AxiWrapper):
 
     def __init__(self, spec, fmt, clock_hz=CLOCK_HZ):
         self.spec, self.fmt = spec, fmt
-        bits = weights_bits(spec, fmt)
+        self.passed = controls(engine_signature(spec, fmt), ("w", "perturbed", "updated"))
         super().__init__(
-            {**stream_ports("s_axis_weights", bits, False, In), **stream_ports("m_axis_perturbed", bits, True, Out),
-             **stream_ports("m_axis_updated", bits, True, Out),
-             "mode": In(2), "e": In(6), "c": In(32), "d": In(32), "length": In(spec.length_bits), "busy": Out(1)},
-            interfaces(spec, fmt, clock_hz),
+            self.passed, interfaces(spec, fmt, clock_hz),
             f"PeZO ZO engine with {fmt} weights around the generator {spec.to_json()}, AXI4-Stream weights in, "
             "perturbed and updated weights out")
 
@@ -168,6 +179,5 @@ class AxiStreamEngine(AxiWrapper):
                      self.m_axis_updated_tdata.eq(Mux(updated.valid, updated.payload.values, 0)),
                      self.m_axis_updated_tlast.eq(updated.payload.last & updated.valid),
                      self.m_axis_updated_tvalid.eq(updated.valid), updated.ready.eq(self.m_axis_updated_tready)]
-        m.d.comb += [engine.mode.eq(self.mode), engine.e.eq(self.e), engine.c.eq(self.c), engine.d.eq(self.d),
-                     engine.length.eq(self.length), self.busy.eq(engine.busy)]
+        self.pass_through(m, engine, self.passed)
         return m
