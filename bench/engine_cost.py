@@ -1,85 +1,83 @@
 """The ZO engine's cost at many lanes, composed from Yosys estimates of its parts, and the composition checked
 against flat estimates of whole engines.
 
-A flat Yosys run of the engine takes about four CPU minutes per lane here, so 31 lanes take about two hours per
-format. The lanes are identical, so the engine is close to its generator plus `lanes` times one lane (plus a few
-flip-flops of control, and whatever the flat run optimises across the lanes' boundaries). This bench estimates the
-generator and one lane alone (`pezo synth estimate --blocks top,engine_lane_fp32,engine_lane_bf16`), composes
-them, and compares the composition with the flat estimate of each `--check` configuration, which it synthesises
-(or finds in the estimate cache). LUT levels compose as the larger of the two parts': a lower bound.
+A flat Yosys run synthesises every lane with the rest, so its time grows with the lanes. The lanes are identical,
+so the engine is close to its generator plus `lanes` times one lane (plus a few flip-flops of control, and
+whatever the flat run optimises across the lanes' boundaries). This bench estimates the generator and one lane
+alone (the blocks `top`, `engine_lane_fp32` and `engine_lane_bf16` of `pezo synth estimate`), composes them, and
+compares the composition with the flat estimates of the CHECKED engines, which it synthesises (or finds in the
+estimate cache). LUT levels compose as the larger of the two parts': a lower bound.
 
-    python bench/engine_cost.py [--configs otf-31x8] [--check pool-4095x12-l5,pool-4095x12-l1] [--json FILE]
+    python bench/engine_cost.py [--jobs N] [--json FILE]
 """
 import argparse
 import json
 
 from pezo.files import write_file
 from pezo.golden import OtfSpec, PoolSpec
-from pezo.hw.export import default_name
-from pezo.synth.designs import blocks
+from pezo.options import spec_label
+from pezo.synth.designs import blocks, design_name
 from pezo.synth.estimate import estimate_all
 
 FORMATS = ("fp32", "bf16")
-COUNTED = ("lut_total", "ffs", "dsps", "carries", "bram36_equivalent")
+COUNTED = ("lut_total", "ffs", "dsps", "carries", "bram36_equivalent", "lut_levels")
+CHECKED = (PoolSpec(size=4095, bits=12, lanes=5), PoolSpec(size=4095, bits=12))
+"""Composed and also synthesised flat."""
+COMPOSED = (OtfSpec(generators=31, width=8),)
+"""Composed only: the paper's 31-lane generator."""
 
 
-def spec_of(name):
-    """otf-GxW or pool-SxB[-lL] as a spec."""
-    strategy, rest = name.split("-", 1)
-    size, _, lanes = rest.partition("-l")
-    first, second = map(int, size.split("x"))
-    if strategy == "otf":
-        return OtfSpec(generators=first, width=second)
-    return PoolSpec(size=first, bits=second, lanes=int(lanes or 1))
+def counted(estimate):
+    return {key: getattr(estimate, key) for key in COUNTED}
 
 
-def composed(spec, jobs):
-    """{fmt: {counted resource: generator + lanes x lane, "lut_levels": max of the two}}."""
+def parts(spec, jobs):
+    """{part: its counts}: the generator ("generator") and one lane of each format ("lane fp32", ...)."""
     names = ["top"] + [f"engine_lane_{fmt}" for fmt in FORMATS]
     found = estimate_all(blocks(spec, names), jobs)
-    top = found[default_name(spec)]
-    result = {}
-    for fmt in FORMATS:
-        lane = found[f"{default_name(spec)}_engine_lane_{fmt}"]
-        result[fmt] = {key: getattr(top, key) + spec.lanes * getattr(lane, key) for key in COUNTED}
-        result[fmt]["lut_levels"] = max(top.lut_levels, lane.lut_levels)
-    return result
+    return {("generator" if name == "top" else f"lane {name[-4:]}"): counted(found[design_name(spec, name)])
+            for name in names}
+
+
+def composed(part, fmt, lanes):
+    """The generator plus `lanes` lanes of `fmt`; LUT levels the larger of the two."""
+    generator, lane = part["generator"], part[f"lane {fmt}"]
+    total = {key: generator[key] + lanes * lane[key] for key in COUNTED}
+    total["lut_levels"] = max(generator["lut_levels"], lane["lut_levels"])
+    return total
 
 
 def flat(spec, jobs):
-    """{fmt: the flat estimate of the whole engine}."""
+    """{fmt: the counts of the flat estimate of the whole engine}."""
     found = estimate_all(blocks(spec, [f"engine_{fmt}" for fmt in FORMATS]), jobs)
-    return {fmt: {key: getattr(found[f"{default_name(spec)}_engine_{fmt}"], key) for key in COUNTED + ("lut_levels",)}
-            for fmt in FORMATS}
+    return {fmt: counted(found[design_name(spec, f"engine_{fmt}")]) for fmt in FORMATS}
 
 
-def row(label, fmt, values):
-    return (f"| {label} | {fmt} | {values['lut_total']:,} | {values['ffs']:,} | {values['dsps']} | "
-            f"{values['carries']} | {values['bram36_equivalent']:g} | {values['lut_levels']} |")
+def row(label, values):
+    return (f"| {label} | {values['lut_total']:,} | {values['ffs']:,} | {values['dsps']} | {values['carries']:,} | "
+            f"{values['bram36_equivalent']:g} | {values['lut_levels']} |")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", default="otf-31x8", help="engines to compose (default otf-31x8)")
-    parser.add_argument("--check", default="pool-4095x12-l5,pool-4095x12-l1",
-                        help="engines to compose and also synthesise flat (default pool-4095x12-l5,pool-4095x12-l1)")
     parser.add_argument("--jobs", type=int, default=1, help="Yosys runs at a time (default 1)")
     parser.add_argument("--json", help="also write the records as JSON to this file")
     args = parser.parse_args(argv)
     records = []
-    print("| engine | format | LUTs | FFs | DSP | CARRY | BRAM36 | LUT levels |\n|---|---|---|---|---|---|---|---|")
-    checks = [name for name in args.check.split(",") if name]
-    for name in checks + [name for name in args.configs.split(",") if name]:
-        spec = spec_of(name)
-        parts, whole = composed(spec, args.jobs), flat(spec, args.jobs) if name in checks else None
+    print("| design | LUTs | FFs | DSP | CARRY | BRAM36 | LUT levels |\n|---|---|---|---|---|---|---|")
+    for spec in CHECKED + COMPOSED:
+        label, part = spec_label(spec), parts(spec, args.jobs)
+        whole = flat(spec, args.jobs) if spec in CHECKED else None
+        for name, values in part.items():
+            print(row(f"{label}: {name} alone", values))
         for fmt in FORMATS:
-            print(row(f"{name}, composed", fmt, parts[fmt]))
+            mine = composed(part, fmt, spec.lanes)
+            print(row(f"{label}: engine {fmt}, composed", mine))
             if whole:
-                print(row(f"{name}, flat", fmt, whole[fmt]))
-                ratio = {key: parts[fmt][key] / whole[fmt][key] for key in COUNTED if whole[fmt][key]}
-                print(f"|   composed / flat | {fmt} | " + " | ".join(
-                    f"{ratio[key]:.3f}" if key in ratio else "–" for key in COUNTED) + " | – |")
-            records.append({"engine": name, "format": fmt, "spec": spec.to_dict(), "composed": parts[fmt],
+                print(row(f"{label}: engine {fmt}, flat", whole[fmt]))
+                print(f"| {label}: engine {fmt}, composed / flat | " + " | ".join(
+                    f"{mine[key] / whole[fmt][key]:.3f}" if whole[fmt][key] else "–" for key in COUNTED) + " |")
+            records.append({"engine": label, "format": fmt, "spec": spec.to_dict(), "parts": part, "composed": mine,
                             "flat": whole[fmt] if whole else None})
     if args.json:
         write_file(args.json, json.dumps(records, indent=2) + "\n")

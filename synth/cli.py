@@ -88,11 +88,12 @@ def estimate_command(args):
 def _build_top(manifest, spec, designs):
     """`designs` with the build's own top module in place of the generated one, and that Verilog's path (None
     where the top is not among the designs)."""
-    from pezo.hw.export import default_name, load_build
+    from pezo.hw.export import load_build
     from pezo.options import UsageError
+    from .designs import design_name
     build = load_build(manifest)
     top, files = build.top, build.files
-    base = default_name(spec) + ("" if build.engine is None else f"_engine_{build.engine}")
+    base = design_name(spec, "top" if build.engine is None else f"engine_{build.engine}")
     if base not in designs:
         if build.engine:
             raise UsageError(f"--manifest {manifest} is the ZO engine's build: give --blocks engine_{build.engine}")

@@ -37,8 +37,12 @@ def blocks(spec, names=None):
     for name in names or ():
         if name not in allowed:
             raise ValueError(f"block {name!r} does not exist for strategy {spec.strategy}: allowed {list(allowed)}")
-    base = default_name(spec)
-    return {base if name == "top" else f"{base}_{name}": factories[name] for name in names or BLOCKS[spec.strategy]}
+    return {design_name(spec, name): factories[name] for name in names or BLOCKS[spec.strategy]}
+
+
+def design_name(spec, block):
+    """The module name a block of `spec` is estimated under: the generator's name, with `_<block>` but for the top."""
+    return default_name(spec) + ("" if block == "top" else f"_{block}")
 
 
 def gaussian_baseline(lanes=1024, seed=1):
