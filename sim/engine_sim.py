@@ -21,6 +21,7 @@ from cocotb_tools.runner import get_results, get_runner
 from ..files import discard, own, write_file
 from ..golden import Stream, engine
 from ..hw.engine import UPDATE, Engine
+from ..hw.export import default_name
 from ..hw.engine_lane import FORMATS
 from .runner import SIMULATORS, _build_args, prepare_verilator
 
@@ -185,7 +186,7 @@ def build(spec, fmt, simulator, directory, depth, exported=None):
     if simulator == "verilator":
         prepare_verilator()
     directory = Path(os.path.abspath(directory))
-    top = exported[0] if exported else f"pezo_engine_{fmt}"
+    top = exported[0] if exported else default_name(spec, fmt)
     own(directory, OWNS)
     write_file(directory / "rtl" / f"{top}.v", exported[1][f"{top}.v"] if exported else
                verilog.convert(Engine(spec, fmt), name=top, emit_src=False))

@@ -26,18 +26,24 @@ def tiny(tmp_path_factory):
     return {"model": train_tiny.causal_folder(folder / "causal"), "data": train_tiny.sentiment_csv(folder / "r.csv")}
 
 
-def torchrun(ranks, tiny, out, *options, wait=True):
-    """`pezo train` on `ranks` local processes (torchrun, gloo)."""
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def train_argv(tiny, out, options):
+    """`-m pezo.cli train` with `options` into `out`, on the tiny model and data unless it resumes."""
+    argv = ["-m", "pezo.cli", "train", "--out", str(out), *map(str, options)]
+    return argv + ([] if "--resume" in options else ["--model", tiny["model"], "--data", tiny["data"], *COMMON])
+
+
+def torchrun(ranks, tiny, out, *options, wait=True, ok=True):
+    """`pezo train` on `ranks` local processes (torchrun, gloo); asserts that it succeeds unless `ok` is False."""
     argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(ranks),
-            "-m", "pezo.cli", "train", "--out", str(out), *map(str, options)]
-    if "--resume" not in options:
-        argv += ["--model", tiny["model"], "--data", tiny["data"], *COMMON]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+            *train_argv(tiny, out, options)]
     if not wait:
-        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
                                 start_new_session=True)
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = subprocess.run(argv, capture_output=True, text=True, env=ENV, timeout=600)
+    assert (done.returncode == 0) == ok, done.stderr[-3000:]
     return done
 
 
@@ -159,19 +165,13 @@ def test_perturbation_parallel_needs_queries_and_ranks(tiny, tmp_path, capsys):
     assert main(["train", "--model", tiny["model"], "--data", tiny["data"], "--perturbation-parallel", "2",
                  "--out", str(tmp_path / "r")]) == 2
     assert "needs ranks: launch with torchrun" in capsys.readouterr().err
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           "-m", "pezo.cli", "train", "--model", tiny["model"],
-                           "--data", tiny["data"], *COMMON, "--perturbation-parallel", "2", "--out",
-                           str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
-    assert done.returncode != 0 and "needs at least 2 queries per step" in done.stderr
+    done = torchrun(2, tiny, tmp_path / "r", "--perturbation-parallel", 2, ok=False)
+    assert "needs at least 2 queries per step" in done.stderr
 
 
 def test_forward_grad_runs_in_one_process_only(tiny, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           "-m", "pezo.cli", "train", "--model", tiny["model"], "--data", tiny["data"], *COMMON,
-                           "--method", "forward-grad", "--out", str(tmp_path / "r")], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode != 0 and "forward-grad needs the derivative of the loss itself" in done.stderr
+    done = torchrun(2, tiny, tmp_path / "r", "--method", "forward-grad", ok=False)
+    assert "forward-grad needs the derivative of the loss itself" in done.stderr
     assert not (tmp_path / "r").exists()
 
 
@@ -184,11 +184,9 @@ def launch_two_machines(tiny, outs, *options):
         port = probe.getsockname()[1]
     nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank",
                                str(node), "--nproc-per-node", "1", "--master-addr", "127.0.0.1", "--master-port",
-                               str(port), "-m", "pezo.cli", "train", "--out", str(out), *map(str, options)]
-                              + ([] if "--resume" in options else ["--model", tiny["model"], "--data", tiny["data"],
-                                                                   *COMMON]),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"}) for node, out in enumerate(outs)]
+                               str(port), *train_argv(tiny, out, options)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+             for node, out in enumerate(outs)]
     outputs = [node.communicate(timeout=300) for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], outputs
 
@@ -223,19 +221,11 @@ def test_backends(tiny, tmp_path, capsys):
     assert main(["train", "--model", tiny["model"], "--data", tiny["data"], "--backend", "gloo",
                  "--out", str(tmp_path / "r")]) == 2
     assert "--backend gloo needs ranks: launch with torchrun" in capsys.readouterr().err
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           "-m", "pezo.cli", "train", "--model", tiny["model"], "--data", tiny["data"], *COMMON,
-                           "--backend", "nccl", "--out", str(tmp_path / "r")], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode != 0 and "--backend nccl runs collectives on GPUs" in done.stderr
-    assert not (tmp_path / "r").exists()
+    done = torchrun(2, tiny, tmp_path / "r", "--backend", "nccl", ok=False)
+    assert "--backend nccl runs collectives on GPUs" in done.stderr and not (tmp_path / "r").exists()
     if not torch.cuda.is_available():
-        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                               "-m", "pezo.cli", "train", "--model", tiny["model"], "--data", tiny["data"], *COMMON,
-                               "--device", "cuda", "--out", str(tmp_path / "r")], capture_output=True, text=True,
-                              timeout=300)
-        assert done.returncode != 0 and "error: device 'cuda' cannot be used here" in done.stderr
-        assert not (tmp_path / "r").exists()
+        done = torchrun(2, tiny, tmp_path / "r", "--device", "cuda", ok=False)
+        assert "error: device 'cuda' cannot be used here" in done.stderr and not (tmp_path / "r").exists()
 
 
 def test_an_unnumbered_cuda_device_is_the_local_ranks(monkeypatch):
