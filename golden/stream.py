@@ -11,7 +11,7 @@ import torch
 from .otf import OtfWords
 from .pool import PoolWords
 
-PERIOD_CACHE_VALUES = 1 << 25
+PERIOD_CACHE_VALUES = 1 << 27
 BLOCK_VALUES = 1 << 24
 CHUNK_WORDS = 1 << 16
 
@@ -29,9 +29,11 @@ def to_values(mantissas, exponents):
 class Stream:
     """The word stream of one spec, at any position, without stepping through it cycle by cycle.
 
-    The stream is periodic (spec.period_words words); when a period is small enough its real values are computed
-    once, tiled to a block of at least BLOCK_VALUES (64 MiB of float32), and later requests are a few large copies
-    out of that block (many small copies run far below memory bandwidth). The block lives on `device`, and real
+    The stream is periodic (spec.period_words words); when a period has at most PERIOD_CACHE_VALUES values (512 MiB
+    of float32: every pool, and otf specs up to 31 or 63 LFSRs of 16 bits) its real values are computed once,
+    CHUNK_WORDS words at a time, tiled to a block of at least BLOCK_VALUES (64 MiB), and later requests are a few
+    large copies out of that block (many small copies run far below memory bandwidth). A longer period is computed
+    chunk by chunk on every request, many times slower. The block lives on `device`, and real
     values are returned there, so a perturbation on a GPU is a copy within it, never one from the host.
     """
 
@@ -82,6 +84,10 @@ class Stream:
 
     def _block(self):
         if self._block_values is None:
-            period = self._real(0, self.spec.period_words)
+            lanes, words = self.spec.lanes, self.spec.period_words
+            period = torch.empty(words * lanes, dtype=torch.float32)
+            for start in range(0, words, CHUNK_WORDS):
+                count = min(CHUNK_WORDS, words - start)
+                period[start * lanes:(start + count) * lanes] = self._real(start, count)
             self._block_values = period.repeat(math.ceil(BLOCK_VALUES / period.numel())).to(self.device)
         return self._block_values
