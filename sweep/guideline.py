@@ -117,9 +117,12 @@ def _sources_section(groups):
         accuracy = ("lower" if differs(reference, group, "test_accuracy") else
                     "higher" if differs(group, reference, "test_accuracy") else "not different beyond noise")
         stopped = sum(bool(row["stopped"]) for row in group.rows)
+        unmoved = sum(row["best_step"] == 0 for row in group.rows)
         lines.append(f"- {group.label}: final loss {group.shown('final_loss')} ({loss}), test accuracy "
                      f"{group.shown('test_accuracy')} ({accuracy})"
                      + (f"; {stopped} of {len(group.rows)} runs stopped on a non-finite loss" if stopped else "")
+                     + (f"; in {unmoved} of {len(group.rows)} runs no step beat the starting weights on dev, so "
+                        f"the test accuracy is theirs" if unmoved else "")
                      + ".")
     return lines + [""]
 

@@ -9,6 +9,7 @@ from pezo import files
 from pezo.cli import main
 from pezo.sweep import analysis
 from pezo.sweep import grid as grids
+from pezo.sweep import guideline
 from pezo.sweep import measures
 from pezo.sweep import run as sweep_run
 from pezo.sweep.cli import load
@@ -226,3 +227,19 @@ def test_sweep_refuses_a_folder_it_did_not_write(tiny, tmp_path, capsys):
     (tmp_path / "mine.txt").write_text("keep")
     assert sweep(tiny, tmp_path, "--preset", "smoke") == 2
     assert "mine.txt" in capsys.readouterr().err and (tmp_path / "mine.txt").read_text() == "keep"
+
+
+def test_guideline_says_where_dev_selection_kept_the_starting_weights():
+    def configuration(perturb, loss, se, best_step):
+        row = {"final_loss": loss, "final_loss_se": se, "test_accuracy": 0.78, "test_accuracy_se": 0.02,
+               "loss_window": 20, "stopped": "", "best_step": best_step, "cost_lut_ff": None, "cost_bram36": None}
+        settings = {"perturb": perturb, "spec": None, "model": "m", "task": "rt", "steps": 100, "batch_size": 16,
+                    "lr": 1e-5, "eps": 1e-3, "k": 16}
+        return measures.Configuration(perturb, perturb, settings, [row])
+
+    text = guideline.text([configuration("gaussian", 0.41, 0.015, 50), configuration("uniform-raw", 0.6931, 0.0, 0),
+                           configuration("rademacher", 0.42, 0.015, 75)])
+    assert ("- uniform-raw: final loss 0.6931 ± 0 (higher), test accuracy 0.78 ± 0.02 (not different beyond noise); "
+            "in 1 of 1 runs no step beat the starting weights on dev, so the test accuracy is theirs." in text)
+    assert ("- rademacher: final loss 0.42 ± 0.015 (not different beyond noise), test accuracy 0.78 ± 0.02 (not "
+            "different beyond noise).\n" in text)
