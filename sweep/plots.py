@@ -1,5 +1,7 @@
 """The report's PNG plots: test accuracy and final loss along each generator field, and cost against quality with
 the Pareto front."""
+import math
+
 from pezo import files
 
 from .analysis import FIELDS, families, front
@@ -33,9 +35,10 @@ def _save(figure, path):
 
 def _along(field, found):
     """Accuracy and loss against `field`, a line per family (mean ± standard error, seeds as dots); power-of-two
-    controls as crosses."""
+    controls as crosses, drawn just right of their 2^k - 1 neighbour (on a log axis the two would coincide)."""
     from matplotlib import pyplot
-    figure, axes = pyplot.subplots(1, 2, figsize=(11, 4.2))
+    figure, axes = pyplot.subplots(1, 2, figsize=(11, 4.6))
+    logarithmic = field in ("size", "generators")
     for family in found:
         for panel, (name, title) in zip(axes, QUALITY):
             xs = [value for value, _ in family.line]
@@ -47,50 +50,113 @@ def _along(field, found):
                 panel.plot([value] * len(group.rows), [row[name] for row in group.rows], ".", color=colour,
                            alpha=0.4)
             for value, group in family.controls:
-                panel.errorbar([value], [group.mean(name)], yerr=[group.se(name)], marker="x", markersize=9,
-                               color=colour, capsize=3, linestyle="none", label=f"{value} (power of two)")
+                shown = value * 1.08 if logarithmic else value + 0.25
+                panel.errorbar([shown], [group.mean(name)], yerr=[group.se(name)], marker="x", markersize=9,
+                               color=colour, capsize=3, linestyle="none",
+                               label=f"{value} (power of two, drawn beside {value - 1})")
             panel.set(xlabel=AXIS[field], ylabel=title)
-            if field in ("size", "generators"):
+            if logarithmic:
                 panel.set_xscale("log", base=2)
-    values = sorted({value for family in found for value, _ in family.line + family.controls})
+    values = sorted({value for family in found for value, _ in family.line})
     for panel in axes:
         panel.set_xticks(values, labels=[str(value) for value in values], minor=False)
         panel.minorticks_off()
         _scale(panel)
-    axes[0].legend(fontsize=7)
+    _legend(figure, axes[0])
     figure.suptitle(f"Quality against {AXIS[field]} (mean ± standard error over seeds; dots: seeds)")
-    figure.tight_layout()
     return figure
 
 
 def _pareto(groups):
-    """Final loss and test accuracy against LUTs + FFs for the priced configurations, each panel's front joined;
-    sources without hardware as horizontal lines."""
+    """Final loss and test accuracy against LUTs + FFs for the priced configurations (mean ± standard error, a
+    colour per source, BRAM named in the label), each panel's front joined; sources without hardware as
+    horizontal lines. A configuration far outside the others' range (a diverged run) sits on the panel's edge as a
+    triangle, its value in its label, so that it does not flatten the rest."""
     from matplotlib import pyplot
-    figure, axes = pyplot.subplots(1, 2, figsize=(12, 4.8))
+    figure, axes = pyplot.subplots(1, 2, figsize=(13, 5.4))
+    priced = [group for group in groups if group.cost]
+    sources = sorted({group.settings["perturb"] for group in priced})
+    colours = {source: f"C{index % 10}" for index, source in enumerate(sources)}
     for panel, (name, title) in zip(axes, QUALITY):
-        priced = [group for group in groups if group.cost]
-        best = front(groups, name, lower=name == "final_loss")
-        panel.scatter([g.cost["lut_ff"] for g in priced], [g.mean(name) for g in priced], color="grey", s=18)
+        low, high = _inlier_range([group.mean(name) for group in groups])
+        placed = []
         for group in priced:
+            x, y = group.cost["lut_ff"], group.mean(name)
             bram = group.cost["bram36"]
-            panel.annotate(group.label.split(",")[0] + (f" +{bram:g} BRAM36" if bram else ""),
-                           (group.cost["lut_ff"], group.mean(name)), fontsize=6, xytext=(3, 3),
-                           textcoords="offset points")
-        best.sort(key=lambda group: group.cost["lut_ff"])
-        panel.plot([g.cost["lut_ff"] for g in best], [g.mean(name) for g in best], "o-", color="crimson",
-                   label="Pareto front (LUTs + FFs, BRAM, quality)")
+            label = group.label.split(",")[0].split(" ", 1)[-1] + (f" +{bram:g} BRAM36" if bram else "")
+            if low <= y <= high:
+                panel.errorbar([x], [y], yerr=[group.se(name)], marker="o", markersize=4, capsize=2,
+                               color=colours[group.settings["perturb"]], linestyle="none")
+            else:
+                y = high if y > high else low
+                panel.plot([x], [y], "^" if y == high else "v", color=colours[group.settings["perturb"]])
+                label = f"{group.label.split(',')[0]}: {group.mean(name):.4g}, off scale"
+            placed.append((label, x, y))
+        best = sorted(front(groups, name, lower=name == "final_loss"), key=lambda group: group.cost["lut_ff"])
+        panel.plot([g.cost["lut_ff"] for g in best], [g.mean(name) for g in best], "-", color="crimson", zorder=0,
+                   linewidth=2, alpha=0.6, label="Pareto front (LUTs + FFs, BRAM, quality within noise)")
         for group in groups:
-            if not group.cost:
-                panel.axhline(group.mean(name), linestyle="--", linewidth=0.8, color="steelblue")
-                panel.annotate(f"{group.label.split(',')[0]} (no hardware)", (0.01, group.mean(name)),
-                               xycoords=("axes fraction", "data"), fontsize=6, color="steelblue")
+            if not group.cost and low <= group.mean(name) <= high:
+                panel.axhline(group.mean(name), linestyle="--", linewidth=0.8, color="grey")
+                placed.append((f"{group.label.split(',')[0]} (no hardware)", None, group.mean(name)))
+        for source in sources:
+            panel.plot([], [], "o", color=colours[source], label=source)
         panel.set(xscale="log", xlabel="LUTs + FFs (Yosys estimate, UltraScale+)", ylabel=title)
-        _scale(panel)
-        panel.legend(fontsize=7)
-    figure.suptitle("Hardware cost against quality")
-    figure.tight_layout()
+        shown = [group for group in groups if low <= group.mean(name) <= high]
+        panel.set_ylim(*_padded(min(g.mean(name) - _finite(g.se(name)) for g in shown),
+                                max(g.mean(name) + _finite(g.se(name)) for g in shown)))
+        _annotate(figure, panel, placed)
+    _legend(figure, axes[0])
+    figure.suptitle("Hardware cost against quality (mean ± standard error)")
     return figure
+
+
+def _inlier_range(values):
+    """The range of `values` without those far outside the middle half (3 interquartile ranges beyond it)."""
+    finite = sorted(value for value in values if math.isfinite(value))
+    if len(finite) < 4:
+        return finite[0], finite[-1]
+    q1, q3 = finite[len(finite) // 4], finite[(3 * len(finite)) // 4]
+    spread = max(q3 - q1, 1e-12)
+    inliers = [value for value in finite if q1 - 3 * spread <= value <= q3 + 3 * spread]
+    return inliers[0], inliers[-1]
+
+
+def _finite(value):
+    return value if math.isfinite(value) else 0.0
+
+
+def _padded(low, high):
+    pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
+    return low - pad, high + pad
+
+
+def _annotate(figure, panel, placed):
+    """Label each point (x None: a horizontal line, labelled at the left) at the first nearby offset where the
+    label overlaps no label placed before it."""
+    renderer = figure.canvas.get_renderer()
+    taken = []
+    for label, x, y in sorted(placed, key=lambda item: (item[2], item[1] or 0)):
+        for dx, dy in ((4, 3), (4, -10), (-4, 3), (-4, -10), (4, 12), (4, -19), (-4, 12), (-4, -19)):
+            where = dict(xy=(0.01, y), xycoords=("axes fraction", "data")) if x is None else dict(xy=(x, y))
+            note = panel.annotate(label, **where, xytext=(abs(dx) if x is None else dx, dy), fontsize=6,
+                                  textcoords="offset points", ha="left" if dx > 0 or x is None else "right",
+                                  color="dimgrey" if x is None else "black")
+            box = note.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in taken):
+                break
+            note.remove()
+        else:
+            note = panel.annotate(label, **where, xytext=(4, 3), textcoords="offset points", fontsize=6)
+            box = note.get_window_extent(renderer)
+        taken.append(box)
+
+
+def _legend(figure, panel):
+    """One legend for the figure, below its panels."""
+    handles, labels = panel.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=7, frameon=False)
+    figure.tight_layout(rect=(0, 0.05 * (1 + (len(labels) - 1) // 4), 1, 0.96))
 
 
 def _scale(panel):

@@ -9,7 +9,7 @@ from pezo import files
 from pezo.cli import main
 from pezo.sweep import analysis
 from pezo.sweep import grid as grids
-from pezo.sweep import guideline
+from pezo.sweep import guideline, plots
 from pezo.sweep import measures
 from pezo.sweep import run as sweep_run
 from pezo.sweep.cli import load
@@ -243,3 +243,8 @@ def test_guideline_says_where_dev_selection_kept_the_starting_weights():
             "in 1 of 1 runs no step beat the starting weights on dev, so the test accuracy is theirs." in text)
     assert ("- rademacher: final loss 0.42 ± 0.015 (not different beyond noise), test accuracy 0.78 ± 0.02 (not "
             "different beyond noise).\n" in text)
+
+
+def test_a_diverged_run_does_not_set_the_plots_quality_range():
+    assert plots._inlier_range([0.41, 0.42, 0.40, 0.43, 0.6931]) == (0.40, 0.43)
+    assert plots._inlier_range([0.41, 0.6931]) == (0.41, 0.6931)      # too few to call one an outlier
