@@ -8,6 +8,8 @@ from .analysis import FIELDS, families, front
 
 AXIS = {"size": "pool size (entries)", "generators": "LFSRs (RNG count)", "width": "LFSR width (bits)",
         "bits": "pool value bits", "lanes": "lanes per word", "generator_seed": "generator seed"}
+OFFSETS = [(dx, dy) for dy in (3, -10, 12, -19, 21, -28, 30, -37) for dx in (4, -4)]
+"""Where a point's label may go (points right and up of the point), nearest first."""
 QUALITY = (("test_accuracy", "test accuracy (dev-selected)"), ("final_loss", "final train loss"))
 
 
@@ -73,13 +75,15 @@ def _pareto(groups):
     horizontal lines. A configuration far outside the others' range (a diverged run) sits on the panel's edge as a
     triangle, its value in its label, so that it does not flatten the rest."""
     from matplotlib import pyplot
-    figure, axes = pyplot.subplots(1, 2, figsize=(13, 5.4))
+    figure, axes = pyplot.subplots(1, 2, figsize=(13, 6.5))
     priced = [group for group in groups if group.cost]
     sources = sorted({group.settings["perturb"] for group in priced})
     colours = {source: f"C{index % 10}" for index, source in enumerate(sources)}
+    labels = []
     for panel, (name, title) in zip(axes, QUALITY):
         low, high = _inlier_range([group.mean(name) for group in groups])
         placed = []
+        labels.append(placed)
         for group in priced:
             x, y = group.cost["lut_ff"], group.mean(name)
             bram = group.cost["bram36"]
@@ -105,9 +109,10 @@ def _pareto(groups):
         shown = [group for group in groups if low <= group.mean(name) <= high]
         panel.set_ylim(*_padded(min(g.mean(name) - _finite(g.se(name)) for g in shown),
                                 max(g.mean(name) + _finite(g.se(name)) for g in shown)))
-        _annotate(figure, panel, placed)
-    _legend(figure, axes[0])
     figure.suptitle("Hardware cost against quality (mean ± standard error)")
+    _legend(figure, axes[0])
+    for panel, placed in zip(axes, labels):
+        _annotate(figure, panel, placed)
     return figure
 
 
@@ -133,17 +138,18 @@ def _padded(low, high):
 
 def _annotate(figure, panel, placed):
     """Label each point (x None: a horizontal line, labelled at the left) at the first nearby offset where the
-    label overlaps no label placed before it."""
+    label stays within the panel's width and overlaps no label placed before it."""
     renderer = figure.canvas.get_renderer()
+    inside = panel.get_window_extent(renderer)
     taken = []
     for label, x, y in sorted(placed, key=lambda item: (item[2], item[1] or 0)):
-        for dx, dy in ((4, 3), (4, -10), (-4, 3), (-4, -10), (4, 12), (4, -19), (-4, 12), (-4, -19)):
+        for dx, dy in OFFSETS:
             where = dict(xy=(0.01, y), xycoords=("axes fraction", "data")) if x is None else dict(xy=(x, y))
             note = panel.annotate(label, **where, xytext=(abs(dx) if x is None else dx, dy), fontsize=6,
                                   textcoords="offset points", ha="left" if dx > 0 or x is None else "right",
                                   color="dimgrey" if x is None else "black")
             box = note.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in taken):
+            if inside.x0 <= box.x0 and box.x1 <= inside.x1 and not any(box.overlaps(other) for other in taken):
                 break
             note.remove()
         else:
