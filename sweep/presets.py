@@ -12,7 +12,7 @@ The paper's points (../docs/results.md has what they measured here):
 - paper: all of the above, once each.
 
 Their budget, `PAPER_BUDGET`, is MeZO's setting (k = 16 per class, batch 16, eps 1e-3) on the default model and
-Rotten Tomatoes, with lr 1e-5 and 100 steps: the whole `paper` grid (23 points) needs about 3.5 hours on an idle
+Rotten Tomatoes, with lr 1e-5 and 100 steps: the whole `paper` grid (23 points) needs about 2 h 20 min on an idle
 2-core CPU (docs/results.md). `smoke` runs the machinery on every kind of point in a few steps; give it a small
 --model and --data.
 """
