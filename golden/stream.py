@@ -29,11 +29,12 @@ def to_values(mantissas, exponents):
 class Stream:
     """The word stream of one spec, at any position, without stepping through it cycle by cycle.
 
-    The stream is periodic (spec.period_words words); when a period has at most PERIOD_CACHE_VALUES values (512 MiB
-    of float32: every pool, and otf specs up to 31 or 63 LFSRs of 16 bits) its real values are computed once,
-    CHUNK_WORDS words at a time, tiled to a block of at least BLOCK_VALUES (64 MiB), and later requests are a few
-    large copies out of that block (many small copies run far below memory bandwidth). A longer period is computed
-    chunk by chunk on every request, many times slower. The block lives on `device`, and real
+    The stream is periodic (spec.period_words words of spec.lanes values). When a period has at most
+    PERIOD_CACHE_VALUES values (512 MiB of float32: every pool; otf specs where lcm(2^width - 1, generators) *
+    generators fits, e.g. every count up to 64 at 15 bits or less, and 31 or 63 LFSRs of 16 bits) its real values
+    are computed once, CHUNK_WORDS words at a time, tiled to a block of at least BLOCK_VALUES (64 MiB), and later
+    requests are a few large copies out of that block (many small copies run far below memory bandwidth). A longer
+    period is computed chunk by chunk on every request, many times slower. The block lives on `device`, and real
     values are returned there, so a perturbation on a GPU is a copy within it, never one from the host.
     """
 
@@ -89,5 +90,6 @@ class Stream:
             for start in range(0, words, CHUNK_WORDS):
                 count = min(CHUNK_WORDS, words - start)
                 period[start * lanes:(start + count) * lanes] = self._real(start, count)
-            self._block_values = period.repeat(math.ceil(BLOCK_VALUES / period.numel())).to(self.device)
+            tiles = math.ceil(BLOCK_VALUES / period.numel())
+            self._block_values = (period.repeat(tiles) if tiles > 1 else period).to(self.device)
         return self._block_values

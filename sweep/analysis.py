@@ -11,12 +11,15 @@ import math
 FIELDS = ("size", "generators", "width", "bits", "lanes", "generator_seed")
 """The generator fields a family may vary along."""
 SIGNIFICANCE = 2.0
+WARNED = ("size", "generators")
+"""The fields whose powers of two the PeZO paper avoids (they line up with layers' weight counts)."""
 
 
 @dataclasses.dataclass
 class Family:
     """Configurations alike in everything but `field`: `line` holds (value, Configuration) in ascending order;
-    `controls` the power-of-two values whose 2^k - 1 neighbour is on the line (the PeZO paper's warning)."""
+    `controls` the power-of-two pool sizes or RNG counts whose 2^k - 1 neighbour is on the line (the PeZO paper's
+    warning)."""
     field: str
     label: str
     line: list
@@ -36,7 +39,8 @@ def families(groups, field):
     for members in found.values():
         members.sort(key=lambda member: member[0])
         values = {value for value, _ in members}
-        controls = [(v, g) for v, g in members if v > 2 and v & (v - 1) == 0 and v - 1 in values]
+        controls = [(v, g) for v, g in members
+                    if field in WARNED and v > 2 and v & (v - 1) == 0 and v - 1 in values]
         line = [(v, g) for v, g in members if (v, g) not in controls]
         if len(line) >= 2:
             result.append(Family(field, _family_label(line[0][1], field), line, controls))

@@ -1,15 +1,18 @@
 """The report's PNG plots: test accuracy and final loss along each generator field, and cost against quality with
 the Pareto front."""
 import math
+import statistics
+from collections import Counter
 
 from pezo import files
 
-from .analysis import FIELDS, families, front
+from .analysis import FIELDS, SIGNIFICANCE, families, front
 
 AXIS = {"size": "pool size (entries)", "generators": "LFSRs (RNG count)", "width": "LFSR width (bits)",
         "bits": "pool value bits", "lanes": "lanes per word", "generator_seed": "generator seed"}
 OFFSETS = [(dx, dy) for dy in (3, -10, 12, -19, 21, -28, 30, -37) for dx in (4, -4)]
-"""Where a point's label may go (points right and up of the point), nearest first."""
+"""Where a point's label may go: (dx, dy) in typographic points from the point, positive right and up, nearest
+first."""
 QUALITY = (("test_accuracy", "test accuracy (dev-selected)"), ("final_loss", "final train loss"))
 
 
@@ -52,7 +55,7 @@ def _along(field, found):
                 panel.plot([value] * len(group.rows), [row[name] for row in group.rows], ".", color=colour,
                            alpha=0.4)
             for value, group in family.controls:
-                shown = value * 1.08 if logarithmic else value + 0.25
+                shown = value * 1.18 if logarithmic else value + 0.25
                 panel.errorbar([shown], [group.mean(name)], yerr=[group.se(name)], marker="x", markersize=9,
                                color=colour, capsize=3, linestyle="none",
                                label=f"{value} (power of two, drawn beside {value - 1})")
@@ -73,42 +76,48 @@ def _pareto(groups):
     """Final loss and test accuracy against LUTs + FFs for the priced configurations (mean ± standard error, a
     colour per source, BRAM named in the label), each panel's front joined; sources without hardware as
     horizontal lines. A configuration far outside the others' range (a diverged run) sits on the panel's edge as a
-    triangle, its value in its label, so that it does not flatten the rest."""
+    triangle, its value in its label, so that it does not flatten the rest; one without a value is left out."""
     from matplotlib import pyplot
     figure, axes = pyplot.subplots(1, 2, figsize=(13, 6.5))
     priced = [group for group in groups if group.cost]
     sources = sorted({group.settings["perturb"] for group in priced})
     colours = {source: f"C{index % 10}" for index, source in enumerate(sources)}
+    costs = Counter(group.cost["lut_ff"] for group in priced)
     labels = []
     for panel, (name, title) in zip(axes, QUALITY):
-        low, high = _inlier_range([group.mean(name) for group in groups])
+        valued = [group for group in groups if math.isfinite(group.mean(name))]
+        low, high = _inlier_range([g.mean(name) for g in valued], [_finite(g.se(name)) for g in valued])
+        inside = [group for group in valued if low <= group.mean(name) <= high]
+        bottom, top = _padded(min((g.mean(name) - _finite(g.se(name)) for g in inside), default=0.0),
+                              max((g.mean(name) + _finite(g.se(name)) for g in inside), default=1.0))
         placed = []
         labels.append(placed)
-        for group in priced:
-            x, y = group.cost["lut_ff"], group.mean(name)
+        for group in valued:
+            x, y, colour = (group.cost or {}).get("lut_ff"), group.mean(name), colours.get(group.settings["perturb"])
+            source = group.label.split(",")[0]
+            if x is None:
+                if group in inside:
+                    panel.axhline(y, linestyle="--", linewidth=0.8, color="grey")
+                    placed.append((f"{source} (no hardware)", None, y))
+                continue
             bram = group.cost["bram36"]
-            label = group.label.split(",")[0].split(" ", 1)[-1] + (f" +{bram:g} BRAM36" if bram else "")
-            if low <= y <= high:
-                panel.errorbar([x], [y], yerr=[group.se(name)], marker="o", markersize=4, capsize=2,
-                               color=colours[group.settings["perturb"]], linestyle="none")
+            label = (source if costs[x] > 1 else source.split(" ", 1)[-1]) + (f" +{bram:g} BRAM36" if bram else "")
+            if group in inside:
+                panel.errorbar([x], [y], yerr=[group.se(name)], marker="o", markersize=4, capsize=2, color=colour,
+                               linestyle="none")
             else:
-                y = high if y > high else low
-                panel.plot([x], [y], "^" if y == high else "v", color=colours[group.settings["perturb"]])
-                label = f"{group.label.split(',')[0]}: {group.mean(name):.4g}, off scale"
+                edge = top if y > high else bottom
+                panel.plot([x], [edge], "^" if y > high else "v", color=colour)
+                label, y = f"{source}: {y:.4g}, off scale", edge
             placed.append((label, x, y))
-        best = sorted(front(groups, name, lower=name == "final_loss"), key=lambda group: group.cost["lut_ff"])
-        panel.plot([g.cost["lut_ff"] for g in best], [g.mean(name) for g in best], "-", color="crimson", zorder=0,
-                   linewidth=2, alpha=0.6, label="Pareto front (LUTs + FFs, BRAM, quality within noise)")
-        for group in groups:
-            if not group.cost and low <= group.mean(name) <= high:
-                panel.axhline(group.mean(name), linestyle="--", linewidth=0.8, color="grey")
-                placed.append((f"{group.label.split(',')[0]} (no hardware)", None, group.mean(name)))
+        best = sorted((group for group in front(groups, name, lower=name == "final_loss") if group in valued),
+                      key=lambda group: group.cost["lut_ff"])
+        panel.plot([g.cost["lut_ff"] for g in best], [min(max(g.mean(name), bottom), top) for g in best], "o-",
+                   color="crimson", zorder=0, linewidth=2, markersize=8, alpha=0.5,
+                   label="Pareto front (LUTs + FFs, BRAM, quality within noise)")
         for source in sources:
             panel.plot([], [], "o", color=colours[source], label=source)
-        panel.set(xscale="log", xlabel="LUTs + FFs (Yosys estimate, UltraScale+)", ylabel=title)
-        shown = [group for group in groups if low <= group.mean(name) <= high]
-        panel.set_ylim(*_padded(min(g.mean(name) - _finite(g.se(name)) for g in shown),
-                                max(g.mean(name) + _finite(g.se(name)) for g in shown)))
+        panel.set(xscale="log", xlabel="LUTs + FFs (Yosys estimate, UltraScale+)", ylabel=title, ylim=(bottom, top))
     figure.suptitle("Hardware cost against quality (mean ± standard error)")
     _legend(figure, axes[0])
     for panel, placed in zip(axes, labels):
@@ -116,13 +125,14 @@ def _pareto(groups):
     return figure
 
 
-def _inlier_range(values):
-    """The range of `values` without those far outside the middle half (3 interquartile ranges beyond it)."""
-    finite = sorted(value for value in values if math.isfinite(value))
+def _inlier_range(values, errors):
+    """The range of `values` without those far outside the middle half: beyond it by 3 times its width, or by 3
+    times twice the median standard error (`errors`) where that is larger (values that are mostly equal)."""
+    finite = sorted(values)
     if len(finite) < 4:
-        return finite[0], finite[-1]
+        return (finite[0], finite[-1]) if finite else (0.0, 1.0)
     q1, q3 = finite[len(finite) // 4], finite[(3 * len(finite)) // 4]
-    spread = max(q3 - q1, 1e-12)
+    spread = max(q3 - q1, SIGNIFICANCE * statistics.median(errors), 1e-12)
     inliers = [value for value in finite if q1 - 3 * spread <= value <= q3 + 3 * spread]
     return inliers[0], inliers[-1]
 

@@ -121,9 +121,10 @@ def test_pool_depends_on_seed():
 
 
 @pytest.mark.parametrize("spec", [OtfSpec(generators=7, width=6), PoolSpec(size=255, bits=8, lanes=5)], ids=str)
-@pytest.mark.parametrize("cached", [True, False])
-def test_values_equal_words_across_period_boundaries(spec, cached, monkeypatch):
-    monkeypatch.setattr(stream_module, "BLOCK_VALUES", 2 * spec.period_words * spec.lanes)
+@pytest.mark.parametrize("cached, periods", [(True, 2), (True, 0), (False, 2)])
+def test_values_equal_words_across_period_boundaries(spec, cached, periods, monkeypatch):
+    """Cached (a block of two periods, or of one when the period alone is longer than a block) and computed."""
+    monkeypatch.setattr(stream_module, "BLOCK_VALUES", max(1, periods * spec.period_words * spec.lanes))
     monkeypatch.setattr(stream_module, "CHUNK_WORDS", 7)  # the cached period, too, is filled 7 words at a time
     if not cached:
         monkeypatch.setattr(stream_module, "PERIOD_CACHE_VALUES", 0)

@@ -246,5 +246,7 @@ def test_guideline_says_where_dev_selection_kept_the_starting_weights():
 
 
 def test_a_diverged_run_does_not_set_the_plots_quality_range():
-    assert plots._inlier_range([0.41, 0.42, 0.40, 0.43, 0.6931]) == (0.40, 0.43)
-    assert plots._inlier_range([0.41, 0.6931]) == (0.41, 0.6931)      # too few to call one an outlier
+    assert plots._inlier_range([0.41, 0.42, 0.40, 0.43, 0.6931], [0.015] * 5) == (0.40, 0.43)
+    assert plots._inlier_range([0.41, 0.6931], [0.015] * 2) == (0.41, 0.6931)      # too few to call one an outlier
+    accuracies = [0.786] * 10 + [0.782, 0.79]          # mostly equal: the standard errors set the scale
+    assert plots._inlier_range(accuracies, [0.018] * 12) == (0.782, 0.79)
