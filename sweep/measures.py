@@ -3,7 +3,8 @@
 - final loss: the mean train loss (each step's estimate of L(theta)) over the last fifth of the steps, with its
   standard error (the window's sample deviation over the square root of its length);
 - test accuracy of the dev-selected weights, with its binomial standard error;
-- best dev accuracy and its step, steps done, the median step time and the sum of step times, the wall time.
+- best dev accuracy and its step, steps done, the median step time and the sum of step times (the kept steps'),
+  and the wall time of the attempt that finished the point (a resumed point's leaves out its earlier attempts).
 
 A configuration averages its seeds: the mean of each measure, and the standard error of that mean from the
 seeds' windows, or from the spread of the seeds where it is larger.
