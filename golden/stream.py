@@ -59,20 +59,7 @@ class Stream:
         """Real values `first` .. `first + count - 1` of the flattened stream (value v is word v // lanes, lane
         v % lanes) as float32, written into `out` if given."""
         out = torch.empty(count, dtype=torch.float32, device=self.device) if out is None else out
-        source = self._block() if self.period_values <= PERIOD_CACHE_VALUES else None
-        step = source.numel() if source is not None else CHUNK_WORDS * self.spec.lanes
-        offset, done = first % self.period_values, 0
-        while done < count:
-            if source is None:
-                word, lane = divmod(offset, self.spec.lanes)
-                chunk = self._real(word, CHUNK_WORDS).to(out.device)
-                start, stop = lane, min(lane + count - done, step)
-            else:
-                chunk, start, stop = source, offset, min(offset + count - done, step)
-            out[done:done + stop - start] = chunk[start:stop]
-            done += stop - start
-            offset = (offset + stop - start) % self.period_values
-        return out
+        return self._fill(out, first, count, self._block() if self.period_values <= PERIOD_CACHE_VALUES else None)
 
     def perturbation(self, start_word, values, out=None):
         """The vector u of one perturbation of `values` values that starts at word `start_word`."""
@@ -83,13 +70,26 @@ class Stream:
         mantissas, exponents = self.words(start, count)
         return (to_values(mantissas, exponents) if self.scaled else mantissas.to(torch.float32)).view(-1)
 
+    def _fill(self, out, first, count, block):
+        """Write values first .. first + count - 1 into `out`: copied out of `block` (the cached periods), or
+        without one computed, at most CHUNK_WORDS words at a time."""
+        offset, done = first % self.period_values, 0
+        while done < count:
+            if block is None:
+                word, start = divmod(offset, self.spec.lanes)
+                words = min(CHUNK_WORDS, math.ceil((start + count - done) / self.spec.lanes))
+                chunk = self._real(word, words).to(out.device)
+            else:
+                chunk, start = block, offset
+            stop = min(start + count - done, chunk.numel())
+            out[done:done + stop - start] = chunk[start:stop]
+            done += stop - start
+            offset = (offset + stop - start) % self.period_values
+        return out
+
     def _block(self):
         if self._block_values is None:
-            lanes, words = self.spec.lanes, self.spec.period_words
-            period = torch.empty(words * lanes, dtype=torch.float32)
-            for start in range(0, words, CHUNK_WORDS):
-                count = min(CHUNK_WORDS, words - start)
-                period[start * lanes:(start + count) * lanes] = self._real(start, count)
+            period = self._fill(torch.empty(self.period_values, dtype=torch.float32), 0, self.period_values, None)
             tiles = math.ceil(BLOCK_VALUES / period.numel())
             self._block_values = (period.repeat(tiles) if tiles > 1 else period).to(self.device)
         return self._block_values
