@@ -96,13 +96,13 @@ def _pareto(groups):
             x, y, colour = (group.cost or {}).get("lut_ff"), group.mean(name), colours.get(group.settings["perturb"])
             source = group.label.split(",")[0]
             if x is None:
-                if group in inside:
+                if low <= y <= high:
                     panel.axhline(y, linestyle="--", linewidth=0.8, color="grey")
                     placed.append((f"{source} (no hardware)", None, y))
                 continue
             bram = group.cost["bram36"]
             label = (source if costs[x] > 1 else source.split(" ", 1)[-1]) + (f" +{bram:g} BRAM36" if bram else "")
-            if group in inside:
+            if low <= y <= high:
                 panel.errorbar([x], [y], yerr=[group.se(name)], marker="o", markersize=4, capsize=2, color=colour,
                                linestyle="none")
             else:
@@ -110,8 +110,8 @@ def _pareto(groups):
                 panel.plot([x], [edge], "^" if y > high else "v", color=colour)
                 label, y = f"{source}: {y:.4g}, off scale", edge
             placed.append((label, x, y))
-        best = sorted((group for group in front(groups, name, lower=name == "final_loss") if group in valued),
-                      key=lambda group: group.cost["lut_ff"])
+        best = sorted((group for group in front(groups, name, lower=name == "final_loss")
+                       if math.isfinite(group.mean(name))), key=lambda group: group.cost["lut_ff"])
         panel.plot([g.cost["lut_ff"] for g in best], [min(max(g.mean(name), bottom), top) for g in best], "o-",
                    color="crimson", zorder=0, linewidth=2, markersize=8, alpha=0.5,
                    label="Pareto front (LUTs + FFs, BRAM, quality within noise)")
@@ -153,19 +153,23 @@ def _annotate(figure, panel, placed):
     inside = panel.get_window_extent(renderer)
     taken = []
     for label, x, y in sorted(placed, key=lambda item: (item[2], item[1] or 0)):
-        for dx, dy in OFFSETS:
-            where = dict(xy=(0.01, y), xycoords=("axes fraction", "data")) if x is None else dict(xy=(x, y))
-            note = panel.annotate(label, **where, xytext=(abs(dx) if x is None else dx, dy), fontsize=6,
-                                  textcoords="offset points", ha="left" if dx > 0 or x is None else "right",
-                                  color="dimgrey" if x is None else "black")
+        offsets = OFFSETS if x is not None else [offset for offset in OFFSETS if offset[0] > 0]  # lines: at the left
+        for dx, dy in offsets:
+            note = _note(panel, label, x, y, dx, dy)
             box = note.get_window_extent(renderer)
             if inside.x0 <= box.x0 and box.x1 <= inside.x1 and not any(box.overlaps(other) for other in taken):
                 break
             note.remove()
-        else:
-            note = panel.annotate(label, **where, xytext=(4, 3), textcoords="offset points", fontsize=6)
-            box = note.get_window_extent(renderer)
+        else:                                   # nowhere free: the first place, overlapping
+            box = _note(panel, label, x, y, *offsets[0]).get_window_extent(renderer)
         taken.append(box)
+
+
+def _note(panel, label, x, y, dx, dy):
+    """`label` (dx, dy) points from (x, y), or from the panel's left edge at y where x is None."""
+    where = dict(xy=(0.01, y), xycoords=("axes fraction", "data")) if x is None else dict(xy=(x, y))
+    return panel.annotate(label, **where, xytext=(dx, dy), textcoords="offset points", fontsize=6,
+                          ha="left" if dx > 0 else "right", color="dimgrey" if x is None else "black")
 
 
 def _legend(figure, panel):
