@@ -87,10 +87,11 @@ class AxiWrapper(wiring.Component):
     infers them without guessing. `aresetn` is active low and synchronous. `description` names what it is."""
 
     def __init__(self, passed, interfaces, description):
-        self.interfaces, self.description = interfaces, description
+        self.interfaces, self.description, self.passed = interfaces, description, passed
         members = {"aclk": In(1), "aresetn": In(1)}
         for interface in interfaces:
-            members.update(stream_ports(interface) if interface.bus == AXIS else {})
+            if interface.bus == AXIS:
+                members.update(stream_ports(interface))
         super().__init__(wiring.Signature({**members, **passed}))
         for interface in interfaces:
             bus = ":".join(interface.bus)
@@ -110,9 +111,9 @@ class AxiWrapper(wiring.Component):
         m.domains.sync = domain = ClockDomain("sync", local=True)
         m.d.comb += [domain.clk.eq(self.aclk), domain.rst.eq(~self.aresetn)]
 
-    def pass_through(self, m, block, passed):
+    def pass_through(self, m, block):
         """Connect the `passed` members of `block` to the wrapper's ports of the same names."""
-        for name, member in passed.items():
+        for name, member in self.passed.items():
             ours, theirs = getattr(self, name), getattr(block, name)
             m.d.comb += theirs.eq(ours) if member.flow == In else ours.eq(theirs)
 
@@ -128,9 +129,8 @@ class AxiStreamGenerator(AxiWrapper):
 
     def __init__(self, spec, clock_hz=CLOCK_HZ):
         self.spec = spec
-        self.passed = controls(generator_signature(spec), ("o",))
         super().__init__(
-            self.passed, interfaces(spec, None, clock_hz),
+            controls(generator_signature(spec), ("o",)), interfaces(spec, None, clock_hz),
             f"PeZO perturbation generator {spec.to_json()} as an AXI4-Stream master (one perturbation per packet)")
 
     def elaborate(self, platform):
@@ -142,7 +142,7 @@ class AxiStreamGenerator(AxiWrapper):
             self.m_axis_tdata.eq(payload.as_value()[:len(payload.as_value()) - 1]),
             self.m_axis_tlast.eq(payload.last), self.m_axis_tvalid.eq(dut.o.valid), dut.o.ready.eq(self.m_axis_tready),
         ]
-        self.pass_through(m, dut, self.passed)
+        self.pass_through(m, dut)
         return m
 
 
@@ -160,9 +160,8 @@ class AxiStreamEngine(AxiWrapper):
 
     def __init__(self, spec, fmt, clock_hz=CLOCK_HZ):
         self.spec, self.fmt = spec, fmt
-        self.passed = controls(engine_signature(spec, fmt), ("w", "perturbed", "updated"))
         super().__init__(
-            self.passed, interfaces(spec, fmt, clock_hz),
+            controls(engine_signature(spec, fmt), ("w", "perturbed", "updated")), interfaces(spec, fmt, clock_hz),
             f"PeZO ZO engine with {fmt} weights around the generator {spec.to_json()}, AXI4-Stream weights in, "
             "perturbed and updated weights out")
 
@@ -179,5 +178,5 @@ class AxiStreamEngine(AxiWrapper):
                      self.m_axis_updated_tdata.eq(Mux(updated.valid, updated.payload.values, 0)),
                      self.m_axis_updated_tlast.eq(updated.payload.last & updated.valid),
                      self.m_axis_updated_tvalid.eq(updated.valid), updated.ready.eq(self.m_axis_updated_tready)]
-        self.pass_through(m, engine, self.passed)
+        self.pass_through(m, engine)
         return m
