@@ -1,4 +1,5 @@
-"""The `pezo` command line: export, sim and flow (the main job on the paper's defaults).
+"""The `pezo` command line: export, sim, prove, flow (the main job on the paper's defaults), hil, synth, train,
+quality and sweep.
 
 Every command takes a generator configuration as a preset (`--preset otf-31x8`), a JSON spec file (`--spec`), an
 exported build (`--manifest`), or field by field (`--strategy otf --generators 31 --width 8 ...`). Bad input
@@ -24,6 +25,7 @@ from .options import (ToolFailed, UsageError, add_spec_options, output_file, out
                       spec_label)
 from .sweep.cli import add_parser as add_sweep_parser
 from .train.cli import add_parser as add_train_parser
+from .train.quality import add_parser as add_quality_parser
 
 
 def export_command(args):
@@ -342,6 +344,7 @@ def parser():
                             help="the training run's seed (data split, batches; default 0); --seed is the generator's")
     hil_parser.set_defaults(run=hil_command)
     add_train_parser(commands)
+    add_quality_parser(commands)
     add_sweep_parser(commands)
     return main_parser
 

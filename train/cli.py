@@ -28,11 +28,11 @@ def add_parser(commands):
     parser.add_argument("--out", type=output_folder, required=True, help="run folder (new or empty, or the one to resume)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out (only --steps and --device may change)")
-    parser.add_argument("--model", help=f"'{defaults.model}' (default, offline) or a Hugging Face name or folder")
     parser.add_argument("--task", help=f"prompt template and label words (default {defaults.task})")
     parser.add_argument("--template", help="a custom prompt with {text} (and {mask} for masked LMs)")
     parser.add_argument("--label-words", nargs="+", help="the custom prompt's label words, one per class")
     parser.add_argument("--data", help="a CSV or JSONL file with text,label (default: Rotten Tomatoes)")
+    add_model_options(parser)
     parser.add_argument("--perturb", choices=perturbations.NAMES,
                         help="perturbation source (default gaussian, or the --manifest's generator)")
     for name in ("k", "test_size", "steps", "batch_size", "eval_every", "seed"):
@@ -41,9 +41,9 @@ def add_parser(commands):
         parser.add_argument("--" + name.replace("_", "-"), type=float, help=f"default {getattr(defaults, name)}")
     parser.add_argument("--method", choices=list(zo.METHODS), help=f"ZO method (default {defaults.method})")
     parser.add_argument("--schedule", choices=SCHEDULES, help=f"lr schedule (default {defaults.schedule})")
-    parser.add_argument("--peft", choices=adapters.KINDS, help="LoRA or prefix tuning (default: all weights)")
-    for name in ("lora_r", "lora_alpha", "prefix_tokens"):
-        parser.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(defaults, name)}")
+    parser.add_argument("--compensate-scale", action="store_true", default=None,
+                        help="divide lr by the source's E[u^2] and eps by its square root, so that sources run at "
+                             "equal effective step size (pezo quality gives E[u^2]; default off, as MeZO)")
     parser.add_argument("--device", help="torch device of the model and its perturbations: cpu (default), cuda, "
                         "cuda:1, ... (on --resume it may change)")
     parser.add_argument("--forward", choices=list(tasks.FORWARDS),
@@ -63,6 +63,22 @@ def add_parser(commands):
     for name, (argument, owners) in method_arguments().items():
         methods.add_argument("--" + name.replace("_", "-"), dest="method_" + name, type=argument.parse,
                              help=f"{argument.help} ({', '.join(owners)}; default {argument.default})")
+    add_generator_options(parser)
+    parser.set_defaults(run=train_command)
+
+
+def add_model_options(parser):
+    """--model and the PEFT options: which values are trained (shared with `pezo quality`)."""
+    defaults = Config(out="")
+    parser.add_argument("--model", help=f"'{defaults.model}' (default, offline) or a Hugging Face name or folder")
+    parser.add_argument("--peft", choices=adapters.KINDS, help="LoRA or prefix tuning (default: all weights)")
+    for name in ("lora_r", "lora_alpha", "prefix_tokens"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(defaults, name)}")
+
+
+def add_generator_options(parser):
+    """The generator of a streamed source, as a preset, spec file, build or field by field (shared with
+    `pezo quality`); source_from_args reads them."""
     group = parser.add_argument_group("generator of pezo-otf, pezo-pool and uniform-raw (docs/spec.md section 1)")
     group.add_argument("--preset", help="a configuration of the PeZO paper (otf-31x8, otf-31x14, pool-4095x12)")
     group.add_argument("--spec", type=Path, help="a JSON spec file")
@@ -70,7 +86,6 @@ def add_parser(commands):
     for name in SPEC_OPTIONS:
         group.add_argument("--" + name.replace("_", "-"), type=int)
     group.add_argument("--generator-seed", type=int, help="the spec's seed (otf: first LFSR state; pool: fill)")
-    parser.set_defaults(run=train_command)
 
 
 def train_command(args):
@@ -128,11 +143,18 @@ def config_from_args(args):
     given = {name: value for name, value in vars(args).items() if name in fields and value is not None}
     config = Config(**{**given, "out": str(args.out)})
     config.method_args = _method_args(args, config.method)
-    spec = _spec_from_args(args, config.perturb if args.perturb else None)
-    if spec is not None:
-        config.perturb = args.perturb or "pezo-" + spec.strategy
-        config.spec = spec.to_dict()
+    config.perturb, spec = source_from_args(args, config.perturb)
+    config.spec = spec and spec.to_dict()
     return config
+
+
+def source_from_args(args, default="gaussian"):
+    """(perturbation source name, generator spec or None) the options give: --perturb, else the generator's
+    source when generator options are given, else `default`."""
+    spec = _spec_from_args(args, args.perturb)
+    if spec is None:
+        return args.perturb or default, None
+    return args.perturb or "pezo-" + spec.strategy, spec
 
 
 def _spec_from_args(args, perturb):

@@ -18,6 +18,7 @@ import dataclasses
 import io
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -44,7 +45,8 @@ class Config:
     peft: None (full fine-tuning), "lora" (lora_r, lora_alpha) or "prefix" (prefix_tokens); device: the torch
     device; forward: the forward passes' precision (tasks.FORWARDS: fp32, or bf16 autocast over fp32 weights);
     numerics: MeZO's in-place passes, or the engine's perturb on read and update with fp32 or bf16 weights
-    (train/engine.py)."""
+    (train/engine.py); compensate_scale: lr / E[u^2] and eps / sqrt(E[u^2]) of the source (golden/quality.py), so
+    that sources with other mean squares take equal effective steps."""
     out: str
     model: str = models.DEFAULT_MODEL
     task: str = "rt"
@@ -72,6 +74,7 @@ class Config:
     device: str = "cpu"
     forward: str = "fp32"
     numerics: str = "in-place"
+    compensate_scale: bool = False
 
     def check(self):
         for name in ("k", "test_size", "batch_size", "eval_every"):
@@ -88,9 +91,22 @@ class Config:
             raise ValueError(f"forward {self.forward!r} is unknown: allowed {', '.join(tasks.FORWARDS)}")
         if self.numerics not in engine.NUMERICS:
             raise ValueError(f"numerics {self.numerics!r} is unknown: allowed {', '.join(engine.NUMERICS)}")
+        if self.compensate_scale and engine.NUMERICS[self.numerics]:
+            raise ValueError(f"compensate_scale would move eps off the power of two the {self.numerics} numerics "
+                             f"need: choose lr and eps for the source instead")
         if engine.NUMERICS[self.numerics]:
             engine.check(self.method, self.method_args.get("queries", 1),
                          self.method_args.get("estimator", "two-sided"), self.eps, self.perturb)
+
+
+def compensated(config, quality):
+    """(lr, eps) of a run: the config's, or with compensate_scale divided by E[u^2] and its square root."""
+    if not config.compensate_scale:
+        return config.lr, config.eps
+    if quality.mean_square is None:
+        raise ValueError(f"compensate_scale needs the source's E[u^2], and its period of {quality.period_values} "
+                         f"values is too long to analyse: choose lr and eps for the source instead")
+    return config.lr / quality.mean_square, config.eps / math.sqrt(quality.mean_square)
 
 
 def check_device(name):
@@ -140,7 +156,10 @@ class Run:
         self.device = distributed.rank_device(config.device)
         self.lm.model.to(self.device)
         self.classifier = tasks.Classifier(self.lm, task, forward=config.forward)
-        self.zo = zo.make(config.method, self.lm.model, source, lr=config.lr, eps=config.eps,
+        self.quality = source.quality(sum(param.numel() for param in self.lm.model.parameters()
+                                          if param.requires_grad))
+        self.lr, self.eps = compensated(config, self.quality)
+        self.zo = zo.make(config.method, self.lm.model, source, lr=self.lr, eps=self.eps,
                           weight_decay=config.weight_decay, **config.method_args)
         if engine.NUMERICS[config.numerics]:
             self.zo.numerics = engine.EngineNumerics(self.zo, self.lm.model, engine.NUMERICS[config.numerics])
@@ -158,6 +177,9 @@ class Run:
             if self.out.exists() and not files.is_empty(self.out):
                 raise files.Refused(f"{self.out} is not empty: give another --out or --resume")
             files.own(self.out, OWNS)
+            warning = self.quality.warning(self.config.steps)
+            if warning:
+                print(f"warning: {warning}", file=sys.stderr)
             files.write_file(self.out / "config.json", json.dumps(self.record(), indent=2) + "\n")
             files.write_file(self.out / "metrics.jsonl", json.dumps({"event": "config", **self.record()}) + "\n")
         self._evaluate()
@@ -184,9 +206,11 @@ class Run:
                    **(self.layout.describe() if self.layout else {})})
 
     def record(self):
-        """The config plus what the perturbation source adds (its seed or spec), and the ranks' layout."""
+        """The config plus what the perturbation source adds (its seed or spec, its quality analysis for this
+        model), the lr and eps in effect, and the ranks' layout."""
         layout = self.layout.describe() if self.layout else {}
-        return {**dataclasses.asdict(self.config), **self.zo.source.describe(), **layout}
+        return {**dataclasses.asdict(self.config), **self.zo.source.describe(), "quality": self.quality.to_dict(),
+                "effective_lr": self.lr, "effective_eps": self.eps, **layout}
 
     def train(self):
         """Steps up to config.steps; returns the summary (also written to summary.json, with plot.png)."""

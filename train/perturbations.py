@@ -23,11 +23,13 @@ queries replays each one during its update instead of storing it.
 import numpy as np
 import torch
 
-from pezo.golden import gaussian
+from pezo.golden import gaussian, quality
 from pezo.golden.spec import PAPER_DEFAULTS, PerturbSpec
 from pezo.golden.stream import Stream, words_per_perturbation
 
 SEEDED = ("gaussian", "rademacher", "uniform", "clt-gaussian")
+MEAN_SQUARES = {"gaussian": 1.0, "rademacher": 1.0, "uniform": 1 / 3, "clt-gaussian": 1.0}
+"""E[u^2] of the seeded sources, by definition (clt-gaussian: its outputs over their standard deviation)."""
 """The sources with a seed and no generator spec."""
 STREAMED = ("pezo-otf", "pezo-pool", "uniform-raw")
 NAMES = SEEDED + STREAMED
@@ -92,6 +94,10 @@ class SeededPerturbation:
     def describe(self):
         return {"perturb": self.name, "perturb_seed": self.seed}
 
+    def quality(self, values):
+        """golden/quality.py's analysis for `values` trainable values: independent values, by definition."""
+        return quality.independent(values, MEAN_SQUARES[self.name])
+
     def state_dict(self):
         kind, keys, pos, has_gauss, cached = self.rng.get_state()
         return {"current": self.current, "rng": [kind, keys.tolist(), pos, has_gauss, cached]}
@@ -143,6 +149,10 @@ class StreamPerturbation:
         name = "uniform-raw" if self.raw else "pezo-" + self.spec.strategy
         return {"perturb": name, "spec": self.spec.to_dict()}
 
+    def quality(self, values):
+        """golden/quality.py's analysis of this stream for `values` trainable values, from one period."""
+        return quality.analyse(self.spec, values, scaled=not self.raw)
+
     def state_dict(self):
         return {"start_word": self.start_word, "spec": self.spec.to_dict()}
 
@@ -188,6 +198,11 @@ class CltPerturbation:
 
     def describe(self):
         return {"perturb": "clt-gaussian", "perturb_seed": self.seed, "lanes": self.LANES}
+
+    def quality(self, values):
+        """Independent values (lanes have their own seeds; each word's uniforms are fresh LFSR bits) of mean square
+        1; the stream does not repeat within 2^63 - 1 words, so its reach is unbounded."""
+        return quality.independent(values, MEAN_SQUARES["clt-gaussian"], lanes=self.LANES)
 
     def state_dict(self):
         return {"start_word": self.start_word, "seed": self.seed}

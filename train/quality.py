@@ -1,0 +1,91 @@
+"""`pezo quality`: what a perturbation source offers ZO training on a model, before anything trains.
+
+    pezo quality --preset otf-31x8                      # the default model, full fine-tuning
+    pezo quality --perturb pezo-pool --size 1023 --model facebook/opt-1.3b roberta-large --json q.json
+    pezo quality --perturb pezo-otf --generators 7 --values 1000000
+    pezo quality --perturb gaussian --peft lora
+
+For each model (or --values count): the trainable values d as `pezo train` builds them (from the model's config,
+no weights read), the stream's period, the reach K (distinct perturbations over a whole run), the dimension of
+their span, the periodic subspace every update lies in, E[u], E[u^2], the largest autocorrelation and its lag, and
+the expected ZO-SGD step's bias (golden/quality.py defines each).
+"""
+import argparse
+import json
+
+from pezo import files
+from pezo.options import output_file
+
+from . import adapters, models, perturbations
+from .cli import add_generator_options, source_from_args
+
+COLUMNS = ("model", "values", "period_values", "reach", "span", "periodic_dimension", "mean", "mean_square",
+           "worst_correlation", "step_bias")
+
+
+def analyse(perturb="gaussian", spec=None, values=None, model=models.DEFAULT_MODEL, peft=None, lora_r=8,
+            lora_alpha=16, prefix_tokens=5):
+    """The Quality (golden/quality.py) of source `perturb` (with generator `spec`, a PerturbSpec or None for its
+    default) for `values` trainable values, or for those of `model` under `peft` when values is None."""
+    if values is None:
+        values = models.trainable_values(model, peft, r=lora_r, alpha=lora_alpha, tokens=prefix_tokens)
+    elif isinstance(values, bool) or not isinstance(values, int) or values < 1:
+        raise ValueError(f"--values {values} is out of range: allowed a count of 1 or more trainable values")
+    return perturbations.make(perturb, spec=spec).quality(values)
+
+
+def add_parser(commands):
+    """Register `quality` on the `pezo` subcommand parsers."""
+    parser = commands.add_parser("quality", help="reach, scale and correlation of a perturbation source on a model",
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--perturb", choices=perturbations.NAMES,
+                        help="perturbation source (default pezo-otf, or the generator options' source)")
+    parser.add_argument("--model", nargs="+", default=[models.DEFAULT_MODEL],
+                        help=f"one or more models (default {models.DEFAULT_MODEL}; also "
+                             f"{', '.join(models.PAPER_MODELS)} offline, or a Hugging Face name or folder)")
+    parser.add_argument("--values", type=int, help="a count of trainable values instead of a model")
+    parser.add_argument("--peft", choices=adapters.KINDS, help="LoRA or prefix tuning (default: all weights)")
+    for name, default in (("lora_r", 8), ("lora_alpha", 16), ("prefix_tokens", 5)):
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=default, help=f"default {default}")
+    parser.add_argument("--json", type=output_file, help="also write the analysis as JSON to this file")
+    add_generator_options(parser)
+    parser.set_defaults(run=quality_command)
+
+
+def quality_command(args):
+    perturb, spec = source_from_args(args, default="pezo-otf")
+    if args.values is not None and args.peft:
+        raise ValueError("--values counts the trainable values itself: give --peft with --model, not --values")
+    targets = [(None, args.values)] if args.values is not None else [(model, None) for model in args.model]
+    source = perturbations.make(perturb, spec=spec)
+    rows = []
+    for model, values in targets:
+        found = analyse(perturb, spec, values, model or models.DEFAULT_MODEL, args.peft, args.lora_r,
+                        args.lora_alpha, args.prefix_tokens)
+        rows.append({"model": model, "peft": args.peft, **found.to_dict()})
+    print(f"{perturb}" + (f" {json.dumps(spec.to_dict(), sort_keys=True)}" if spec else ""))
+    print(table(rows))
+    if args.json:
+        files.write_file(args.json, json.dumps({**source.describe(), "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+def table(rows):
+    """A markdown table of analysis rows (None shown as its meaning)."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(name, row) for name in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def _cell(name, row):
+    value = row[name]
+    if name == "model":
+        return (value or "--values") + (f" ({row['peft']})" if row["peft"] else "")
+    if value is None:
+        return {"reach": "unbounded", "span": "min(steps, d)", "period_values": "none"}.get(name, "n/a")
+    if name == "span" and not row["span_exact"]:
+        return f"<= {value}"
+    if name == "worst_correlation" and row["worst_lag"] is not None:
+        return f"{value:.3f} (lag {row['worst_lag']})"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
