@@ -23,6 +23,7 @@ def text(groups):
         f"statement below follows that rule.",
         "",
         *_front_section(groups),
+        *_quality_section(groups),
         *[line for field in FIELDS for family in families(groups, field) for line in _family_section(family)],
         *_controls_section(groups),
         *_sources_section(groups),
@@ -39,6 +40,37 @@ def _budget(groups):
 
 def _listed(values):
     return " or ".join(str(value) for value in values)
+
+
+def reach(group):
+    """The configuration's K (distinct perturbations over a run), as shown."""
+    found = group.rows[0]["quality_reach"]
+    return "unbounded" if found is None else f"{found:,}"
+
+
+def mean_square(group):
+    found = group.rows[0]["quality_mean_square"]
+    return "n/a" if found is None else f"{found:.3g}"
+
+
+def _quality_section(groups):
+    """K against the steps, E[u^2] and the worst correlation of every configuration (golden/quality.py)."""
+    lines = ["## Reach and scale of each source", "",
+             "K is the number of distinct perturbations a source gives this model over a whole run: once the steps "
+             "exceed K, steps repeat earlier directions. E[u^2] != 1 runs the source at E[u^2] times the step size "
+             "of a unit-variance source at the same lr (`pezo train --compensate-scale` removes it).", "",
+             "| configuration | trainable values | steps | K | span | E[u^2] | largest autocorrelation (lag) | "
+             "steps beyond K |", "|---|---|---|---|---|---|---|---|"]
+    for group in groups:
+        row, steps = group.rows[0], group.settings["steps"]
+        worst = (f"{row['quality_worst_correlation']:.2f} ({row['quality_worst_lag']})"
+                 if row["quality_worst_lag"] is not None else "0 (independent)")
+        span = ("min(steps, d)" if row["quality_span"] is None else
+                ("" if row["quality_span_exact"] else "<= ") + f"{row['quality_span']:,}")
+        beyond = row["quality_reach"] is not None and steps > row["quality_reach"]
+        lines.append(f"| {group.label} | {row['quality_values']:,} | {steps} | {reach(group)} | {span} | "
+                     f"{mean_square(group)} | {worst} | {'yes' if beyond else 'no'} |")
+    return lines + [""]
 
 
 def _front_section(groups):

@@ -4,7 +4,8 @@
   standard error (the window's sample deviation over the square root of its length);
 - test accuracy of the dev-selected weights, with its binomial standard error;
 - best dev accuracy and its step, steps done, the median step time and the sum of step times (the kept steps'),
-  and the wall time of the attempt that finished the point (a resumed point's leaves out its earlier attempts).
+  and the wall time of the attempt that finished the point (a resumed point's leaves out its earlier attempts);
+- the source's perturbation quality for the point's model (QUALITY).
 
 A configuration averages its seeds: the mean of each measure, and the standard error of that mean from the
 seeds' windows, or from the spread of the seeds where it is larger.
@@ -14,10 +15,15 @@ import json
 import math
 import statistics
 
+from pezo.train import quality
+
 from .grid import SPEC_FIELDS, Point
 
 WINDOW_FRACTION = 5
 """The final loss averages the last 1/WINDOW_FRACTION of a run's steps (at least one)."""
+QUALITY = ("values", "reach", "span", "span_exact", "mean_square", "worst_correlation", "worst_lag", "step_bias")
+"""The perturbation quality figures (golden/quality.py) a point's row holds, as quality_<name>: its run's record,
+or computed from its settings for runs that predate it."""
 
 
 def point_row(record, folder):
@@ -30,6 +36,7 @@ def point_row(record, folder):
     spec = settings["spec"] or {}
     cost = record["cost"] or {}
     test = summary["test_accuracy"]
+    found = summary.get("quality") or quality.of_settings(settings)
     return {
         "name": record["name"], "label": record["label"], "perturb": settings["perturb"],
         "method": settings["method"], "seed": settings["seed"], "strategy": spec.get("strategy"),
@@ -45,6 +52,7 @@ def point_row(record, folder):
         "stopped": summary["stopped"] or "",
         **{f"cost_{key}": cost.get(key) for key in ("design", "luts", "ffs", "lut_ff", "bram36", "dsps",
                                                      "lut_levels")},
+        **{f"quality_{key}": found[key] for key in QUALITY},
         "losses": losses,
     }
 

@@ -74,14 +74,17 @@ def _table(groups, finished, planned, made):
     lines = [f"# Sweep report: {finished} of {planned} points finished", "",
              "Final loss: mean train loss over the last fifth of the steps; ± is the standard error of the mean "
              "over the seeds (guideline.md says how it is formed). Test accuracy: the dev-selected weights.", "",
-             "| configuration | seeds | LUTs + FFs | BRAM36 | LUT levels | final loss | test accuracy | "
-             "median step s | stopped |", "|---|---|---|---|---|---|---|---|---|"]
+             "K: distinct perturbations over a whole run (unbounded for fresh random values); E[u^2]: the source's "
+             "mean square (golden/quality.py, `pezo quality`).", "",
+             "| configuration | seeds | K | E[u^2] | LUTs + FFs | BRAM36 | LUT levels | final loss | test accuracy | "
+             "median step s | stopped |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for group in groups:
         cost = group.cost
         shown = (f"{cost['lut_ff']:,} | {cost['bram36']:g} | {cost['lut_levels']}" if cost else "– | – | –")
         stopped = sum(bool(row["stopped"]) for row in group.rows)
         seconds = sorted(row["step_seconds"] for row in group.rows)[len(group.rows) // 2]
-        lines.append(f"| {group.label} | {len(group.rows)} | {shown} | {group.shown('final_loss')} | "
+        lines.append(f"| {group.label} | {len(group.rows)} | {guideline.reach(group)} | "
+                     f"{guideline.mean_square(group)} | {shown} | {group.shown('final_loss')} | "
                      f"{group.shown('test_accuracy')} | {seconds:.3g} | {stopped} |")
     lines += ["", *[f"![{name}](plots/{name})" for name in made]]
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ import pytest
 import train_tiny
 from pezo import files
 from pezo.cli import main
+from pezo.train import quality
 from pezo.sweep import analysis
 from pezo.sweep import grid as grids
 from pezo.sweep import guideline, plots
@@ -232,7 +233,9 @@ def test_sweep_refuses_a_folder_it_did_not_write(tiny, tmp_path, capsys):
 def test_guideline_says_where_dev_selection_kept_the_starting_weights():
     def configuration(perturb, loss, se, best_step):
         row = {"final_loss": loss, "final_loss_se": se, "test_accuracy": 0.78, "test_accuracy_se": 0.02,
-               "loss_window": 20, "stopped": "", "best_step": best_step, "cost_lut_ff": None, "cost_bram36": None}
+               "loss_window": 20, "stopped": "", "best_step": best_step, "cost_lut_ff": None, "cost_bram36": None,
+               **{f"quality_{name}": value for name, value in
+                  quality.of_settings({"perturb": perturb, "spec": None, "model": "rt-tiny"}).items()}}
         settings = {"perturb": perturb, "spec": None, "model": "m", "task": "rt", "steps": 100, "batch_size": 16,
                     "lr": 1e-5, "eps": 1e-3, "k": 16}
         return measures.Configuration(perturb, perturb, settings, [row])
@@ -243,6 +246,8 @@ def test_guideline_says_where_dev_selection_kept_the_starting_weights():
             "in 1 of 1 runs no step beat the starting weights on dev, so the test accuracy is theirs." in text)
     assert ("- rademacher: final loss 0.42 ± 0.015 (not different beyond noise), test accuracy 0.78 ± 0.02 (not "
             "different beyond noise).\n" in text)
+    assert "| uniform-raw | 84,640 | 100 | 7,905 | <= 7,905 | 5.42e+03 | 0.48 (30) | no |" in text
+    assert "| gaussian | 84,640 | 100 | unbounded | min(steps, d) | 1 | 0 (independent) | no |" in text
 
 
 def test_a_diverged_run_does_not_set_the_plots_quality_range():

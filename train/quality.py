@@ -11,6 +11,7 @@ their span, the periodic subspace every update lies in, E[u], E[u^2], the larges
 the expected ZO-SGD step's bias (golden/quality.py defines each).
 """
 import argparse
+import functools
 import json
 
 from pezo import files
@@ -32,6 +33,20 @@ def analyse(perturb="gaussian", spec=None, values=None, model=models.DEFAULT_MOD
     elif isinstance(values, bool) or not isinstance(values, int) or values < 1:
         raise ValueError(f"--values {values} is out of range: allowed a count of 1 or more trainable values")
     return perturbations.make(perturb, spec=spec).quality(values)
+
+
+def of_settings(settings):
+    """The analysis (a dict) of a run's recorded settings (a Config as a dict, as sweep points hold them)."""
+    from pezo.golden import PerturbSpec
+    spec = settings.get("spec")
+    values = _counted(settings["model"], settings.get("peft"), settings.get("lora_r", 8),
+                      settings.get("lora_alpha", 16), settings.get("prefix_tokens", 5))
+    return analyse(settings["perturb"], spec and PerturbSpec.from_dict(spec), values).to_dict()
+
+
+@functools.lru_cache(maxsize=None)
+def _counted(model, peft, lora_r, lora_alpha, prefix_tokens):
+    return models.trainable_values(model, peft, r=lora_r, alpha=lora_alpha, tokens=prefix_tokens)
 
 
 def add_parser(commands):
