@@ -4,11 +4,23 @@ tuning (5 virtual tokens, causal LMs). The base weights are frozen, so the optim
 the checkpoints cover the adapter's weights only."""
 import dataclasses
 
+from . import top
+
 KINDS = ("lora", "prefix")
 
 
-def adapt(lm, kind, r=8, alpha=16, tokens=5):
-    """`lm` with its model wrapped by a peft adapter of `kind` (None: unchanged), in eval mode."""
+def adapt(lm, kind, r=8, alpha=16, tokens=5, top_blocks=0):
+    """`lm` with its model wrapped by a peft adapter of `kind` (None: unchanged), in eval mode. top_blocks > 0
+    trains only the top blocks (train/top.py): the adapter goes on those blocks alone, or without one the other
+    weights are frozen."""
+    if top_blocks:
+        top.check(lm.model, top_blocks)
+        if kind == "prefix":
+            raise ValueError("top_blocks works without prefix tuning (its virtual tokens enter every block): use "
+                             "--peft lora or full fine-tuning")
+        if kind is None:
+            top.freeze_below(lm.model, top_blocks)
+            return lm
     if kind is None:
         return lm
     if kind not in KINDS:
@@ -21,7 +33,9 @@ def adapt(lm, kind, r=8, alpha=16, tokens=5):
         raise ValueError(f"peft prefix works with causal LMs here; {lm.name!r} is a masked LM: use --peft lora")
     task = None if lm.masked else TaskType.CAUSAL_LM
     if kind == "lora":
-        config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, task_type=task)
+        total = len(top.blocks(lm.model)) if top_blocks else 0
+        config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, task_type=task,
+                            layers_to_transform=list(range(total - top_blocks, total)) if top_blocks else None)
     else:
         config = PrefixTuningConfig(num_virtual_tokens=tokens, task_type=task)
     model = get_peft_model(lm.model, config)

@@ -74,6 +74,9 @@ def add_model_options(parser):
     parser.add_argument("--peft", choices=adapters.KINDS, help="LoRA or prefix tuning (default: all weights)")
     for name in ("lora_r", "lora_alpha", "prefix_tokens"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, help=f"default {getattr(defaults, name)}")
+    parser.add_argument("--top-blocks", type=int, help="train only the top N transformer blocks (and the final "
+                        "norm, or LoRA on those blocks), the frozen part computed once per example (train/top.py; "
+                        "default 0: the whole model)")
 
 
 def add_generator_options(parser):

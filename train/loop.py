@@ -27,7 +27,7 @@ import torch
 
 from pezo import files
 
-from . import adapters, data, distributed, engine, models, perturbations, tasks, zo
+from . import adapters, data, distributed, engine, models, perturbations, tasks, top, zo
 from .zo import NonFiniteLoss
 
 WEIGHTS = "trainable.safetensors"
@@ -46,7 +46,8 @@ class Config:
     device; forward: the forward passes' precision (tasks.FORWARDS: fp32, or bf16 autocast over fp32 weights);
     numerics: MeZO's in-place passes, or the engine's perturb on read and update with fp32 or bf16 weights
     (train/engine.py); compensate_scale: lr / E[u^2] and eps / sqrt(E[u^2]) of the source (golden/quality.py), so
-    that sources with other mean squares take equal effective steps."""
+    that sources with other mean squares take equal effective steps; top_blocks: 0 trains the whole model, N > 0
+    only its top N blocks over kept states of the frozen part (train/top.py)."""
     out: str
     model: str = models.DEFAULT_MODEL
     task: str = "rt"
@@ -75,11 +76,14 @@ class Config:
     forward: str = "fp32"
     numerics: str = "in-place"
     compensate_scale: bool = False
+    top_blocks: int = 0
 
     def check(self):
         for name in ("k", "test_size", "batch_size", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} is out of range: allowed 1 or more")
+        if self.top_blocks < 0:
+            raise ValueError(f"top_blocks={self.top_blocks} is out of range: allowed 0 (the whole model) or more")
         if self.steps < 0:
             raise ValueError(f"steps={self.steps} is out of range: allowed 0 or more")
         if not 0 <= self.seed < 2 ** 32:
@@ -152,10 +156,11 @@ class Run:
         self.split = data.few_shot(examples, config.k, config.seed, len(task.label_words), config.test_size)
         torch.manual_seed(config.seed)                  # an adapter's initial weights
         self.lm = adapters.adapt(models.load(config.model), config.peft, r=config.lora_r, alpha=config.lora_alpha,
-                                 tokens=config.prefix_tokens)
+                                 tokens=config.prefix_tokens, top_blocks=config.top_blocks)
         self.device = distributed.rank_device(config.device)
         self.lm.model.to(self.device)
-        self.classifier = tasks.Classifier(self.lm, task, forward=config.forward)
+        self.classifier = (top.TopClassifier(self.lm, task, config.top_blocks, forward=config.forward)
+                           if config.top_blocks else tasks.Classifier(self.lm, task, forward=config.forward))
         self.quality = source.quality(sum(param.numel() for param in self.lm.model.parameters()
                                           if param.requires_grad))
         self.lr, self.eps = compensated(config, self.quality)

@@ -102,7 +102,7 @@ def _build_tiny():
     return LanguageModel(TINY_MODEL, model, tokenizer, masked=False)
 
 
-def trainable_values(name=DEFAULT_MODEL, peft=None, r=8, alpha=16, tokens=5):
+def trainable_values(name=DEFAULT_MODEL, peft=None, r=8, alpha=16, tokens=5, top_blocks=0):
     """How many values `pezo train` would train for the model `name` under `peft` (adapters.adapt's settings):
     the model is built from its config on torch's meta device, so no weights are read or made. Configs come from
     PAPER_MODELS, the default model's cache or GGUF metadata, or Hugging Face (a name or folder)."""
@@ -125,7 +125,7 @@ def trainable_values(name=DEFAULT_MODEL, peft=None, r=8, alpha=16, tokens=5):
             model = (AutoModelForMaskedLM if masked else AutoModelForCausalLM).from_config(config)
         lm = LanguageModel(name, model, None, masked=masked)
     with torch.device("meta"):
-        model = adapters.adapt(lm, peft, r=r, alpha=alpha, tokens=tokens).model
+        model = adapters.adapt(lm, peft, r=r, alpha=alpha, tokens=tokens, top_blocks=top_blocks).model
     return sum(param.numel() for param in model.parameters() if param.requires_grad)
 
 

@@ -25,11 +25,12 @@ COLUMNS = ("model", "values", "period_values", "reach", "span", "periodic_dimens
 
 
 def analyse(perturb="gaussian", spec=None, values=None, model=models.DEFAULT_MODEL, peft=None, lora_r=8,
-            lora_alpha=16, prefix_tokens=5):
+            lora_alpha=16, prefix_tokens=5, top_blocks=0):
     """The Quality (golden/quality.py) of source `perturb` (with generator `spec`, a PerturbSpec or None for its
-    default) for `values` trainable values, or for those of `model` under `peft` when values is None."""
+    default) for `values` trainable values, or for those of `model` under `peft` and `top_blocks` when values is
+    None."""
     if values is None:
-        values = models.trainable_values(model, peft, r=lora_r, alpha=lora_alpha, tokens=prefix_tokens)
+        values = _counted(model, peft, lora_r, lora_alpha, prefix_tokens, top_blocks)
     elif isinstance(values, bool) or not isinstance(values, int) or values < 1:
         raise ValueError(f"--values {values} is out of range: allowed a count of 1 or more trainable values")
     return perturbations.make(perturb, spec=spec).quality(values)
@@ -40,13 +41,14 @@ def of_settings(settings):
     from pezo.golden import PerturbSpec
     spec = settings.get("spec")
     values = _counted(settings["model"], settings.get("peft"), settings.get("lora_r", 8),
-                      settings.get("lora_alpha", 16), settings.get("prefix_tokens", 5))
+                      settings.get("lora_alpha", 16), settings.get("prefix_tokens", 5), settings.get("top_blocks", 0))
     return analyse(settings["perturb"], spec and PerturbSpec.from_dict(spec), values).to_dict()
 
 
 @functools.lru_cache(maxsize=None)
-def _counted(model, peft, lora_r, lora_alpha, prefix_tokens):
-    return models.trainable_values(model, peft, r=lora_r, alpha=lora_alpha, tokens=prefix_tokens)
+def _counted(model, peft, lora_r, lora_alpha, prefix_tokens, top_blocks):
+    return models.trainable_values(model, peft, r=lora_r, alpha=lora_alpha, tokens=prefix_tokens,
+                                   top_blocks=top_blocks)
 
 
 def add_parser(commands):
@@ -60,7 +62,7 @@ def add_parser(commands):
                              f"{', '.join(models.PAPER_MODELS)} offline, or a Hugging Face name or folder)")
     parser.add_argument("--values", type=int, help="a count of trainable values instead of a model")
     parser.add_argument("--peft", choices=adapters.KINDS, help="LoRA or prefix tuning (default: all weights)")
-    for name, default in (("lora_r", 8), ("lora_alpha", 16), ("prefix_tokens", 5)):
+    for name, default in (("lora_r", 8), ("lora_alpha", 16), ("prefix_tokens", 5), ("top_blocks", 0)):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=default, help=f"default {default}")
     parser.add_argument("--json", type=output_file, help="also write the analysis as JSON to this file")
     add_generator_options(parser)
@@ -69,15 +71,16 @@ def add_parser(commands):
 
 def quality_command(args):
     perturb, spec = source_from_args(args, default="pezo-otf")
-    if args.values is not None and args.peft:
-        raise ValueError("--values counts the trainable values itself: give --peft with --model, not --values")
+    if args.values is not None and (args.peft or args.top_blocks):
+        raise ValueError("--values is the trainable count itself: give --peft or --top-blocks with --model, not "
+                         "--values")
     targets = [(None, args.values)] if args.values is not None else [(model, None) for model in args.model]
     source = perturbations.make(perturb, spec=spec)
     rows = []
     for model, values in targets:
         found = analyse(perturb, spec, values, model or models.DEFAULT_MODEL, args.peft, args.lora_r,
-                        args.lora_alpha, args.prefix_tokens)
-        rows.append({"model": model, "peft": args.peft, **found.to_dict()})
+                        args.lora_alpha, args.prefix_tokens, args.top_blocks)
+        rows.append({"model": model, "peft": args.peft, "top_blocks": args.top_blocks, **found.to_dict()})
     print(f"{perturb}" + (f" {json.dumps(spec.to_dict(), sort_keys=True)}" if spec else ""))
     print(table(rows))
     if args.json:
@@ -96,11 +99,12 @@ def table(rows):
 def _cell(name, row):
     value = row[name]
     if name == "model":
-        return (value or "--values") + (f" ({row['peft']})" if row["peft"] else "")
+        adapted = [row["peft"], f"top {row['top_blocks']} blocks" if row["top_blocks"] else None]
+        return (value or "--values") + "".join(f" ({part})" for part in adapted if part)
     if value is None:
         return {"reach": "unbounded", "span": "min(steps, d)", "period_values": "none"}.get(name, "n/a")
     if name == "span" and not row["span_exact"]:
-        return f"<= {value}"
+        return f"<= {value:,}"
     if name == "worst_correlation" and row["worst_lag"] is not None:
         return f"{value:.3f} (lag {row['worst_lag']})"
     return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"

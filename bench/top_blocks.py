@@ -1,0 +1,62 @@
+"""Time a ZO step of the top-N protocol (train/top.py) against a full-model step on the default model, in one run.
+
+Each round times one step of every setup in turn (the full model, then top N for each N), so that a noisy machine
+slows them alike; the median step of each and its speed-up over the full model are reported. A step is MeZO's:
+two forward passes and four passes over the trainable weights (+eps, -2 eps, +eps, update), lr 0 so that every
+round starts from the same weights. The top-N setups compute their kept states in a warm-up step, not timed (a
+run pays it once per example).
+
+    python bench/top_blocks.py [--blocks 2 4] [--perturb gaussian pezo-otf] [--rounds 5] [--json FILE]
+"""
+import argparse
+import json
+import statistics
+import time
+
+from pezo.files import write_file
+from pezo.train import ZOSGD, adapters, data, models, perturbations, tasks, top
+
+
+def setup(blocks, perturb, batch):
+    """(step function, trainable values) of the full model (blocks 0) or its top `blocks` blocks."""
+    lm = adapters.adapt(models.load(), None, top_blocks=blocks)
+    task = tasks.get("rt")
+    classifier = top.TopClassifier(lm, task, blocks) if blocks else tasks.Classifier(lm, task)
+    optimizer = ZOSGD(lm.model, perturbations.make(perturb), lr=0.0, eps=1e-3)
+    optimizer.step(lambda: classifier.loss(batch))                   # warm-up: kept states, stream period
+    return (lambda: optimizer.step(lambda: classifier.loss(batch))), sum(p.numel() for p in optimizer.params)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--perturb", nargs="+", default=["gaussian", "pezo-otf"], choices=perturbations.NAMES)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--json", help="also write the medians as JSON here")
+    args = parser.parse_args()
+    split = data.few_shot(data.rotten_tomatoes(), 16, 0, 2, test_size=1)
+    batch = split.train.take(range(args.batch_size))
+    batch = (batch.texts, batch.labels)
+    results = []
+    for perturb in args.perturb:
+        setups = {blocks: setup(blocks, perturb, batch) for blocks in [0, *args.blocks]}
+        times = {blocks: [] for blocks in setups}
+        for _ in range(args.rounds):
+            for blocks, (step, _) in setups.items():
+                begin = time.perf_counter()
+                step()
+                times[blocks].append(time.perf_counter() - begin)
+        full = statistics.median(times[0])
+        for blocks, (_, values) in setups.items():
+            median = statistics.median(times[blocks])
+            results.append({"perturb": perturb, "top_blocks": blocks, "trainable": values, "step_seconds": median,
+                            "speedup": full / median, "rounds": times[blocks]})
+            print(f"{perturb:12s} {'full model' if blocks == 0 else f'top {blocks} blocks':12s} "
+                  f"{values:>12,} trainable  step {median:.3f} s  speed-up {full / median:.1f}x")
+    if args.json:
+        write_file(args.json, json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The top-N protocol: ZO fine-tuning of a causal LM's top N blocks with the frozen part computed once.
+
+The blocks below L - N never change, so the hidden states entering block L - N are a function of the example
+alone: they are computed once per example (the example by itself, unpadded: what those blocks give it whatever
+batch it later lands in) and kept in memory for the process (KEPT, keyed by model, N, precision and prompt, so the
+points of a sweep share them). Every forward pass of a step then runs only the top N blocks over the kept
+states, left-padded into a batch with positions counted from each prompt's first token, as `tasks.Classifier`
+does, then the final norm at the answer position only and, of the output layer, only the label words' rows.
+
+The loss is the cross-entropy over the label words' logits. That is the classifier's loss exactly: the label
+words' log-probabilities are their logits less one log-sum-exp over the vocabulary, and cross-entropy over the
+label words subtracts that common term again, so only the label logits matter. The arithmetic differs from the
+uncached, full-logit computation only in rounding (the output layer's product over two rows instead of the
+vocabulary, no vocabulary-wide softmax, the top blocks over a batch instead of one example):
+tests/test_train_top.py bounds the difference in per-example losses and checks the kept states and the final
+hidden states bit for bit.
+
+Trainable values: the top N blocks and the final norm (full fine-tuning), or LoRA adapters on the top N blocks
+only. The embeddings, and the output layer tied to them, stay frozen (they feed the cached part). Models: causal
+LMs of the Llama family (`model.layers`, `model.norm`, `model.rotary_emb`, `lm_head`: Llama, SmolLM, Mistral,
+Qwen2 ...).
+"""
+import torch
+
+from .tasks import Classifier
+
+
+def base(model):
+    """The causal LM under a peft wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def blocks(model):
+    """The transformer blocks of a Llama-family causal LM; a clear error for other models."""
+    inner = getattr(base(model), "model", None)
+    if not all(hasattr(inner, name) for name in ("layers", "norm", "rotary_emb", "embed_tokens")) or not hasattr(
+            base(model), "lm_head"):
+        raise ValueError(f"top_blocks needs a Llama-family causal LM (model.layers, model.norm, model.rotary_emb, "
+                         f"lm_head); {type(base(model)).__name__} is not one: use top_blocks 0 (the whole model)")
+    return inner.layers
+
+
+def check(model, count):
+    """Refuse a block count the model does not have."""
+    total = len(blocks(model))
+    if not 1 <= count <= total:
+        raise ValueError(f"top_blocks={count} is out of range for a model of {total} blocks: allowed 1..{total} "
+                         f"(0: the whole model)")
+
+
+def freeze_below(model, count):
+    """Full fine-tuning of the top `count` blocks and the final norm: every other weight stops being trainable."""
+    inner = base(model).model
+    kept = {id(param) for module in (*inner.layers[len(inner.layers) - count:], inner.norm)
+            for param in module.parameters()}
+    for param in model.parameters():
+        param.requires_grad_(id(param) in kept)
+
+
+KEPT = {}
+"""Kept states per (model name, N, forward precision, token limit, device), then per prompt: one process (a sweep's
+points, a test session) computes the frozen part of a prompt once."""
+
+
+class TopClassifier(Classifier):
+    """A Classifier (loss, losses, scores, predict, accuracy) whose forward passes run the top `count` blocks
+    only, over the states entering them, kept per prompt."""
+
+    def __init__(self, lm, task, count, forward="fp32"):
+        super().__init__(lm, task, forward=forward)
+        check(lm.model, count)
+        if lm.prefix or lm.masked:
+            raise ValueError("top_blocks works with causal LMs without prefix tuning: use top_blocks 0 for "
+                             "masked LMs and --peft prefix")
+        key = (lm.name, count, str(forward), self.max_tokens, str(self.device))
+        self.count, self.kept = count, KEPT.setdefault(key, {})
+
+    @property
+    def model(self):
+        return base(self.lm.model).model
+
+    def states(self, prompt):
+        """The hidden states [tokens, hidden] entering block L - count for one prompt, computed once."""
+        if prompt not in self.kept:
+            tokenizer, device = self.lm.tokenizer, self.device
+            tokenizer.truncation_side = "left"
+            ids = tokenizer([prompt], return_tensors="pt", truncation=True,
+                            max_length=self.max_tokens).input_ids.to(device)
+            mask = torch.ones_like(ids)
+            with torch.no_grad(), self._autocast():
+                layers = self.model.layers[:len(self.model.layers) - self.count]
+                states = self._run(layers, self.model.embed_tokens(ids), mask)
+            self.kept[prompt] = states[0]
+        return self.kept[prompt]
+
+    @property
+    def device(self):
+        return next(self.lm.model.parameters()).device
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.forward, enabled=self.forward is not None)
+
+    def _run(self, layers, states, mask):
+        """`layers` over `states` [batch, tokens, hidden] with a left-padding `mask`, as the model's own forward
+        runs its blocks (causal mask, rotary positions counted from each prompt's first token)."""
+        from transformers.masking_utils import create_causal_mask
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        causal = create_causal_mask(config=base(self.lm.model).config, inputs_embeds=states, attention_mask=mask,
+                                    past_key_values=None, position_ids=positions)
+        rotary = self.model.rotary_emb(states, position_ids=positions)
+        for layer in layers:
+            states = layer(states, attention_mask=causal, position_embeddings=rotary, position_ids=positions,
+                           past_key_values=None, use_cache=False)
+        return states
+
+    @torch.no_grad()
+    def answer_states(self, texts):
+        """The final norm's output [batch, hidden] at each prompt's answer position, from the top blocks."""
+        kept = [self.states(prompt) for prompt in self.prompts(texts)]
+        longest = max(len(states) for states in kept)
+        batch = kept[0].new_zeros(len(kept), longest, kept[0].shape[-1])
+        mask = torch.zeros(len(kept), longest, dtype=torch.int64, device=batch.device)
+        for row, states in enumerate(kept):
+            batch[row, longest - len(states):] = states
+            mask[row, longest - len(states):] = 1
+        with self._autocast():
+            states = self._run(self.model.layers[len(self.model.layers) - self.count:], batch, mask)
+            return self.model.norm(states[:, -1:])[:, 0]
+
+    @torch.no_grad()
+    def label_logits(self, texts):
+        """Logits [batch, classes] of the label words after each prompt: their rows of the output layer only."""
+        states = self.answer_states(texts)
+        head, ids = base(self.lm.model).lm_head, self.label_ids.to(states.device)
+        with self._autocast():
+            logits = torch.nn.functional.linear(states, head.weight[ids],
+                                                None if head.bias is None else head.bias[ids])
+        return logits.float()
+
+    def scores(self, texts):
+        """Log-probabilities [batch, classes] over the label words: the classifier's cross-entropy and argmax."""
+        return torch.log_softmax(self.label_logits(texts), dim=-1)
