@@ -4,7 +4,8 @@ Each round times one step of every setup in turn (the full model, then top N for
 slows them alike; the median step of each and its speed-up over the full model are reported. A step is MeZO's:
 two forward passes and four passes over the trainable weights (+eps, -2 eps, +eps, update), lr 0 so that every
 round starts from the same weights. The top-N setups compute their kept states in a warm-up step, not timed (a
-run pays it once per example).
+run pays it once per example). Each setup's per-example losses on the batch, before any step, are compared with
+the full model's (the largest absolute difference).
 
     python bench/top_blocks.py [--blocks 2 4] [--perturb gaussian pezo-otf] [--rounds 5] [--json FILE]
 """
@@ -18,13 +19,16 @@ from pezo.train import ZOSGD, adapters, data, models, perturbations, tasks, top
 
 
 def setup(blocks, perturb, batch):
-    """(step function, trainable values) of the full model (blocks 0) or its top `blocks` blocks."""
+    """(step function, trainable values, per-example losses) of the full model (blocks 0) or its top `blocks`
+    blocks."""
     lm = adapters.adapt(models.load(), None, top_blocks=blocks)
     task = tasks.get("rt")
     classifier = top.TopClassifier(lm, task, blocks) if blocks else tasks.Classifier(lm, task)
+    losses = classifier.losses(batch)
     optimizer = ZOSGD(lm.model, perturbations.make(perturb), lr=0.0, eps=1e-3)
     optimizer.step(lambda: classifier.loss(batch))                   # warm-up: kept states, stream period
-    return (lambda: optimizer.step(lambda: classifier.loss(batch))), sum(p.numel() for p in optimizer.params)
+    return ((lambda: optimizer.step(lambda: classifier.loss(batch))), sum(p.numel() for p in optimizer.params),
+            losses)
 
 
 def main():
@@ -43,17 +47,19 @@ def main():
         setups = {blocks: setup(blocks, perturb, batch) for blocks in [0, *args.blocks]}
         times = {blocks: [] for blocks in setups}
         for _ in range(args.rounds):
-            for blocks, (step, _) in setups.items():
+            for blocks, (step, _, _) in setups.items():
                 begin = time.perf_counter()
                 step()
                 times[blocks].append(time.perf_counter() - begin)
         full = statistics.median(times[0])
-        for blocks, (_, values) in setups.items():
+        for blocks, (_, values, losses) in setups.items():
             median = statistics.median(times[blocks])
+            difference = (losses - setups[0][2]).abs().max().item()
             results.append({"perturb": perturb, "top_blocks": blocks, "trainable": values, "step_seconds": median,
-                            "speedup": full / median, "rounds": times[blocks]})
+                            "speedup": full / median, "rounds": times[blocks], "loss_difference": difference})
             print(f"{perturb:12s} {'full model' if blocks == 0 else f'top {blocks} blocks':12s} "
-                  f"{values:>12,} trainable  step {median:.3f} s  speed-up {full / median:.1f}x")
+                  f"{values:>12,} trainable  step {median:.3f} s  speed-up {full / median:.1f}x  "
+                  f"max |loss - full model's| {difference:.2g}")
     if args.json:
         write_file(args.json, json.dumps(results, indent=1) + "\n")
 

@@ -10,6 +10,8 @@ The paper's points (../docs/results.md has what they measured here):
 - table3: every perturbation source, with the paper's default generators and pezo's own Gaussian baseline
   hardware (clt-gaussian);
 - paper: all of the above, once each.
+- protocol-lr: the top-N protocol's lr grid for the Gaussian baseline (PROTOCOL_BUDGET, issue "Accuracy that can
+  tell generators apart").
 
 Their budget, `PAPER_BUDGET`, is MeZO's setting (k = 16 per class, batch 16, eps 1e-3) on the default model and
 Rotten Tomatoes, with lr 1e-5 and 100 steps: the whole `paper` grid (23 points) needs about 2 h 20 min on an idle
@@ -32,6 +34,16 @@ BLOCKS = {
     "table3": [{"perturb": SOURCES}],
 }
 PRESETS = {name: {"name": name, "train": PAPER_BUDGET, "grid": blocks} for name, blocks in BLOCKS.items()}
+PROTOCOL_BUDGET = {"task": "rt", "k": 256, "batch_size": 16, "eps": 1e-3, "steps": 5000, "eval_every": 500,
+                   "test_size": 2000, "top_blocks": 2, "method": "zo-sgd", "seed": 0}
+"""The top-N protocol's budget (train/top.py): ZO-SGD on the default model's top 2 of 30 blocks, 256 examples per
+class for train and for dev, 2,000 test examples, 5,000 steps."""
+PRESETS["protocol-lr"] = {
+    "name": "protocol-lr",
+    "description": "the Gaussian baseline's lr under the top-N protocol, 2,000 steps, one seed",
+    "train": {**PROTOCOL_BUDGET, "steps": 2000, "eval_every": 250},
+    "grid": [{"perturb": "gaussian", "lr": [1e-5, 3e-5, 1e-4, 3e-4]}],
+}
 PRESETS["paper"] = {"name": "paper", "train": PAPER_BUDGET,
                     "grid": [block for blocks in BLOCKS.values() for block in blocks]}
 PRESETS["smoke"] = {
