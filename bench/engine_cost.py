@@ -15,7 +15,6 @@ import json
 
 from pezo.files import write_file
 from pezo.golden import OtfSpec, PoolSpec
-from pezo.options import spec_label
 from pezo.synth.designs import blocks, design_name
 from pezo.synth.estimate import estimate_all
 
@@ -66,7 +65,7 @@ def main(argv=None):
     records = []
     print("| design | LUTs | FFs | DSP | CARRY | BRAM36 | LUT levels |\n|---|---|---|---|---|---|---|")
     for spec in CHECKED + COMPOSED:
-        label, part = spec_label(spec), parts(spec, args.jobs)
+        label, part = spec.label, parts(spec, args.jobs)
         whole = flat(spec, args.jobs) if spec in CHECKED else None
         for name, values in part.items():
             print(row(f"{label}: {name} alone", values))

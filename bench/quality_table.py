@@ -22,8 +22,7 @@ MODELS = [models.DEFAULT_MODEL, *models.PAPER_MODELS]
 
 def sources():
     """(label, perturb, spec) of every preset and every paper-sweep configuration, once each."""
-    found = {f"pezo-{spec.strategy} {name.split('-', 1)[1]}": (f"pezo-{spec.strategy}", spec)
-             for name, spec in PAPER_DEFAULTS.items()}
+    found = {f"{spec.source} {spec.dimensions}": (spec.source, spec) for spec in PAPER_DEFAULTS.values()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RegularPatternWarning)
         for point in points(PRESETS["paper"]):

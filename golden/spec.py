@@ -38,9 +38,16 @@ def _is_power_of_two(value):
     return value & (value - 1) == 0
 
 
+STRATEGIES = {}
+"""The registered strategies, name -> spec class: every subclass of PerturbSpec that names a `strategy`."""
+
+
 @dataclasses.dataclass(frozen=True)
 class PerturbSpec:
-    """Fields shared by both strategies.
+    """Fields shared by every strategy. A strategy is a frozen dataclass subclass that sets `strategy` (its name)
+    and `source` (its name as a trainer's perturbation source), and gives `dimensions` (its size as a label names
+    it), `words()` (its golden word model: words(start, count) -> mantissas, exponents), `exponent_range` and
+    `period_words`; defining it registers it in STRATEGIES.
 
     exp_bits: width of the signed exponent field; None picks the smallest width that holds every exponent.
     length_bits: width of the perturbation-length input (words per perturbation) of the hardware.
@@ -49,8 +56,29 @@ class PerturbSpec:
     length_bits: int = 32
 
     strategy = None
+    source = None
     reload = 0
     """How the hardware replays: a field of OtfSpec only (docs/spec.md section 4a); a pool never reloads."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.strategy:
+            STRATEGIES[cls.strategy] = cls
+
+    @classmethod
+    def shared_fields(cls):
+        """Names of the fields every strategy has."""
+        return tuple(field.name for field in dataclasses.fields(PerturbSpec))
+
+    @classmethod
+    def own_fields(cls):
+        """Names of the fields of this strategy alone, in declaration order."""
+        return tuple(field.name for field in dataclasses.fields(cls) if field.name not in cls.shared_fields())
+
+    @property
+    def label(self):
+        """The configuration's name: strategy-dimensions, e.g. otf-31x8, pool-4095x12-l5, otf-31x8-reload."""
+        return f"{self.strategy}-{self.dimensions}"
 
     def __post_init__(self):
         if self.exp_bits is not None:
@@ -68,10 +96,9 @@ class PerturbSpec:
         """Build a spec from `to_dict` output (or a user's JSON); unknown strategies and fields are errors."""
         data = dict(data)
         strategy = data.pop("strategy", None)
-        classes = {cls.strategy: cls for cls in (OtfSpec, PoolSpec)}
-        if strategy not in classes:
-            raise SpecError(f"strategy={strategy!r} is unknown: allowed {sorted(classes)}")
-        cls = classes[strategy]
+        if not isinstance(strategy, str) or strategy not in STRATEGIES:
+            raise SpecError(f"strategy={strategy!r} is unknown: allowed {sorted(STRATEGIES)}")
+        cls = STRATEGIES[strategy]
         allowed = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -120,6 +147,7 @@ class OtfSpec(PerturbSpec):
     reload: int = 0
 
     strategy = "otf"
+    source = "pezo-otf"
 
     def __post_init__(self):
         super().__post_init__()
@@ -146,6 +174,14 @@ class OtfSpec(PerturbSpec):
     @property
     def lanes(self):
         return self.generators
+
+    @property
+    def dimensions(self):
+        return f"{self.generators}x{self.width}" + ("-reload" if self.reload else "")
+
+    def words(self):
+        from .otf import OtfWords
+        return OtfWords(self)
 
     @property
     def mantissa_bits(self):
@@ -175,6 +211,7 @@ class PoolSpec(PerturbSpec):
     seed: int = 1
 
     strategy = "pool"
+    source = "pezo-pool"
 
     def __post_init__(self):
         super().__post_init__()
@@ -196,6 +233,14 @@ class PoolSpec(PerturbSpec):
     @property
     def mantissa_bits(self):
         return self.bits
+
+    @property
+    def dimensions(self):
+        return f"{self.size}x{self.bits}" + (f"-l{self.lanes}" if self.lanes > 1 else "")
+
+    def words(self):
+        from .pool import PoolWords
+        return PoolWords(self)
 
     @property
     def exponent_range(self):

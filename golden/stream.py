@@ -8,9 +8,6 @@ import math
 
 import torch
 
-from .otf import OtfWords
-from .pool import PoolWords
-
 PERIOD_CACHE_VALUES = 1 << 27
 BLOCK_VALUES = 1 << 24
 CHUNK_WORDS = 1 << 16
@@ -44,7 +41,7 @@ class Stream:
         self.spec = spec
         self.scaled = scaled
         self.device = torch.device(device)
-        self.words = OtfWords(spec) if spec.strategy == "otf" else PoolWords(spec)
+        self.words = spec.words()
         self._block_values = None
 
     def __call__(self, start, count):

@@ -21,8 +21,7 @@ from . import __version__
 from .files import held
 from .golden import PAPER_DEFAULTS
 from .golden.engine import FORMATS
-from .options import (ToolFailed, UsageError, add_spec_options, output_file, output_folder, spec_from_args,
-                      spec_label)
+from .options import ToolFailed, UsageError, add_spec_options, output_file, output_folder, spec_from_args
 from .sweep.cli import add_parser as add_sweep_parser
 from .train.cli import add_parser as add_train_parser
 from .train.quality import add_parser as add_quality_parser
@@ -33,7 +32,7 @@ def export_command(args):
     spec = spec_from_args(args)
     out = export(spec, args.out, name=args.name, force=args.force, engine=args.engine)
     manifest = json.loads((out / "manifest.json").read_text())
-    what = f"the ZO engine with {args.engine} weights around {spec_label(spec)}" if args.engine else spec_label(spec)
+    what = f"the ZO engine with {args.engine} weights around {spec.label}" if args.engine else spec.label
     print(f"exported {what} as module {manifest['top']} into {out}/")
     for filename in manifest["files"]:
         print(f"  {filename}")
@@ -70,7 +69,7 @@ def work_name(spec, files=None):
     """<configuration>-<digest of the spec and of `files` ({name: bytes})>: a work folder's name."""
     identity = spec.to_json() + "".join(sorted(f"{name}:{hashlib.sha256(data).hexdigest()}"
                                                for name, data in (files or {}).items()))
-    return f"{spec_label(spec)}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+    return f"{spec.label}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
 
 
 def default_workdirs(spec, simulator, exported=None):
@@ -84,7 +83,7 @@ def default_workdirs(spec, simulator, exported=None):
 
 def report_line(spec, simulation, result):
     verdict = "PASS" if result.passed else "FAIL"
-    return (f"{verdict} {spec_label(spec)} on {simulation.simulator}: {result.values:,} values ({result.words:,} "
+    return (f"{verdict} {spec.label} on {simulation.simulator}: {result.values:,} values ({result.words:,} "
             f"words) compared bit for bit; simulation {result.run_seconds:.1f} s = "
             f"{result.values_per_second:,.0f} values/s, check {result.check_seconds:.1f} s, "
             f"build {simulation.build_seconds:.1f} s")
@@ -117,7 +116,7 @@ def engine_sim_command(args, spec):
         got, seconds = simulation.run(theta, plan)
     mismatch = engine_sim.first_mismatch(got, engine_sim.golden_passes(spec, args.engine, theta, plan))
     values = sum(out.numel() for out in got)
-    print(f"{'FAIL' if mismatch else 'PASS'} engine {args.engine} around {spec_label(spec)} on {args.simulator}: "
+    print(f"{'FAIL' if mismatch else 'PASS'} engine {args.engine} around {spec.label} on {args.simulator}: "
           f"{values:,} values ({steps} ZO steps of 3 passes over {theta.numel():,} weights) compared bit for bit; "
           f"simulation {seconds:.1f} s = {values / seconds:,.0f} values/s, build {simulation.build_seconds:.1f} s")
     if exported:
@@ -190,11 +189,11 @@ def prove_command(args):
     with work_folder(workdir, OWNS) as folder:
         proof = prove(spec, folder, args.depth, rotation=True if args.rotation else None,
                       words=True if args.words else None)
-    says = {"proven": f"PROVEN {spec_label(spec)}: the port contract holds in every reachable state (k-induction, "
+    says = {"proven": f"PROVEN {spec.label}: the port contract holds in every reachable state (k-induction, "
                       f"depth {proof.depth})",
-            "bounded": f"BOUNDED {spec_label(spec)}: the port contract holds for the first {proof.depth} cycles "
+            "bounded": f"BOUNDED {spec.label}: the port contract holds for the first {proof.depth} cycles "
                        f"from reset; k-induction did not close at that depth",
-            "failed": f"FAIL {spec_label(spec)}: the port contract is violated within {proof.depth} cycles; "
+            "failed": f"FAIL {spec.label}: the port contract is violated within {proof.depth} cycles; "
                       f"counterexample: {proof.trace}"}
     print(says[proof.kind])
     rotation = ("with the rotation invariant" if proof.rotation else
@@ -244,7 +243,7 @@ def hil_command(args):
     spec = spec_from_args(args)
     if not 1 <= args.steps <= 1000:
         raise UsageError(f"--steps {args.steps} is out of range: allowed 1..1000")
-    config = Config(out=str(args.out), model=args.model, perturb="pezo-" + spec.strategy, spec=spec.to_dict(),
+    config = Config(out=str(args.out), model=args.model, perturb=spec.source, spec=spec.to_dict(),
                     numerics=args.numerics, steps=args.steps, lr=args.lr, eps=args.eps, k=args.k,
                     batch_size=args.batch_size, seed=args.train_seed, test_size=args.test_size)
     config.check()
@@ -258,7 +257,7 @@ def hil_command(args):
               f"weights {weights}")
     verdict = "PASS" if outcome.identical else "FAIL"
     print(f"{verdict} {len(outcome.steps)} ZO steps of {args.model} ({outcome.weights:,} weights) through the "
-          f"{'bf16' if args.numerics == 'engine-bf16' else 'fp32'} engine around {spec_label(spec)} on {args.simulator}: "
+          f"{'bf16' if args.numerics == 'engine-bf16' else 'fp32'} engine around {spec.label} on {args.simulator}: "
           f"every perturbed and updated weight "
           f"from the RTL; simulation {outcome.seconds:.1f} s, build {outcome.build_seconds:.1f} s; report in "
           f"{args.out / 'report.json'}")

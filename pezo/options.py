@@ -6,11 +6,13 @@ import warnings
 from pathlib import Path
 
 from pezo.golden import PAPER_DEFAULTS, PerturbSpec
+from pezo.golden.spec import STRATEGIES
 
 from .files import read_json
 
-FIELDS = {"otf": ("generators", "width", "seed", "reload"), "pool": ("size", "bits", "lanes", "seed")}
-SHARED = ("exp_bits", "length_bits")
+FIELDS = {name: cls.own_fields() for name, cls in STRATEGIES.items()}
+"""Each registered strategy's own fields (golden/spec.py)."""
+SHARED = PerturbSpec.shared_fields()
 ALL_FIELDS = sorted({field for fields in FIELDS.values() for field in fields} | set(SHARED))
 
 
@@ -81,9 +83,3 @@ def spec_from_args(args, options=None):
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     return spec
-
-
-def spec_label(spec):
-    if spec.strategy == "otf":
-        return f"otf-{spec.generators}x{spec.width}" + ("-reload" if spec.reload else "")
-    return f"pool-{spec.size}x{spec.bits}" + (f"-l{spec.lanes}" if spec.lanes > 1 else "")

@@ -19,14 +19,15 @@ import types
 import typing
 import warnings
 
-from pezo.golden.spec import PAPER_DEFAULTS, PerturbSpec
-from pezo.options import FIELDS, SHARED, spec_label
+from pezo.golden.spec import PerturbSpec
+from pezo.options import FIELDS, SHARED
 from pezo.train import perturbations, zo
 from pezo.train.loop import Config
 
-SPEC_FIELDS = {"generators": "generators", "width": "width", "reload": "reload", "size": "size", "bits": "bits",
-               "lanes": "lanes", "exp_bits": "exp_bits", "generator_seed": "seed"}
-"""Grid field -> spec field."""
+SPEC_FIELDS = {**{name: name for fields in FIELDS.values() for name in fields if name != "seed"},
+               "exp_bits": "exp_bits", "generator_seed": "seed"}
+"""Grid field -> spec field: every registered strategy's own fields, exp_bits, and the spec's seed as
+generator_seed."""
 NOT_GRID = ("out", "device", "spec")
 """Config fields a grid does not set: where a run goes, where it runs (neither changes what a point is), and the
 spec, which the spec fields build."""
@@ -68,7 +69,7 @@ class Point:
     def generator(self):
         """The generator's size as `pezo` labels it, less the strategy the source names (31x8, 4095x12), or None."""
         spec = self.spec
-        return spec_label(spec).split("-", 1)[1] if spec else None
+        return spec.dimensions if spec else None
 
     @property
     def spec(self):
@@ -166,7 +167,7 @@ def _spec(perturb, fields, where):
     """The spec dict of a streamed source: its default with the fields of its strategy; None for seeded sources."""
     if perturb not in perturbations.STREAMED:
         return None
-    base = PAPER_DEFAULTS[perturbations.DEFAULT_SPECS[perturb]].to_dict()
+    base = perturbations.default_spec(perturb).to_dict()
     base.update({name: value for name, value in fields.items() if name in FIELDS[base["strategy"]] + SHARED})
     try:
         return _quiet_spec(base).to_dict()

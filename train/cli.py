@@ -12,12 +12,14 @@ import json
 import sys
 from pathlib import Path
 
-from pezo.options import output_folder
+from pezo.golden import PAPER_DEFAULTS
+from pezo.options import ALL_FIELDS, output_folder
 
 from . import adapters, distributed, engine, perturbations, tasks, zo
 from .loop import OWNS, SCHEDULES, Config, Run, check_layout
 
-SPEC_OPTIONS = ("generators", "width", "size", "bits", "lanes", "exp_bits")
+SPEC_OPTIONS = tuple(name for name in ALL_FIELDS if name not in ("seed", "length_bits"))
+"""The generator fields `pezo train` takes as options (the spec's seed is --generator-seed)."""
 
 
 def add_parser(commands):
@@ -157,7 +159,7 @@ def source_from_args(args, default="gaussian"):
     spec = _spec_from_args(args, args.perturb)
     if spec is None:
         return args.perturb or default, None
-    return args.perturb or "pezo-" + spec.strategy, spec
+    return args.perturb or spec.source, spec
 
 
 def _spec_from_args(args, perturb):
@@ -170,12 +172,11 @@ def _spec_from_args(args, perturb):
     if perturb in perturbations.SEEDED:
         raise ValueError(f"--perturb {perturb} takes no generator options: they apply to "
                          f"{', '.join(perturbations.STREAMED)}")
-    preset = args.preset
-    if not (preset or args.spec or args.manifest):
-        preset = perturbations.DEFAULT_SPECS[perturb or "pezo-otf"]
-    elif preset and preset not in perturbations.PAPER_DEFAULTS:
-        raise ValueError(f"--preset {preset} is unknown: allowed {', '.join(perturbations.PAPER_DEFAULTS)}")
-    namespace = argparse.Namespace(preset=preset, spec=args.spec, manifest=args.manifest, strategy=None,
+    if args.preset and args.preset not in PAPER_DEFAULTS:
+        raise ValueError(f"--preset {args.preset} is unknown: allowed {', '.join(PAPER_DEFAULTS)}")
+    given = args.preset or args.spec or args.manifest
+    strategy = None if given else perturbations.SPECS[perturb or "pezo-otf"].strategy
+    namespace = argparse.Namespace(preset=args.preset, spec=args.spec, manifest=args.manifest, strategy=strategy,
                                    seed=args.generator_seed, length_bits=None, **fields)
     options = {name: "--" + name.replace("_", "-") for name in SPEC_OPTIONS} | {"seed": "--generator-seed"}
     return spec_from_args(namespace, options)

@@ -24,37 +24,46 @@ import numpy as np
 import torch
 
 from pezo.golden import gaussian, quality
-from pezo.golden.spec import PAPER_DEFAULTS, PerturbSpec
+from pezo.golden.spec import STRATEGIES, OtfSpec, PerturbSpec
 from pezo.golden.stream import Stream, words_per_perturbation
 
 SEEDED = ("gaussian", "rademacher", "uniform", "clt-gaussian")
 MEAN_SQUARES = {"gaussian": 1.0, "rademacher": 1.0, "uniform": 1 / 3, "clt-gaussian": 1.0}
 """E[u^2] of the seeded sources, by definition (clt-gaussian: its outputs over their standard deviation)."""
 """The sources with a seed and no generator spec."""
-STREAMED = ("pezo-otf", "pezo-pool", "uniform-raw")
+RAW = "uniform-raw"
+SPECS = {**{cls.source: cls for cls in STRATEGIES.values()}, RAW: OtfSpec}
+"""The streamed sources and the spec class each takes: every registered strategy's (golden/spec.py), and the otf
+stream's raw mantissas."""
+STREAMED = tuple(SPECS)
 NAMES = SEEDED + STREAMED
-DEFAULT_SPECS = {"pezo-otf": "otf-31x8", "pezo-pool": "pool-4095x12", "uniform-raw": "otf-31x8"}
-STRATEGIES = {"pezo-otf": "otf", "pezo-pool": "pool", "uniform-raw": "otf"}
+
+
+def default_spec(name):
+    """The spec a streamed source uses when given none: its class's defaults (the PeZO paper's otf-31x8 and
+    pool-4095x12)."""
+    return SPECS[name]()
 
 
 def make(name, seed=0, spec=None):
-    """The source called `name` (one of NAMES). Seeded sources use `seed`; streamed ones `spec` (default: the
-    paper's otf-31x8 or pool-4095x12), whose strategy must fit the name."""
+    """The source called `name` (one of NAMES). Seeded sources use `seed`; streamed ones `spec` (default:
+    default_spec), whose strategy must fit the name."""
     if name in SEEDED:
         if spec is not None:
             raise ValueError(f"--perturb {name} takes no generator spec: specs apply to {', '.join(STREAMED)}")
         return CltPerturbation(seed) if name == "clt-gaussian" else SeededPerturbation(name, seed)
     if name not in STREAMED:
         raise ValueError(f"perturbation {name!r} is unknown: allowed {', '.join(NAMES)}")
-    spec = spec or PAPER_DEFAULTS[DEFAULT_SPECS[name]]
-    if spec.strategy != STRATEGIES[name]:
-        raise ValueError(f"perturbation {name!r} needs a spec of strategy {STRATEGIES[name]}, got strategy {spec.strategy!r}")
-    return StreamPerturbation(spec, raw=name == "uniform-raw")
+    spec = spec or default_spec(name)
+    if not isinstance(spec, SPECS[name]):
+        raise ValueError(f"perturbation {name!r} needs a spec of strategy {SPECS[name].strategy}, got strategy "
+                         f"{spec.strategy!r}")
+    return StreamPerturbation(spec, raw=name == RAW)
 
 
 def for_spec(spec):
-    """The source of an exported build's spec (from its manifest): pezo-otf or pezo-pool."""
-    return make("pezo-" + spec.strategy, spec=spec)
+    """The source of an exported build's spec (from its manifest): its strategy's (pezo-otf, pezo-pool)."""
+    return make(spec.source, spec=spec)
 
 
 class SeededPerturbation:
@@ -146,7 +155,7 @@ class StreamPerturbation:
         self.start_word += words_per_perturbation(self.spec, values)
 
     def describe(self):
-        name = "uniform-raw" if self.raw else "pezo-" + self.spec.strategy
+        name = RAW if self.raw else self.spec.source
         return {"perturb": name, "spec": self.spec.to_dict()}
 
     def quality(self, values):
