@@ -24,15 +24,11 @@ from amaranth.lib.wiring import In
 
 from pezo import __version__
 from pezo.files import check_replaceable, read_json, write_folder
-from pezo.golden.lfsr import TAPS, feedback_mask
-from pezo.golden.otf import exponent_table, lane_seeds, stride
-from pezo.golden.pool import pool_table
-from pezo.golden.scaling import gaussian_modulus
 from pezo.golden.spec import PerturbSpec
 
 from .engine import E_BITS, PERTURB_MINUS, PERTURB_PLUS, UPDATE, Engine, engine_signature
 from .engine_lane import FORMATS, LATENCY
-from .generator import check_buildable, generator, generator_signature
+from .generator import GENERATORS, check_buildable, generator, generator_signature
 from .payload import payload_layout
 from .verilog_names import check_module_name
 
@@ -51,10 +47,7 @@ class ManifestError(ValueError):
 def default_name(spec, engine=None):
     """Top module name, e.g. pezo_otf_31x8, pezo_otf_31x8_reload, pezo_pool_4095x12, pezo_pool_4095x12_l5; the
     engine's e.g. pezo_engine_fp32_pool_4095x12_l5."""
-    if spec.strategy == "otf":
-        name = f"otf_{spec.generators}x{spec.width}" + ("_reload" if spec.reload else "")
-    else:
-        name = f"pool_{spec.size}x{spec.bits}" + (f"_l{spec.lanes}" if spec.lanes > 1 else "")
+    name = spec.label.replace("-", "_")
     return f"pezo_{name}" if engine is None else f"pezo_engine_{engine}_{name}"
 
 
@@ -156,7 +149,7 @@ def _engine_format(manifest, path):
 def _derived(spec, name, engine=None):
     """Everything the manifest records that follows from the spec, the top module's name and the engine's format
     (None for a generator's build)."""
-    strategy = _otf_constants(spec, name) if spec.strategy == "otf" else _pool_constants(spec, name)
+    strategy = GENERATORS[spec.strategy].constants(spec, name)
     return {
         "period_words": spec.period_words,
         "lanes": spec.lanes,
@@ -175,29 +168,6 @@ def _engine_constants(engine):
     return {"format": engine, "value_bits": exponent_bits + precision, "exponent_bits": exponent_bits,
             "precision": precision, "latency": LATENCY, "e_bits": E_BITS,
             "modes": {"perturb_plus": PERTURB_PLUS, "perturb_minus": PERTURB_MINUS, "update": UPDATE}}
-
-
-def _otf_constants(spec, name):
-    table = exponent_table(spec)
-    return {
-        "taps": list(TAPS[spec.width]),
-        "feedback_mask": feedback_mask(spec.width),
-        "stride": stride(spec),
-        "lane_seeds": lane_seeds(spec),
-        "E_n": gaussian_modulus(spec.generators),
-        "k_min": table.low,
-        "k_max": table.high,
-        "lut": {"file": f"{name}_lut.hex", "depth": 1 << spec.width, "offset_bits": table.offset_bits},
-    }
-
-
-def _pool_constants(spec, name):
-    return {
-        "exponent": pool_table(spec).exponent,
-        "E_N": gaussian_modulus(spec.size),
-        "banks": [f"{name}_bank{lane}.hex" for lane in range(spec.lanes)],
-        "bank_depth": spec.period_words,
-    }
 
 
 def _payload(spec):
@@ -230,12 +200,8 @@ def signature_ports(signature):
 
 def _memory_files(spec, name):
     """{filename: $readmemh text} of every ROM, one hex entry per line, two's complement."""
-    if spec.strategy == "otf":
-        table = exponent_table(spec)
-        return {f"{name}_lut.hex": _readmemh(table.offsets, table.offset_bits)}
-    table = pool_table(spec)
-    return {f"{name}_bank{lane}.hex": _readmemh(table.bank(lane, spec.lanes), spec.bits)
-            for lane in range(spec.lanes)}
+    return {filename: _readmemh(entries, bits)
+            for filename, (entries, bits) in GENERATORS[spec.strategy].memory_files(spec, name).items()}
 
 
 def _readmemh(values, bits):

@@ -3,8 +3,10 @@ from amaranth.hdl import Cat, Const, Module, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from pezo.golden.otf import lane_seeds
+from pezo.golden.lfsr import TAPS, feedback_mask
+from pezo.golden.otf import exponent_table, lane_seeds, stride
 from pezo.golden.pool import pool_table
+from pezo.golden.scaling import gaussian_modulus
 
 from .lfsr_array import LfsrArray
 from .payload import payload_layout
@@ -30,12 +32,10 @@ def check_buildable(spec):
         raise ValueError(f"{spec.to_json()}: {spec.lanes} lanes x {spec.mantissa_bits} bits = {mantissas} mantissa "
                          f"bits per word, over the {MAX_PAYLOAD_BITS} bits a signal can have (with the exponent and "
                          f"last): allowed lanes x bits up to about {MAX_PAYLOAD_BITS - 3}")
-    entries = spec.size if spec.strategy == "pool" else 1 << spec.width
-    if entries > MAX_ROM_ENTRIES:
-        what = f"size={spec.size}" if spec.strategy == "pool" else f"width={spec.width} (an exponent table of " \
-                                                                    f"2^{spec.width} entries)"
-        raise ValueError(f"{what} is over the largest ROM pezo builds in hardware: allowed up to {MAX_ROM_ENTRIES} "
-                         f"entries (larger ones work in the golden model and the trainer)")
+    hardware = GENERATORS[spec.strategy]
+    if hardware.rom_entries(spec) > MAX_ROM_ENTRIES:
+        raise ValueError(f"{hardware.rom_cause(spec)} is over the largest ROM pezo builds in hardware: allowed up to "
+                         f"{MAX_ROM_ENTRIES} entries (larger ones work in the golden model and the trainer)")
     payload = mantissas + spec.exponent_bits + 1
     if payload > MAX_PAYLOAD_BITS:
         raise ValueError(f"{spec.to_json()}: its payload is {payload} bits (lanes x mantissa bits + exponent + "
@@ -57,6 +57,9 @@ def generator_signature(spec):
 
 class Generator(wiring.Component):
     """A sequencer and a strategy's datapath (`_datapath`), wired to the ports of `generator_signature`.
+
+    A strategy's hardware half is a subclass registered in GENERATORS under the strategy's name: its datapath, its
+    ROMs (`rom_entries`, `rom_cause`, `memory_files`) and the constants its manifest records (`constants`).
 
     The payload is driven by one concatenation of the datapath's mantissas and exponent and the `last` flag:
     assigned field by field, Icarus simulates the wide port an order of magnitude slower."""
@@ -89,6 +92,35 @@ class OtfGenerator(Generator):
     the array's replay state, and one 2^b-entry ROM).
     """
 
+    @staticmethod
+    def rom_entries(spec):
+        return 1 << spec.width
+
+    @staticmethod
+    def rom_cause(spec):
+        return f"width={spec.width} (an exponent table of 2^{spec.width} entries)"
+
+    @staticmethod
+    def memory_files(spec, name):
+        """{filename: (entries, bits)} of the ROM images: the exponent table's offsets."""
+        table = exponent_table(spec)
+        return {f"{name}_lut.hex": (table.offsets, table.offset_bits)}
+
+    @staticmethod
+    def constants(spec, name):
+        """What the manifest records of the array and scaler (docs/spec.md sections 2 to 5)."""
+        table = exponent_table(spec)
+        return {
+            "taps": list(TAPS[spec.width]),
+            "feedback_mask": feedback_mask(spec.width),
+            "stride": stride(spec),
+            "lane_seeds": lane_seeds(spec),
+            "E_n": gaussian_modulus(spec.generators),
+            "k_min": table.low,
+            "k_max": table.high,
+            "lut": {"file": f"{name}_lut.hex", "depth": 1 << spec.width, "offset_bits": table.offset_bits},
+        }
+
     def _datapath(self, m, sequencer):
         width = self.spec.width
         m.submodules.lanes = lanes = otf_array(self.spec)
@@ -105,6 +137,30 @@ class PoolGenerator(Generator):
     Cost: sequencer + Pool (lanes banks of size / lanes entries).
     """
 
+    @staticmethod
+    def rom_entries(spec):
+        return spec.size
+
+    @staticmethod
+    def rom_cause(spec):
+        return f"size={spec.size}"
+
+    @staticmethod
+    def memory_files(spec, name):
+        """{filename: (entries, bits)} of the ROM images: one bank per lane."""
+        table = pool_table(spec)
+        return {f"{name}_bank{lane}.hex": (table.bank(lane, spec.lanes), spec.bits) for lane in range(spec.lanes)}
+
+    @staticmethod
+    def constants(spec, name):
+        """What the manifest records of the pool (docs/spec.md section 6)."""
+        return {
+            "exponent": pool_table(spec).exponent,
+            "E_N": gaussian_modulus(spec.size),
+            "banks": [f"{name}_bank{lane}.hex" for lane in range(spec.lanes)],
+            "bank_depth": spec.period_words,
+        }
+
     def _datapath(self, m, sequencer):
         m.submodules.pool = pool = Pool(self.spec)
         wiring.connect(m, sequencer.control, pool.control)
@@ -116,7 +172,11 @@ def otf_array(spec):
     return (ReloadArray if spec.reload else LfsrArray)(spec.width, lane_seeds(spec))
 
 
+GENERATORS = {"otf": OtfGenerator, "pool": PoolGenerator}
+"""The hardware half of each registered strategy (golden/spec.py STRATEGIES), by strategy name."""
+
+
 def generator(spec):
-    """The generator component for a spec of either strategy."""
+    """The generator component of a spec, of its strategy's class."""
     check_buildable(spec)
-    return {"otf": OtfGenerator, "pool": PoolGenerator}[spec.strategy](spec)
+    return GENERATORS[spec.strategy](spec)
