@@ -1,5 +1,8 @@
 """The generated guideline: the statements a sweep's data supports, each derived by a stated rule
 (sweep/analysis.py), none written by hand."""
+import math
+import statistics
+
 from .analysis import FIELDS, SIGNIFICANCE, differs, families, front, gain_stops, known
 from .plots import AXIS
 
@@ -22,6 +25,7 @@ def text(groups):
         f"their means differ by more than {SIGNIFICANCE:g} times the root of their summed squared SEs; every "
         f"statement below follows that rule.",
         "",
+        *_resolution_section(groups),
         *_front_section(groups),
         *_quality_section(groups),
         *[line for field in FIELDS for family in families(groups, field) for line in _family_section(family)],
@@ -40,6 +44,26 @@ def _budget(groups):
 
 def _listed(values):
     return " or ".join(str(value) for value in values)
+
+
+def resolution(groups, name):
+    """The smallest difference in `name` this sweep resolves: SIGNIFICANCE times the standard error of a
+    difference between two configurations with the median configuration's SE, sqrt(2) x SE."""
+    errors = sorted(group.se(name) for group in groups if known(group, name))
+    return SIGNIFICANCE * math.sqrt(2) * errors[len(errors) // 2] if errors else None
+
+
+def _resolution_section(groups):
+    loss, accuracy = resolution(groups, "final_loss"), resolution(groups, "test_accuracy")
+    if loss is None:
+        return []
+    losses = [group.mean("final_loss") for group in groups if known(group, "final_loss")]
+    share = loss / statistics.median(losses) if losses else math.nan
+    return ["## Resolving power", "",
+            f"With the median configuration's standard errors, this sweep tells apart configurations whose final "
+            f"losses differ by more than {loss:.3g} ({share:.1%} of the median final loss) and whose test "
+            f"accuracies differ by more than {accuracy:.3g} ({accuracy * 100:.2g} points); smaller differences "
+            f"are within noise. More seeds, steps (a longer loss window) or test examples shrink these.", ""]
 
 
 def reach(group):

@@ -1,5 +1,5 @@
-"""The report's PNG plots: test accuracy and final loss along each generator field, and cost against quality with
-the Pareto front."""
+"""The report's PNG plots: test accuracy and final loss along each generator field, cost against quality with the
+Pareto front, and every point's learning curve."""
 import math
 import statistics
 from collections import Counter
@@ -27,7 +27,39 @@ def write_all(groups, folder):
             made.append(_save(_along(field, found), folder / f"{field}.png"))
     if any(group.cost for group in groups):
         made.append(_save(_pareto(groups), folder / "pareto.png"))
+    if any(row["losses"] for group in groups for row in group.rows):
+        made.append(_save(_curves(groups), folder / "curves.png"))
     return [path.name for path in made]
+
+
+def smoothed(losses, window):
+    """The running mean of `losses` over the last `window` steps (fewer at the start)."""
+    total, found = 0.0, []
+    for step, loss in enumerate(losses):
+        total += loss - (losses[step - window] if step >= window else 0.0)
+        found.append(total / min(step + 1, window))
+    return found
+
+
+def _curves(groups):
+    """Learning curves: every point's train loss against the step (a running mean over a 50th of the steps), one
+    colour per configuration, a line per seed."""
+    from matplotlib import pyplot
+    figure, axes = pyplot.subplots(figsize=(11, 5.5))
+    for group in groups:
+        colour = None
+        for row in group.rows:
+            losses = row["losses"]
+            if not losses:
+                continue
+            line, = axes.plot(range(1, len(losses) + 1), smoothed(losses, max(1, len(losses) // 50)), lw=1,
+                              color=colour, label=None if colour else group.label)
+            colour = line.get_color()
+    axes.set(xlabel="step", ylabel="train loss (running mean over a 50th of the steps)",
+             title="Learning curves: every seed of every configuration")
+    axes.legend(fontsize=7, loc="upper right")
+    figure.tight_layout()
+    return figure
 
 
 def _save(figure, path):

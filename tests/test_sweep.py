@@ -163,10 +163,11 @@ def test_smoke_preset_end_to_end(tiny, tmp_path, capsys):
     assert pool["cost_design"] == "pezo_pool_7x8" and pool["cost_lut_ff"] > 0 and len(pool["losses"]) == 10
     assert pool["loss_window"] == 2 and pool["final_loss"] == sum(pool["losses"][-2:]) / 2
     assert (out / "results.csv").read_text().count("\n") == 11
-    for plot in ("size", "generators", "width", "pareto"):
+    for plot in ("size", "generators", "width", "pareto", "curves"):
         assert (out / "plots" / f"{plot}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     guideline = (out / "guideline.md").read_text()
     assert "## On the Pareto front" in guideline and "## Against MeZO's Gaussian" in guideline
+    assert "## Resolving power" in guideline and "## Reach and scale of each source" in guideline
     assert "| configuration |" in (out / "report.md").read_text()
     before = {name: (out / "points" / name / "point.json").stat().st_mtime_ns for name in names}
     capsys.readouterr()
@@ -255,3 +256,25 @@ def test_a_diverged_run_does_not_set_the_plots_quality_range():
     assert plots._inlier_range([0.41, 0.6931], [0.015] * 2) == (0.41, 0.6931)      # too few to call one an outlier
     accuracies = [0.786] * 10 + [0.782, 0.79]          # mostly equal: the standard errors set the scale
     assert plots._inlier_range(accuracies, [0.018] * 12) == (0.782, 0.79)
+
+
+def test_learning_curves_are_running_means():
+    assert plots.smoothed([1.0, 2.0, 3.0, 4.0], 2) == [1.0, 1.5, 2.5, 3.5]
+    assert plots.smoothed([5.0], 50) == [5.0]
+
+
+def test_guideline_states_its_resolving_power():
+    def configuration(name, loss, se):
+        row = {"final_loss": loss, "final_loss_se": se, "test_accuracy": 0.8, "test_accuracy_se": 0.01,
+               "loss_window": 20, "stopped": "", "best_step": 1, "cost_lut_ff": None, "cost_bram36": None,
+               **{f"quality_{key}": value for key, value in
+                  quality.of_settings({"perturb": "gaussian", "spec": None, "model": "rt-tiny"}).items()}}
+        settings = {"perturb": name, "spec": None, "model": "m", "task": "rt", "steps": 100, "batch_size": 16,
+                    "lr": 1e-5, "eps": 1e-3, "k": 16}
+        return measures.Configuration(name, name, settings, [row])
+
+    groups = [configuration("gaussian", 0.40, 0.01), configuration("rademacher", 0.41, 0.01),
+              configuration("uniform", 0.42, 0.03)]
+    assert guideline.resolution(groups, "final_loss") == pytest.approx(2 * 2 ** 0.5 * 0.01)
+    assert ("differ by more than 0.0283 (6.9% of the median final loss) and whose test accuracies differ by more "
+            "than 0.0283 (2.8 points)" in guideline.text(groups))
