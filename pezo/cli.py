@@ -21,7 +21,7 @@ from . import __version__
 from .files import held
 from .golden import PAPER_DEFAULTS
 from .golden.engine import FORMATS
-from .options import ToolFailed, UsageError, add_spec_options, output_file, output_folder, spec_from_args
+from .options import ToolFailed, UsageError, add_spec_options, count, output_file, output_folder, spec_from_args
 from .sweep.cli import add_parser as add_sweep_parser
 from .train.cli import add_parser as add_train_parser
 from .train.quality import add_parser as add_quality_parser
@@ -293,7 +293,7 @@ def parser():
     sim_parser = commands.add_parser("sim", help="prove a configuration bit-exact on a simulator")
     add_spec_options(sim_parser)
     sim_parser.add_argument("--simulator", choices=["icarus", "verilator"], default="verilator")
-    sim_parser.add_argument("--values", type=int, default=1_000_000, help="values to compare (default 10^6)")
+    sim_parser.add_argument("--values", type=count, default=1_000_000, help="values to compare (default 10^6)")
     sim_parser.add_argument("--length", type=int,
                             help="words per perturbation (default: all, at most 4096 and 2^length_bits - 1)")
     sim_parser.add_argument("--workdir", type=output_folder,
@@ -321,8 +321,8 @@ def parser():
 
     flow_parser = commands.add_parser("flow", help="the main job: export and prove the paper's defaults")
     flow_parser.add_argument("--out", type=output_folder, default=Path("out"), help="output folder (default out/)")
-    flow_parser.add_argument("--values-icarus", type=int, default=100_000)
-    flow_parser.add_argument("--values-verilator", type=int, default=1_000_000)
+    flow_parser.add_argument("--values-icarus", type=count, default=100_000)
+    flow_parser.add_argument("--values-verilator", type=count, default=1_000_000)
     flow_parser.set_defaults(run=flow_command)
     hil_parser = commands.add_parser("hil", help="train a small LM through the simulated engine, bit for bit "
                                      "against the golden trainer")

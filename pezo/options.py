@@ -24,6 +24,19 @@ class ToolFailed(RuntimeError):
     """An external tool (Yosys, a simulator run pezo checks) failed; main() prints why and exits with status 1."""
 
 
+def count(text):
+    """argparse type of a number of things to compare or run: an integer of at least 1 (a check over none would
+    pass falsely)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer: allowed 1 or more") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: allowed 1 or more (a check must compare "
+                                         f"something)")
+    return value
+
+
 def output_file(text):
     """argparse type of an option naming a file pezo writes: not a folder."""
     if Path(text).is_dir():

@@ -1,5 +1,6 @@
 """pezo used carelessly or with hostile input: no data lost, no false PASS, no crash on legal input, and bad input
 gives exit 2 with one line naming it, in every subcommand."""
+import contextlib
 import hashlib
 import json
 import re
@@ -342,3 +343,24 @@ def test_train_names_its_own_options(tmp_path, capsys):
     status, _, err = run(capsys, "train", "--model", "./no/such/folder", "--out", tmp_path / "r")
     assert status == 2
     one_error_line(err, "model folder ./no/such/folder does not exist")
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["sim", "--preset", "otf-31x8", "--values", "0"], "--values: 0 is out of range"),
+    (["sim", "--preset", "otf-31x8", "--engine", "fp32", "--values", "-5"], "--values: -5 is out of range"),
+    (["flow", "--values-icarus", "-5", "--values-verilator", "0"], "--values-icarus: -5 is out of range"),
+    (["train", "--lr", "inf", "--out", "{tmp}/r"], "lr=inf"),
+    (["train", "--eps", "inf", "--out", "{tmp}/r"], "eps=inf"),
+    (["train", "--device", "meta", "--out", "{tmp}/r"], "device 'meta'"),
+    (["train", "--peft", "lora", "--lora-r", "2000000000", "--out", "{tmp}/r"], "lora_r=2000000000"),
+])
+def test_a_check_over_nothing_or_an_unusable_number_is_refused(argv, named, tmp_path, capsys):
+    """Issue 'No data lost, no false PASS': values that compare nothing, non-finite steps, the meta device and a
+    rank that would allocate terabytes get one line and exit 2, before anything is built or written."""
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+    with pytest.raises(SystemExit) if argv[0] in ("sim", "flow") else contextlib.nullcontext() as stopped:
+        status = main(argv)
+    status = stopped.value.code if argv[0] in ("sim", "flow") else status
+    error = capsys.readouterr().err
+    assert status == 2 and error.count("\n") == 1 and named in error
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())

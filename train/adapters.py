@@ -7,6 +7,9 @@ import dataclasses
 from . import top
 
 KINDS = ("lora", "prefix")
+MAX_SIZE = 4096
+"""The largest LoRA rank and prefix length pezo builds: far beyond any published setting (r = 8, 5 tokens), and
+small enough that a typo does not allocate terabytes."""
 
 
 def adapt(lm, kind, r=8, alpha=16, tokens=5, top_blocks=0):
@@ -25,9 +28,10 @@ def adapt(lm, kind, r=8, alpha=16, tokens=5, top_blocks=0):
         return lm
     if kind not in KINDS:
         raise ValueError(f"peft {kind!r} is unknown: allowed {', '.join(KINDS)}")
-    for name, value in (("lora_r", r), ("lora_alpha", alpha), ("prefix_tokens", tokens)):
-        if value < 1:
-            raise ValueError(f"{name}={value} is out of range: allowed 1 or more")
+    bounds = {"lora_r": (r, MAX_SIZE), "lora_alpha": (alpha, None), "prefix_tokens": (tokens, MAX_SIZE)}
+    for name, (value, most) in bounds.items():
+        if value < 1 or (most is not None and value > most):
+            raise ValueError(f"{name}={value} is out of range: allowed " + (f"1..{most}" if most else "1 or more"))
     from peft import LoraConfig, PrefixTuningConfig, TaskType, get_peft_model
     if kind == "prefix" and lm.masked:
         raise ValueError(f"peft prefix works with causal LMs here; {lm.name!r} is a masked LM: use --peft lora")

@@ -116,6 +116,8 @@ def compensated(config, quality):
 def check_device(name):
     """Refuse (ValueError, one line) a device name torch does not know or this machine does not have."""
     try:
+        if torch.device(name).type == "meta":
+            raise RuntimeError("the meta device holds no values to train")
         torch.empty(1, device=name)
     except (RuntimeError, AssertionError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -114,8 +114,9 @@ class ZOOptimizer(torch.optim.Optimizer):
     gathers_losses = True       # the closure's loss may be a plain number (ranks gather it); False: a jvp needs it
 
     def __init__(self, params, source, lr=1e-6, eps=1e-3, weight_decay=0.0, **arguments):
-        if not (lr >= 0 and eps > 0 and weight_decay >= 0):
-            raise ValueError(f"lr={lr}, eps={eps}, weight_decay={weight_decay}: allowed lr >= 0, eps > 0, "
+        finite = all(map(math.isfinite, (lr, eps, weight_decay)))
+        if not (finite and lr >= 0 and eps > 0 and weight_decay >= 0):
+            raise ValueError(f"lr={lr}, eps={eps}, weight_decay={weight_decay}: allowed finite lr >= 0, eps > 0, "
                              f"weight_decay >= 0")
         unknown = sorted(set(arguments) - set(self.arguments))
         if unknown:
