@@ -364,3 +364,24 @@ def test_a_check_over_nothing_or_an_unusable_number_is_refused(argv, named, tmp_
     error = capsys.readouterr().err
     assert status == 2 and error.count("\n") == 1 and named in error
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+@pytest.mark.parametrize("options, named", [
+    (["--lora-r", "4"], "lora_r=4 applies to peft lora"),
+    (["--peft", "lora", "--prefix-tokens", "3"], "prefix_tokens=3 applies to peft prefix"),
+])
+def test_an_adapter_setting_without_its_adapter_is_refused(options, named, tmp_path, capsys):
+    assert main(["train", *options, "--out", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and named in error
+
+
+@pytest.mark.parametrize("label", [1.7, 0.2, True, "1.0"])
+def test_a_label_that_is_not_an_integer_is_refused(label, tmp_path, capsys):
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"text": f"review {i}", "label": i % 2}) + "\n" for i in range(20))
+                    + json.dumps({"text": "odd", "label": label}) + "\n")
+    assert main(["train", "--model", "rt-tiny", "--data", str(data), "--k", "2", "--test-size", "4",
+                 "--out", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "row 21" in error and "is not an integer" in error

@@ -198,7 +198,7 @@ def test_lora_on_a_masked_lm(tiny, tmp_path):
     (["--momentum", "0.9"], "--momentum does not apply to method zo-sgd: allowed --queries, --estimator"),
     (["--method", "zo-adam", "--amsgrad", "maybe"], "zo-adam amsgrad='maybe' is not bool"),
     (["--method", "zo-sgd", "--queries", "0"], "zo-sgd queries=0 is out of range"),
-    (["--peft", "lora", "--lora-r", "0"], "lora_r=0 is out of range: allowed 1 or more"),
+    (["--peft", "lora", "--lora-r", "0"], "lora_r=0 is out of range: allowed 1..4096"),
 ])
 def test_bad_method_options_exit_2_and_write_nothing(tiny, tmp_path, capsys, options, message):
     assert train(tiny, tmp_path / "run", *options) == 2

@@ -61,8 +61,11 @@ def read_file(path, classes):
     for number, row in enumerate(rows, 1):
         if "text" not in row or "label" not in row:
             raise ValueError(f"{path} row {number} lacks a 'text' or 'label' field: has {sorted(row)}")
+        raw = row["label"]
         try:
-            label = int(row["label"])
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            label = int(raw)
         except (TypeError, ValueError):
             raise ValueError(f"{path} row {number}: label {row['label']!r} is not an integer: allowed "
                              f"0..{classes - 1}") from None

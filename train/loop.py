@@ -82,6 +82,10 @@ class Config:
         for name in ("k", "test_size", "batch_size", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} is out of range: allowed 1 or more")
+        for name, owner in (("lora_r", "lora"), ("lora_alpha", "lora"), ("prefix_tokens", "prefix")):
+            if self.peft != owner and getattr(self, name) != getattr(Config, name):
+                raise ValueError(f"{name}={getattr(self, name)} applies to peft {owner}, and this run's peft is "
+                                 f"{self.peft}: give --peft {owner} or leave {name} out")
         if self.top_blocks < 0:
             raise ValueError(f"top_blocks={self.top_blocks} is out of range: allowed 0 (the whole model) or more")
         if self.steps < 0:
