@@ -385,3 +385,34 @@ def test_a_label_that_is_not_an_integer_is_refused(label, tmp_path, capsys):
                  "--out", str(tmp_path / "r")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "row 21" in error and "is not an integer" in error
+
+
+@pytest.mark.parametrize("edit, named", [
+    (lambda state: state["progress"].update(step=99999), "disagrees with the checkpoint's lr schedule"),
+    (lambda state: state["progress"].update(step="x"), "allowed non-negative integer step"),
+    (lambda state: state["progress"].update(extra=1), "must hold exactly"),
+    (lambda state: state.update(progress={}), "must hold exactly"),
+    (lambda state: state["progress"].update(step=-5), "allowed non-negative integer step"),
+])
+def test_an_edited_checkpoint_state_is_refused(edit, named, tmp_path, capsys):
+    out = tmp_path / "r"
+    argv = ["--model", "rt-tiny", "--k", "4", "--test-size", "8", "--batch-size", "4", "--eval-every", "2",
+            "--no-progress", "--out", str(out)]
+    assert main(["train", *argv, "--steps", "2"]) == 0
+    path = out / "checkpoint" / "state.json"
+    state = json.loads(path.read_text())
+    edit(state)
+    path.write_text(json.dumps(state))
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--steps", "4", "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and named in error and "state.json" in error
+
+
+def test_resuming_to_fewer_steps_than_done_is_refused(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--model", "rt-tiny", "--k", "4", "--test-size", "8", "--batch-size", "4",
+                 "--eval-every", "2", "--no-progress", "--steps", "4", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--steps", "2", "--no-progress"]) == 2
+    assert "--steps 2 is below the checkpoint's step 4" in capsys.readouterr().err

@@ -207,7 +207,10 @@ class Run:
                            map_location=self.device)
         self.zo.load_state_dict(optimizer["optimizer"])
         self.schedule.load_state_dict(optimizer["schedule"])
-        self.progress = Progress(**state["progress"])
+        self.progress = _progress(state, folder / STATE, self.schedule.last_epoch)
+        if self.progress.step > self.config.steps:
+            raise ValueError(f"--steps {self.config.steps} is below the checkpoint's step {self.progress.step}: "
+                             f"allowed --steps {self.progress.step} or more")
         self.checkpointed = self.progress.step
         if self.writer:
             kept = [record for record in records if record.get("step", 0) <= self.progress.step
@@ -355,6 +358,24 @@ def _parse(load, data, path, **options):
     except Exception as error:      # safetensors and torch.load each raise their own types for a damaged file
         raise files.BadFile(f"{path} cannot be read ({str(error).splitlines()[0][:200]}): the file is damaged "
                             f"or truncated") from None
+
+
+def _progress(state, path, scheduled):
+    """The Progress a checkpoint's state.json records, checked: whole, of the right types, and at the step the
+    lr schedule's own state counts (`scheduled`); a BadFile naming the file otherwise."""
+    progress = state.get("progress")
+    names = sorted(field.name for field in dataclasses.fields(Progress))
+    if not isinstance(progress, dict) or sorted(progress) != names:
+        raise files.BadFile(f"{path}: 'progress' must hold exactly {names}: the checkpoint is damaged")
+    counts = all(isinstance(progress[name], int) and not isinstance(progress[name], bool) and progress[name] >= 0
+                 for name in ("step", "best_step"))
+    if not counts or isinstance(progress["best_dev"], bool) or not isinstance(progress["best_dev"], (int, float)):
+        raise files.BadFile(f"{path}: 'progress' holds {json.dumps(progress)[:120]}: allowed non-negative integer "
+                            f"step and best_step and a number best_dev; the checkpoint is damaged")
+    if progress["step"] != scheduled:
+        raise files.BadFile(f"{path}: step {progress['step']} disagrees with the checkpoint's lr schedule, at step "
+                            f"{scheduled}: the checkpoint is damaged")
+    return Progress(**progress)
 
 
 def _load_weights(model, data, path):
