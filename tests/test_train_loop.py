@@ -260,7 +260,8 @@ def test_sigterm_keeps_the_last_checkpoint_and_leaves_no_staging(tiny, tmp_path)
     assert process.returncode == 143 and err.strip().splitlines() == [
         "pezo: terminated (SIGTERM)"]
     assert not list(out.glob(".pezo-staging-*"))
-    assert main(["train", "--out", str(out), "--resume", "--steps", "1", "--no-progress"]) == 0
+    done = json.loads((out / "checkpoint" / "state.json").read_text())["progress"]["step"]
+    assert main(["train", "--out", str(out), "--resume", "--steps", str(done + 1), "--no-progress"]) == 0
 
 
 def test_an_unwritable_run_folder(tiny, capsys):
