@@ -157,7 +157,8 @@ def test_a_failed_rank_stops_the_run_and_the_checkpoint_is_kept(tiny, tmp_path):
     _, err = process.communicate(timeout=120)
     assert process.returncode != 0 and "rank: 1" in err
     assert not list((tmp_path / "run").glob(".pezo-staging-*"))
-    torchrun(2, tiny, tmp_path / "run", "--resume", "--steps", 1)
+    done = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())["progress"]["step"]
+    torchrun(2, tiny, tmp_path / "run", "--resume", "--steps", done + 1)
 
 
 def test_perturbation_parallel_needs_queries_and_ranks(tiny, tmp_path, capsys):
