@@ -58,8 +58,9 @@ def generator_signature(spec):
 class Generator(wiring.Component):
     """A sequencer and a strategy's datapath (`_datapath`), wired to the ports of `generator_signature`.
 
-    A strategy's hardware half is a subclass registered in GENERATORS under the strategy's name: its datapath, its
-    ROMs (`rom_entries`, `rom_cause`, `memory_files`) and the constants its manifest records (`constants`).
+    A strategy's hardware half is a subclass registered in GENERATORS under the strategy's name: its datapath, the
+    blocks `pezo synth` prices alone (`blocks`), its ROMs (`rom_entries`, `rom_cause`, `memory_files`) and the
+    constants its manifest records (`constants`).
 
     The payload is driven by one concatenation of the datapath's mantissas and exponent and the `last` flag:
     assigned field by field, Icarus simulates the wide port an order of magnitude slower."""
@@ -91,6 +92,13 @@ class OtfGenerator(Generator):
     Cost: sequencer + the array (LfsrArray, or ReloadArray with `reload`) + Scaler (n + 1 generators of b bits,
     the array's replay state, and one 2^b-entry ROM).
     """
+
+    @staticmethod
+    def blocks(spec):
+        """{block name: component factory} of the datapath's blocks, as `pezo synth` prices them alone."""
+        return {"array": lambda: otf_array(spec),
+                "array_noreplay": lambda: LfsrArray(spec.width, lane_seeds(spec), replay=False),
+                "scaler": lambda: Scaler(spec)}
 
     @staticmethod
     def rom_entries(spec):
@@ -136,6 +144,10 @@ class PoolGenerator(Generator):
 
     Cost: sequencer + Pool (lanes banks of size / lanes entries).
     """
+
+    @staticmethod
+    def blocks(spec):
+        return {"pool": lambda: Pool(spec)}
 
     @staticmethod
     def rom_entries(spec):

@@ -137,8 +137,6 @@ def sim_command(args):
         raise UsageError(f"--manifest {args.manifest} is the ZO engine's build: simulate it with --engine "
                          f"{build.engine}")
     exported = (build.top, build.files) if build else None
-    if args.values < 1:
-        raise UsageError(f"--values {args.values} must be at least 1")
     if args.length is not None and not 1 <= args.length < 1 << spec.length_bits:
         raise UsageError(f"--length {args.length} is out of range: allowed 1..{(1 << spec.length_bits) - 1} words "
                          f"(the {spec.length_bits}-bit length input)")
@@ -180,7 +178,7 @@ def prove_command(args):
     """Prove a configuration's port contract with SymbiYosys (sim/formal.py)."""
     from .files import work_folder
     from .hw.generator import check_buildable
-    from .sim.formal import OWNS, WORDS_LIMIT, prove
+    from .sim.formal import MODELS, OWNS, WORDS_LIMIT, prove
     spec = spec_from_args(args)
     if not 1 <= args.depth <= 200:
         raise UsageError(f"--depth {args.depth} is out of range: allowed 1..200 cycles")
@@ -198,7 +196,7 @@ def prove_command(args):
     print(says[proof.kind])
     rotation = ("with the rotation invariant" if proof.rotation else
                 "without the rotation invariant (asserted for otf up to 15 lanes; --rotation asks for it)"
-                if spec.strategy == "otf" else "")
+                if MODELS[spec.strategy].rotates(spec) else "")
     words = ("with the stream model: every word is the golden model's, replays, next and leftover shifting included"
              if proof.words else f"without the stream model (asserted for periods up to {WORDS_LIMIT} words; "
                                  f"--words asks for it)")

@@ -70,7 +70,7 @@ def models_words(spec, words=None):
 def rotates(spec, rotation=None):
     """Whether the rotation invariant is asserted: asked for (`rotation`), or by default for otf of at most
     ROTATION_LANES lanes; not for the reloaded array (it has no shadow array: the stream model covers it)."""
-    if spec.strategy != "otf" or spec.reload:
+    if not MODELS[spec.strategy].rotates(spec):
         return False
     return spec.lanes <= ROTATION_LANES if rotation is None else rotation
 
@@ -106,17 +106,7 @@ class Contract(Elaboratable):
             m.d.comb += [Assert(dut.o.valid), Assert(payload == before)]
         with m.If(started & taken & last & ~steered):
             m.d.comb += [Assert(~dut.o.valid), Assert(dut.done)]
-        if self.spec.strategy == "otf":
-            width, zero = self.spec.width, 1 << (self.spec.width - 1)     # the mantissa of state 0
-            for lane in range(self.spec.lanes):
-                m.d.comb += Assert(payload[lane * width:(lane + 1) * width] != zero)
-            array = _block(design, ReloadArray if self.spec.reload else LfsrArray)
-            _never_zero(m, array, self.spec)
-            if self.rotation:
-                _rotation(m, array, self.spec)
-        else:
-            words = self.spec.period_words                                  # the pointer and its shadow
-            m.d.comb += [Assert(register < words) for register in _block(design, Pool).registers]
+        MODELS[self.spec.strategy].invariants(m, design, self.spec, payload, self.rotation)
         if self.words:
             self._stream_model(m, design, started)
         return m
@@ -163,25 +153,7 @@ class Contract(Elaboratable):
         payload = dut.o.payload.as_value()
         with m.If(started & (reloading == 0)):           # mid-reload the lanes are not yet any word's
             m.d.comb += Assert(payload[:-1] == _look_up(m, "words", tables["words"], position))
-        if spec.strategy == "pool":
-            pointer, shadow = _block(design, Pool).registers
-            at = [(pointer, None, position), (shadow, None, start)]
-        else:
-            reference = _block(design, Scaler).registers
-            at = [(reference[0], "reference", position), (reference[1], "reference", start)]
-        if spec.strategy == "otf" and not spec.reload:
-            lanes, shadow = _block(design, LfsrArray).registers
-            at += [(lanes, "lanes", position), (shadow, "lanes", start)]
-        if spec.reload:
-            array, n = _block(design, ReloadArray), spec.lanes
-            lanes, captured, previous, saved = array.registers
-            m.d.comb += [Assert(array.counters["saved_word"] == start % n),
-                         Assert(saved == _look_up(m, "saved", tables["previous"], start))]
-            with m.If(reloading == 0):                  # mid-reload the array is not yet any word's
-                m.d.comb += [Assert(Value.cast(lanes) == _look_up(m, "reloaded", tables["lanes"], position)),
-                             Assert(array.counters["word"] == position % n),
-                             Assert(captured == _look_up(m, "captured", tables["captured"], position)),
-                             Assert(previous == _look_up(m, "previous", tables["previous"], position))]
+        at = MODELS[spec.strategy].registers(m, design, spec, tables, position, start, reloading)
         for index, (register, table, where) in enumerate(at):
             value = where if table is None else _look_up(m, f"{table}{index}", tables[table], where)
             m.d.comb += Assert(Value.cast(register) == value)
@@ -194,16 +166,87 @@ def _golden_tables(spec):
     bits, lanes = spec.mantissa_bits, spec.lanes
     packed = lambda row, width, offset=0: sum(((value + offset) & ((1 << width) - 1)) << (lane * width)  # noqa: E731
                                                for lane, value in enumerate(row))
-    tables = {"words": [packed(row, bits) | (exponent & ((1 << spec.exponent_bits) - 1)) << (lanes * bits)
-                        for row, exponent in zip(mantissas.tolist(), exponents.tolist())]}
-    if spec.strategy == "otf":
+    words = [packed(row, bits) | (exponent & ((1 << spec.exponent_bits) - 1)) << (lanes * bits)
+             for row, exponent in zip(mantissas.tolist(), exponents.tolist())]
+    return {"words": words, **MODELS[spec.strategy].tables(spec, mantissas, packed)}
+
+
+class OtfModel:
+    """The otf generator's own properties (module doc): no lane carries state 0's mantissa, no array register is
+    all-zero, the rotation invariant (not for the reloaded array: it has no shadow array, the stream model covers
+    it); and which registers the stream model pins to the golden tables."""
+
+    @staticmethod
+    def rotates(spec):
+        return not spec.reload
+
+    @staticmethod
+    def invariants(m, design, spec, payload, rotation):
+        width, zero = spec.width, 1 << (spec.width - 1)                    # the mantissa of state 0
+        for lane in range(spec.lanes):
+            m.d.comb += Assert(payload[lane * width:(lane + 1) * width] != zero)
+        array = _block(design, ReloadArray if spec.reload else LfsrArray)
+        _never_zero(m, array, spec)
+        if rotation:
+            _rotation(m, array, spec)
+
+    @staticmethod
+    def tables(spec, mantissas, packed):
+        """The array's registers ("lanes") and generator 0's state ("reference") at every word, and the
+        reloaded array's saved states."""
+        bits = spec.mantissa_bits
         states, where = reference_sequence(spec.width)
         origin = int(where[spec.seed])
-        tables["lanes"] = [packed(row, bits, 1 << (bits - 1)) for row in mantissas.tolist()]
-        tables["reference"] = [int(states[(origin + t) % states.size]) for t in range(spec.period_words)]
+        tables = {"lanes": [packed(row, bits, 1 << (bits - 1)) for row in mantissas.tolist()],
+                  "reference": [int(states[(origin + t) % states.size]) for t in range(spec.period_words)]}
         if spec.reload:
             tables.update(_reload_tables(spec, states, origin))
-    return tables
+        return tables
+
+    @staticmethod
+    def registers(m, design, spec, tables, position, start, reloading):
+        """[(register, table or None, address)] pinned to the tables; the reloaded array's are asserted here."""
+        reference = _block(design, Scaler).registers
+        at = [(reference[0], "reference", position), (reference[1], "reference", start)]
+        if not spec.reload:
+            lanes, shadow = _block(design, LfsrArray).registers
+            return at + [(lanes, "lanes", position), (shadow, "lanes", start)]
+        array, n = _block(design, ReloadArray), spec.lanes
+        lanes, captured, previous, saved = array.registers
+        m.d.comb += [Assert(array.counters["saved_word"] == start % n),
+                     Assert(saved == _look_up(m, "saved", tables["previous"], start))]
+        with m.If(reloading == 0):                      # mid-reload the array is not yet any word's
+            m.d.comb += [Assert(Value.cast(lanes) == _look_up(m, "reloaded", tables["lanes"], position)),
+                         Assert(array.counters["word"] == position % n),
+                         Assert(captured == _look_up(m, "captured", tables["captured"], position)),
+                         Assert(previous == _look_up(m, "previous", tables["previous"], position))]
+        return at
+
+
+class PoolModel:
+    """The pool generator's own properties: its word pointer and the pointer's shadow stay below size / lanes,
+    and the stream model pins both to its positions."""
+
+    @staticmethod
+    def rotates(spec):
+        return False
+
+    @staticmethod
+    def invariants(m, design, spec, payload, rotation):
+        m.d.comb += [Assert(register < spec.period_words) for register in _block(design, Pool).registers]
+
+    @staticmethod
+    def tables(spec, mantissas, packed):
+        return {}
+
+    @staticmethod
+    def registers(m, design, spec, tables, position, start, reloading):
+        pointer, shadow = _block(design, Pool).registers
+        return [(pointer, None, position), (shadow, None, start)]
+
+
+MODELS = {"otf": OtfModel, "pool": PoolModel}
+"""The formal half of each registered strategy (golden/spec.py STRATEGIES), by strategy name."""
 
 
 def _reload_tables(spec, states, origin):

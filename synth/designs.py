@@ -1,17 +1,12 @@
-"""The designs `pezo synth` measures: a generator and each of its blocks alone, and the Gaussian baseline."""
-from pezo.golden.otf import lane_seeds
+"""The designs `pezo synth` measures: a generator and each of its blocks alone (the default ones: the top, its
+strategy's blocks (hw/generator.py GENERATORS) and the sequencer), and the Gaussian baseline."""
 from pezo.hw.engine import Engine
 from pezo.hw.engine_lane import EngineLane
 from pezo.hw.export import default_name
 from pezo.hw.gaussian import GaussianLanes
-from pezo.hw.generator import check_buildable, generator, otf_array
-from pezo.hw.lfsr_array import LfsrArray
-from pezo.hw.pool import Pool
-from pezo.hw.scaler import Scaler
+from pezo.hw.generator import GENERATORS, check_buildable, generator
 from pezo.hw.sequencer import Sequencer
 
-BLOCKS = {"otf": ("top", "array", "array_noreplay", "scaler", "sequencer"), "pool": ("top", "pool", "sequencer")}
-"""The blocks priced by default."""
 ENGINES = ("engine_fp32", "engine_bf16", "engine_lane_fp32", "engine_lane_bf16")
 """Priced when asked for: the ZO engine (hw/engine.py) around the generator, with fp32 or bf16 weights, and one of
 its lanes alone (hw/engine_lane.py, for the generator's mantissa and exponent widths)."""
@@ -21,23 +16,20 @@ def blocks(spec, names=None):
     """{module name: component factory} for the generator of `spec` and its blocks (the default ones, or those in
     `names`, which may also name an engine)."""
     check_buildable(spec)
+    own = {"top": lambda: generator(spec), **GENERATORS[spec.strategy].blocks(spec),
+           "sequencer": lambda: Sequencer(spec.length_bits, spec.reload)}
     factories = {
-        "top": lambda: generator(spec),
-        "sequencer": lambda: Sequencer(spec.length_bits, spec.reload),
-        "array": lambda: otf_array(spec),
-        "array_noreplay": lambda: LfsrArray(spec.width, lane_seeds(spec), replay=False),
-        "scaler": lambda: Scaler(spec),
-        "pool": lambda: Pool(spec),
+        **own,
         "engine_fp32": lambda: Engine(spec, "fp32"),
         "engine_bf16": lambda: Engine(spec, "bf16"),
         "engine_lane_fp32": lambda: EngineLane("fp32", spec.mantissa_bits, spec.exponent_bits),
         "engine_lane_bf16": lambda: EngineLane("bf16", spec.mantissa_bits, spec.exponent_bits),
     }
-    allowed = BLOCKS[spec.strategy] + ENGINES
+    allowed = tuple(own) + ENGINES
     for name in names or ():
         if name not in allowed:
             raise ValueError(f"block {name!r} does not exist for strategy {spec.strategy}: allowed {list(allowed)}")
-    return {design_name(spec, name): factories[name] for name in names or BLOCKS[spec.strategy]}
+    return {design_name(spec, name): factories[name] for name in names or own}
 
 
 def design_name(spec, block):
