@@ -111,7 +111,9 @@ def override(grid, fields):
     for name in fields:
         _check_field(name, "option")
     blocks = grid.get("grid")
-    blocks = [blocks] if isinstance(blocks, dict) else list(blocks or [{}])
+    blocks = [blocks] if isinstance(blocks, dict) else blocks
+    if not (isinstance(blocks, list) and blocks and all(isinstance(block, dict) for block in blocks)):
+        return grid                                         # points() refuses it, naming what a grid needs
     single = {name: value for name, value in fields.items() if not _is_axis(name, value)}
     axes = {name: value for name, value in fields.items() if _is_axis(name, value)}
     train = {name: value for name, value in (grid.get("train") or {}).items() if name not in axes}

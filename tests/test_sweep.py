@@ -278,3 +278,14 @@ def test_guideline_states_its_resolving_power():
     assert guideline.resolution(groups, "final_loss") == pytest.approx(2 * 2 ** 0.5 * 0.01)
     assert ("differ by more than 0.0283 (6.9% of the median final loss) and whose test accuracies differ by more "
             "than 0.0283 (2.8 points)" in guideline.text(groups))
+
+
+@pytest.mark.parametrize("grid", [{"grid": None}, {"grid": []}, {"train": {"steps": 2}}, {"grid": [[]]},
+                                  {"grid": "gaussian"}])
+def test_a_grid_without_blocks_is_refused_not_run_as_one_point(grid, tmp_path, capsys):
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(grid))
+    assert main(["sweep", "run", "--grid", str(path), "--list", "--out", str(tmp_path / "sweep")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "grid 'grid' must be a block" in error
+    assert not (tmp_path / "sweep").exists()
