@@ -278,8 +278,9 @@ def private_folder(name):
 
 def check_replaceable(folder, force=False):
     """Refuse (`Refused`) where `replacing(folder, force)` would: a file, the current folder or one holding it, a
-    folder a pezo process holds, a non-empty folder without `force`, or one holding anything pezo did not write
-    or that changed since pezo wrote it."""
+    folder a pezo process holds, a non-empty folder without `force`, a work folder (work_folder's: a run, a sweep,
+    a simulation, whatever its files), or one holding anything pezo did not write or that changed since pezo wrote
+    it."""
     folder = _canonical(folder)
     if folder.exists() and not folder.is_dir():
         raise Refused(f"{folder} is a file: give a folder")
@@ -292,6 +293,9 @@ def check_replaceable(folder, force=False):
         return
     if not force:
         raise Refused(f"{folder} is not empty: replace it with --force (force=True)")
+    if LOCK in _owned(folder):
+        raise Refused(f"{folder} is a folder a pezo command works in (a training run, a sweep, a simulation or "
+                      f"proof): --force replaces only what pezo wrote whole, such as a build; give another folder")
     foreign = _foreign(folder)
     if foreign:
         raise Refused(f"{folder} holds what pezo did not write ({_names(foreign)}); --force replaces only pezo's "

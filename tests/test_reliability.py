@@ -416,3 +416,16 @@ def test_resuming_to_fewer_steps_than_done_is_refused(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--out", str(out), "--resume", "--steps", "2", "--no-progress"]) == 2
     assert "--steps 2 is below the checkpoint's step 4" in capsys.readouterr().err
+
+
+def test_export_force_never_replaces_a_training_run(tmp_path, capsys):
+    """Issue 'No data lost': every file of a finished run is pezo's, yet --force must not replace it."""
+    out = tmp_path / "run"
+    assert main(["train", "--model", "rt-tiny", "--k", "4", "--test-size", "8", "--batch-size", "4", "--steps", "1",
+                 "--no-progress", "--out", str(out)]) == 0
+    before = sorted(path.relative_to(out) for path in out.rglob("*"))
+    capsys.readouterr()
+    assert main(["export", "--preset", "otf-31x8", "--out", str(out), "--force"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "a folder a pezo command works in" in error
+    assert sorted(path.relative_to(out) for path in out.rglob("*")) == before
