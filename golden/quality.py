@@ -82,27 +82,26 @@ def reach(period_values, lanes, values):
     return period_values // math.gcd(math.ceil(values / lanes) * lanes, period_values)
 
 
-def analyse(spec, values, scaled=True):
+def analyse(spec, values, scaled=True, stream=None):
     """The Quality of the golden stream of `spec` (raw mantissas when scaled=False) for `values` trainable
-    values."""
+    values. `stream`: that stream already made (its cached period is read, and filled for later use)."""
     if isinstance(values, bool) or not isinstance(values, int) or values < 1:
         raise ValueError(f"trainable values {values!r} must be a positive integer")
     lanes, period = spec.lanes, spec.period_words * spec.lanes
+    common = dict(values=values, lanes=lanes, words_per_perturbation=words_per_perturbation(spec, values))
     if period > ANALYSED_VALUES:
         count = reach(period, lanes, values)
-        return Quality(values=values, lanes=lanes, period_values=period,
-                       words_per_perturbation=words_per_perturbation(spec, values), reach=count,
-                       span=min(count, values), span_exact=False, periodic_dimension=min(values, period), mean=None,
-                       mean_square=None, autocorrelation=None, worst_lag=None, worst_correlation=None,
-                       step_bias=None)
-    s = Stream(spec, scaled=scaled).values(0, period).numpy().astype(np.float64)
+        return Quality(**common, period_values=period, reach=count, span=min(count, values), span_exact=False,
+                       periodic_dimension=min(values, period), mean=None, mean_square=None, autocorrelation=None,
+                       worst_lag=None, worst_correlation=None, step_bias=None)
+    stream = stream or Stream(spec, scaled=scaled)
+    s = stream.values(0, period).cpu().numpy().astype(np.float64)
     s = s[:least_period(s)]
     count, exact = reach(s.size, lanes, values), values >= s.size
     mean, raw = s.mean(), _raw_autocovariance(s, lags(lanes))
     centred = [(c - mean * mean) / (raw[0] - mean * mean) for c in raw[1:]]
     worst = max(range(len(centred)), key=lambda i: abs(centred[i]))
-    return Quality(values=values, lanes=lanes, period_values=s.size,
-                   words_per_perturbation=words_per_perturbation(spec, values), reach=count,
+    return Quality(**common, period_values=s.size, reach=count,
                    span=_span(s, count) if exact else min(count, values), span_exact=exact,
                    periodic_dimension=min(values, s.size), mean=float(mean), mean_square=float(raw[0]),
                    autocorrelation=tuple(float(r) for r in centred), worst_lag=worst + 1,
@@ -111,17 +110,17 @@ def analyse(spec, values, scaled=True):
 
 
 def least_period(s):
-    """The least p dividing len(s) with s[i] = s[i + p] cyclically: len(s) divided by each prime factor while it
-    stays a period."""
+    """The least p dividing len(s) with s[i] = s[i + p] cyclically: len(s) divided by each prime factor as often
+    as the quotient stays a period (once it does not, no higher power of that factor can)."""
     period, rest, factor = s.size, s.size, 2
     while rest > 1:
         if factor * factor > rest:
             factor = rest
+        shorter = rest % factor == 0
         while rest % factor == 0:
             rest //= factor
-            shorter = period // factor
-            if np.array_equal(s[shorter:], s[:-shorter]):
-                period = shorter
+            shorter = shorter and np.array_equal(s[period // factor:], s[:-(period // factor)])
+            period //= factor if shorter else 1
         factor += 1
     return period
 

@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import torch
 import pytest
 
 import train_tiny
@@ -171,3 +172,9 @@ def test_scale_compensation_refuses_the_engine(tiny, tmp_path, capsys):
     assert train(tiny, tmp_path / "run", "--perturb", "pezo-pool", "--compensate-scale", "--numerics", "engine",
                  "--eps", "0.0009765625") == 2
     assert "compensate_scale" in capsys.readouterr().err
+
+
+def test_a_sources_analysis_fills_the_period_its_training_reads():
+    source = perturbations.make("pezo-otf")
+    assert source.quality(10_000) == analyse(PAPER_DEFAULTS["otf-31x8"], 10_000)
+    assert source.stream(torch.device("cpu"))._block_values is not None       # computed once, for both

@@ -168,7 +168,7 @@ class Run:
         self.classifier = (top.TopClassifier(self.lm, task, config.top_blocks, forward=config.forward)
                            if config.top_blocks else tasks.Classifier(self.lm, task, forward=config.forward))
         self.quality = source.quality(sum(param.numel() for param in self.lm.model.parameters()
-                                          if param.requires_grad))
+                                          if param.requires_grad), self.device)
         self.lr, self.eps = compensated(config, self.quality)
         self.zo = zo.make(config.method, self.lm.model, source, lr=self.lr, eps=self.eps,
                           weight_decay=config.weight_decay, **config.method_args)

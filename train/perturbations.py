@@ -103,7 +103,7 @@ class SeededPerturbation:
     def describe(self):
         return {"perturb": self.name, "perturb_seed": self.seed}
 
-    def quality(self, values):
+    def quality(self, values, device="cpu"):
         """golden/quality.py's analysis for `values` trainable values: independent values, by definition."""
         return quality.independent(values, MEAN_SQUARES[self.name])
 
@@ -158,9 +158,10 @@ class StreamPerturbation:
         name = RAW if self.raw else self.spec.source
         return {"perturb": name, "spec": self.spec.to_dict()}
 
-    def quality(self, values):
-        """golden/quality.py's analysis of this stream for `values` trainable values, from one period."""
-        return quality.analyse(self.spec, values, scaled=not self.raw)
+    def quality(self, values, device="cpu"):
+        """golden/quality.py's analysis of this stream for `values` trainable values, from one period of the
+        stream on `device` (the one the tensors will come from, whose cached period it fills)."""
+        return quality.analyse(self.spec, values, scaled=not self.raw, stream=self.stream(torch.device(device)))
 
     def state_dict(self):
         return {"start_word": self.start_word, "spec": self.spec.to_dict()}
@@ -208,7 +209,7 @@ class CltPerturbation:
     def describe(self):
         return {"perturb": "clt-gaussian", "perturb_seed": self.seed, "lanes": self.LANES}
 
-    def quality(self, values):
+    def quality(self, values, device="cpu"):
         """Independent values (lanes have their own seeds; each word's uniforms are fresh LFSR bits) of mean square
         1; the stream does not repeat within 2^63 - 1 words, so its reach is unbounded."""
         return quality.independent(values, MEAN_SQUARES["clt-gaussian"], lanes=self.LANES)

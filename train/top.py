@@ -68,10 +68,9 @@ class TopClassifier(Classifier):
 
     def __init__(self, lm, task, count, forward="fp32"):
         super().__init__(lm, task, forward=forward)
-        check(lm.model, count)
-        if lm.prefix or lm.masked:
-            raise ValueError("top_blocks works with causal LMs without prefix tuning: use top_blocks 0 for "
-                             "masked LMs and --peft prefix")
+        check(lm.model, count)                  # refuses what is not a Llama-family causal LM
+        if lm.prefix:
+            raise ValueError("top_blocks works without prefix tuning (its virtual tokens enter every block)")
         key = (lm.name, count, str(forward), self.max_tokens, str(self.device))
         self.count, self.kept = count, KEPT.setdefault(key, {})
 
