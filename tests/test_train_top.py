@@ -15,8 +15,8 @@ from pezo.train import adapters, data, models, tasks, top
 BLOCKS = 4
 LOSS_BOUND = 1e-5
 """Per-example losses may differ from the full-logit classifier's by rounding only: the output layer's two rows
-instead of the vocabulary's, no vocabulary-wide log-sum-exp, the top blocks over another batch. Measured: at most
-4e-6 on the default model (about what left padding alone changes: 4.2e-6)."""
+instead of the vocabulary's, no vocabulary-wide log-sum-exp, the top blocks over another batch. On the default
+model bench/top_blocks.py measured at most 2.5e-6 (docs/results.md)."""
 
 
 @pytest.fixture(scope="module")
