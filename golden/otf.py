@@ -1,9 +1,10 @@
 """Golden model of on-the-fly generation: the rotating LFSR array and its exponent look-up table.
 
 Generator g starts `g * stride` steps after the seed along the one LFSR sequence of its width
-(stride = (2^b - 1) // n). Register j of the array holds generator (j + t) mod n at word t, so lane j of word t is
-that generator's state after t steps, its mantissa being state - 2^(b-1). The word's exponent is
-LUT[state of generator 0], which a dedicated reference register tracks in hardware.
+(stride = (2^b - 1) // n), and takes `leap` steps per word. Register j of the array holds generator (j + t) mod n
+at word t, so lane j of word t is that generator's state after leap * t steps, its mantissa being
+state - 2^(b-1). The word's exponent is LUT[state of generator 0], which a dedicated reference register tracks in
+hardware.
 """
 import dataclasses
 import functools
@@ -100,7 +101,8 @@ class OtfWords:
         n, period = self.spec.generators, self.states.numel()
         t = (start % self.spec.period_words) + torch.arange(count, dtype=torch.int64)
         generator = (t[:, None] + torch.arange(n)) % n
-        index = (self.origin + t[:, None] + generator * self.stride) % period
+        walked = self.origin + self.spec.leap * t
+        index = (walked[:, None] + generator * self.stride) % period
         mantissa = self.states[index] - (1 << (self.spec.width - 1))
-        exponent = self.table[self.states[(self.origin + t) % period]]
+        exponent = self.table[self.states[walked % period]]
         return mantissa, exponent

@@ -1,15 +1,15 @@
 """Perturbation quality: what a stream offers ZO training, computed exactly from one period of the golden stream.
 
-A perturbation of d values covers W = ceil(d / lanes) words, and perturbation t starts at value t W lanes
-(leftover shifting, docs/spec.md section 9). The values repeat every N values: N divides spec.period_words x
-lanes, and is found as the least period of one period s of real values (it can be shorter: otf-3x4 repeats after
-5 words, not lcm(15, 3) = 15). So:
+A perturbation of d values covers W = ceil(d / lanes) words, and perturbation t starts at value t S lanes with
+S = W + hop (leftover shifting, docs/spec.md sections 7 and 9; hop is 0 without a hop input). The values repeat
+every N values: N divides spec.period_words x lanes, and is found as the least period of one period s of real
+values (it can be shorter: otf-3x4 repeats after 5 words, not lcm(15, 3) = 15). So:
 
-- reach K = N / gcd(W lanes, N): the number of distinct perturbations a run ever sees, whatever its steps
+- reach K = N / gcd(S lanes, N): the number of distinct perturbations a run ever sees, whatever its steps
   (distinct starts; where d < N two of them can give the same d values, so K bounds the distinct vectors);
 - every vector is periodic in the weight index with period N, so all of a run's updates lie in the periodic
   subspace of dimension min(d, N): weights i and i + N always move together;
-- span: the dimension of the span of the K vectors. Their starts are the multiples of delta = gcd(W lanes, N)
+- span: the dimension of the span of the K vectors. Their starts are the multiples of delta = gcd(S lanes, N)
   values, so they are the cyclic shifts of s by j delta, j < K. Cut s into K rows of delta values and
   take the discrete Fourier transform down each column: shift j multiplies row r of it by exp(-2 pi i r j / K), so
   the shifts span exactly one dimension per row r that is not all zero (a row counts as zero below 1e-9 sqrt(K)
@@ -17,7 +17,8 @@ lanes, and is found as the least period of one period s of real values (it can b
   for d < N they are truncated and the span is given as its bound min(K, d) (`span_exact` false);
 - mean E[u] and mean square E[u^2] over the period: ZO-SGD with u scaled by a is ZO-SGD with eps a and lr a^2, so
   E[u^2] != 1 is a hidden change of learning rate;
-- autocorrelation r(k) over the period (cyclic, centred) at lags 1 .. 2 lanes + 2, its largest |r| and that lag;
+- autocorrelation r(k) over the period (cyclic, centred) at lags 1 .. 4 lanes (at least 1 .. 2 lanes + 2:
+  every lag where a value meets the same generator a word or more later), its largest |r| and that lag;
 - step bias: for a white test gradient g, ||E[u u^T] g / E[u^2] - g|| / ||g|| under the period's statistics,
   sqrt(2 sum_k c(k)^2) / c(0) with c(k) = E[u_i u_(i+k)] over the lags above: the share of the expected ZO-SGD
   step that lands on other coordinates than the gradient's own.
@@ -31,7 +32,7 @@ import math
 
 import numpy as np
 
-from .stream import PERIOD_CACHE_VALUES, Stream, words_per_perturbation
+from .stream import PERIOD_CACHE_VALUES, Stream, hop, words_per_perturbation
 
 ANALYSED_VALUES = PERIOD_CACHE_VALUES
 ZERO_ROW = 1e-9
@@ -47,6 +48,7 @@ class Quality:
     lanes: int
     period_values: int | None
     words_per_perturbation: int
+    hop: int
     reach: int | None
     span: int | None
     span_exact: bool
@@ -73,13 +75,14 @@ class Quality:
 
 
 def lags(lanes):
-    """The lags analysed: 1 .. 2 lanes + 2."""
-    return range(1, 2 * lanes + 3)
+    """The lags analysed: 1 .. max(4 lanes, 2 lanes + 2)."""
+    return range(1, max(4 * lanes, 2 * lanes + 2) + 1)
 
 
-def reach(period_values, lanes, values):
-    """Distinct perturbations of `values` values over a whole run of a stream of least period `period_values`."""
-    return period_values // math.gcd(math.ceil(values / lanes) * lanes, period_values)
+def reach(period_values, spacing):
+    """Distinct perturbations over a whole run of a stream of least period `period_values` whose perturbations
+    start `spacing` values apart."""
+    return period_values // math.gcd(spacing, period_values)
 
 
 def analyse(spec, values, scaled=True, stream=None):
@@ -88,16 +91,18 @@ def analyse(spec, values, scaled=True, stream=None):
     if isinstance(values, bool) or not isinstance(values, int) or values < 1:
         raise ValueError(f"trainable values {values!r} must be a positive integer")
     lanes, period = spec.lanes, spec.period_words * spec.lanes
-    common = dict(values=values, lanes=lanes, words_per_perturbation=words_per_perturbation(spec, values))
+    words, extra = words_per_perturbation(spec, values), hop(spec, values)
+    common = dict(values=values, lanes=lanes, words_per_perturbation=words, hop=extra)
+    spacing = (words + extra) * lanes
     if period > ANALYSED_VALUES:
-        count = reach(period, lanes, values)
+        count = reach(period, spacing)
         return Quality(**common, period_values=period, reach=count, span=min(count, values), span_exact=False,
                        periodic_dimension=min(values, period), mean=None, mean_square=None, autocorrelation=None,
                        worst_lag=None, worst_correlation=None, step_bias=None)
     stream = stream or Stream(spec, scaled=scaled)
     s = stream.values(0, period).cpu().numpy().astype(np.float64)
     s = s[:least_period(s)]
-    count, exact = reach(s.size, lanes, values), values >= s.size
+    count, exact = reach(s.size, spacing), values >= s.size
     mean, raw = s.mean(), _raw_autocovariance(s, lags(lanes))
     centred = [(c - mean * mean) / (raw[0] - mean * mean) for c in raw[1:]]
     worst = max(range(len(centred)), key=lambda i: abs(centred[i]))
@@ -128,7 +133,7 @@ def least_period(s):
 def independent(values, mean_square, lanes=1):
     """The Quality of a source that draws every value afresh and independently, zero-mean with `mean_square`."""
     return Quality(values=values, lanes=lanes, period_values=None, words_per_perturbation=math.ceil(values / lanes),
-                   reach=None, span=None, span_exact=True, periodic_dimension=values, mean=0.0,
+                   hop=0, reach=None, span=None, span_exact=True, periodic_dimension=values, mean=0.0,
                    mean_square=mean_square, autocorrelation=None, worst_lag=None, worst_correlation=0.0,
                    step_bias=0.0)
 

@@ -51,9 +51,14 @@ class PerturbSpec:
 
     exp_bits: width of the signed exponent field; None picks the smallest width that holds every exponent.
     length_bits: width of the perturbation-length input (words per perturbation) of the hardware.
+    hop_bits: width of the hardware's `hop` input, 0 .. length_bits: a `next` skips `hop` more words than the
+    perturbation has left, and pezo sets hop from the trainable count so that perturbations start at word
+    distances coprime with the period (full reach, docs/spec.md section 7). 0 (the default) has no such input;
+    to_dict records hop_bits only when it is above 0.
     """
     exp_bits: int | None = None
     length_bits: int = 32
+    hop_bits: int = 0
 
     strategy = None
     source = None
@@ -77,16 +82,21 @@ class PerturbSpec:
 
     @property
     def label(self):
-        """The configuration's name: strategy-dimensions, e.g. otf-31x8, pool-4095x12-l5, otf-31x8-reload."""
-        return f"{self.strategy}-{self.dimensions}"
+        """The configuration's name: strategy-dimensions[-hopH], e.g. otf-31x8, pool-4095x12-l5, otf-31x8-reload,
+        otf-31x8-hop8."""
+        return f"{self.strategy}-{self.dimensions}" + (f"-hop{self.hop_bits}" if self.hop_bits else "")
 
     def __post_init__(self):
         if self.exp_bits is not None:
             _check_range("exp_bits", self.exp_bits, *EXP_BITS)
         _check_range("length_bits", self.length_bits, *LENGTH_BITS)
+        _check_range("hop_bits", self.hop_bits, 0, self.length_bits)
 
     def to_dict(self):
-        return {"strategy": self.strategy, **dataclasses.asdict(self)}
+        data = {"strategy": self.strategy, **dataclasses.asdict(self)}
+        if not self.hop_bits:
+            del data["hop_bits"]
+        return data
 
     def to_json(self):
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -136,6 +146,10 @@ class OtfSpec(PerturbSpec):
     """On-the-fly generation: `generators` LFSRs of `width` bits, rotated by one generator every word.
 
     seed: the reference generator's initial state, 1..2^width - 1 (an LFSR state of zero never leaves zero).
+    leap: LFSR steps each generator takes per word (a leap-ahead LFSR), 1 .. 4 width, coprime with 2^width - 1
+    (docs/spec.md section 4b). With a leap of width or more every word's states are wholly new bits, which removes
+    the correlation of value v with value v + generators - 1 (the same generator a word later); a leap above 1
+    costs about one LUT per bit. to_dict records leap only when it is above 1.
     reload: the hardware's replay (docs/spec.md sections 4a and 7): 0 restores a shadow copy of the array in one
     cycle; 1 rebuilds the array through its shift path in generators + (start mod generators) cycles, with about
     half the LUTs and 57% of the flip-flops at 31x8 (bench/replay_cost.py). The stream is the same either way; to_dict records reload only
@@ -145,6 +159,7 @@ class OtfSpec(PerturbSpec):
     width: int = 8
     seed: int = 1
     reload: int = 0
+    leap: int = 1
 
     strategy = "otf"
     source = "pezo-otf"
@@ -156,6 +171,11 @@ class OtfSpec(PerturbSpec):
         _check_range("generators", self.generators, 1, min(MAX_GENERATORS, states))
         _check_range("seed", self.seed, 1, states)
         _check_range("reload", self.reload, 0, 1)
+        _check_range("leap", self.leap, 1, 4 * self.width)
+        if math.gcd(self.leap, states) > 1:
+            allowed = [k for k in range(1, 4 * self.width + 1) if math.gcd(k, states) == 1]
+            raise SpecError(f"leap={self.leap} shares a factor with 2^{self.width} - 1 = {states}, which would "
+                            f"shorten the period: allowed {allowed}")
         if self.reload and self.generators < 2:
             raise SpecError("reload=1 needs generators >= 2 (one generator's shadow is already a single state)")
         if _is_power_of_two(self.generators) and self.generators > 1:
@@ -167,8 +187,9 @@ class OtfSpec(PerturbSpec):
 
     def to_dict(self):
         data = super().to_dict()
-        if not self.reload:
-            del data["reload"]
+        for name, default in (("reload", 0), ("leap", 1)):
+            if getattr(self, name) == default:
+                del data[name]
         return data
 
     @property
@@ -177,7 +198,8 @@ class OtfSpec(PerturbSpec):
 
     @property
     def dimensions(self):
-        return f"{self.generators}x{self.width}" + ("-reload" if self.reload else "")
+        return (f"{self.generators}x{self.width}" + (f"-leap{self.leap}" if self.leap > 1 else "")
+                + ("-reload" if self.reload else ""))
 
     def words(self):
         from .otf import OtfWords
@@ -204,11 +226,20 @@ class PoolSpec(PerturbSpec):
     """Pre-generated pool of `size` signed `bits`-bit values in BRAM, read `lanes` values per word, cyclically.
 
     seed: seeds the offline generator that fills the pool, 1..2^64 - 1.
+    balanced: 1 fills the pool with +-pairs (and one zero when size is odd) in a seeded order, scaled so that the
+    mean is exactly 0 and the mean square 1 within one LSB's effect (docs/spec.md section 6a); the hardware is the
+    same, only the ROM contents change. to_dict records it only when it is 1.
+    slip: 1 starts every pass through the pool one word later than the pass before (word w reads pool word
+    (w + floor(w / D)) mod D, D = size / lanes), so the stream's period grows from D to D^2 words and a run's
+    perturbations are no longer confined to a subspace of D lanes dimensions (docs/spec.md section 6b). Costs a
+    second pointer. to_dict records it only when it is 1.
     """
     size: int = 4095
     bits: int = 12
     lanes: int = 1
     seed: int = 1
+    balanced: int = 0
+    slip: int = 0
 
     strategy = "pool"
     source = "pezo-pool"
@@ -219,6 +250,8 @@ class PoolSpec(PerturbSpec):
         _check_range("bits", self.bits, *POOL_BITS)
         _check_range("lanes", self.lanes, 1, self.size // 2)
         _check_range("seed", self.seed, 1, MAX_POOL_SEED)
+        _check_range("balanced", self.balanced, 0, 1)
+        _check_range("slip", self.slip, 0, 1)
         if self.size % self.lanes:
             divisors = [d for d in range(1, min(self.size // 2, 64) + 1) if self.size % d == 0]
             raise SpecError(f"lanes={self.lanes} does not divide size={self.size}: each lane reads its own bank "
@@ -230,13 +263,21 @@ class PoolSpec(PerturbSpec):
         if self.exp_bits is not None:
             self._check_exponent_field()
 
+    def to_dict(self):
+        data = super().to_dict()
+        for name in ("balanced", "slip"):
+            if not getattr(self, name):
+                del data[name]
+        return data
+
     @property
     def mantissa_bits(self):
         return self.bits
 
     @property
     def dimensions(self):
-        return f"{self.size}x{self.bits}" + (f"-l{self.lanes}" if self.lanes > 1 else "")
+        return (f"{self.size}x{self.bits}" + (f"-l{self.lanes}" if self.lanes > 1 else "")
+                + ("-balanced" if self.balanced else "") + ("-slip" if self.slip else ""))
 
     def words(self):
         from .pool import PoolWords
@@ -250,8 +291,14 @@ class PoolSpec(PerturbSpec):
         return exponent, exponent
 
     @property
-    def period_words(self):
+    def pool_words(self):
+        """D: the words of one pass through the pool (entries per bank)."""
         return self.size // self.lanes
+
+    @property
+    def period_words(self):
+        """D, or D^2 with slip: every pass starts one word later, so D passes return to the first."""
+        return self.pool_words * (self.pool_words if self.slip else 1)
 
 
 PAPER_DEFAULTS = {

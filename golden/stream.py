@@ -2,7 +2,8 @@
 
 Word w carries `lanes` mantissas and one exponent; its real values are mantissa * 2^exponent. A perturbation of
 d values occupies ceil(d / lanes) whole words starting at its first word; the unused lanes of its last word are
-dropped, and the next perturbation starts at the following word (leftover shifting, docs/spec.md).
+dropped, and the next perturbation starts at the following word (leftover shifting, docs/spec.md), or, with a
+`hop` input (spec.hop_bits), `hop` words later.
 """
 import math
 
@@ -16,6 +17,25 @@ CHUNK_WORDS = 1 << 16
 def words_per_perturbation(spec, values):
     """Whole words a perturbation of `values` values consumes."""
     return math.ceil(values / spec.lanes)
+
+
+def hop(spec, values):
+    """The `hop` input pezo sets for perturbations of `values` values: 0 without a hop input, else the smallest h
+    below 2^hop_bits with gcd(W + h, spec.period_words) = 1 (W the words of one perturbation), so that the starts
+    of consecutive perturbations visit every word of the period. ValueError when no such h fits."""
+    if not spec.hop_bits:
+        return 0
+    words = words_per_perturbation(spec, values)
+    for h in range(1 << spec.hop_bits):
+        if math.gcd(words + h, spec.period_words) == 1:
+            return h
+    raise ValueError(f"{spec.label}: no hop below 2^{spec.hop_bits} makes {words} + hop coprime with the period "
+                     f"of {spec.period_words} words: allowed a larger hop_bits")
+
+
+def words_per_step(spec, values):
+    """Words from the start of one perturbation of `values` values to the start of the next: W + hop."""
+    return words_per_perturbation(spec, values) + hop(spec, values)
 
 
 def to_values(mantissas, exponents):

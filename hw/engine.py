@@ -9,7 +9,8 @@ Ports (Verilog names in brackets):
   mode 1: s = -1), `last` on a pass's last beat;
 - `updated`: round(d theta - c u) out to the weight memory (mode 2);
 - `mode`, `e` (eps = 2^-e, 0..63), `c` and `d` (fp32 bits, written by the host after the forward passes), `length`
-  (words per perturbation, the generator's); `busy` while the generator moves on or reloads.
+  (words per perturbation, the generator's), and with spec.hop_bits the generator's `hop`; `busy` while the
+  generator moves on or reloads.
 
 A beat is taken when a weight beat and a generator word are both offered and the pipeline can move (its last
 stage is empty, or the stream it feeds takes its beat); results leave LATENCY (four) beats later, in order. The pass's last
@@ -50,7 +51,8 @@ def engine_signature(spec, fmt):
         "w": In(stream.Signature(weights_layout(fmt, spec.lanes))),
         "perturbed": Out(stream.Signature(result_layout(fmt, spec.lanes))),
         "updated": Out(stream.Signature(result_layout(fmt, spec.lanes))),
-        "mode": In(2), "e": In(E_BITS), "c": In(32), "d": In(32), "length": In(spec.length_bits), "busy": Out(1),
+        "mode": In(2), "e": In(E_BITS), "c": In(32), "d": In(32), "length": In(spec.length_bits),
+        **({"hop": In(spec.hop_bits)} if spec.hop_bits else {}), "busy": Out(1),
     })
 
 
@@ -97,6 +99,8 @@ class Engine(wiring.Component):
         # the generator: the pass's last word replays the perturbation (perturb) or moves on (update)
         ended, ended_update = Signal(), Signal()
         m.d.sync += [ended.eq(fire & word.last), ended_update.eq(update)]
+        if self.spec.hop_bits:
+            m.d.comb += source.hop.eq(self.hop)
         m.d.comb += [source.length.eq(self.length), source.replay.eq(ended & ~ended_update),
                      source.next.eq(ended & ended_update), self.busy.eq(source.busy)]
         return m

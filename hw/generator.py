@@ -3,7 +3,7 @@ from amaranth.hdl import Cat, Const, Module, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from pezo.golden.lfsr import TAPS, feedback_mask
+from pezo.golden.lfsr import TAPS, feedback_mask, jump
 from pezo.golden.otf import exponent_table, lane_seeds, stride
 from pezo.golden.pool import pool_table
 from pezo.golden.scaling import gaussian_modulus
@@ -44,12 +44,13 @@ def check_buildable(spec):
 
 def generator_signature(spec):
     """Ports (Verilog names in brackets): `o` the word stream [o__payload, o__valid, o__ready], `length`, `next`,
-    `replay` in and `done`, `busy` out; the clock domain adds [clk, rst]."""
+    `replay` (and with hop_bits `hop`) in and `done`, `busy` out; the clock domain adds [clk, rst]."""
     return wiring.Signature({
         "o": Out(stream.Signature(payload_layout(spec))),
         "length": In(spec.length_bits),
         "next": In(1),
         "replay": In(1),
+        **({"hop": In(spec.hop_bits)} if spec.hop_bits else {}),
         "done": Out(1),
         "busy": Out(1),
     })
@@ -71,7 +72,9 @@ class Generator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.sequencer = sequencer = Sequencer(self.spec.length_bits, self.spec.reload)
+        m.submodules.sequencer = sequencer = Sequencer(self.spec.length_bits, self.spec.reload, self.spec.hop_bits)
+        if self.spec.hop_bits:
+            m.d.comb += sequencer.hop.eq(self.hop)
         m.d.comb += [
             sequencer.length.eq(self.length),
             sequencer.next.eq(self.next),
@@ -97,7 +100,7 @@ class OtfGenerator(Generator):
     def blocks(spec):
         """{block name: component factory} of the datapath's blocks, as `pezo synth` prices them alone."""
         return {"array": lambda: otf_array(spec),
-                "array_noreplay": lambda: LfsrArray(spec.width, lane_seeds(spec), replay=False),
+                "array_noreplay": lambda: LfsrArray(spec.width, lane_seeds(spec), replay=False, steps=spec.leap),
                 "scaler": lambda: Scaler(spec)}
 
     @staticmethod
@@ -116,7 +119,9 @@ class OtfGenerator(Generator):
 
     @staticmethod
     def constants(spec, name):
-        """What the manifest records of the array and scaler (docs/spec.md sections 2 to 5)."""
+        """What the manifest records of the array and scaler (docs/spec.md sections 2 to 5); with a leap above 1 also
+        the leap and the images of the basis states under step^leap (section 4b), and not otherwise, so that older
+        manifests keep loading."""
         table = exponent_table(spec)
         return {
             "taps": list(TAPS[spec.width]),
@@ -127,6 +132,7 @@ class OtfGenerator(Generator):
             "k_min": table.low,
             "k_max": table.high,
             "lut": {"file": f"{name}_lut.hex", "depth": 1 << spec.width, "offset_bits": table.offset_bits},
+            **({"leap": spec.leap, "leap_columns": jump(spec.width, spec.leap)} if spec.leap > 1 else {}),
         }
 
     def _datapath(self, m, sequencer):
@@ -170,7 +176,7 @@ class PoolGenerator(Generator):
             "exponent": pool_table(spec).exponent,
             "E_N": gaussian_modulus(spec.size),
             "banks": [f"{name}_bank{lane}.hex" for lane in range(spec.lanes)],
-            "bank_depth": spec.period_words,
+            "bank_depth": spec.pool_words,
         }
 
     def _datapath(self, m, sequencer):
@@ -181,7 +187,7 @@ class PoolGenerator(Generator):
 
 def otf_array(spec):
     """The rotating array of an otf spec: with a shadow copy, or reloaded (`spec.reload`)."""
-    return (ReloadArray if spec.reload else LfsrArray)(spec.width, lane_seeds(spec))
+    return (ReloadArray if spec.reload else LfsrArray)(spec.width, lane_seeds(spec), steps=spec.leap)
 
 
 GENERATORS = {"otf": OtfGenerator, "pool": PoolGenerator}

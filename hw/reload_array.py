@@ -6,25 +6,18 @@ from amaranth.lib.wiring import In, Out
 from pezo.golden.lfsr import jump, period
 from pezo.golden.otf import reference_sequence
 
-from .lfsr_array import lfsr_step
+from .lfsr_array import linear_map, lfsr_step
 from .replayable import Control
-
-
-def linear_map(state, columns):
-    """The GF(2)-linear map whose image of bit i is columns[i], applied to a signal: output bit o is the parity of
-    the state bits i whose column has bit o set."""
-    rows = [sum(((column >> o) & 1) << i for i, column in enumerate(columns)) for o in range(len(columns))]
-    return Cat((state & row).xor() for row in rows)
 
 
 class ReloadArray(wiring.Component):
     """The array of LfsrArray (same `control` and `states`; n >= 2 registers of `width` bits, register j <=
-    step(register j + 1) on advance) without a shadow copy. A replay rebuilds it in n + r cycles (r = the saved
+    step^steps(register j + 1) on advance) without a shadow copy. A replay rebuilds it in n + r cycles (r = the saved
     word mod n), while `reloading` is high; the sequencer then raises no strobe and shows `busy`.
 
     With X(t) the value register n - 1 takes on entering word t, the array at word t is fixed by the last n
     values it took, and within a block of words a .. a + n - 1 (a = 1 mod n) each X is the last one stepped
-    stride + 1 times (the jump J). So three b-bit registers, written by clock enable only, keep what a replay
+    stride + steps times (the jump J). So three b-bit registers, written by clock enable only, keep what a replay
     needs: `captured` takes X on entering a word = 1 mod n, `previous` takes `captured` on entering a word = 0
     mod n, and `saved` takes `previous` on `save` (with the word mod n). A `restore` shifts `saved` into
     register n - 1, n - 1 more shifts feed it J(register n - 1), which leaves the array at the word = 0 mod n
@@ -38,10 +31,10 @@ class ReloadArray(wiring.Component):
     front of register n - 1, J (about 2 LUTs per bit) and a mod-n counter with its compare.
     """
 
-    def __init__(self, width, seeds):
+    def __init__(self, width, seeds, steps=1):
         if len(seeds) < 2:
             raise ValueError(f"a reloaded array needs at least 2 generators (got {len(seeds)})")
-        self._width, self._seeds = width, list(seeds)
+        self._width, self._seeds, self._steps = width, list(seeds), steps
         super().__init__({
             "control": In(Control),
             "states": Out(data.ArrayLayout(unsigned(width), len(self._seeds))),
@@ -50,11 +43,11 @@ class ReloadArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        width, count = self._width, len(self._seeds)
+        width, count, steps = self._width, len(self._seeds), self._steps
         last = count - 1
         states, where = reference_sequence(width)
-        block_start = int(states[(int(where[self._seeds[0]]) - last) % states.size])     # X(1 - n)
-        columns = jump(width, period(width) // count + 1)
+        block_start = int(states[(int(where[self._seeds[0]]) - steps * last) % states.size])     # X(1 - n)
+        columns = jump(width, period(width) // count + steps)
 
         lanes = Signal(self.states.shape(), init=self._seeds, name="lanes")
         captured, previous, saved = (Signal(width, init=block_start, name=name)
@@ -87,9 +80,9 @@ class ReloadArray(wiring.Component):
         with m.Elif(feed):
             m.d.comb += entering.eq(linear_map(lanes[last], columns))
         with m.Else():
-            m.d.comb += entering.eq(lfsr_step(lanes[0], width))
+            m.d.comb += entering.eq(lfsr_step(lanes[0], width, steps))
         with m.If(shift | control.restore):
-            m.d.sync += [lanes[j].eq(lfsr_step(lanes[j + 1], width)) for j in range(last)]
+            m.d.sync += [lanes[j].eq(lfsr_step(lanes[j + 1], width, steps)) for j in range(last)]
             m.d.sync += lanes[last].eq(entering)
         with m.If(control.restore | (shift & (word == 0))):          # entering a word = 1 mod n
             m.d.sync += captured.eq(entering)

@@ -11,7 +11,8 @@ from .replayable import Control, replayable
 
 
 class Scaler(wiring.Component):
-    """A reference register that follows generator 0 (starts at the seed, steps with the array) addresses the
+    """A reference register that follows generator 0 (starts at the seed, takes `leap` steps a word with the array)
+    addresses the
     exponent table, a ROM of 2^b entries holding exponent - k_min.
 
     The ROM's synchronous, non-transparent read port is addressed by the register's next value, so its data
@@ -29,7 +30,7 @@ class Scaler(wiring.Component):
         m = Module()
         width, table = self._spec.width, exponent_table(self._spec)
         reference = replayable(m, self.control, unsigned(width), self._spec.seed,
-                               lambda state: lfsr_step(state, width), "reference")
+                               lambda state: lfsr_step(state, width, self._spec.leap), "reference")
         self.registers, address = [reference.value, reference.shadow], reference.following
         m.submodules.table = rom = Memory(shape=unsigned(table.offset_bits), depth=1 << width,
                                           init=table.offsets.tolist())

@@ -11,6 +11,7 @@ class Sequencer(wiring.Component):
 
     Ports: in `length` (words per perturbation, sampled when one (re)starts), `next`, `replay`, `ready` (of the
     output stream); out `valid`, `last`, `done`, `busy` and `control` (advance/save/restore, see `replayable`).
+    With `hop_bits` also in `hop`: a `next` skips `hop` words more than are left (its count grows by `hop`).
     With `reloads` (a datapath that rebuilds its state after a restore, hw/reload_array.py) also in `reloading`:
     while it is high no strobe is raised and `busy` is high; a `replay` in the first cycle is ignored then (there
     is nothing to restore, and a reload would only make the generator busy).
@@ -28,22 +29,26 @@ class Sequencer(wiring.Component):
     "one left" is the borrow of the decrement the counter needs anyway (a carry chain): no wide zero test limits
     the clock.
     Cost: length_bits + 3 FFs (`count`, `primed`, `skipping`), two length_bits carry chains (the decrement and
-    length - 1) and a few LUTs.
+    length - 1) and a few LUTs; a hop input widens `count` to max(length_bits, hop_bits) + 2 bits and adds one
+    carry chain (count + hop).
     """
 
-    def __init__(self, length_bits, reloads=False):
-        self._reloads = reloads
+    def __init__(self, length_bits, reloads=False, hop_bits=0):
+        self._reloads, self._hops = reloads, bool(hop_bits)
         super().__init__({
             "length": In(length_bits), "next": In(1), "replay": In(1), "ready": In(1),
             "valid": Out(1), "last": Out(1), "done": Out(1), "busy": Out(1), "control": Out(Control),
             **({"reloading": In(1)} if reloads else {}),
+            **({"hop": In(hop_bits)} if hop_bits else {}),
         })
 
     def elaborate(self, platform):
         m = Module()
         primed = Signal()  # low only in the first cycle after reset, while the memories fetch
         skipping = Signal()
-        count = Signal(signed(len(self.length) + 1))     # words left - 1
+        hops = self._hops
+        count_bits = max(len(self.length), len(self.hop)) + 2 if hops else len(self.length) + 1
+        count = Signal(signed(count_bits))              # words left - 1
         self.registers = {"count": count, "primed": primed, "skipping": skipping}
 
         decremented = count - 1
@@ -66,8 +71,17 @@ class Sequencer(wiring.Component):
 
         begin = ~primed | restore | save
         m.d.sync += primed.eq(1)
-        with m.If(begin | advance):                      # the counter's clock enable
-            m.d.sync += count.eq(Mux(begin, self.length - 1, decremented))
+        if hops:                                         # a taken next adds hop to what is left after this cycle
+            hopping = self.next & ~busy & ~begin
+            with m.If(begin):
+                m.d.sync += count.eq(self.length - 1)
+            with m.Elif(hopping):
+                m.d.sync += count.eq(Mux(advance, decremented, count) + self.hop)
+            with m.Elif(advance):
+                m.d.sync += count.eq(decremented)
+        else:
+            with m.If(begin | advance):                  # the counter's clock enable
+                m.d.sync += count.eq(Mux(begin, self.length - 1, decremented))
         with m.If(begin):
             m.d.sync += skipping.eq(0)
         with m.Elif(self.next & ~reloading):

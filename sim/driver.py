@@ -40,13 +40,13 @@ async def play(dut):
         scenario = Scenario.from_dict(json.load(file))
     chance, longest = ALWAYS, max([scenario.length] + [op[1] for op in scenario.operations if op[0] == "length"])
     for name, value in [("rst", 1), ("length", scenario.length), ("ready_seed", scenario.ready_seed), ("ready_chance", chance),
-                        ("next", 0), ("replay", 0), ("budget_in", 0), ("budget_load", 0), ("flush", 0)]:
+                        ("next", 0), ("replay", 0), ("hop", 0), ("budget_in", 0), ("budget_load", 0), ("flush", 0)]:
         getattr(dut, name).value = value
     await pulse(dut, "rst", cycles=2)
     for op in scenario.operations:
         if op[0] == "take":
             await take(dut, op[1], chance, longest)
-        elif op[0] in ("chance", "length"):
+        elif op[0] in ("chance", "length", "hop"):
             chance = op[1] if op[0] == "chance" else chance
             await FallingEdge(dut.clk)
             getattr(dut, {"chance": "ready_chance"}.get(op[0], op[0])).value = op[1]

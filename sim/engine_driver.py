@@ -36,6 +36,7 @@ async def run_pass(dut, plan, beats, mode, c, d):
 
 async def start(dut, plan):
     for name, value in [("rst", 1), ("mode", 0), ("e", plan["e"]), ("c", 0), ("d", 0), ("length", plan["length"]),
+                        ("hop", plan.get("hop", 0)),
                         ("beats_in", 0), ("start", 0), ("w_chance", plan["w_chance"]),
                         ("out_chance", plan["out_chance"]), ("seed", plan["seed"]), ("flush", 0)]:
         getattr(dut, name).value = value

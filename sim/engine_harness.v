@@ -10,7 +10,8 @@ module pezo_engine_harness #(
     parameter LANES = 1,
     parameter FORMAT_BITS = 32,
     parameter LENGTH_BITS = 32,
-    parameter DEPTH = 1024
+    parameter DEPTH = 1024,
+    parameter HOP_BITS = 1
 ) (
     input  wire                   rst,
     input  wire [1:0]             mode,
@@ -18,6 +19,7 @@ module pezo_engine_harness #(
     input  wire [31:0]            c,
     input  wire [31:0]            d,
     input  wire [LENGTH_BITS-1:0] length,
+    input  wire [HOP_BITS-1:0]    hop,
     input  wire [31:0]            beats_in,
     input  wire                   start,
     input  wire [16:0]            w_chance,
@@ -53,6 +55,9 @@ module pezo_engine_harness #(
         .perturbed__ready(out_ready),
         .updated__payload({updated_last, updated_values}), .updated__valid(updated_valid),
         .updated__ready(out_ready),
+`ifdef PEZO_HOP
+        .hop(hop),
+`endif
         .mode(mode), .e(e), .c(c), .d(d), .length(length), .busy(busy)
     );
 

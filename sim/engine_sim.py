@@ -20,6 +20,7 @@ from cocotb_tools.runner import get_results, get_runner
 
 from ..files import discard, own, write_file
 from ..golden import Stream, engine
+from ..golden.stream import hop, words_per_step
 from ..hw.engine import UPDATE, Engine
 from ..hw.export import default_name
 from ..hw.engine_lane import FORMATS
@@ -59,9 +60,10 @@ class Simulation:
     build_seconds: float
 
     def run(self, weights, plan, name="run", host=None):
-        """Play `plan` (e, passes [{mode, c, d}], w_chance, out_chance, seed) over `weights`; returns the output
-        beats' bits per pass, as int64 tensors [beats, lanes], and the seconds simulated. `host`: environment for
-        a host that drives the passes itself (sim/hil.py)."""
+        """Play `plan` (e, passes [{mode, c, d}], w_chance, out_chance, seed, and hop, by default the one pezo sets
+        for these weights) over `weights`; returns the output beats' bits per pass, as int64 tensors [beats,
+        lanes], and the seconds simulated. `host`: environment for a host that drives the passes itself
+        (sim/hil.py)."""
         lanes, bits = self.spec.lanes, format_bits(self.fmt)
         beats = weights.numel() // lanes
         if beats * lanes != weights.numel() or not 1 <= beats <= self.depth:
@@ -72,7 +74,8 @@ class Simulation:
         digits = bits * lanes // 4
         lines = "".join(f"{_beat(row, bits):0{digits}x}\n" for row in table)
         write_file(folder / "weights.hex", lines)
-        plan = {"length": beats, "beats": beats, "w_chance": 49152, "out_chance": 49152, "seed": 1, **plan}
+        plan = {"length": beats, "beats": beats, "hop": hop(self.spec, weights.numel()), "w_chance": 49152,
+                "out_chance": 49152, "seed": 1, **plan}
         write_file(folder / "plan.json", json.dumps(plan))
         dump = folder / "dump.hex"
         begin = time.perf_counter()
@@ -124,7 +127,7 @@ def lane_bits(words, lanes, bits):
 
 def golden_passes(spec, fmt, weights, plan):
     """The output bits of each pass of `plan` over `weights` (float32, format values), as int64 [beats, lanes];
-    an update pass's output is written back, and the next perturbation starts after it."""
+    an update pass's output is written back, and the next perturbation starts after it (and the hop pezo sets)."""
     lanes, e = spec.lanes, plan["e"]
     stream, start, theta, found = Stream(spec), 0, weights.clone(), []
     for item in plan["passes"]:
@@ -133,7 +136,7 @@ def golden_passes(spec, fmt, weights, plan):
             c, d = (float(from_bits(torch.tensor([item[key]]), "fp32")[0]) for key in ("c", "d"))
             theta = engine.update(theta, u, c, fmt, d)
             result = theta
-            start += theta.numel() // lanes
+            start += words_per_step(spec, theta.numel())
         else:
             result = engine.perturb(theta, u, 1 if item["mode"] == 0 else -1, e, fmt)
         found.append(to_bits(result, fmt).view(-1, lanes))
@@ -196,7 +199,7 @@ def build(spec, fmt, simulator, directory, depth, exported=None):
         sources=[directory / "engine_harness.v", directory / "rtl" / f"{top}.v"],
         hdl_toplevel="pezo_engine_harness",
         parameters={"LANES": spec.lanes, "FORMAT_BITS": format_bits(fmt), "LENGTH_BITS": spec.length_bits,
-                    "DEPTH": depth},
-        defines={"PEZO_DUT": top}, build_args=_build_args(simulator), build_dir=directory / "build",
+                    "DEPTH": depth, "HOP_BITS": max(1, spec.hop_bits)},
+        defines={"PEZO_DUT": top, **({"PEZO_HOP": 1} if spec.hop_bits else {})}, build_args=_build_args(simulator), build_dir=directory / "build",
         timescale=("1ns", "1ps"), always=True, log_file=directory / "build.log")
     return Simulation(spec, fmt, simulator, directory, top, depth, time.perf_counter() - begin)

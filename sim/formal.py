@@ -32,6 +32,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
 from amaranth.back import rtlil
 from amaranth.hdl import (Assert, Assume, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal, Value,
                           unsigned)
@@ -41,6 +42,7 @@ from amaranth.lib.memory import Memory
 from ..files import write_file
 from ..options import ToolFailed
 from ..golden.otf import lane_seeds, reference_sequence
+from ..golden.pool import address as pool_address
 from ..golden.stream import Stream
 from ..hw.generator import generator
 from ..hw.lfsr_array import LfsrArray, lfsr_step
@@ -86,9 +88,10 @@ class Contract(Elaboratable):
         self.words = models_words(spec, words)
         self.ready, self.next, self.replay = Signal(), Signal(), Signal()
         self.length = Signal(spec.length_bits)
+        self.hop = Signal(spec.hop_bits) if spec.hop_bits else None
 
     def ports(self):
-        return [self.ready, self.next, self.replay, self.length]
+        return [self.ready, self.next, self.replay, self.length] + ([self.hop] if self.spec.hop_bits else [])
 
     def elaborate(self, platform):
         m = Module()
@@ -96,6 +99,8 @@ class Contract(Elaboratable):
         m.submodules.dut = design = Fragment.get(dut, platform)     # elaborated now: its registers can be named
         m.d.comb += [dut.o.ready.eq(self.ready), dut.next.eq(self.next), dut.replay.eq(self.replay),
                      dut.length.eq(self.length), Assume(~ResetSignal())]
+        if self.spec.hop_bits:
+            m.d.comb += dut.hop.eq(self.hop)
         payload = dut.o.payload.as_value()
         started, offered, taken, last, steered = Signal(), Signal(), Signal(), Signal(), Signal()
         before = Signal(len(payload))
@@ -115,7 +120,8 @@ class Contract(Elaboratable):
         """docs/spec.md section 7 as a model of the ports, and the golden words at its position (module doc)."""
         spec, dut = self.spec, self.dut
         period = spec.period_words
-        size, emitted = Signal(spec.length_bits), Signal(spec.length_bits)
+        count_bits = max(spec.length_bits, spec.hop_bits) + 1        # a next adds hop to the words to emit
+        size, emitted = Signal(count_bits), Signal(count_bits)
         skipping, position, start = Signal(), Signal(range(period)), Signal(range(period))
         reloading = Signal(range(2 * spec.lanes + 1))                       # cycles left of a reloading replay
         busy = skipping | (reloading != 0)
@@ -141,6 +147,9 @@ class Contract(Elaboratable):
                 m.d.sync += [emitted.eq(emitted + 1), position.eq(Mux(position == period - 1, 0, position + 1))]
             with m.If(self.next):
                 m.d.sync += skipping.eq(1)
+            if spec.hop_bits:
+                with m.If(self.next & ~busy):
+                    m.d.sync += size.eq(size + self.hop)
 
         sequencer = _block(design, Sequencer).registers
         m.d.comb += [Assert(sequencer["primed"] == started), Assert(sequencer["skipping"] == skipping),
@@ -149,6 +158,9 @@ class Contract(Elaboratable):
             m.d.comb += [Assert(emitted <= size), Assert(sequencer["count"] == size - emitted - 1)]
         with m.Else():                                                      # the first cycle: nothing has moved
             m.d.comb += [Assert(position == 0), Assert(start == 0), Assert(~skipping)]
+        if spec.hop_bits:                                # a length, and while skipping at most one hop more
+            longest = (1 << spec.length_bits) - 1
+            m.d.comb += Assert(size <= Mux(skipping, longest + (1 << spec.hop_bits) - 1, longest))
         tables = _golden_tables(spec)
         payload = dut.o.payload.as_value()
         with m.If(started & (reloading == 0)):           # mid-reload the lanes are not yet any word's
@@ -198,7 +210,8 @@ class OtfModel:
         states, where = reference_sequence(spec.width)
         origin = int(where[spec.seed])
         tables = {"lanes": [packed(row, bits, 1 << (bits - 1)) for row in mantissas.tolist()],
-                  "reference": [int(states[(origin + t) % states.size]) for t in range(spec.period_words)]}
+                  "reference": [int(states[(origin + spec.leap * t) % states.size])
+                                for t in range(spec.period_words)]}
         if spec.reload:
             tables.update(_reload_tables(spec, states, origin))
         return tables
@@ -224,8 +237,8 @@ class OtfModel:
 
 
 class PoolModel:
-    """The pool generator's own properties: its word pointer and the pointer's shadow stay below size / lanes,
-    and the stream model pins both to its positions."""
+    """The pool generator's own properties: its word pointer and the pointer's shadow (and with slip its lap
+    counter and shadow) stay below size / lanes, and the stream model pins them to its positions."""
 
     @staticmethod
     def rotates(spec):
@@ -233,16 +246,24 @@ class PoolModel:
 
     @staticmethod
     def invariants(m, design, spec, payload, rotation):
-        m.d.comb += [Assert(register < spec.period_words) for register in _block(design, Pool).registers]
+        m.d.comb += [Assert(register < spec.pool_words) for register in _block(design, Pool).registers]
 
     @staticmethod
     def tables(spec, mantissas, packed):
-        return {}
+        """With slip, the bank address ("address") and the word within its pass ("lap") at every position."""
+        if not spec.slip:
+            return {}
+        words = torch.arange(spec.period_words)
+        return {"address": pool_address(spec, words).tolist(), "lap": (words % spec.pool_words).tolist()}
 
     @staticmethod
     def registers(m, design, spec, tables, position, start, reloading):
-        pointer, shadow = _block(design, Pool).registers
-        return [(pointer, None, position), (shadow, None, start)]
+        if not spec.slip:
+            pointer, shadow = _block(design, Pool).registers
+            return [(pointer, None, position), (shadow, None, start)]
+        pointer, shadow, lap, lap_shadow = _block(design, Pool).registers
+        return [(pointer, "address", position), (shadow, "address", start), (lap, "lap", position),
+                (lap_shadow, "lap", start)]
 
 
 MODELS = {"otf": OtfModel, "pool": PoolModel}
@@ -254,7 +275,7 @@ def _reload_tables(spec, states, origin):
     block of t (its word = 1 mod n), `previous` X of the block before the last word = 0 mod n, where X(u) is the
     state register n - 1 takes on entering word u, generator (u - 1) mod n at word u."""
     n, period, stride = spec.lanes, spec.period_words, states.size // spec.lanes
-    x = lambda u: int(states[(origin + u + ((u - 1) % n) * stride) % states.size])  # noqa: E731
+    x = lambda u: int(states[(origin + spec.leap * u + ((u - 1) % n) * stride) % states.size])  # noqa: E731
     return {"captured": [x(t - (t - 1) % n) for t in range(period)],
             "previous": [x(t - t % n - n + 1) for t in range(period)]}
 
@@ -282,10 +303,11 @@ def _never_zero(m, array, spec):
 
 def _rotation(m, array, spec):
     """docs/spec.md section 4: at word t register j holds generator (j + t) mod n's state, generator i being an
-    LFSR that starts at lane seed i and steps once a word; the same holds of the shadows at the saved word. The
-    generators and t are modelled here, replayed by the array's own strobes."""
+    LFSR that starts at lane seed i and takes `leap` steps a word; the same holds of the shadows at the saved
+    word. The generators and t are modelled here, replayed by the array's own strobes."""
     n, width = spec.lanes, spec.width
-    generators = [replayable(m, array.control, unsigned(width), seed, lambda state: lfsr_step(state, width),
+    generators = [replayable(m, array.control, unsigned(width), seed,
+                             lambda state: lfsr_step(state, width, spec.leap),
                              f"generator{i}") for i, seed in enumerate(lane_seeds(spec))]
     word = replayable(m, array.control, range(n), 0, lambda t: Mux(t == n - 1, 0, t + 1), "word")
     m.d.comb += [Assert(word.value < n), Assert(word.shadow < n)]

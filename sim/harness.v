@@ -2,16 +2,19 @@
 // It makes its own 100 MHz clock, draws ready at random from a seeded xorshift32 with probability
 // ready_chance / 65536, allows at most a loaded budget of transfers, and writes every transferred payload as one
 // hex line to the file named by the +dump=<path> plusarg (and waves to +waves=<path>). The testbench only loads
-// budgets and pulses controls; the HDL does all per-cycle work.
+// budgets and pulses controls; the HDL does all per-cycle work. A generator with a hop input is built with
+// PEZO_HOP defined and HOP_BITS its width.
 `timescale 1ns/1ps
 module pezo_harness #(
     parameter PAYLOAD_BITS = 8,
-    parameter LENGTH_BITS = 32
+    parameter LENGTH_BITS = 32,
+    parameter HOP_BITS = 1
 ) (
     input  wire                   rst,
     input  wire [LENGTH_BITS-1:0] length,
     input  wire                   next,
     input  wire                   replay,
+    input  wire [HOP_BITS-1:0]    hop,
     input  wire [31:0]            budget_in,
     input  wire                   budget_load,
     input  wire [16:0]            ready_chance,
@@ -36,6 +39,9 @@ module pezo_harness #(
     `PEZO_DUT dut (
         .clk(clk), .rst(rst),
         .o__payload(payload), .o__valid(valid), .o__ready(ready),
+`ifdef PEZO_HOP
+        .hop(hop),
+`endif
         .length(length), .next(next), .replay(replay), .done(done), .busy(busy)
     );
 

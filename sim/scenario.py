@@ -2,8 +2,9 @@
 
 A scenario is a list of operations, each a JSON-able list: ["take", k] lets k more words transfer,
 ["chance", c] sets the probability that ready is high to c / 65536, ["length", n] sets the length input (taken up
-when a perturbation next starts), and ["replay"], ["next"] and ["reset"] pulse the control inputs. `expected_words` applies the control semantics of docs/spec.md section 7 to find the stream
-position of every word the generator must emit.
+when a perturbation next starts), ["hop", h] the hop input of a generator that has one (taken up by every later
+`next`), and ["replay"], ["next"] and ["reset"] pulse the control inputs. `expected_words` applies the control
+semantics of docs/spec.md section 7 to find the stream position of every word the generator must emit.
 """
 import dataclasses
 import random
@@ -39,7 +40,7 @@ class Scenario:
 def expected_words(scenario):
     """Runs [(first position, first index within its perturbation, count, perturbation length)], one per take,
     in emission order."""
-    start = consumed = 0
+    start = consumed = hop = 0
     length = pending = scenario.length
     runs = []
     for op in scenario.operations:
@@ -50,14 +51,16 @@ def expected_words(scenario):
             consumed += op[1]
         elif op[0] == "length":
             pending = op[1]
+        elif op[0] == "hop":
+            hop = op[1]
         elif op[0] == "replay":
             consumed, length = 0, pending
         elif op[0] == "next":
-            start, consumed, length = start + length, 0, pending
+            start, consumed, length = start + length + hop, 0, pending
         elif op[0] == "reset":
             start, consumed, length = 0, 0, pending
         elif op[0] != "chance":
-            raise ValueError(f"unknown operation {op!r}: allowed take, chance, length, replay, next, reset")
+            raise ValueError(f"unknown operation {op!r}: allowed take, chance, length, hop, replay, next, reset")
     return runs
 
 

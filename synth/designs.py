@@ -17,7 +17,7 @@ def blocks(spec, names=None):
     `names`, which may also name an engine)."""
     check_buildable(spec)
     own = {"top": lambda: generator(spec), **GENERATORS[spec.strategy].blocks(spec),
-           "sequencer": lambda: Sequencer(spec.length_bits, spec.reload)}
+           "sequencer": lambda: Sequencer(spec.length_bits, spec.reload, spec.hop_bits)}
     factories = {
         **own,
         "engine_fp32": lambda: Engine(spec, "fp32"),

@@ -25,7 +25,7 @@ import torch
 
 from pezo.golden import gaussian, quality
 from pezo.golden.spec import STRATEGIES, OtfSpec, PerturbSpec
-from pezo.golden.stream import Stream, words_per_perturbation
+from pezo.golden.stream import Stream, words_per_step
 
 SEEDED = ("gaussian", "rademacher", "uniform", "clt-gaussian")
 MEAN_SQUARES = {"gaussian": 1.0, "rademacher": 1.0, "uniform": 1 / 3, "clt-gaussian": 1.0}
@@ -151,8 +151,9 @@ class StreamPerturbation:
         return u if param.dtype == torch.float32 else u.to(param.dtype)
 
     def next(self, values):
-        """Move on to the perturbation after one of `values` values (whole words, docs/spec.md section 7)."""
-        self.start_word += words_per_perturbation(self.spec, values)
+        """Move on to the perturbation after one of `values` values (whole words, and the spec's hop: docs/spec.md
+        section 7)."""
+        self.start_word += words_per_step(self.spec, values)
 
     def describe(self):
         name = RAW if self.raw else self.spec.source
