@@ -1,6 +1,7 @@
 """Formal proofs of the port contract with SymbiYosys: proofs by k-induction (with the stream model: every word the
 golden model's under any control sequence), the bounded check where induction does not close, and violated
 properties found (so a PASS is not vacuous)."""
+import pytest
 from amaranth.hdl import Assert
 
 from pezo.cli import main
@@ -92,3 +93,18 @@ def test_prove_command(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("PROVEN pool-15x4: the port contract holds in every reachable state (k-induction, depth 8)")
     assert main(["prove", "--preset", "otf-31x8", "--depth", "0"]) == 2
+
+
+@pytest.mark.parametrize("spec", [
+    OtfSpec(generators=3, width=4, length_bits=4, leap=4),
+    OtfSpec(generators=3, width=4, length_bits=4, leap=4, reload=1),
+    PoolSpec(size=15, bits=4, lanes=3, length_bits=4, balanced=1),
+    PoolSpec(size=15, bits=4, lanes=3, length_bits=4, slip=1),
+    PoolSpec(size=15, bits=4, lanes=3, length_bits=4, hop_bits=2),
+    OtfSpec(generators=3, width=4, length_bits=4, hop_bits=3),
+], ids=lambda spec: spec.label)
+def test_every_variant_is_proven(tmp_path, spec):
+    """The variants of docs/spec.md sections 4b, 6a, 6b and 7 (hop), each with the stream model: every word the
+    golden model's, a `next` with any hop skipping exactly hop words more."""
+    proof = formal.prove(spec, tmp_path, depth=12)
+    assert proof.kind == "proven" and proof.words and proof.rotation == (spec.strategy == "otf" and not spec.reload)

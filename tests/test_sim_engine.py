@@ -5,6 +5,7 @@ values per configuration; Icarus, about twenty times slower here, 10^5 (`pezo si
 import pytest
 
 from pezo.golden import OtfSpec, PoolSpec
+from pezo.golden.stream import hop
 from pezo.sim import engine_sim
 
 VALUES = {"verilator": 10 ** 6, "icarus": 10 ** 5}
@@ -24,3 +25,16 @@ def test_engine_is_bit_exact(tmp_path, simulator, fmt, spec):
     want = engine_sim.golden_passes(spec, fmt, theta, schedule)
     assert len(want) == 3 * steps and engine_sim.first_mismatch(got, want) is None
     assert sum(out.numel() for out in got) >= VALUES[simulator]
+
+
+@pytest.mark.parametrize("simulator", sorted(VALUES))
+def test_an_engine_with_a_hop_input_is_bit_exact(tmp_path, simulator):
+    """A generator with a hop input: after each update pass the next perturbation starts W + hop words on (2001
+    beats of 7 lanes on a period of 63 words: hop 2), in the RTL as in the golden engine."""
+    spec, beats = OtfSpec(generators=7, width=6, hop_bits=4), 2001
+    theta = engine_sim.test_weights(beats * spec.lanes, "fp32")
+    assert hop(spec, theta.numel()) == 2
+    simulation = engine_sim.build(spec, "fp32", simulator, tmp_path, beats)
+    schedule = engine_sim.step_plan(2)
+    got, _ = simulation.run(theta, schedule)
+    assert engine_sim.first_mismatch(got, engine_sim.golden_passes(spec, "fp32", theta, schedule)) is None
