@@ -45,7 +45,7 @@ STRATEGIES = {}
 @dataclasses.dataclass(frozen=True)
 class PerturbSpec:
     """Fields shared by every strategy. A strategy is a frozen dataclass subclass that sets `strategy` (its name)
-    and `source` (its name as a trainer's perturbation source), and gives `dimensions` (its size as a label names
+    and `source` (its name as a trainer's perturbation source), and gives `shape` (its size as a label names
     it), `words()` (its golden word model: words(start, count) -> mantissas, exponents), `exponent_range` and
     `period_words`; defining it registers it in STRATEGIES.
 
@@ -82,9 +82,14 @@ class PerturbSpec:
 
     @property
     def label(self):
-        """The configuration's name: strategy-dimensions[-hopH], e.g. otf-31x8, pool-4095x12-l5, otf-31x8-reload,
+        """The configuration's name: strategy-dimensions, e.g. otf-31x8, pool-4095x12-l5, otf-31x8-reload,
         otf-31x8-hop8."""
-        return f"{self.strategy}-{self.dimensions}" + (f"-hop{self.hop_bits}" if self.hop_bits else "")
+        return f"{self.strategy}-{self.dimensions}"
+
+    @property
+    def dimensions(self):
+        """The configuration's size as a label names it: the strategy's `shape`, then -hopH with a hop input."""
+        return self.shape + (f"-hop{self.hop_bits}" if self.hop_bits else "")
 
     def __post_init__(self):
         if self.exp_bits is not None:
@@ -197,7 +202,7 @@ class OtfSpec(PerturbSpec):
         return self.generators
 
     @property
-    def dimensions(self):
+    def shape(self):
         return (f"{self.generators}x{self.width}" + (f"-leap{self.leap}" if self.leap > 1 else "")
                 + ("-reload" if self.reload else ""))
 
@@ -275,7 +280,7 @@ class PoolSpec(PerturbSpec):
         return self.bits
 
     @property
-    def dimensions(self):
+    def shape(self):
         return (f"{self.size}x{self.bits}" + (f"-l{self.lanes}" if self.lanes > 1 else "")
                 + ("-balanced" if self.balanced else "") + ("-slip" if self.slip else ""))
 

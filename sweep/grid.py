@@ -25,9 +25,9 @@ from pezo.train import perturbations, zo
 from pezo.train.loop import Config
 
 SPEC_FIELDS = {**{name: name for fields in FIELDS.values() for name in fields if name != "seed"},
-               "exp_bits": "exp_bits", "generator_seed": "seed"}
-"""Grid field -> spec field: every registered strategy's own fields, exp_bits, and the spec's seed as
-generator_seed."""
+               **{name: name for name in SHARED if name != "length_bits"}, "generator_seed": "seed"}
+"""Grid field -> spec field: every registered strategy's own fields, the shared ones but length_bits (the width of
+a hardware input, which changes no perturbation), and the spec's seed as generator_seed."""
 NOT_GRID = ("out", "device", "spec")
 """Config fields a grid does not set: where a run goes, where it runs (neither changes what a point is), and the
 spec, which the spec fields build."""
@@ -204,7 +204,7 @@ def _typed(name, value, where):
     allowed = typing.get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if isinstance(value, bool) or not isinstance(value, allowed):
+    if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
         names = " or ".join("null" if option is type(None) else option.__name__ for option in allowed)
         raise ValueError(f"{where}: {name}={value!r} is not {names}")
     if name == "label_words" and value is not None and not all(isinstance(word, str) for word in value):

@@ -11,7 +11,8 @@ The paper's points (../docs/results.md has what they measured here):
   hardware (clt-gaussian);
 - paper: all of the above, once each.
 - protocol-lr: the top-N protocol's lr grid for the Gaussian baseline (PROTOCOL_BUDGET, issue "Accuracy that can
-  tell generators apart").
+  tell generators apart"); protocol-table3, protocol-reach, protocol-quality: the paper's sources and the
+  stream's defects under the protocol at PROTOCOL_LR (PROTOCOL_BLOCKS).
 
 Their budget, `PAPER_BUDGET`, is MeZO's setting (k = 16 per class, batch 16, eps 1e-3) on the default model and
 Rotten Tomatoes, with lr 1e-5 and 100 steps: the whole `paper` grid (23 points) needs about 2 h 20 min on an idle
@@ -44,6 +45,30 @@ PRESETS["protocol-lr"] = {
     "train": {**PROTOCOL_BUDGET, "steps": 2000, "eval_every": 250},
     "grid": [{"perturb": "gaussian", "lr": [1e-5, 3e-5, 1e-4, 3e-4]}],
 }
+PROTOCOL_LR = 3e-5
+"""The Gaussian baseline's lr under the protocol, from protocol-lr (docs/results.md): fixed for every source."""
+PROTOCOL_SEEDS = [0, 1, 2]
+REACH_POOLS = [576, 640, 6400, 64000]
+"""Pool sizes that give the protocol's 7,080,768 trainable values K = 1, 10, 100 and 1,000 distinct perturbations
+(size / gcd(d, size): d = 2^6 x 3^2 x 12293), 12 bits."""
+PROTOCOL_BLOCKS = {
+    "protocol-table3": [{"perturb": SOURCES, "seed": PROTOCOL_SEEDS}],
+    "protocol-reach": [{"perturb": "pezo-pool", "size": REACH_POOLS, "bits": 12, "hop_bits": [0, 8],
+                        "seed": PROTOCOL_SEEDS},
+                       {"perturb": "pezo-pool", "size": REACH_POOLS, "bits": 12, "slip": 1, "hop_bits": 8,
+                        "seed": PROTOCOL_SEEDS}],
+    "protocol-quality": [{"perturb": "pezo-otf", "generators": 31, "width": 11, "leap": [1, 11], "hop_bits": 8,
+                          "seed": PROTOCOL_SEEDS},
+                         {"perturb": "pezo-pool", "size": 4095, "bits": 12, "balanced": [0, 1], "hop_bits": 8,
+                          "seed": PROTOCOL_SEEDS},
+                         {"perturb": "pezo-otf", "compensate_scale": [False, True], "seed": PROTOCOL_SEEDS}],
+}
+"""The paper's questions and the stream defects under the protocol, three seeds each: every source (Table 3);
+reach K = 1, 10, 100, 1,000 against the same pools with full reach (a hop) and with no periodic confinement
+(slip); correlation (otf-31x11 against its leap-ahead variant, both with full reach), mean (pool-4095x12 against
+the balanced pool) and scale (otf-31x8 with and without --compensate-scale at one lr)."""
+for name, blocks in PROTOCOL_BLOCKS.items():
+    PRESETS[name] = {"name": name, "train": {**PROTOCOL_BUDGET, "lr": PROTOCOL_LR}, "grid": blocks}
 PRESETS["paper"] = {"name": "paper", "train": PAPER_BUDGET,
                     "grid": [block for blocks in BLOCKS.values() for block in blocks]}
 PRESETS["smoke"] = {

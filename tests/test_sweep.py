@@ -1,6 +1,7 @@
 """`pezo sweep` on a tiny offline model: grids, the smoke preset end to end, resume of an interrupted point, shards
 and their merge, workers sharing a folder, and clear errors for bad grids."""
 import json
+import math
 
 import pytest
 
@@ -15,7 +16,7 @@ from pezo.sweep import measures
 from pezo.sweep import run as sweep_run
 from pezo.sweep.cli import load
 from pezo.sweep.presets import PRESETS
-from pezo.train import loop
+from pezo.train import loop, models
 
 SMALL = {"train": {"k": 4, "batch_size": 4, "steps": 6, "eval_every": 3, "test_size": 12, "lr": 0.05, "eps": 0.01},
          "grid": [{"perturb": "pezo-otf", "generators": [3, 7], "width": 4}, {"perturb": "gaussian", "seed": 2}]}
@@ -289,3 +290,22 @@ def test_a_grid_without_blocks_is_refused_not_run_as_one_point(grid, tmp_path, c
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "grid 'grid' must be a block" in error
     assert not (tmp_path / "sweep").exists()
+
+
+def test_protocol_presets_cross_the_variants_and_boolean_fields():
+    """protocol-reach: pools at K = 1, 10, 100, 1,000 for the protocol's trainable count, each plain, with full
+    reach (a hop) and slipping; protocol-quality crosses the boolean --compensate-scale (a bool grid value is
+    taken as one, not refused as a non-integer)."""
+    reach = grids.points(PRESETS["protocol-reach"])
+    assert len(reach) == 36 and len({p.name for p in reach}) == 36
+    assert {p.spec.label for p in reach if p.settings["seed"] == 0} == {
+        f"pool-{size}x12{suffix}" for size in (576, 640, 6400, 64000) for suffix in ("", "-hop8", "-slip-hop8")}
+    expected = {576: 1, 640: 10, 6400: 100, 64000: 1000}
+    counted = models.trainable_values(top_blocks=2)
+    assert counted == 7_080_768
+    for size, k in expected.items():
+        assert size // math.gcd(counted, size) == k
+    quality_points = grids.points(PRESETS["protocol-quality"])
+    assert {p.settings["compensate_scale"] for p in quality_points} == {False, True}
+    assert {p.spec.label for p in quality_points} == {"otf-31x11-hop8", "otf-31x11-leap11-hop8",
+                                                      "pool-4095x12-hop8", "pool-4095x12-balanced-hop8", "otf-31x8"}

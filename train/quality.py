@@ -20,7 +20,7 @@ from pezo.options import output_file
 from . import adapters, models, perturbations
 from .cli import add_generator_options, source_from_args
 
-COLUMNS = ("model", "values", "period_values", "reach", "span", "periodic_dimension", "mean", "mean_square",
+COLUMNS = ("model", "values", "period_values", "hop", "reach", "span", "periodic_dimension", "mean", "mean_square",
            "worst_correlation", "step_bias")
 
 
