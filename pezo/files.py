@@ -6,7 +6,8 @@ file or folder it did not write (a file the user names as an output, such as `--
   files given as bytes.
 - `work_folder(folder, owns)`: a folder pezo fills over time (a simulation's work folder, a training run), claimed
   and locked against a second pezo using it at the same time.
-- `discard(path)`: remove something pezo wrote; `read_json(path)`: a JSON object, or a `BadFile` naming the file.
+- `discard(path)`: remove something pezo wrote; `read_text(path, what)` and `read_json(path)`: an input file's
+  text (a regular file of bounded size) or JSON object, or a `BadFile` naming the file.
 
 Every folder pezo writes carries a marker, `.pezo.json`, listing what pezo put there (a name ending in "/" is a
 folder pezo owns whole) with the sha256 of each file it wrote whole. A folder is replaced only with `force`, and
@@ -46,17 +47,38 @@ class BadFile(ValueError):
     """An input file that is missing, a folder, not JSON, or not the JSON object expected; the message names it."""
 
 
-def read_json(path, what="a JSON object"):
-    """The JSON object in the file `path`."""
+MAX_READ_BYTES = 256 << 20
+"""The largest input file pezo reads as text (a grid, a spec, a manifest, a data file): 256 MiB."""
+
+
+def read_text(path, what):
+    """The UTF-8 text of the input file `path`, a regular file of at most MAX_READ_BYTES (a pipe would block and a
+    device never end), or a `BadFile` naming it and `what` it should hold."""
     path = Path(path)
     if path.is_dir():
         raise BadFile(f"{path} is a folder: give a file holding {what}")
     if not path.exists():
         raise BadFile(f"{path} does not exist")
+    if not path.is_file():
+        raise BadFile(f"{path} is not a regular file (a pipe or a device): give a file holding {what}")
+    if path.stat().st_size > MAX_READ_BYTES:
+        raise BadFile(f"{path} has {path.stat().st_size:,} bytes, over the {MAX_READ_BYTES:,} bytes pezo reads: "
+                      f"give a file holding {what}")
     try:
-        value = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise BadFile(f"{path} is not UTF-8 text (byte {error.start}): give a file holding {what}") from None
+
+
+def read_json(path, what="a JSON object"):
+    """The JSON object in the input file `path` (read by `read_text`)."""
+    text = read_text(path, what)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
         raise BadFile(f"{path} is not JSON ({error}): give a file holding {what}") from None
+    except RecursionError:
+        raise BadFile(f"{path} nests its JSON too deeply to read: give a file holding {what}") from None
     if not isinstance(value, dict):
         raise BadFile(f"{path} holds a JSON {type(value).__name__}, not {what}")
     return value

@@ -200,6 +200,7 @@ def build(spec, fmt, simulator, directory, depth, exported=None):
         hdl_toplevel="pezo_engine_harness",
         parameters={"LANES": spec.lanes, "FORMAT_BITS": format_bits(fmt), "LENGTH_BITS": spec.length_bits,
                     "DEPTH": depth, "HOP_BITS": max(1, spec.hop_bits)},
-        defines={"PEZO_DUT": top, **({"PEZO_HOP": 1} if spec.hop_bits else {})}, build_args=_build_args(simulator), build_dir=directory / "build",
+        defines={"PEZO_DUT": top, **({"PEZO_HOP": 1} if spec.hop_bits else {})}, build_args=_build_args(simulator),
+        build_dir=directory / "build",
         timescale=("1ns", "1ps"), always=True, log_file=directory / "build.log")
     return Simulation(spec, fmt, simulator, directory, top, depth, time.perf_counter() - begin)

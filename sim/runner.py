@@ -172,7 +172,8 @@ def build(spec, simulator, directory, waves=False, saif=False, exported=None):
     get_runner(simulator).build(
         sources=[directory / "harness.v", rtl / f"{top}.v"], hdl_toplevel="pezo_harness",
         parameters={"PAYLOAD_BITS": layout.bits, "LENGTH_BITS": spec.length_bits, "HOP_BITS": max(1, spec.hop_bits)},
-        defines={"PEZO_DUT": top, **({"PEZO_HOP": 1} if spec.hop_bits else {})}, build_args=_build_args(simulator, saif),
+        defines={"PEZO_DUT": top, **({"PEZO_HOP": 1} if spec.hop_bits else {})},
+        build_args=_build_args(simulator, saif),
         build_dir=directory / "build", timescale=("1ns", "1ps"), always=True,
         waves=simulator == "verilator" and (waves or saif),
         log_file=directory / "build.log")

@@ -105,17 +105,20 @@ def _grid(args):
 
 def load(path):
     """A grid file (JSON, or YAML by its .yaml/.yml name) as a dict, or a BadFile naming it."""
-    from pezo.files import BadFile, read_json
+    from pezo.files import BadFile, read_json, read_text
     if path.suffix not in (".yaml", ".yml"):
         return read_json(path, "a sweep grid")
     import yaml
     loader = type("GridLoader", (yaml.SafeLoader,), {})
     loader.add_implicit_resolver(            # YAML 1.1 reads 1e-5 as text; a grid means the number
         "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    text = read_text(path, "a sweep grid")
     try:
-        grid = yaml.load(path.read_text(), Loader=loader)
+        grid = yaml.load(text, Loader=loader)
     except yaml.YAMLError as error:
         raise BadFile(f"{path} is not YAML ({str(error).splitlines()[0]}): give a grid file") from None
+    except RecursionError:
+        raise BadFile(f"{path} nests its YAML too deeply to read: give a grid file") from None
     if not isinstance(grid, dict):
         raise BadFile(f"{path} holds a YAML {type(grid).__name__}, not a sweep grid (a mapping)")
     return grid

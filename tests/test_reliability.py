@@ -3,6 +3,7 @@ gives exit 2 with one line naming it, in every subcommand."""
 import contextlib
 import hashlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -429,3 +430,40 @@ def test_export_force_never_replaces_a_training_run(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "a folder a pezo command works in" in error
     assert sorted(path.relative_to(out) for path in out.rglob("*")) == before
+
+
+@pytest.mark.parametrize("kind, message", [("fifo", "is not a regular file"), ("device", "is not a regular file"),
+                                           ("nested", "nests its JSON too deeply"), ("latin-1", "is not UTF-8"),
+                                           ("large", "over the 64 bytes pezo reads")])
+@pytest.mark.parametrize("command", [["export", "--out", "o", "--spec"], ["sweep", "run", "--out", "o", "--grid"]])
+def test_input_files_are_read_only_when_regular_bounded_and_shallow(tmp_path, capsys, monkeypatch, kind, message,
+                                                                    command):
+    """A pipe nobody writes would block, /dev/zero never ends, deep nesting overflows the parser: each is refused
+    by the one checked reader (pezo.files.read_text) with one line naming the file."""
+    monkeypatch.chdir(tmp_path)
+    path = Path("in.json")
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")
+    elif kind == "nested":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    elif kind == "latin-1":
+        path.write_bytes('{"strategy": "otf", "x": "caf\u00e9"}'.encode("latin-1"))
+    else:
+        monkeypatch.setattr(files, "MAX_READ_BYTES", 64)
+        path.write_text(json.dumps({"strategy": "otf", "padding": "x" * 100}))
+    status, _, err = run(capsys, *command, str(path))
+    assert status == 2 and not Path("o").exists()
+    one_error_line(err, str(path), message)
+
+
+@pytest.mark.parametrize("line, named", [("5", "row 21 holds a JSON int"), ('"text"', "row 21 holds a JSON str"),
+                                         ("{bad", "row 21 is not JSON")])
+def test_a_data_line_that_is_not_an_object_is_named(line, named, tmp_path, capsys):
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"text": f"review {i}", "label": i % 2}) + "\n" for i in range(20)) + line)
+    assert main(["train", "--model", "rt-tiny", "--data", str(data), "--k", "2", "--test-size", "4",
+                 "--out", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and named in error and str(data) in error

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pezo.files import read_text
+
 RT_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
 RT_LABELS = {"rotten": 0, "fresh": 1}
 
@@ -54,13 +56,13 @@ def read_file(path, classes):
     path = Path(path)
     if path.suffix not in (".csv", ".jsonl"):
         raise ValueError(f"data file {path} has suffix {path.suffix!r}: allowed .csv, .jsonl")
-    with path.open(encoding="utf-8") as file:
-        rows = list(csv.DictReader(file)) if path.suffix == ".csv" else [json.loads(line) for line in file
-                                                                            if line.strip()]
+    text = read_text(path, "examples (CSV with a header, or JSONL objects, with text and label fields)")
+    rows = (list(enumerate(csv.DictReader(io.StringIO(text)), 1)) if path.suffix == ".csv"
+            else _json_lines(path, text))
     texts, labels = [], []
-    for number, row in enumerate(rows, 1):
+    for number, row in rows:
         if "text" not in row or "label" not in row:
-            raise ValueError(f"{path} row {number} lacks a 'text' or 'label' field: has {sorted(row)}")
+            raise ValueError(f"{path} row {number} lacks a 'text' or 'label' field: has {sorted(map(str, row))}")
         raw = row["label"]
         try:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
@@ -74,6 +76,25 @@ def read_file(path, classes):
         texts.append(str(row["text"]))
         labels.append(label)
     return Examples(texts, labels)
+
+
+def _json_lines(path, text):
+    """[(line number, object)] of a JSONL file's non-blank lines, each a JSON object, or a ValueError naming the
+    file and line."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            raise ValueError(f"{path} row {number} is not JSON: allowed one object with text and label fields "
+                             f"per line") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{path} row {number} holds a JSON {type(row).__name__}: allowed an object with text "
+                             f"and label fields")
+        rows.append((number, row))
+    return rows
 
 
 def few_shot(examples, k, seed, classes, test_size=1000):
