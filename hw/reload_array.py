@@ -1,5 +1,5 @@
 """The rotating LFSR array with a cheap replay: reloaded through its own shift path (docs/spec.md section 4a)."""
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
