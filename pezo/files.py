@@ -33,6 +33,8 @@ MARKER = ".pezo.json"
 LOCK = ".pezo.lock"
 STAGING = ".pezo-staging-"
 OLD = "-old"
+NAME_BYTES = 255
+"""The longest file name most file systems allow."""
 
 
 class Refused(FileExistsError):
@@ -103,7 +105,7 @@ def staged_file(path):
     with _naming(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(path.parent)
-        handle, name = tempfile.mkstemp(prefix=f"{STAGING}{os.getpid()}-{path.name}-", dir=path.parent)
+        handle, name = tempfile.mkstemp(prefix=_staging_prefix(path.name), dir=path.parent)
     os.close(handle)
     staging = Path(name)
     try:
@@ -145,8 +147,9 @@ def replacing(folder, force=False):
     with _naming(folder):
         folder.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(folder.parent)
-        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-{folder.name}-", dir=folder.parent))
+        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(folder.name), dir=folder.parent))
     old = folder.with_name(f"{STAGING}{os.getpid()}-{folder.name}{OLD}")
+    old = old if len(old.name.encode()) <= NAME_BYTES else None     # the fallback swap needs the whole name
     try:
         yield staging
         staging.chmod(0o755)
@@ -163,12 +166,26 @@ def replacing(folder, force=False):
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _staging_prefix(name):
+    """`.pezo-staging-<pid>-<name>-` for a staging file or folder beside `name`; a name too long to fit within
+    NAME_BYTES with tempfile's random suffix is cut and given a digest of the whole (the staging name only has to
+    be unique, and is never turned back into the name)."""
+    prefix = f"{STAGING}{os.getpid()}-{name}-"
+    if len(prefix.encode()) + 8 <= NAME_BYTES:
+        return prefix
+    digest = hashlib.sha256(name.encode(errors="surrogateescape")).hexdigest()[:16]
+    return f"{STAGING}{os.getpid()}-{name[:64].encode()[:64].decode(errors='ignore')}~{digest}-"
+
+
 def _swap(staging, folder, old):
     """Put `staging` in place of `folder`; the old folder ends up at `staging` (exchanged) or `old` (renamed)."""
     if not folder.exists():
         staging.rename(folder)
         return
     exchanged = _exchange(staging, folder)
+    if not exchanged and old is None:
+        raise Refused(f"{folder}: its name is too long to set the old folder aside under a staging name on this "
+                      f"system (no atomic exchange): nothing was replaced")
     if not exchanged:
         folder.rename(old)
     replaced = staging if exchanged else old
@@ -198,7 +215,7 @@ _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ctypes.uti
 def _settle(old, folder):
     """After a two-rename swap, whole or interrupted: the old folder back where the new one never arrived, else
     removed."""
-    if not old.exists():
+    if old is None or not old.exists():
         return
     if folder.exists():
         shutil.rmtree(old, ignore_errors=True)

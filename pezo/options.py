@@ -39,15 +39,26 @@ def count(text):
 
 def output_file(text):
     """argparse type of an option naming a file pezo writes: not a folder."""
-    if Path(text).is_dir():
+    if _usable(text).is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a folder: give a file name")
     return Path(text)
 
 
 def output_folder(text):
     """argparse type of an option naming a folder pezo writes: not a file."""
-    if Path(text).exists() and not Path(text).is_dir():
+    if _usable(text).exists() and not Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a file: give a folder")
+    return Path(text)
+
+
+def _usable(text):
+    """The path `text`, once the system can look it up (a name over 255 bytes or a path over the system's limit
+    cannot be, and would otherwise raise inside argparse)."""
+    try:
+        Path(text).exists()
+    except OSError as error:
+        shown = text if len(text) <= 80 else f"{text[:40]}...{text[-20:]} ({len(text):,} characters)"
+        raise argparse.ArgumentTypeError(f"{shown}: {error.strerror}") from None
     return Path(text)
 
 

@@ -467,3 +467,24 @@ def test_a_data_line_that_is_not_an_object_is_named(line, named, tmp_path, capsy
                  "--out", str(tmp_path / "r")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and named in error and str(data) in error
+
+
+@pytest.mark.parametrize("length", [240, 250, 255])
+def test_output_names_up_to_the_limit_are_written_and_replaced(tmp_path, capsys, monkeypatch, length):
+    """The staging names beside an output (`.pezo-staging-<pid>-<name>-...`) are cut and given a digest where the
+    whole name would pass 255 bytes, so every legal name works, also with --force."""
+    monkeypatch.chdir(tmp_path)
+    name = "n" * length
+    for extra in ([], ["--force"]):
+        assert run(capsys, "export", "--preset", "otf-31x8", "--out", name, *extra)[0] == 0
+    assert (tmp_path / name / "manifest.json").is_file()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [name]
+
+
+@pytest.mark.parametrize("path", ["m" * 256, "/".join(["p" * 200] * 22)])
+def test_a_path_the_system_cannot_look_up_is_one_line(tmp_path, capsys, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["export", "--preset", "otf-31x8", "--out", path])
+    assert stop.value.code == 2 and list(tmp_path.iterdir()) == []
+    one_error_line(capsys.readouterr().err, "File name too long")
