@@ -340,7 +340,7 @@ def test_train_names_its_own_options(tmp_path, capsys):
     status, _, err = run(capsys, "train", "--perturb", "pezo-otf", "--size", "7", "--out", tmp_path / "r")
     assert status == 2
     one_error_line(err, "--size does not apply to strategy otf: allowed --generators, --width, --generator-seed, "
-                        "--reload, --exp-bits")
+                        "--reload, --leap, --exp-bits, --hop-bits")
     status, _, err = run(capsys, "train", "--model", "./no/such/folder", "--out", tmp_path / "r")
     assert status == 2
     one_error_line(err, "model folder ./no/such/folder does not exist")

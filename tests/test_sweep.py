@@ -120,6 +120,13 @@ def test_yaml_grid_reads_exponent_numbers(tmp_path):
     ({"train": {"seed": [0, 1]}, "grid": [{}]}, "takes one value, not a list"),
     ({"grids": []}, "grid key 'grids' is unknown"),
     ({"grid": []}, "non-empty list"),
+    # every point is checked as pezo train checks its options, before anything runs (--list included)
+    ({"grid": [{"perturb": "gaussian", "lr": [1e-3, -1]}]}, "lr=-1.0 is out of range"),
+    ({"grid": [{"eps": [1e-3, 0]}]}, "block 1 .*eps=0.0 is out of range"),
+    ({"grid": [{"lr": 1e400}]}, "lr=inf is out of range"),
+    ({"grid": [{"weight_decay": -0.1}]}, "weight_decay=-0.1 is out of range"),
+    ({"grid": [{"peft": "nope"}]}, "peft 'nope' is unknown"),
+    ({"grid": [{"peft": "lora", "lora_r": [8, 0]}]}, "lora_r=0 is out of range"),
 ])
 def test_bad_grids_name_the_bad_value(grid, says):
     with pytest.raises(ValueError, match=says):

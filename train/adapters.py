@@ -12,6 +12,19 @@ MAX_SIZE = 4096
 small enough that a typo does not allocate terabytes."""
 
 
+def check(kind, r=8, alpha=16, tokens=5):
+    """Refuse (ValueError, one line) an unknown adapter or sizes out of range (None: no adapter, nothing to
+    check)."""
+    if kind is None:
+        return
+    if kind not in KINDS:
+        raise ValueError(f"peft {kind!r} is unknown: allowed {', '.join(KINDS)}")
+    bounds = {"lora_r": (r, MAX_SIZE), "lora_alpha": (alpha, None), "prefix_tokens": (tokens, MAX_SIZE)}
+    for name, (value, most) in bounds.items():
+        if value < 1 or (most is not None and value > most):
+            raise ValueError(f"{name}={value} is out of range: allowed " + (f"1..{most}" if most else "1 or more"))
+
+
 def adapt(lm, kind, r=8, alpha=16, tokens=5, top_blocks=0):
     """`lm` with its model wrapped by a peft adapter of `kind` (None: unchanged), in eval mode. top_blocks > 0
     trains only the top blocks (train/top.py): the adapter goes on those blocks alone, or without one the other
@@ -26,12 +39,7 @@ def adapt(lm, kind, r=8, alpha=16, tokens=5, top_blocks=0):
             return lm
     if kind is None:
         return lm
-    if kind not in KINDS:
-        raise ValueError(f"peft {kind!r} is unknown: allowed {', '.join(KINDS)}")
-    bounds = {"lora_r": (r, MAX_SIZE), "lora_alpha": (alpha, None), "prefix_tokens": (tokens, MAX_SIZE)}
-    for name, (value, most) in bounds.items():
-        if value < 1 or (most is not None and value > most):
-            raise ValueError(f"{name}={value} is out of range: allowed " + (f"1..{most}" if most else "1 or more"))
+    check(kind, r, alpha, tokens)
     from peft import LoraConfig, PrefixTuningConfig, TaskType, get_peft_model
     if kind == "prefix" and lm.masked:
         raise ValueError(f"peft prefix works with causal LMs here; {lm.name!r} is a masked LM: use --peft lora")

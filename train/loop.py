@@ -86,6 +86,8 @@ class Config:
             if self.peft != owner and getattr(self, name) != getattr(Config, name):
                 raise ValueError(f"{name}={getattr(self, name)} applies to peft {owner}, and this run's peft is "
                                  f"{self.peft}: give --peft {owner} or leave {name} out")
+        zo.check_hyperparameters(self.lr, self.eps, self.weight_decay)
+        adapters.check(self.peft, self.lora_r, self.lora_alpha, self.prefix_tokens)
         if self.top_blocks < 0:
             raise ValueError(f"top_blocks={self.top_blocks} is out of range: allowed 0 (the whole model) or more")
         if self.steps < 0:

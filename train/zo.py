@@ -26,6 +26,16 @@ NO_DECAY = ("bias", "layer_norm", "layernorm")
 METHODS = {}
 
 
+def check_hyperparameters(lr, eps, weight_decay):
+    """Refuse (ValueError, one line) an lr, eps or weight decay no step can use: allowed finite lr >= 0, eps > 0,
+    weight_decay >= 0."""
+    for name, value, low in (("lr", lr, 0), ("eps", eps, None), ("weight_decay", weight_decay, 0)):
+        usable = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not usable or (value < low if low is not None else value <= 0):
+            raise ValueError(f"{name}={value!r} is out of range: allowed a finite number "
+                             + (f">= {low}" if low is not None else "> 0"))
+
+
 class NonFiniteLoss(ArithmeticError):
     """A loss was NaN or infinite; the step was not applied (the weights are back where the step began, up to the
     rounding of the in-place passes, and the source at its position)."""
@@ -114,10 +124,7 @@ class ZOOptimizer(torch.optim.Optimizer):
     gathers_losses = True       # the closure's loss may be a plain number (ranks gather it); False: a jvp needs it
 
     def __init__(self, params, source, lr=1e-6, eps=1e-3, weight_decay=0.0, **arguments):
-        finite = all(map(math.isfinite, (lr, eps, weight_decay)))
-        if not (finite and lr >= 0 and eps > 0 and weight_decay >= 0):
-            raise ValueError(f"lr={lr}, eps={eps}, weight_decay={weight_decay}: allowed finite lr >= 0, eps > 0, "
-                             f"weight_decay >= 0")
+        check_hyperparameters(lr, eps, weight_decay)
         unknown = sorted(set(arguments) - set(self.arguments))
         if unknown:
             raise ValueError(f"method {self.name} takes no argument {unknown[0]!r}: allowed "
