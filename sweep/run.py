@@ -17,7 +17,7 @@ import json
 import time
 
 from pezo import files
-from pezo.train import loop
+from pezo.train import loop, models
 
 from .cost import hardware_cost
 from .grid import DEFAULTS
@@ -38,6 +38,7 @@ def run(grid, points, folder, shard=(1, 1), device="cpu", keep_weights=False, pr
     index, count = shard
     mine = points[index - 1::count]
     finished, held = [], []
+    _preflight(mine, device)
     with files.work_folder(folder, SWEEP_OWNS, shared=True):
         files.write_file(folder / "grids" / f"{grid_digest(grid)}.json", json.dumps(grid, indent=1) + "\n")
         bar = tqdm(mine, desc="points", disable=not progress, position=0)
@@ -55,6 +56,16 @@ def run(grid, points, folder, shard=(1, 1), device="cpu", keep_weights=False, pr
                 f"at step {summary['best_step']}" + (f", {summary['stopped']}" if summary["stopped"] else ""))
         bar.close()
     return finished, held
+
+
+def _preflight(points, device):
+    """Refuse (ValueError, one line), before the sweep's folder is claimed, what would stop every point: a device
+    this machine lacks, a model or a data file that cannot be found or read."""
+    loop.check_device(device)
+    for name in sorted({point.settings["model"] for point in points}):
+        models.check_available(name)
+    for path in sorted({point.settings["data"] for point in points if point.settings["data"]}):
+        files.read_text(path, "examples (CSV or JSONL with text and label fields)")
 
 
 def run_point(point, folder, device="cpu", keep_weights=False, progress=False):

@@ -316,3 +316,16 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     assert {p.settings["compensate_scale"] for p in quality_points} == {False, True}
     assert {p.spec.label for p in quality_points} == {"otf-31x11-hop8", "otf-31x11-leap11-hop8",
                                                       "pool-4095x12-hop8", "pool-4095x12-balanced-hop8", "otf-31x8"}
+
+
+@pytest.mark.parametrize("option, says", [(["--device", "cuda:7"], "device 'cuda:7' cannot be used here"),
+                                          (["--model", "./no/such/model"], "model folder ./no/such/model"),
+                                          (["--data", "no-such.csv"], "no-such.csv does not exist")])
+def test_a_sweep_that_cannot_start_leaves_nothing(tiny, tmp_path, capsys, option, says):
+    """What would stop every point (a device, a model, a data file) is refused before the folder is claimed: no
+    grids/ and no empty points/ are left behind."""
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps(small(tiny)))
+    status = main(["sweep", "run", "--grid", str(grid), "--no-progress", "--out", str(tmp_path / "o"), *option])
+    assert status == 2 and not (tmp_path / "o").exists()
+    assert says in capsys.readouterr().err

@@ -61,6 +61,12 @@ def load(name=DEFAULT_MODEL):
     return lm
 
 
+def check_available(name):
+    """Refuse (ValueError, one line) a model name or folder that cannot be found, without loading weights."""
+    if name not in (DEFAULT_MODEL, TINY_MODEL):
+        _pretrained_config(name)
+
+
 def _load_default():
     from transformers import AutoModelForCausalLM, AutoTokenizer
     cached = cache_folder("smollm2-135m-instruct-fp32")
