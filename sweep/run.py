@@ -98,11 +98,6 @@ def _trained(point, folder, device, progress):
         if differing:
             raise files.BadFile(f"{folder / 'config.json'} records {differing[0]}={held[differing[0]]!r}, "
                                 f"not this point's {point.settings[differing[0]]!r}: the point folder was changed")
-        run = loop.Run(config, progress_bar=progress)
-        run.resume()
-    else:
-        for name in loop.OWNS:                  # a start cut short before its first checkpoint
-            files.discard(folder / name.rstrip("/"))
-        run = loop.Run(config, progress_bar=progress)
-        run.start()
+    run = loop.Run(config, progress_bar=progress)
+    run.resume()                                # a start cut short before its first checkpoint starts again
     return run.train()

@@ -488,3 +488,28 @@ def test_a_path_the_system_cannot_look_up_is_one_line(tmp_path, capsys, monkeypa
         main(["export", "--preset", "otf-31x8", "--out", path])
     assert stop.value.code == 2 and list(tmp_path.iterdir()) == []
     one_error_line(capsys.readouterr().err, "File name too long")
+
+
+def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_0(tmp_path, capsys, monkeypatch):
+    """Stopped between config.json and its first checkpoint (here: the starting weights' evaluation, which
+    writes it, is interrupted), --resume starts the run again from step 0 and ends as an uninterrupted run does,
+    instead of finding no checkpoint."""
+    from pezo.train import loop
+    argv = ["--model", "rt-tiny", "--k", "4", "--test-size", "8", "--batch-size", "4", "--eval-every", "2",
+            "--no-progress", "--steps", "4"]
+    assert main(["train", *argv, "--out", str(tmp_path / "whole")]) == 0
+
+    def stopped(self):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop.Run, "_evaluate", stopped)
+        assert main(["train", *argv, "--out", str(tmp_path / "r")]) != 0
+    assert (tmp_path / "r" / "config.json").exists() and not (tmp_path / "r" / "checkpoint").exists()
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "r"), "--resume", "--no-progress"]) == 0
+    done, whole = (json.loads((tmp_path / name / "summary.json").read_text()) for name in ("r", "whole"))
+    assert done["steps_done"] == 4 and done["test_accuracy"] == whole["test_accuracy"]
+    losses = [[json.loads(line).get("loss") for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+              for name in ("r", "whole")]
+    assert [loss for loss in losses[0] if loss is not None] == [loss for loss in losses[1] if loss is not None]

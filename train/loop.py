@@ -199,8 +199,15 @@ class Run:
 
     def resume(self):
         """Continue from `checkpoint/`: weights, progress and perturbation state; later metrics are dropped. Rank 0
-        reads the checkpoint and broadcasts it."""
+        reads the checkpoint and broadcasts it. A run stopped before its first checkpoint starts again from step
+        0 (its config and metrics, pezo's own, are replaced)."""
         folder = self.out / "checkpoint"
+        if not distributed.from_writer(self.layout, lambda: (folder / STATE).exists()):
+            if self.writer:
+                for name in OWNS:
+                    files.discard(self.out / name.rstrip("/"))
+            self.start()
+            return
         state, weights, optimizer, records = distributed.from_writer(self.layout, lambda: (
             files.read_json(folder / STATE, "a checkpoint's state"), _contents(folder / WEIGHTS),
             _contents(folder / OPTIMIZER), _metrics(self.out / "metrics.jsonl")))
