@@ -82,7 +82,9 @@ def _quality_section(groups):
     lines = ["## Reach and scale of each source", "",
              "K is the number of distinct perturbations a source gives this model over a whole run: once the steps "
              "exceed K, steps repeat earlier directions. E[u^2] != 1 runs the source at E[u^2] times the step size "
-             "of a unit-variance source at the same lr (`pezo train --compensate-scale` removes it).", "",
+             "of a unit-variance source at the same lr (`pezo train --compensate-scale` removes it). A hop input "
+             "(`--hop-bits 8`, about 40 LUTs) makes K the whole period for any model; a leap-ahead array (`--leap`, "
+             "free at 11 bits) removes the autocorrelation (docs/results.md, generator variants).", "",
              "| configuration | trainable values | steps | K | span | E[u^2] | largest autocorrelation (lag) | "
              "steps beyond K |", "|---|---|---|---|---|---|---|---|"]
     for group in groups:

@@ -48,15 +48,13 @@ CASES = {
     "otf-31x8-reload": Case(OtfSpec(generators=31, width=8, reload=1), 64, 600, 2000, full_periods=1),
     "otf-3x4-reload": Case(OtfSpec(generators=3, width=4, seed=9, reload=1), 7, 300, 200, full_periods=4),
     "otf-63x16-reload": Case(OtfSpec(generators=63, width=16, seed=77, reload=1), 40, 400, 600),
-    # the variants of docs/spec.md sections 4b, 6a, 6b and 7 (hop): a leap-ahead array (also reloaded), a balanced
-    # pool, a slipping pool over whole periods of D^2 words, and hop inputs that skip extra words on every next
-    "otf-31x14-leap14": Case(OtfSpec(generators=31, width=14, seed=4321, leap=14), 100, 600, 2700),
-    "otf-7x8-leap8-reload": Case(OtfSpec(generators=7, width=8, leap=8, reload=1), 50, 500, 800, full_periods=1),
-    "pool-4095x12-balanced": Case(PoolSpec(size=4095, bits=12, balanced=1), 1000, 5000, 20000),
-    "pool-255x8-l3-slip": Case(PoolSpec(size=255, bits=8, lanes=3, seed=5, slip=1), 30, 2000, 4000, full_periods=1),
-    "otf-31x8-hop8": Case(OtfSpec(generators=31, width=8, hop_bits=8), 64, 600, 2000, full_periods=1, hop=201),
-    "pool-4095x12-l5-hop4": Case(PoolSpec(size=4095, bits=12, lanes=5, seed=11, hop_bits=4), 300, 2000, 5000,
-                                 hop=13),
+    # the variants of docs/spec.md sections 4b, 6a, 6b and 7 (hop), combined: a leap-ahead array (a four-tap
+    # polynomial, and reloaded with a hop input), and a balanced, slipping pool with a hop input over a whole period of D^2 words
+    "otf-15x12-leap11": Case(OtfSpec(generators=15, width=12, seed=321, leap=11), 100, 400, 1200),
+    "otf-7x8-leap8-reload-hop4": Case(OtfSpec(generators=7, width=8, leap=8, reload=1, hop_bits=4), 50, 500, 800,
+                                      full_periods=1, hop=11),
+    "pool-255x8-l3-balanced-slip-hop3": Case(PoolSpec(size=255, bits=8, lanes=3, seed=5, balanced=1, slip=1,
+                                                      hop_bits=3), 30, 2000, 4000, full_periods=1, hop=5),
 }
 DEFAULTS = ("otf-31x8", "otf-31x14", "pool-4095x12")
 

@@ -27,8 +27,7 @@ def test_engine_is_bit_exact(tmp_path, simulator, fmt, spec):
     assert sum(out.numel() for out in got) >= VALUES[simulator]
 
 
-@pytest.mark.parametrize("simulator", sorted(VALUES))
-def test_an_engine_with_a_hop_input_is_bit_exact(tmp_path, simulator):
+def test_an_engine_with_a_hop_input_is_bit_exact(tmp_path, simulator="icarus"):
     """A generator with a hop input: after each update pass the next perturbation starts W + hop words on (2001
     beats of 7 lanes on a period of 63 words: hop 2), in the RTL as in the golden engine."""
     spec, beats = OtfSpec(generators=7, width=6, hop_bits=4), 2001

@@ -27,7 +27,8 @@ def perturbation_matrix(spec, values, count):
     return np.array(rows)
 
 
-@pytest.mark.parametrize("spec", [OtfSpec(hop_bits=8), PoolSpec(hop_bits=8), OtfSpec(width=14, hop_bits=8)],
+@pytest.mark.parametrize("spec", [OtfSpec(hop_bits=8), PoolSpec(hop_bits=8), OtfSpec(generators=7, width=12,
+                                                                                 hop_bits=8)],
                          ids=lambda spec: spec.label)
 def test_a_hop_gives_every_model_full_reach(spec):
     """Perturbations start gcd-coprime word distances apart for any trainable count, so K = the period; without
@@ -59,11 +60,11 @@ def test_the_hop_input_must_fit():
 
 
 def test_a_slipping_pool_is_not_confined_to_a_periodic_subspace():
-    """pool-255x8: every perturbation is periodic in the weight index with period 255, so 1000 perturbations of
-    20,000 values span at most 255 dimensions; with slip (and a hop for full reach) they span 1000, min(T, d)."""
-    for slip, span in ((0, 255), (1, 1000)):
+    """pool-255x8: every perturbation is periodic in the weight index with period 255, so 600 perturbations of
+    5,000 values span at most 255 dimensions; with slip (and a hop for full reach) they span 600, min(T, d)."""
+    for slip, span in ((0, 255), (1, 600)):
         spec = PoolSpec(size=255, bits=8, slip=slip, hop_bits=4)
-        rank = np.linalg.matrix_rank(perturbation_matrix(spec, 20_000, 1000))
+        rank = np.linalg.matrix_rank(perturbation_matrix(spec, 5_000, 600))
         assert rank == span, (slip, rank)
 
 
@@ -81,11 +82,11 @@ def autocorrelations(spec, lags):
     return [np.corrcoef(s, np.roll(s, -k))[0, 1] for k in lags]
 
 
-@pytest.mark.parametrize("spec", [OtfSpec(width=14, leap=14), OtfSpec(width=11, leap=11), OtfSpec(width=10, leap=20),
+@pytest.mark.parametrize("spec", [OtfSpec(width=11, leap=11), OtfSpec(width=10, leap=20),
                                   OtfSpec(generators=7, width=8, leap=8)], ids=lambda spec: spec.label)
 def test_a_leap_ahead_array_is_decorrelated(spec):
     """|r| <= 0.05 at every lag up to 4 lanes; the same arrays with leap 1 correlate 0.48 (31 lanes) or 0.38 (7)
-    at lag n - 1."""
+    at lag n - 1 (otf-31x14-leap14, 0.001, is in bench/variant_cost.py)."""
     lags = range(1, 4 * spec.lanes + 1)
     assert max(abs(r) for r in autocorrelations(spec, lags)) <= 0.05
     plain = autocorrelations(OtfSpec(generators=spec.generators, width=spec.width), [spec.lanes - 1])[0]
