@@ -156,6 +156,6 @@ def _json_object(text):
 
 def _shard(text):
     index, _, count = text.partition("/")
-    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+    if not (re.fullmatch("[0-9]+", index) and re.fullmatch("[0-9]+", count) and 1 <= int(index) <= int(count)):
         raise argparse.ArgumentTypeError(f"{text!r} is not I/N with 1 <= I <= N (e.g. 2/8)")
     return int(index), int(count)

@@ -513,3 +513,14 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_0(tmp_path,
     losses = [[json.loads(line).get("loss") for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
               for name in ("r", "whole")]
     assert [loss for loss in losses[0] if loss is not None] == [loss for loss in losses[1] if loss is not None]
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["sweep", "run", "--preset", "smoke", "--list", "--shard", "\u00b2/\u00b3"], "'\u00b2/\u00b3' is not I/N"),
+    (["train", "--queries", "abc", "--out", "{tmp}/r"], "'abc' is not int: allowed 1 <= int <= 1024"),
+])
+def test_option_values_are_named_not_the_parsers_internals(argv, named, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([arg.replace("{tmp}", str(tmp_path)) for arg in argv])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and named in err and "invalid" not in err

@@ -16,6 +16,7 @@ Weights are perturbed and updated in the order of the optimizer's parameters (a 
 Methods register themselves in `METHODS` with their arguments (name -> Argument) and what they demand of
 hardware (`demands`), from which the CLI options and docs/methods.md's table are generated.
 """
+import argparse
 import copy
 import dataclasses
 import math
@@ -68,7 +69,11 @@ class Argument:
         """The value a command-line text stands for (true/false for a boolean), checked later by `check`."""
         if isinstance(self.default, bool):
             return {"true": True, "false": False}.get(text.lower(), text)
-        return type(self.default)(text)
+        try:
+            return type(self.default)(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {type(self.default).__name__}: allowed "
+                                             f"{self.allowed()}") from None
 
     def allowed(self):
         if self.choices:
