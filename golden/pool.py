@@ -82,11 +82,11 @@ def _nudged(pairs, signs, target, largest):
     """Move pairs by one LSB each (away from or towards zero, each pair at most once), greedily, while that brings
     2 sum(pairs^2) closer to `target`: a pair of magnitude a moves the sum by 2(2a + 1) outwards, -2(2a - 1)
     inwards, so it ends within 2 of the target unless the pairs run out."""
-    pairs, free = pairs.copy(), np.ones(pairs.size, dtype=bool)
+    pairs = pairs.copy()
     residual = target - 2 * int(np.sum(pairs * pairs))
     magnitude = np.abs(pairs)
-    outward = np.where(free & (magnitude < largest), 2 * (2 * magnitude + 1), 0)
-    inward = np.where(free & (magnitude > 0), -2 * (2 * magnitude - 1), 0)
+    outward = np.where(magnitude < largest, 2 * (2 * magnitude + 1), 0)       # 0: the pair cannot move (or has)
+    inward = np.where(magnitude > 0, -2 * (2 * magnitude - 1), 0)
     while True:
         changes = np.concatenate([outward, inward])
         best = int(np.argmin(np.abs(residual - changes)))

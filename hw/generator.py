@@ -100,7 +100,7 @@ class OtfGenerator(Generator):
     def blocks(spec):
         """{block name: component factory} of the datapath's blocks, as `pezo synth` prices them alone."""
         return {"array": lambda: otf_array(spec),
-                "array_noreplay": lambda: LfsrArray(spec.width, lane_seeds(spec), replay=False, steps=spec.leap),
+                "array_noreplay": lambda: LfsrArray(spec.width, lane_seeds(spec), replay=False, leap=spec.leap),
                 "scaler": lambda: Scaler(spec)}
 
     @staticmethod
@@ -187,7 +187,7 @@ class PoolGenerator(Generator):
 
 def otf_array(spec):
     """The rotating array of an otf spec: with a shadow copy, or reloaded (`spec.reload`)."""
-    return (ReloadArray if spec.reload else LfsrArray)(spec.width, lane_seeds(spec), steps=spec.leap)
+    return (ReloadArray if spec.reload else LfsrArray)(spec.width, lane_seeds(spec), leap=spec.leap)
 
 
 GENERATORS = {"otf": OtfGenerator, "pool": PoolGenerator}

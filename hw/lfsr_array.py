@@ -25,22 +25,22 @@ def linear_map(state, columns):
 
 
 class LfsrArray(wiring.Component):
-    """n registers of `width` bits; register j starts at seeds[j] and on advance becomes step^steps(register j + 1
+    """n registers of `width` bits; register j starts at seeds[j] and on advance becomes step^leap(register j + 1
     mod n).
 
     The rotation is wiring between neighbours: no register ever selects among several sources except the shadow.
     Ports: in `control`; out `states` (n x width, register j in element j). Once elaborated, `registers` holds
     the state registers (and their shadow), for the formal proofs (sim/formal.py).
-    Cost: n * width FFs and n LUTs (feedback XORs) for the array, about n * width with steps > 1; replay adds
+    Cost: n * width FFs and n LUTs (feedback XORs) for the array, about n * width with a leap above 1; replay adds
     n * width shadow FFs and a 2:1 restore multiplexer per bit. With `replay=False` (for cost comparisons) `save`
     and `restore` are ignored.
     """
 
-    def __init__(self, width, seeds, replay=True, steps=1):
+    def __init__(self, width, seeds, replay=True, leap=1):
         self._width = width
         self._seeds = list(seeds)
         self._replay = replay
-        self._steps = steps
+        self._leap = leap
         super().__init__({
             "control": In(Control),
             "states": Out(data.ArrayLayout(unsigned(width), len(self._seeds))),
@@ -48,7 +48,7 @@ class LfsrArray(wiring.Component):
 
     def _rotate_and_step(self, states):
         count = len(self._seeds)
-        return Cat(lfsr_step(states[(j + 1) % count], self._width, self._steps) for j in range(count))
+        return Cat(lfsr_step(states[(j + 1) % count], self._width, self._leap) for j in range(count))
 
     def elaborate(self, platform):
         m = Module()

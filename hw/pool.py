@@ -37,7 +37,7 @@ class Pool(wiring.Component):
         words = spec.pool_words
         if spec.slip:
             lap = replayable(m, self.control, range(words), 0, lambda lap: _wrapping_increment(lap, words), "lap")
-            wraps = _wrapping_increment(lap.value, words) == 0
+            wraps = _at_end(lap.value, words)
             pointer = replayable(m, self.control, range(words), 0,
                                  lambda pointer: _wrapping_add(pointer, wraps, words), "pointer")
             self.registers = [pointer.value, pointer.shadow, lap.value, lap.shadow]
@@ -64,8 +64,12 @@ def _wrapping_add(pointer, extra, words):
 
 
 def _wrapping_increment(pointer, words):
-    """pointer + 1, or 0 after words - 1. The wrap test is the carry out of pointer + (2^k - (words - 1)) (k the
-    pointer's width), a carry chain, so that no wide comparison adds LUT levels."""
+    """pointer + 1, or 0 after words - 1."""
+    return Mux(_at_end(pointer, words), 0, pointer + 1)
+
+
+def _at_end(pointer, words):
+    """pointer == words - 1, as the carry out of pointer + (2^k - (words - 1)) (k the pointer's width): a carry
+    chain, so that no wide comparison adds LUT levels."""
     width = len(pointer)
-    at_end = (pointer + ((1 << width) - (words - 1)))[width]
-    return Mux(at_end, 0, pointer + 1)
+    return (pointer + ((1 << width) - (words - 1)))[width]

@@ -12,12 +12,12 @@ from .replayable import Control
 
 class ReloadArray(wiring.Component):
     """The array of LfsrArray (same `control` and `states`; n >= 2 registers of `width` bits, register j <=
-    step^steps(register j + 1) on advance) without a shadow copy. A replay rebuilds it in n + r cycles (r = the saved
-    word mod n), while `reloading` is high; the sequencer then raises no strobe and shows `busy`.
+    step^leap(register j + 1) on advance) without a shadow copy. A replay rebuilds it in n + r cycles (r = the
+    saved word mod n), while `reloading` is high; the sequencer then raises no strobe and shows `busy`.
 
     With X(t) the value register n - 1 takes on entering word t, the array at word t is fixed by the last n
     values it took, and within a block of words a .. a + n - 1 (a = 1 mod n) each X is the last one stepped
-    stride + steps times (the jump J). So three b-bit registers, written by clock enable only, keep what a replay
+    stride + leap times (the jump J). So three b-bit registers, written by clock enable only, keep what a replay
     needs: `captured` takes X on entering a word = 1 mod n, `previous` takes `captured` on entering a word = 0
     mod n, and `saved` takes `previous` on `save` (with the word mod n). A `restore` shifts `saved` into
     register n - 1, n - 1 more shifts feed it J(register n - 1), which leaves the array at the word = 0 mod n
@@ -31,10 +31,10 @@ class ReloadArray(wiring.Component):
     front of register n - 1, J (about 2 LUTs per bit) and a mod-n counter with its compare.
     """
 
-    def __init__(self, width, seeds, steps=1):
+    def __init__(self, width, seeds, leap=1):
         if len(seeds) < 2:
             raise ValueError(f"a reloaded array needs at least 2 generators (got {len(seeds)})")
-        self._width, self._seeds, self._steps = width, list(seeds), steps
+        self._width, self._seeds, self._leap = width, list(seeds), leap
         super().__init__({
             "control": In(Control),
             "states": Out(data.ArrayLayout(unsigned(width), len(self._seeds))),
@@ -43,11 +43,11 @@ class ReloadArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        width, count, steps = self._width, len(self._seeds), self._steps
+        width, count, leap = self._width, len(self._seeds), self._leap
         last = count - 1
         states, where = reference_sequence(width)
-        block_start = int(states[(int(where[self._seeds[0]]) - steps * last) % states.size])     # X(1 - n)
-        columns = jump(width, period(width) // count + steps)
+        block_start = int(states[(int(where[self._seeds[0]]) - leap * last) % states.size])     # X(1 - n)
+        columns = jump(width, period(width) // count + leap)
 
         lanes = Signal(self.states.shape(), init=self._seeds, name="lanes")
         captured, previous, saved = (Signal(width, init=block_start, name=name)
@@ -80,9 +80,9 @@ class ReloadArray(wiring.Component):
         with m.Elif(feed):
             m.d.comb += entering.eq(linear_map(lanes[last], columns))
         with m.Else():
-            m.d.comb += entering.eq(lfsr_step(lanes[0], width, steps))
+            m.d.comb += entering.eq(lfsr_step(lanes[0], width, leap))
         with m.If(shift | control.restore):
-            m.d.sync += [lanes[j].eq(lfsr_step(lanes[j + 1], width, steps)) for j in range(last)]
+            m.d.sync += [lanes[j].eq(lfsr_step(lanes[j + 1], width, leap)) for j in range(last)]
             m.d.sync += lanes[last].eq(entering)
         with m.If(control.restore | (shift & (word == 0))):          # entering a word = 1 mod n
             m.d.sync += captured.eq(entering)

@@ -11,9 +11,8 @@ from .replayable import Control, replayable
 
 
 class Scaler(wiring.Component):
-    """A reference register that follows generator 0 (starts at the seed, takes `leap` steps a word with the array)
-    addresses the
-    exponent table, a ROM of 2^b entries holding exponent - k_min.
+    """A reference register that follows generator 0 (starts at the seed, takes `leap` steps a word with the
+    array) addresses the exponent table, a ROM of 2^b entries holding exponent - k_min.
 
     The ROM's synchronous, non-transparent read port is addressed by the register's next value, so its data
     matches the register in every cycle but the first after reset.

@@ -46,8 +46,7 @@ class Sequencer(wiring.Component):
         m = Module()
         primed = Signal()  # low only in the first cycle after reset, while the memories fetch
         skipping = Signal()
-        hops = self._hops
-        count_bits = max(len(self.length), len(self.hop)) + 2 if hops else len(self.length) + 1
+        count_bits = max(len(self.length), len(self.hop)) + 2 if self._hops else len(self.length) + 1
         count = Signal(signed(count_bits))              # words left - 1
         self.registers = {"count": count, "primed": primed, "skipping": skipping}
 
@@ -71,7 +70,7 @@ class Sequencer(wiring.Component):
 
         begin = ~primed | restore | save
         m.d.sync += primed.eq(1)
-        if hops:                                         # a taken next adds hop to what is left after this cycle
+        if self._hops:                                   # a taken next adds hop to what is left after this cycle
             hopping = self.next & ~busy & ~begin
             with m.If(begin):
                 m.d.sync += count.eq(self.length - 1)

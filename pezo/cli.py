@@ -383,6 +383,9 @@ def _descendants(pid):
 def main(argv=None):
     """Run one command: exit 0, 1 where a check failed, 2 on bad input (one line naming it), 130 or 143 when
     interrupted by SIGINT or SIGTERM."""
+    for stream in (sys.stdout, sys.stderr):     # a path that is not UTF-8 is shown escaped, never a failed print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = parser().parse_args(argv)
     handlers = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)
                 if threading.current_thread() is threading.main_thread()}

@@ -149,7 +149,7 @@ def replacing(folder, force=False):
         _remove_stale(folder.parent)
         staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(folder.name), dir=folder.parent))
     old = folder.with_name(f"{STAGING}{os.getpid()}-{folder.name}{OLD}")
-    old = old if len(old.name.encode()) <= NAME_BYTES else None     # the fallback swap needs the whole name
+    old = old if len(os.fsencode(old.name)) <= NAME_BYTES else None     # the fallback swap needs the whole name
     try:
         yield staging
         staging.chmod(0o755)
@@ -171,10 +171,10 @@ def _staging_prefix(name):
     NAME_BYTES with tempfile's random suffix is cut and given a digest of the whole (the staging name only has to
     be unique, and is never turned back into the name)."""
     prefix = f"{STAGING}{os.getpid()}-{name}-"
-    if len(prefix.encode()) + 8 <= NAME_BYTES:
+    if len(os.fsencode(prefix)) + 8 <= NAME_BYTES:
         return prefix
-    digest = hashlib.sha256(name.encode(errors="surrogateescape")).hexdigest()[:16]
-    return f"{STAGING}{os.getpid()}-{name[:64].encode()[:64].decode(errors='ignore')}~{digest}-"
+    raw = os.fsencode(name)
+    return f"{STAGING}{os.getpid()}-{os.fsdecode(raw[:64])}~{hashlib.sha256(raw).hexdigest()[:16]}-"
 
 
 def _swap(staging, folder, old):

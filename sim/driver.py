@@ -39,8 +39,9 @@ async def play(dut):
     with open(os.environ["PEZO_SCENARIO"]) as file:
         scenario = Scenario.from_dict(json.load(file))
     chance, longest = ALWAYS, max([scenario.length] + [op[1] for op in scenario.operations if op[0] == "length"])
-    for name, value in [("rst", 1), ("length", scenario.length), ("ready_seed", scenario.ready_seed), ("ready_chance", chance),
-                        ("next", 0), ("replay", 0), ("hop", 0), ("budget_in", 0), ("budget_load", 0), ("flush", 0)]:
+    for name, value in [("rst", 1), ("length", scenario.length), ("ready_seed", scenario.ready_seed),
+                        ("ready_chance", chance), ("next", 0), ("replay", 0), ("hop", 0), ("budget_in", 0),
+                        ("budget_load", 0), ("flush", 0)]:
         getattr(dut, name).value = value
     await pulse(dut, "rst", cycles=2)
     for op in scenario.operations:

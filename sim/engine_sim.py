@@ -24,7 +24,7 @@ from ..golden.stream import hop, words_per_step
 from ..hw.engine import UPDATE, Engine
 from ..hw.export import default_name
 from ..hw.engine_lane import FORMATS
-from .runner import SIMULATORS, _build_args, prepare_verilator
+from .runner import SIMULATORS, _build_args, hop_defines, hop_parameters, prepare_verilator
 
 HARNESS = Path(__file__).with_name("engine_harness.v")
 OWNS = ["rtl/", "build/", "build.log", "engine_harness.v"]
@@ -199,8 +199,8 @@ def build(spec, fmt, simulator, directory, depth, exported=None):
         sources=[directory / "engine_harness.v", directory / "rtl" / f"{top}.v"],
         hdl_toplevel="pezo_engine_harness",
         parameters={"LANES": spec.lanes, "FORMAT_BITS": format_bits(fmt), "LENGTH_BITS": spec.length_bits,
-                    "DEPTH": depth, "HOP_BITS": max(1, spec.hop_bits)},
-        defines={"PEZO_DUT": top, **({"PEZO_HOP": 1} if spec.hop_bits else {})}, build_args=_build_args(simulator),
+                    "DEPTH": depth, **hop_parameters(spec)},
+        defines={"PEZO_DUT": top, **hop_defines(spec)}, build_args=_build_args(simulator),
         build_dir=directory / "build",
         timescale=("1ns", "1ps"), always=True, log_file=directory / "build.log")
     return Simulation(spec, fmt, simulator, directory, top, depth, time.perf_counter() - begin)

@@ -32,7 +32,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
+import numpy as np
 from amaranth.back import rtlil
 from amaranth.hdl import (Assert, Assume, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal, Value,
                           unsigned)
@@ -253,7 +253,7 @@ class PoolModel:
         """With slip, the bank address ("address") and the word within its pass ("lap") at every position."""
         if not spec.slip:
             return {}
-        words = torch.arange(spec.period_words)
+        words = np.arange(spec.period_words)
         return {"address": pool_address(spec, words).tolist(), "lap": (words % spec.pool_words).tolist()}
 
     @staticmethod

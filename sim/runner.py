@@ -68,6 +68,17 @@ def prepare_verilator():
         os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
 
 
+def hop_parameters(spec):
+    """The harnesses' HOP_BITS: the width of the generator's hop input (1 where it has none: the harness's port
+    stays, unconnected)."""
+    return {"HOP_BITS": max(1, spec.hop_bits)}
+
+
+def hop_defines(spec):
+    """PEZO_HOP where the generator has a hop input, so that the harness connects it."""
+    return {"PEZO_HOP": 1} if spec.hop_bits else {}
+
+
 def _build_args(simulator, saif=False):
     if simulator == "icarus":
         return ["-g2005"]
@@ -171,9 +182,8 @@ def build(spec, simulator, directory, waves=False, saif=False, exported=None):
     begin = time.perf_counter()
     get_runner(simulator).build(
         sources=[directory / "harness.v", rtl / f"{top}.v"], hdl_toplevel="pezo_harness",
-        parameters={"PAYLOAD_BITS": layout.bits, "LENGTH_BITS": spec.length_bits, "HOP_BITS": max(1, spec.hop_bits)},
-        defines={"PEZO_DUT": top, **({"PEZO_HOP": 1} if spec.hop_bits else {})},
-        build_args=_build_args(simulator, saif),
+        parameters={"PAYLOAD_BITS": layout.bits, "LENGTH_BITS": spec.length_bits, **hop_parameters(spec)},
+        defines={"PEZO_DUT": top, **hop_defines(spec)}, build_args=_build_args(simulator, saif),
         build_dir=directory / "build", timescale=("1ns", "1ps"), always=True,
         waves=simulator == "verilator" and (waves or saif),
         log_file=directory / "build.log")

@@ -469,12 +469,13 @@ def test_a_data_line_that_is_not_an_object_is_named(line, named, tmp_path, capsy
     assert error.count("\n") == 1 and named in error and str(data) in error
 
 
-@pytest.mark.parametrize("length", [240, 250, 255])
-def test_output_names_up_to_the_limit_are_written_and_replaced(tmp_path, capsys, monkeypatch, length):
+@pytest.mark.parametrize("name", ["n" * 240, "n" * 250, "n" * 255, os.fsdecode(b"\xff" + b"n" * 245)],
+                         ids=["240", "250", "255", "not-utf-8"])
+def test_output_names_up_to_the_limit_are_written_and_replaced(tmp_path, capsys, monkeypatch, name):
     """The staging names beside an output (`.pezo-staging-<pid>-<name>-...`) are cut and given a digest where the
-    whole name would pass 255 bytes, so every legal name works, also with --force."""
+    whole name would pass 255 bytes (counted as the system stores it, also for a name that is not UTF-8), so every
+    legal name works, also with --force."""
     monkeypatch.chdir(tmp_path)
-    name = "n" * length
     for extra in ([], ["--force"]):
         assert run(capsys, "export", "--preset", "otf-31x8", "--out", name, *extra)[0] == 0
     assert (tmp_path / name / "manifest.json").is_file()

@@ -30,11 +30,11 @@ METHODS = {}
 def check_hyperparameters(lr, eps, weight_decay):
     """Refuse (ValueError, one line) an lr, eps or weight decay no step can use: allowed finite lr >= 0, eps > 0,
     weight_decay >= 0."""
-    for name, value, low in (("lr", lr, 0), ("eps", eps, None), ("weight_decay", weight_decay, 0)):
-        usable = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        if not usable or (value < low if low is not None else value <= 0):
-            raise ValueError(f"{name}={value!r} is out of range: allowed a finite number "
-                             + (f">= {low}" if low is not None else "> 0"))
+    for name, value, positive in (("lr", lr, False), ("eps", eps, True), ("weight_decay", weight_decay, False)):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not (number and (value > 0 if positive else value >= 0)):
+            bound = "> 0" if positive else ">= 0"
+            raise ValueError(f"{name}={value!r} is out of range: allowed a finite number {bound}")
 
 
 class NonFiniteLoss(ArithmeticError):
