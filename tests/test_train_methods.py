@@ -55,15 +55,29 @@ class ReferenceU:
         self.stream = Stream(SPECS[kind]) if kind in SPECS else None
         self.start = 0
 
-    def take(self, params):
-        """u for `params` (a list of tensors) of the next perturbation."""
+    def open(self):
+        """Move on to the next perturbation; `position` becomes its seed or start word."""
+        self.position = self.rng.randint(1_000_000_000) if self.stream is None else self.start
+
+    def draw(self, params):
+        """u for `params` (a list of tensors) from the current perturbation's first value."""
         if self.stream is None:
-            torch.manual_seed(self.rng.randint(1_000_000_000))
+            torch.manual_seed(self.position)
             return [torch.normal(mean=0, std=1, size=p.size(), dtype=p.dtype) for p in params]
-        values = sum(p.numel() for p in params)
-        flat = self.stream.perturbation(self.start, values)
-        self.start += words_per_perturbation(self.stream.spec, values)
+        flat = self.stream.perturbation(self.position, sum(p.numel() for p in params))
         return [piece.view(p.shape) for piece, p in zip(torch.split(flat, [p.numel() for p in params]), params)]
+
+    def close(self, values):
+        """After a perturbation of `values` values the next one starts on the following word."""
+        if self.stream is not None:
+            self.start = self.position + words_per_perturbation(self.stream.spec, values)
+
+    def take(self, params):
+        """u for `params` of the next perturbation."""
+        self.open()
+        us = self.draw(params)
+        self.close(sum(p.numel() for p in params))
+        return us
 
 
 def run_pezo(method, kind, steps=STEPS, **options):
@@ -196,13 +210,20 @@ def reference_cons(kind, lr):
     return model
 
 
-def reference_block(kind, lr):
-    """Blocks: layers.0, layers.1, head.weight, head.bias, in turn."""
-    model, source = Tiny(), ReferenceU(kind)
+def tiny_blocks(model, level):
+    """Indices of Tiny's blocks: its two layers and its head (layer), or each of its modules (module)."""
     names = names_of(model)
-    blocks = [[i for i, n in enumerate(names) if n.startswith("layers.0.")],
-              [i for i, n in enumerate(names) if n.startswith("layers.1.")],
-              [names.index("head.weight")], [names.index("head.bias")]]
+    if level == "layer":
+        prefixes = ["layers.0.", "layers.1.", "head."]
+    else:
+        prefixes = [f"layers.{i}.{m}." for i in range(2) for m in ("q_proj", "v_proj", "norm")] + ["head."]
+    return [[i for i, n in enumerate(names) if n.startswith(prefix)] for prefix in prefixes]
+
+
+def reference_block_cycle(kind, lr):
+    """Step t: ZO-SGD on block t mod B alone."""
+    model, source = Tiny(), ReferenceU(kind)
+    blocks = tiny_blocks(model, "layer")
     with torch.no_grad():
         for step in range(STEPS):
             params = [params_of(model)[i] for i in blocks[step % len(blocks)]]
@@ -211,15 +232,68 @@ def reference_block(kind, lr):
     return model
 
 
-def reference_sparse(kind, lr, density):
+def reference_block_all(kind, lr, level, coordinate):
+    """ZO-Bench's block-wise step: one seed per step, every block's z drawn afresh from it; each block's two passes,
+    then (coordinate) its update at once, or all updates after the last block."""
     model, source = Tiny(), ReferenceU(kind)
-    params = params_of(model)
+    blocks = tiny_blocks(model, level)
     with torch.no_grad():
         for step in range(STEPS):
-            masks = []
-            for p in params:
-                ordered = p.abs().flatten().sort().values
-                masks.append(p.abs() <= ordered[math.ceil(density * p.numel()) - 1])
+            source.open()
+            later = []
+            for block in blocks:
+                params = [params_of(model)[i] for i in block]
+                us = source.draw(params)
+                plus, minus = two_point(model, params, us, step)
+                g = ((plus - minus) / (2 * EPS)).item()
+                later.append((params, us, g))
+                if coordinate:
+                    for p, u in zip(params, us):
+                        p.data = p.data - lr * (u * g)
+            if not coordinate:
+                for params, us, g in later:
+                    for p, u in zip(params, us):
+                        p.data = p.data - lr * (u * g)
+            source.close(max(sum(params_of(model)[i].numel() for i in block) for block in blocks))
+    return model
+
+
+def reference_sparse_mezo(kind, lr, sparsity, wd=0.0):
+    """Thresholds from the starting weights (the k-th smallest magnitude, k = ceil((1 - sparsity) n); a tensor of
+    equal magnitudes is kept whole); each step the mask |theta| <= h, on u, the update and the decay."""
+    model, source = Tiny(), ReferenceU(kind)
+    params, names = params_of(model), names_of(model)
+    thresholds = []
+    for p in params:
+        ordered = p.abs().flatten().sort().values
+        k = math.ceil((1 - sparsity) * p.numel())
+        whole = k == p.numel() or bool((ordered == ordered[0]).all())
+        thresholds.append(math.inf if whole else ordered[k - 1].item())
+    with torch.no_grad():
+        for step in range(STEPS):
+            masks = [p.abs() <= h for p, h in zip(params, thresholds)]
+            us = [u * m for u, m in zip(source.take(params), masks)]
+            plus, minus = two_point(model, params, us, step)
+            g = ((plus - minus) / (2 * EPS)).item()
+            for name, p, u, m in zip(names, params, us, masks):
+                p.data = p.data - lr * (u * g + (p.data * m) * decay_of(name, wd))
+    return model
+
+
+def reference_zo_sgd_sparse(kind, lr, sparsity, group, draw, resample):
+    """ZO-Bench's gradient sparsity: per-tensor ratios (global: the share of |theta| <= the sparsity quantile of all
+    |theta|; layer: sparsity), then each step a weight is left out where a fresh draw is below its tensor's ratio,
+    the draws seeded per window of `resample` steps; ZO-SGD on the masked u."""
+    model, source = Tiny(), ReferenceU(kind)
+    params = params_of(model)
+    cut = torch.quantile(torch.cat([p.detach().abs().flatten() for p in params]), sparsity).item()
+    ratios = [sparsity if group == "layer" else int((p.abs() <= cut).sum()) / p.numel() for p in params]
+    with torch.no_grad():
+        for step in range(STEPS):
+            seed = int(np.random.SeedSequence([0, step // resample]).generate_state(1)[0])
+            generator = torch.Generator().manual_seed(seed)
+            sample = torch.randn if draw == "normal" else torch.rand
+            masks = [~(sample(p.shape, generator=generator) < r) for p, r in zip(params, ratios)]
             us = [u * m for u, m in zip(source.take(params), masks)]
             mezo_step(model, params, us, step, lr)
     return model
@@ -248,10 +322,10 @@ def reference_kerzoo(kind, lr, queries):
     params = params_of(model)
     with torch.no_grad():
         for step in range(STEPS):
-            radii = np.random.default_rng([0, step]).uniform(-1.0, 1.0, queries)
             draws, grads = [], []
-            for r in radii:
+            for _ in range(queries):
                 us = source.take(params)
+                r = np.random.default_rng([0, int(source.position)]).uniform(-1.0, 1.0)
                 losses = []
                 for scale in (r, -2 * r, r):                    # theta +- (r eps) u, then back
                     for p, u in zip(params, us):
@@ -269,10 +343,14 @@ def reference_kerzoo(kind, lr, queries):
     return model
 
 
-def reference_dizo(kind, lr, interval, iterations, tau, gamma_eps, gamma_lr):
+def reference_dizo(kind, lr, interval, iterations, tau, gamma_eps, gamma_lr, projection="gamma"):
+    """DiZO on the q_proj and v_proj weights (not their biases). gamma: the official code's round, on the distance
+    gamma from t = ||theta - theta_0|| with z clipped to +-(tau / eps') t; ratio: the same on gamma / t, from 1,
+    z unclipped."""
     model, source = Tiny(), ReferenceU(kind)
     params, names = params_of(model), names_of(model)
-    projected = [p for n, p in zip(names, params) if {"q_proj", "v_proj"} & set(n.split("."))]
+    projected = [p for n, p in zip(names, params)
+                 if n.endswith(".weight") and {"q_proj", "v_proj"} & set(n.split("."))]
     anchors = [p.detach().clone() for p in projected]
     with torch.no_grad():
         for step in range(STEPS):
@@ -280,40 +358,65 @@ def reference_dizo(kind, lr, interval, iterations, tau, gamma_eps, gamma_lr):
             mezo_step(model, params, us, step, lr)
             if (step + 1) % interval:
                 continue
-            ratio = torch.ones(len(projected), dtype=torch.float64)
+            t = [torch.norm(p - a).item() for p, a in zip(projected, anchors)]
+            one = t if projection == "gamma" else [1.0] * len(t)
+
+            def factor(value, t_l):
+                return value / (t_l + 1e-8) if projection == "gamma" else value
+            values = list(one)
             for _ in range(iterations):
-                z = source.take([torch.empty(len(projected))])[0].double()
+                z = source.take([torch.empty(len(projected))])[0].double().tolist()
+                if projection == "gamma":
+                    z = [min(max(z_l, -(tau / gamma_eps) * t_l), (tau / gamma_eps) * t_l) for z_l, t_l in zip(z, t)]
                 losses = []
-                for candidate in (ratio + gamma_eps * z, ratio - gamma_eps * z):
+                for sign in (1, -1):
                     saved = [p.data for p in projected]
-                    for p, a, rho in zip(projected, anchors, candidate.tolist()):
-                        p.data = a + rho * (p.data - a)
+                    for p, a, v, z_l, t_l in zip(projected, anchors, values, z, t):
+                        p.data = a + factor(v + sign * gamma_eps * z_l, t_l) * (p.data - a)
                     losses.append(loss_of(model, step).item())
                     for p, s in zip(projected, saved):
                         p.data = s
                 c = (losses[0] - losses[1]) / (2 * gamma_eps)
-                ratio = torch.clamp(ratio - gamma_lr * c * z, 1 - tau, 1 + tau)
-            for p, a, rho in zip(projected, anchors, ratio.tolist()):
-                p.data = a + rho * (p.data - a)
+                values = [min(max(v - gamma_lr * u * c * z_l, (1 - tau) * u), (1 + tau) * u)
+                          for v, u, z_l in zip(values, one, z)]
+            for p, a, v, t_l in zip(projected, anchors, values, t):
+                p.data = a + factor(v, t_l) * (p.data - a)
     return model
 
 
+DIZO = {"lr": 0.05, "interval": 2, "iterations": 3, "tau": 0.2, "gamma_eps": 0.1, "gamma_lr": 2.0}
 CASES = {
     "zo-sgd q=2 one-sided wd": (("zo-sgd", {"lr": 0.05, "weight_decay": 0.1, "queries": 2, "estimator": "one-sided"}),
                                 lambda kind: reference_zo_sgd(kind, 0.05, 0.1, 2, "one-sided")),
     "zo-sgd q=3": (("zo-sgd", {"lr": 0.05, "queries": 3}), lambda kind: reference_zo_sgd(kind, 0.05, queries=3)),
-    "zo-sgd-sign element": (("zo-sgd-sign", {"lr": 0.01}), lambda kind: reference_zo_sgd(kind, 0.01, sign="element")),
+    "zo-sgd-sign (projected)": (("zo-sgd-sign", {"lr": 0.01}),
+                                lambda kind: reference_zo_sgd(kind, 0.01, sign="projected")),
+    "zo-sgd-sign element": (("zo-sgd-sign", {"lr": 0.01, "sign": "element"}),
+                            lambda kind: reference_zo_sgd(kind, 0.01, sign="element")),
     "zo-sgd-sign projected q=2": (("zo-sgd-sign", {"lr": 0.01, "sign": "projected", "queries": 2}),
                                   lambda kind: reference_zo_sgd(kind, 0.01, queries=2, sign="projected")),
     "zo-sgd-mmt": (("zo-sgd-mmt", {"lr": 0.05, "momentum": 0.8}), lambda kind: reference_momentum(kind, 0.05, 0.8)),
     "zo-adam": (("zo-adam", {"lr": 0.01}), lambda kind: reference_adam(kind, 0.01)),
     "zo-sgd-cons": (("zo-sgd-cons", {"lr": 0.5}), lambda kind: reference_cons(kind, 0.5)),
-    "zo-sgd-block": (("zo-sgd-block", {"lr": 0.05}), lambda kind: reference_block(kind, 0.05)),
-    "sparse-mezo": (("sparse-mezo", {"lr": 0.05, "density": 0.3}), lambda kind: reference_sparse(kind, 0.05, 0.3)),
+    "zo-sgd-block (all, coordinate)": (("zo-sgd-block", {"lr": 0.05}),
+                                       lambda kind: reference_block_all(kind, 0.05, "layer", True)),
+    "zo-sgd-block all, modules, at the end": (
+        ("zo-sgd-block", {"lr": 0.05, "blocks": "module", "coordinate": False}),
+        lambda kind: reference_block_all(kind, 0.05, "module", False)),
+    "zo-sgd-block cycle": (("zo-sgd-block", {"lr": 0.05, "schedule": "cycle"}),
+                           lambda kind: reference_block_cycle(kind, 0.05)),
+    "sparse-mezo": (("sparse-mezo", {"lr": 0.05, "sparsity": 0.7}), lambda kind: reference_sparse_mezo(kind, 0.05, 0.7)),
+    "sparse-mezo wd": (("sparse-mezo", {"lr": 0.05, "sparsity": 0.5, "weight_decay": 0.1}),
+                       lambda kind: reference_sparse_mezo(kind, 0.05, 0.5, 0.1)),
+    "zo-sgd-sparse (global, normal)": (("zo-sgd-sparse", {"lr": 0.05, "sparsity": 0.3}),
+                                       lambda kind: reference_zo_sgd_sparse(kind, 0.05, 0.3, "global", "normal", 1)),
+    "zo-sgd-sparse layer, uniform, resample 2": (
+        ("zo-sgd-sparse", {"lr": 0.05, "sparsity": 0.4, "group": "layer", "draw": "uniform", "resample": 2}),
+        lambda kind: reference_zo_sgd_sparse(kind, 0.05, 0.4, "layer", "uniform", 2)),
     "hizoo": (("hizoo", {"lr": 0.05, "alpha": 0.3}), lambda kind: reference_hizoo(kind, 0.05, 0.3)),
     "kerzoo q=2": (("kerzoo", {"lr": 0.05, "queries": 2}), lambda kind: reference_kerzoo(kind, 0.05, 2)),
-    "dizo": (("dizo", {"lr": 0.05, "interval": 2, "iterations": 3, "tau": 0.2, "gamma_eps": 0.1, "gamma_lr": 2.0}),
-             lambda kind: reference_dizo(kind, 0.05, 2, 3, 0.2, 0.1, 2.0)),
+    "dizo (gamma)": (("dizo", DIZO), lambda kind: reference_dizo(kind, **DIZO)),
+    "dizo ratio": (("dizo", {**DIZO, "projection": "ratio"}), lambda kind: reference_dizo(kind, **DIZO, projection="ratio")),
 }
 
 
@@ -364,7 +467,7 @@ def test_hizoo_with_alpha_zero_is_zo_sgd():
 # -- every method with every source, resume, errors ---------------------------------------------------------------
 
 LEARNING = {"zo-sgd": 0.05, "zo-sgd-sign": 0.002, "zo-sgd-mmt": 0.005, "zo-adam": 0.01, "zo-sgd-cons": 0.05,
-            "zo-sgd-block": 0.05, "sparse-mezo": 0.05, "dizo": 0.05, "forward-grad": 0.05, "hizoo": 0.05,
+            "zo-sgd-block": 0.05, "sparse-mezo": 0.05, "zo-sgd-sparse": 0.05, "dizo": 0.05, "forward-grad": 0.05, "hizoo": 0.05,
             "kerzoo": 0.005}
 EXTRA = {"dizo": {"interval": 2, "iterations": 2}, "hizoo": {"alpha": 0.1}, "kerzoo": {"queries": 4}}
 
@@ -443,9 +546,10 @@ def test_resume_is_bit_identical(method, kind, manifest_spec, tmp_path):
     ("zo-adam", {"beta1": "high"}, "zo-adam beta1='high' is not a finite number"),
     ("zo-sgd", {"queries": float("inf")}, "zo-sgd queries=inf is not a finite number"),
     ("zo-adam", {"amsgrad": 1}, "zo-adam amsgrad=1 is not bool: allowed False, True"),
-    ("sparse-mezo", {"density": 0.0}, "sparse-mezo density=0.0 is out of range"),
+    ("sparse-mezo", {"sparsity": 1.0}, "sparse-mezo sparsity=1.0 is out of range"),
+    ("zo-sgd-block", {"queries": 2}, "method zo-sgd-block schedule=all takes queries 1 and the two-sided estimator"),
     ("zo-sgd-cons", {"weight_decay": 0.1}, "method zo-sgd-cons takes weight_decay 0"),
-    ("dizo", {"targets": "k_proj"}, "method dizo found no trainable tensor named by targets='k_proj'"),
+    ("dizo", {"targets": "k_proj"}, "method dizo found no trainable weight named by targets='k_proj'"),
     ("zo-sgd", {"lr": -1.0}, "lr=-1.0 is out of range: allowed a finite number >= 0"),
 ])
 def test_bad_arguments_name_the_value_and_what_is_allowed(method, options, message):
@@ -507,3 +611,56 @@ def test_cons_never_keeps_a_non_finite_point():
         return torch.tensor([1.0, 1.2, 0.8, 0.5, float("nan")][len(calls) - 1])
     optimizer.step(closure)
     assert optimizer.last.losses["kept"] == "down"
+
+
+def test_sparse_mezo_ties_are_kept_whole_and_sparsity_zero_is_zo_sgd():
+    """A tensor of equal magnitudes (LayerNorm gains 1, zero biases, LoRA's B = 0) has no magnitude order and is
+    perturbed whole; entries of other tensors are kept by the threshold of the starting weights."""
+    model = Tiny()
+    with torch.no_grad():
+        model.head.bias.zero_()
+    optimizer = zo.make("sparse-mezo", model, zo.source("gaussian", seed=SEED), lr=0.05, eps=EPS, sparsity=0.75)
+    optimizer.step(lambda: loss_of(model, 0))
+    masks = {name: optimizer.state[param]["threshold"] for name, param in model.named_parameters()}
+    for name in ("head.bias", "layers.0.norm.weight", "layers.0.norm.bias"):
+        assert masks[name].item() == math.inf, name
+    assert (Tiny().layers[0].q_proj.weight.abs() <= masks["layers.0.q_proj.weight"]).sum() == 9     # ceil(0.25 * 36)
+    assert 0 < optimizer.last.losses["density"] < 1
+    a, _ = run_pezo("sparse-mezo", "pezo-otf", lr=0.05, sparsity=0.0)
+    b, _ = run_pezo("zo-sgd", "pezo-otf", lr=0.05)
+    for x, y in zip(a.parameters(), b.parameters()):
+        assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize("draw, ratio, share", [("normal", 0.0, 0.5), ("normal", 0.5, 0.6915), ("uniform", 0.3, 0.3)])
+def test_zo_sgd_sparse_leaves_out_phi_of_the_ratio_with_normal_draws(draw, ratio, share):
+    """ZO-Bench's rule compares a N(0, 1) draw with the ratio, so it leaves out Phi(ratio), not the ratio."""
+    model = torch.nn.Linear(400, 100)
+    optimizer = zo.make("zo-sgd-sparse", model, zo.source("gaussian"), sparsity=ratio, group="layer", draw=draw)
+    optimizer.begin()
+    left_out = 1 - optimizer.masks[model.weight].float().mean().item()
+    assert left_out == pytest.approx(share, abs=0.01)          # 40,000 draws: SE 0.0025
+
+
+def test_zo_sgd_sparse_masks_change_every_resample_steps_only():
+    model = Tiny()
+    optimizer = zo.make("zo-sgd-sparse", model, zo.source("gaussian"), lr=0.05, eps=EPS, resample=2)
+    masks = []
+    for step in range(4):
+        optimizer.begin()
+        masks.append(optimizer.masks[model.head.weight].clone())
+        optimizer.end()
+        optimizer.state["steps"] = step + 1
+    assert torch.equal(masks[0], masks[1]) and torch.equal(masks[2], masks[3])
+    assert not torch.equal(masks[1], masks[2])
+
+
+def test_kerzoo_radius_is_found_from_the_query_position():
+    from pezo.train.kerzoo import kernel, radius
+    model = Tiny()
+    optimizer = zo.make("kerzoo", model, zo.source("pezo-otf", spec=SPECS["pezo-otf"]), lr=0.05, eps=EPS, queries=3)
+    optimizer.step(lambda: loss_of(model, 0))
+    losses = optimizer.last.losses
+    for (position, coefficient), plus, minus in zip(optimizer.last.queries, losses["loss_plus"], losses["loss_minus"]):
+        expected = (plus - minus) / (2 * EPS) * kernel(radius(0, position)) / 3     # float32 losses: 1e-4
+        assert coefficient == pytest.approx(expected, rel=1e-4)

@@ -122,3 +122,17 @@ def test_non_finite_loss_is_refused_without_update():
     for param, old in zip(model.parameters(), before):
         assert torch.allclose(param, old, rtol=0, atol=1e-6)
     assert zo.source.start_word == 0
+
+
+@pytest.mark.parametrize("name, decayed", [
+    ("model.decoder.layers.0.self_attn.q_proj.bias", False),
+    ("model.decoder.layers.0.self_attn_layer_norm.weight", False),          # OPT
+    ("model.layers.0.input_layernorm.weight", False),                      # Llama
+    ("roberta.encoder.layer.0.output.LayerNorm.weight", True),             # MeZO decays it too: case-sensitive
+    ("model.norm.weight", True),                                           # Llama's final norm: no listed word
+    ("model.layers.0.mlp.up_proj.weight", True)])
+def test_weight_decay_exemption_is_mezos_name_rule(name, decayed):
+    zo = ZOSGD(tiny_model(), perturbations.make("gaussian"), weight_decay=0.1)
+    mezo_exempt = "bias" in name or "layer_norm" in name or "layernorm" in name
+    assert zo.decay(name, zo.param_groups[0]) == (0.1 if decayed else 0.0)
+    assert decayed != mezo_exempt

@@ -7,15 +7,17 @@ generator), for any torch model; plus the few-shot training runs of `pezo train`
         loss = optimizer.step(lambda: loss_fn(model, batch))     # forward passes only
 """
 from . import perturbations
+from .methods import ZOAdam, ZOSGD, ZOSGDCons, ZOSGDMomentum, ZOSGDSign
+from .block import BlockZO
+from .sparse import SparseMeZO, ZOSGDSparse
 from .dizo import DiZO
 from .forward_grad import ForwardGrad
 from .hizoo import HiZOO
 from .kerzoo import KerZOO
-from .methods import BlockZO, SparseMeZO, ZOAdam, ZOSGD, ZOSGDCons, ZOSGDMomentum, ZOSGDSign
 from .perturbations import NAMES as SOURCES
 from .perturbations import make as source
 from .zo import METHODS, Estimate, NonFiniteLoss, ZOOptimizer, make
 
 __all__ = ["BlockZO", "DiZO", "Estimate", "ForwardGrad", "HiZOO", "KerZOO", "METHODS", "NonFiniteLoss", "SOURCES",
-           "SparseMeZO", "ZOAdam", "ZOOptimizer", "ZOSGD", "ZOSGDCons", "ZOSGDMomentum", "ZOSGDSign", "make",
-           "perturbations", "source"]
+           "SparseMeZO", "ZOAdam", "ZOOptimizer", "ZOSGD", "ZOSGDCons", "ZOSGDMomentum", "ZOSGDSign", "ZOSGDSparse",
+           "make", "perturbations", "source"]

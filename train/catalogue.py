@@ -32,8 +32,16 @@ def arguments_table():
     return lines
 
 
+def fidelity_table():
+    lines = ["| method | paper | reproduces | remaining differences from that code |", "|---|---|---|---|"]
+    for method in zo.METHODS.values():
+        lines.append(f"| `{method.name}` | {method.paper} | {method.reproduces} | {method.differences} |")
+    return lines
+
+
 def markdown():
-    return "\n".join([BEGIN, "", "Per step, with each method's default arguments:", "", *demands_table(), "",
+    return "\n".join([BEGIN, "", "What each method reproduces, with its defaults:", "", *fidelity_table(), "",
+                      "Per step, with each method's default arguments:", "", *demands_table(), "",
                       "Arguments (`pezo train --<argument>`, or keyword arguments of `pezo.train.make`):", "",
                       *arguments_table(), "", END])
 

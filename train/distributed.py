@@ -224,9 +224,8 @@ def accuracy(classifier, texts, labels, layout):
 
 def share_queries(optimizer, layout):
     """The QueryShare for `optimizer`, whose estimate must be the q-query one with at least `layout.pp` queries."""
-    from .zo import ZOOptimizer
-    queries = len(optimizer.query_scales())
-    if type(optimizer).estimate is not ZOOptimizer.estimate or queries < layout.pp:
+    queries = optimizer.query_count()
+    if not optimizer.shares_queries() or queries < layout.pp:
         raise ValueError(f"--perturbation-parallel {layout.pp} needs at least {layout.pp} queries per step of a "
                          f"method with the q-query estimate (such as zo-sgd --queries {layout.pp}); method "
                          f"{optimizer.name} takes {queries}")

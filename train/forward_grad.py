@@ -30,6 +30,8 @@ class ForwardGrad(ZOOptimizer):
     gathers_losses = False
     title = "Forward-Grad"
     paper = "Baydin et al., 2022; ZO-Bench Appendix A"
+    reproduces = "ZO-Bench's `forward_grad`: (grad L . u) u as the gradient of torch SGD"
+    differences = "none in the update (PyTorch's math attention kernel, which has a forward-mode derivative)"
     arguments = {}
 
     def __init__(self, model, source, **options):

@@ -22,6 +22,8 @@ class HiZOO(ZOOptimizer):
     name = "hizoo"
     title = "HiZOO"
     paper = "Zhao et al., 2024 (HiZOO), Algorithm 1"
+    reproduces = "the official HiZOO trainer's step (its Hessian_matrix update, no floor or clipping)"
+    differences = "none in the update"
     arguments = {"alpha": Argument(1e-8, "Hessian smoothing: Sigma's share of each new estimate", minimum=0.0,
                                    maximum=0.5)}
 

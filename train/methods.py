@@ -22,19 +22,27 @@ class ZOSGD(ZOOptimizer):
     name = "zo-sgd"
     title = "ZO-SGD (MeZO)"
     paper = "Malladi et al., 2023 (MeZO), Algorithm 1; ZO-Bench Appendix A"
+    reproduces = "MeZO's trainer, bit for bit (gaussian, q = 1, two-sided; tested); ZO-Bench's `zo_sgd` (torch SGD)"
+    differences = "none in the update"
     arguments = {"queries": QUERIES, "estimator": ESTIMATOR}
 
 
 @register
 class ZOSGDSign(ZOOptimizer):
-    """element: theta -= lr (sign(g_hat) + wd theta), the element-wise sign (ZO-Bench section 3, the default);
-    projected: theta -= lr ((1/q) sum_i sign(g_i) u_i + wd theta), the sign of each projected gradient
-    (ZO-Bench Appendix A)."""
+    """projected (the default): theta -= lr ((1/q) sum_i sign(g_i) u_i + wd theta), the sign of each projected
+    gradient (ZO-Bench Appendix A, and what its code runs); element: theta -= lr (sign(g_hat) + wd theta), the
+    element-wise sign of ZO-Bench section 3's Eq. 2."""
     name = "zo-sgd-sign"
     title = "ZO-SGD-Sign"
     paper = "Liu et al., 2019; ZO-Bench section 3 (element-wise) and Appendix A (projected)"
+    reproduces = ("ZO-Bench's `zo_sign_opt` direction sign(g) u (q > 1: the mean of sign(g_i) u_i, as its "
+                  "`zo_step_v1`)")
+    differences = ("ZO-Bench's sign sweeps leave `--optimizer` unset, so the Hugging Face Trainer's AdamW (weight "
+                   "decay 0) applies sign(g) u as a gradient; pezo applies it as SGD, the rule of its Appendix A. "
+                   "`--sign element` (section 3, Eq. 2) is not in ZO-Bench's code")
     arguments = {"queries": QUERIES, "estimator": ESTIMATOR,
-                 "sign": Argument("element", "sign of what", choices=("element", "projected"))}
+                 "sign": Argument("projected", "sign of what: each projected gradient, or the estimate element-wise",
+                                  choices=("projected", "element"))}
 
     def update(self, estimate, closure):
         queries = estimate.queries
@@ -54,6 +62,8 @@ class ZOSGDMomentum(ZOOptimizer):
     name = "zo-sgd-mmt"
     title = "ZO-SGD-MMT"
     paper = "Huang et al., 2022; ZO-Bench Appendix A"
+    reproduces = "ZO-Bench's `zo_sgd` with momentum 0.9 (torch SGD, dampening 0)"
+    differences = "none in the update"
     arguments = {"queries": QUERIES, "estimator": ESTIMATOR,
                  "momentum": Argument(0.9, "momentum coefficient beta", minimum=0.0, maximum=1.0)}
 
@@ -72,11 +82,15 @@ class ZOSGDMomentum(ZOOptimizer):
 @register
 class ZOAdam(ZOOptimizer):
     """torch.optim.Adam's rule on g_hat + wd theta: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2, theta -=
-    lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + adam_eps). amsgrad uses max(v) in the denominator, as ZO-AdaMM's
-    V_t = max(v_t, v_{t-1}) (ZO-Bench Appendix A)."""
+    lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + adam_eps). amsgrad: torch's, the running maximum of every v so far
+    (ZO-AdaMM's v_hat_t = max(v_hat_{t-1}, v_t)) in the denominator; ZO-Bench's Appendix A writes max(v_t, v_{t-1}),
+    the larger of the last two only, and its code ran without amsgrad (the default here)."""
     name = "zo-adam"
     title = "ZO-Adam"
     paper = "Chen et al., 2019 (ZO-AdaMM); ZO-Bench Appendix A"
+    reproduces = "ZO-Bench's `zo_adam` (torch Adam, betas 0.9 and 0.999, eps 1e-8, weight decay 0)"
+    differences = ("`--amsgrad true` is torch's running maximum of v (ZO-AdaMM's), not Appendix A's "
+                   "max(v_t, v_t-1); ZO-Bench's code has no amsgrad")
     arguments = {"queries": QUERIES, "estimator": ESTIMATOR,
                  "beta1": Argument(0.9, "first-moment decay", minimum=0.0, maximum=0.999999),
                  "beta2": Argument(0.999, "second-moment decay", minimum=0.0, maximum=0.999999),
@@ -111,6 +125,10 @@ class ZOSGDCons(ZOOptimizer):
     name = "zo-sgd-cons"
     title = "ZO-SGD-Cons"
     paper = "Kim et al., 2021; ZO-Bench Appendix A"
+    reproduces = "ZO-Bench's `zo_conserv`: its candidates, order of evaluation and tie rule"
+    differences = ("ZO-Bench's cons sweeps leave `--optimizer` unset, so each of its moves is a step of the "
+                   "Hugging Face Trainer's AdamW on g_hat (2 or 3 Adam steps per iteration); pezo moves by "
+                   "exactly -+ lr g_hat, as its Appendix A states. Its one-sided mode is not offered")
     arguments = {}
     evaluates_loss = True
 
@@ -143,75 +161,3 @@ class ZOSGDCons(ZOOptimizer):
         return {**super().demands(args), "forwards": 5, "replays": "5 or 6"}
 
 
-def layer_blocks(named):
-    """Indices of consecutive parameters grouped by the path up to their first numeric component
-    ('model.layers.3'); a parameter outside numbered layers (embeddings, final norm, head) is a block of its own."""
-    blocks, last = [], None
-    for index, (name, _, _) in enumerate(named):
-        parts = name.split(".")
-        numbered = next((i for i, part in enumerate(parts) if part.isdigit()), None)
-        key = ".".join(parts[:numbered + 1]) if numbered is not None else name
-        if key == last:
-            blocks[-1].append(index)
-        else:
-            blocks.append([index])
-        last = key
-    return blocks
-
-
-@register
-class BlockZO(ZOOptimizer):
-    """Block-wise ZO-SGD: step t perturbs and updates only block t mod B (a transformer layer, or one tensor), so a
-    step draws the block's values, not the model's; the rule is ZO-SGD's on that block."""
-    name = "zo-sgd-block"
-    title = "ZO-SGD-Block"
-    paper = "ZO-Bench section 6 (block-wise ZO)"
-    arguments = {"queries": QUERIES, "estimator": ESTIMATOR,
-                 "blocks": Argument("layer", "what one block is", choices=("layer", "tensor"))}
-
-    def __init__(self, params, source, **options):
-        super().__init__(params, source, **options)
-        tensors = [[index] for index in range(len(self.named))]
-        self.blocks = layer_blocks(self.named) if self.args["blocks"] == "layer" else tensors
-
-    def active(self):
-        return [self.named[index] for index in self.blocks[self.steps % len(self.blocks)]]
-
-    @classmethod
-    def demands(cls, args):
-        queries = args.get("queries", 1)
-        return {**super().demands(args), "random": f"{queries} d / B (B blocks)"}
-
-
-@register
-class SparseMeZO(ZOOptimizer):
-    """Sparse-MeZO: perturb and update only the weights with |theta| <= the per-tensor quantile `density` of |theta|
-    (the smallest `density` share), recomputed from the weights at the start of every step; the mask lives for one
-    step only. The rule is ZO-SGD's on the masked u (Liu et al., 2024)."""
-    name = "sparse-mezo"
-    title = "Sparse-MeZO"
-    paper = "Liu et al., 2024 (Sparse-MeZO)"
-    arguments = {"queries": QUERIES, "estimator": ESTIMATOR,
-                 "density": Argument(0.25, "share of each tensor's weights perturbed (those of smallest magnitude)",
-                                     minimum=1e-6, maximum=1.0)}
-
-    def begin(self):
-        self.masks = {param: magnitude_mask(param, self.args["density"]) for _, param, _ in self.active()}
-
-    def end(self):
-        self.masks = {}
-
-    def direction(self, param, u):
-        return u.mul_(self.masks[param])
-
-    @classmethod
-    def demands(cls, args):
-        mask = "0 (a mask per weight during a step: 1 bit in hardware, 1 byte in torch)"
-        return {**super().demands(args), "buffers": mask}
-
-
-def magnitude_mask(param, density):
-    """|theta| <= the k-th smallest |theta|, k = ceil(density numel): at least the `density` share of the tensor."""
-    magnitude = param.detach().abs()
-    k = min(magnitude.numel(), math.ceil(density * magnitude.numel()))
-    return magnitude <= magnitude.view(-1).kthvalue(k).values

@@ -24,6 +24,9 @@ import math
 import torch
 
 NO_DECAY = ("bias", "layer_norm", "layernorm")
+"""MeZO's weight-decay exemption: a parameter whose name contains one of these, case-sensitive. So OPT's
+`self_attn_layer_norm` and Llama's `input_layernorm` are exempt, but RoBERTa's `LayerNorm` and Llama's final
+`model.norm` are decayed, exactly as in MeZO's code."""
 METHODS = {}
 
 
@@ -39,7 +42,8 @@ def check_hyperparameters(lr, eps, weight_decay):
 
 class NonFiniteLoss(ArithmeticError):
     """A loss was NaN or infinite; the step was not applied (the weights are back where the step began, up to the
-    rounding of the in-place passes, and the source at its position)."""
+    rounding of the in-place passes, and the source at its position). zo-sgd-block's coordinate updates are the
+    exception: blocks updated before the non-finite one keep their update."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,12 +122,14 @@ class ZOOptimizer(torch.optim.Optimizer):
     opt = pezo.train.ZOSGD(model, pezo.train.source("pezo-otf"), lr=1e-6, eps=1e-3)
     loss = opt.step(lambda: loss_fn(model, batch))       # the step's estimate of L(theta) (Estimate.loss)
 
-    Arguments shared by all methods: lr, weight_decay (per param group; skipped for biases and layer norms, as
-    MeZO does), eps (the perturbation size), and the method's own `arguments`.
+    Arguments shared by all methods: lr, weight_decay (per param group; not for names containing one of NO_DECAY,
+    MeZO's rule), eps (the perturbation size), and the method's own `arguments`.
     """
     name = None
     title = ""
     paper = ""
+    reproduces = ""     # which published run's rule it follows (docs/methods.md)
+    differences = ""    # every remaining difference from that run's code
     arguments = {}
     evaluates_loss = False      # the estimate evaluates L(theta) first (one-sided estimates do in any case)
     gathers_losses = True       # the closure's loss may be a plain number (ranks gather it); False: a jvp needs it
@@ -190,21 +196,30 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     # -- the estimate ---------------------------------------------------------------------------------------------
 
-    def query_scales(self):
-        """(scale, weight) of each query: it perturbs by scale eps u_i and weighs its difference quotient by
-        weight. ZO-SGD: q queries of (1, 1)."""
-        return [(1.0, 1.0)] * self.args.get("queries", 1)
+    def query_count(self):
+        """Queries per step: the `queries` argument, 1 where the method has none."""
+        return self.args.get("queries", 1)
+
+    def shares_queries(self):
+        """Whether the queries of a step may be evaluated on several ranks (train/distributed.py QueryShare): only
+        with the q-query estimate itself."""
+        return type(self).estimate is ZOOptimizer.estimate
+
+    def query_scales(self, positions):
+        """(scale, weight) of each query, given its position: it perturbs by scale eps u_i and weighs its
+        difference quotient by weight. ZO-SGD: (1, 1) for every query."""
+        return [(1.0, 1.0)] * len(positions)
 
     def estimate(self, closure):
         """The q-query estimate: two-sided g_i = (L(theta + s eps u) - L(theta - s eps u)) / (2 eps), or one-sided
         g_i = (L(theta + eps u) - L(theta)) / eps; coefficient g_i w_i / q per query, (s, w) from query_scales."""
-        scales = self.query_scales()
         two_sided = self.args.get("estimator", "two-sided") == "two-sided"
         base = closure().detach() if self.evaluates_loss or not two_sided else None
         positions = []
-        for _ in scales:
+        for _ in range(self.query_count()):
             positions.append(self.source.position)
             self.source.next(self.active_values())
+        scales = self.query_scales(positions)
         plus, minus, queries = [], [], []
         for position, (scale, weight), pair in zip(positions, scales, self.query_losses(closure, positions, scales)):
             if two_sided:
@@ -291,7 +306,8 @@ class ZOOptimizer(torch.optim.Optimizer):
             yield triple, grad
 
     def decay(self, name, group):
-        """The weight decay of a parameter: its group's, except 0 for biases and layer norms (MeZO's rule)."""
+        """The weight decay of a parameter: its group's, except 0 where its name contains one of NO_DECAY (MeZO's
+        rule, by name, not by module type)."""
         return 0.0 if any(word in name for word in NO_DECAY) else group["weight_decay"]
 
     def apply(self, name, param, group, grad):
