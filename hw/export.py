@@ -124,8 +124,9 @@ def _read_manifest(path):
                               for filename, content in _memory_files(spec, name).items()}}
     recorded = {**manifest, **{f"files[{filename!r}]": digest for filename, digest in manifest["files"].items()}}
     for key, value in expected.items():
-        if json.dumps(recorded.get(key), sort_keys=True) != json.dumps(value, sort_keys=True):   # 1 is not true
-            raise ManifestError(f"{path}: {key} is {_short(recorded.get(key))} but the spec gives {_short(value)}")
+        where, found, wanted = _difference(key, recorded.get(key), value)
+        if where is not None:
+            raise ManifestError(f"{path}: {where} is {_short(found)} but the spec gives {_short(wanted)}")
     files = {filename: (path.parent / filename).read_bytes() for filename in manifest["files"]
              if (path.parent / filename).is_file()}
     for filename, content in files.items():
@@ -211,6 +212,25 @@ def _readmemh(values, bits):
 
 def _sha256(content):
     return hashlib.sha256(content).hexdigest()
+
+
+def _difference(key, found, wanted):
+    """(the innermost key path where `found` differs from `wanted`, the two values there), or (None, ...) where
+    they are equal as JSON (1 is not true)."""
+    if isinstance(found, dict) and isinstance(wanted, dict) and set(found) == set(wanted):
+        for name in wanted:
+            inner = _difference(f"{key}[{name!r}]", found[name], wanted[name])
+            if inner[0] is not None:
+                return inner
+        return None, found, wanted
+    if isinstance(found, list) and isinstance(wanted, list) and len(found) == len(wanted):
+        for index, (a, b) in enumerate(zip(found, wanted)):
+            inner = _difference(f"{key}[{index}]", a, b)
+            if inner[0] is not None:
+                return inner
+        return None, found, wanted
+    same = json.dumps(found, sort_keys=True) == json.dumps(wanted, sort_keys=True)
+    return (None if same else key), found, wanted
 
 
 def _short(value, limit=120):

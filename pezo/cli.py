@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -21,7 +22,8 @@ from . import __version__
 from .files import held
 from .golden import PAPER_DEFAULTS
 from .golden.engine import FORMATS
-from .options import ToolFailed, UsageError, add_spec_options, count, output_file, output_folder, spec_from_args
+from .options import (ToolFailed, UsageError, add_spec_options, count, output_file, output_folder, spec_from_args,
+                      tool_folder)
 from .sweep.cli import add_parser as add_sweep_parser
 from .train.cli import add_parser as add_train_parser
 from .train.quality import add_parser as add_quality_parser
@@ -294,7 +296,7 @@ def parser():
     sim_parser.add_argument("--values", type=count, default=1_000_000, help="values to compare (default 10^6)")
     sim_parser.add_argument("--length", type=int,
                             help="words per perturbation (default: all, at most 4096 and 2^length_bits - 1)")
-    sim_parser.add_argument("--workdir", type=output_folder,
+    sim_parser.add_argument("--workdir", type=tool_folder,
                             help="build and run folder, claimed for this run (default out/sim/<config>-<digest>-<sim>)")
     sim_parser.add_argument("--waves", action="store_true",
                             help="write waves: <workdir>/run/waves.fst (Icarus) or dump.vcd (Verilator)")
@@ -313,19 +315,19 @@ def parser():
     prove_parser.add_argument("--words", action="store_true",
                               help="assert the stream model (every word the golden model's) whatever the period "
                                    "(slow beyond 1024 words)")
-    prove_parser.add_argument("--workdir", type=output_folder,
+    prove_parser.add_argument("--workdir", type=tool_folder,
                               help="SymbiYosys folder, claimed for this run (default out/prove/<config>-<digest>)")
     prove_parser.set_defaults(run=prove_command)
 
     flow_parser = commands.add_parser("flow", help="the main job: export and prove the paper's defaults")
-    flow_parser.add_argument("--out", type=output_folder, default=Path("out"), help="output folder (default out/)")
+    flow_parser.add_argument("--out", type=tool_folder, default=Path("out"), help="output folder (default out/)")
     flow_parser.add_argument("--values-icarus", type=count, default=100_000)
     flow_parser.add_argument("--values-verilator", type=count, default=1_000_000)
     flow_parser.set_defaults(run=flow_command)
     hil_parser = commands.add_parser("hil", help="train a small LM through the simulated engine, bit for bit "
                                      "against the golden trainer")
     add_spec_options(hil_parser)
-    hil_parser.add_argument("--out", type=output_folder, required=True, help="work folder (new, empty or pezo's)")
+    hil_parser.add_argument("--out", type=tool_folder, required=True, help="work folder (new, empty or pezo's)")
     hil_parser.add_argument("--model", default="rt-tiny", help="the model (default rt-tiny: built from a config)")
     hil_parser.epilog = "The generator defaults to pool-4095x12; any other is given as in pezo export."
     hil_parser.add_argument("--numerics", choices=["engine", "engine-bf16"], default="engine",
@@ -380,12 +382,29 @@ def _descendants(pid):
     return found
 
 
+def _misread(argv):
+    """What argparse would misreport in `argv`, said plainly, or None: an option before the command (argparse
+    names the missing command, not the option), and a value beginning with '-' that is not a number (argparse
+    takes it for an option and says the one before it lacks its value)."""
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        return f"{argv[0]} is not an option of pezo itself: give a command first (pezo --help lists them)"
+    for option, value in zip(argv, argv[1:]):
+        if option.startswith("--") and "=" not in option and re.fullmatch(r"-[0-9.]\S*", value) and \
+                not re.fullmatch(r"-[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?", value):
+            return f"{option} {value}: a value beginning with '-' reads as an option: write {option}={value}"
+    return None
+
+
 def main(argv=None):
     """Run one command: exit 0, 1 where a check failed, 2 on bad input (one line naming it), 130 or 143 when
     interrupted by SIGINT or SIGTERM."""
     for stream in (sys.stdout, sys.stderr):     # a path that is not UTF-8 is shown escaped, never a failed print
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    refused = _misread(sys.argv[1:] if argv is None else list(map(str, argv)))
+    if refused:
+        print(f"error: pezo: {refused}", file=sys.stderr)
+        return 2
     args = parser().parse_args(argv)
     handlers = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)
                 if threading.current_thread() is threading.main_thread()}

@@ -7,7 +7,9 @@ file or folder it did not write (a file the user names as an output, such as `--
 - `work_folder(folder, owns)`: a folder pezo fills over time (a simulation's work folder, a training run), claimed
   and locked against a second pezo using it at the same time.
 - `discard(path)`: remove something pezo wrote; `read_text(path, what)` and `read_json(path)`: an input file's
-  text (a regular file of bounded size) or JSON object, or a `BadFile` naming the file.
+  text (a regular file of bounded size) or JSON object, or a `BadFile` naming the file; `check_record(record,
+  path, what, kinds)`: the keys and value types of a record read from a file, or a `BadFile` naming the file, the
+  key and what is allowed (every file pezo reads back goes through these).
 
 Every folder pezo writes carries a marker, `.pezo.json`, listing what pezo put there (a name ending in "/" is a
 folder pezo owns whole) with the sha256 of each file it wrote whole. A folder is replaced only with `force`, and
@@ -84,6 +86,74 @@ def read_json(path, what="a JSON object"):
     if not isinstance(value, dict):
         raise BadFile(f"{path} holds a JSON {type(value).__name__}, not {what}")
     return value
+
+
+def read_jsonl(path, what, cut_last=False):
+    """The records of the JSON-lines file `path` (read by `read_text`), each a JSON object; `cut_last`: a last line
+    that is not JSON (a writer killed mid-line) is dropped. A BadFile naming the file and the line otherwise."""
+    lines = read_text(path, what).splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            if cut_last and number == len(lines):
+                break
+            raise BadFile(f"{path} line {number} is not JSON: give a file holding {what}") from None
+        if not isinstance(record, dict):
+            raise BadFile(f"{path} line {number} holds {_shown(record)}, not a JSON object: give a file holding "
+                          f"{what}")
+        records.append(record)
+    return records
+
+
+KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "text", list: "a list",
+              dict: "an object", type(None): "null"}
+
+
+def kinds_of(cls):
+    """{field: (types)} of a dataclass from its annotations (`int`, `str | None`, `list`...), for check_record."""
+    import dataclasses
+    import typing
+    hints = typing.get_type_hints(cls)
+    return {field.name: tuple(typing.get_origin(kind) or kind for kind in (typing.get_args(hints[field.name])
+                                                                            or (hints[field.name],)))
+            for field in dataclasses.fields(cls)}
+
+
+def is_kind(value, kinds):
+    """Whether a JSON value is one of `kinds` (int excludes true/false; float takes integers too)."""
+    for kind in kinds:
+        if kind is bool and isinstance(value, bool):
+            return True
+        if not isinstance(value, bool) and (isinstance(value, kind) or (kind is float and isinstance(value, int))):
+            return True
+    return False
+
+
+def check_record(record, path, what, kinds, required=(), others=False):
+    """`record` (read from the file `path`, which holds `what`) as an object whose keys are among `kinds`
+    ({key: (types)}), with every `required` key present and each value of its kinds; `others`: keys outside
+    `kinds` are allowed (and not checked). Returns the record; a BadFile naming the file, the key and what is
+    allowed otherwise."""
+    if not isinstance(record, dict):
+        raise BadFile(f"{path} holds {_shown(record)}, not {what} (a JSON object)")
+    missing = [key for key in required if key not in record]
+    if missing:
+        raise BadFile(f"{path} lacks {missing[0]!r}: {what} holds {', '.join(required)}")
+    for key, value in record.items():
+        if key not in kinds:
+            if not others:
+                raise BadFile(f"{path}: {key!r} is not a field of {what}: allowed {', '.join(kinds)}")
+        elif not is_kind(value, kinds[key]):
+            allowed = " or ".join(KIND_NAMES.get(kind, kind.__name__) for kind in kinds[key])
+            raise BadFile(f"{path}: {key}={_shown(value)} is not {allowed}, as {what} holds")
+    return record
+
+
+def _shown(value):
+    text = json.dumps(value) if isinstance(value, (dict, list, str, int, float, bool, type(None))) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def write_file(path, data):
@@ -339,6 +409,11 @@ def check_replaceable(folder, force=False):
     if foreign:
         raise Refused(f"{folder} holds what pezo did not write ({_names(foreign)}); --force replaces only pezo's "
                       f"own files: move those away or give another folder")
+    locked = [path for path in [folder, *folder.rglob("*")] if path.is_dir() and not os.access(path, os.W_OK | os.X_OK)]
+    if locked or not os.access(folder.parent, os.W_OK | os.X_OK):
+        shown = locked[0] if locked else folder.parent
+        raise Refused(f"{shown} is read-only, so the old {folder.name} could not be removed once replaced: make it "
+                      f"writable or give another folder")
 
 
 def _check_unlocked(folder):

@@ -1,6 +1,7 @@
 """Generator configuration options shared by every subcommand: the one spec resolver (preset, --spec file,
 --manifest, or field by field) and the usage error that makes `pezo` exit with status 2."""
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -49,6 +50,18 @@ def output_folder(text):
     if _usable(text).exists() and not Path(text).is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a file: give a folder")
     return Path(text)
+
+
+def tool_folder(text):
+    """argparse type of a folder that simulators, Yosys or Vivado work in: an output_folder whose path is UTF-8
+    (their scripts and makefiles name it in UTF-8 text)."""
+    folder = output_folder(text)
+    try:
+        os.fsencode(folder.absolute()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"{os.fsencode(text)!r} is not UTF-8: the simulators and synthesis tools "
+                                         f"name their work folder in UTF-8 scripts: give a UTF-8 folder name") from None
+    return folder
 
 
 def _usable(text):

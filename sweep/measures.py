@@ -15,7 +15,7 @@ import json
 import math
 import statistics
 
-from pezo.train import quality
+from pezo.train import loop, quality
 
 from .grid import SPEC_FIELDS, Point
 
@@ -29,8 +29,8 @@ or computed from its settings for runs that predate it."""
 def point_row(record, folder):
     """One point's measures, as a flat dict (plus its loss trajectory under "losses")."""
     settings, summary = record["settings"], record["summary"]
-    metrics = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    steps = [r for r in metrics if "seconds" in r and "event" not in r]
+    metrics = loop.read_metrics(folder / "metrics.jsonl")
+    steps = [r for r in metrics if "seconds" in r and "loss" in r and "event" not in r]
     losses = [r["loss"] for r in steps]
     window = losses[-max(1, len(losses) // WINDOW_FRACTION):] if losses else []
     spec = settings["spec"] or {}

@@ -17,7 +17,7 @@ from pezo import files
 from . import guideline, plots
 from .grid import points as grid_points
 from .measures import configurations, point_row
-from .run import SWEEP_OWNS
+from .run import SWEEP_OWNS, read_point
 
 
 def collect(folders):
@@ -31,7 +31,7 @@ def collect(folders):
             for point in grid_points(files.read_json(path, "a sweep grid")):
                 planned.setdefault(point.name, point)
         for path in sorted((folder / "points").glob("*/point.json")):
-            record = files.read_json(path, "a sweep point's record")
+            record = read_point(path)
             found.setdefault(record["name"], (record, point_row(record, path.parent)))
     return list(planned), [found[name] for name in planned if name in found]
 

@@ -13,11 +13,12 @@ A finished point (point.json) is never redone; a point cut short resumes from it
 folder at once, from one machine or several sharing it: each point is locked while it runs, and a worker skips a
 point another one holds. `shard` (i, n) gives a worker every n-th point from the i-th, for a job array.
 """
+import dataclasses
 import json
 import time
 
 from pezo import files
-from pezo.train import loop, models
+from pezo.train import loop, models, zo
 
 from .cost import hardware_cost
 from .grid import DEFAULTS
@@ -68,11 +69,24 @@ def _preflight(points, device):
         files.read_text(path, "examples (CSV or JSONL with text and label fields)")
 
 
+POINT_KINDS = {"name": (str,), "label": (str,), "settings": (dict,), "cost": (dict, type(None)), "summary": (dict,),
+               "wall_seconds": (float,), "device": (str,), "weights_kept": (bool,)}
+"""A point.json's fields and their kinds."""
+
+
+def read_point(path):
+    """A finished point's record (point.json), checked: its fields, and its summary's, of their kinds."""
+    record = files.check_record(files.read_json(path, "a sweep point's record"), path, "a sweep point's record",
+                                POINT_KINDS, required=tuple(POINT_KINDS))
+    loop.check_summary(record["summary"], f"{path} summary")
+    return record
+
+
 def run_point(point, folder, device="cpu", keep_weights=False, progress=False):
     """The record of a finished point (point.json): read where it exists, else trained (or resumed) and priced."""
     with files.work_folder(folder, POINT_OWNS):
         if (folder / "point.json").exists():
-            return files.read_json(folder / "point.json", "a sweep point's record")
+            return read_point(folder / "point.json")
         begin = time.perf_counter()
         cost = hardware_cost(point)
         summary = _trained(point, folder, device, progress)
@@ -89,15 +103,18 @@ def run_point(point, folder, device="cpu", keep_weights=False, progress=False):
 def _trained(point, folder, device, progress):
     """The training summary of the point: a finished run's, or a run resumed or started now."""
     if (folder / "summary.json").exists():
-        return files.read_json(folder / "summary.json", "a run's summary")
+        return loop.check_summary(files.read_json(folder / "summary.json", "a run's summary"), folder / "summary.json")
     config = point.config(folder, device)
     if (folder / "checkpoint" / loop.STATE).exists():
-        recorded = files.read_json(folder / "config.json", "a run's config")
+        recorded = dataclasses.asdict(loop.Config.from_record(files.read_json(folder / "config.json", "a run's config"),
+                                                              folder / "config.json"))
         held = {name: recorded.get(name, DEFAULTS.get(name)) for name in point.settings}   # later settings: defaults
-        differing = sorted(name for name, value in point.settings.items() if held[name] != value)
+        wanted = {**point.settings, "method_args": zo.resolved(point.settings["method"], point.settings["method_args"])}
+        held["method_args"] = zo.resolved(held["method"], held["method_args"])
+        differing = sorted(name for name, value in wanted.items() if held[name] != value)
         if differing:
             raise files.BadFile(f"{folder / 'config.json'} records {differing[0]}={held[differing[0]]!r}, "
-                                f"not this point's {point.settings[differing[0]]!r}: the point folder was changed")
+                                f"not this point's {wanted[differing[0]]!r}: the point folder was changed")
     run = loop.Run(config, progress_bar=progress)
     run.resume()                                # a start cut short before its first checkpoint starts again
     return run.train()

@@ -9,7 +9,7 @@ from pezo.golden.engine import FORMATS
 
 def add_parser(commands):
     """Add `synth` and its subcommands to the `pezo` subparsers."""
-    from pezo.options import add_spec_options, output_file, output_folder
+    from pezo.options import add_spec_options, output_file, output_folder, tool_folder
     synth = commands.add_parser("synth", help="hardware cost: Yosys estimates, Table 6, Vivado flow, AXI IP")
     sub = synth.add_subparsers(dest="synth_command", required=True)
 
@@ -30,7 +30,7 @@ def add_parser(commands):
     table6.set_defaults(run=table6_command)
 
     vivado = sub.add_parser("vivado", help="write (and run, if vivado is on PATH) the ZCU102 Vivado flow")
-    vivado.add_argument("--out", type=output_folder, default=Path("out") / "vivado", help="folder (default out/vivado)")
+    vivado.add_argument("--out", type=tool_folder, default=Path("out") / "vivado", help="folder (default out/vivado)")
     vivado.add_argument("--force", action="store_true",
                         help="replace a folder pezo wrote (refused if it holds anything else)")
     vivado.add_argument("--demo", choices=sorted(PAPER_DEFAULTS), default="otf-31x8",

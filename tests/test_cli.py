@@ -113,3 +113,29 @@ def test_sim_writes_waves_on_request(tmp_path, capsys):
                          "icarus", "--values", "90", "--waves", "--workdir", str(tmp_path))
     assert status == 0 and "waves in" in out
     assert (tmp_path / "run" / "waves.fst").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("command", [["sim", "--generators", "3", "--width", "4", "--workdir"],
+                                     ["prove", "--generators", "3", "--width", "4", "--workdir"],
+                                     ["flow", "--out"]])
+def test_a_tool_folder_that_is_not_utf8_is_refused_before_anything_is_written(tmp_path, capsys, command):
+    import os
+    folder = os.fsdecode(os.fsencode(tmp_path) + b"/w\xffd")
+    status, _, err = run(capsys, *command, folder)
+    assert status == 2 and "is not UTF-8" in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-V"], "-V is not an option of pezo itself: give a command first"),
+    (["sweep", "run", "--preset", "smoke", "--shard", "-1/2", "--list"],
+     "--shard -1/2: a value beginning with '-' reads as an option: write --shard=-1/2"),
+])
+def test_what_argparse_would_misreport_is_said_plainly(capsys, argv, message):
+    status, _, err = run(capsys, *argv)
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_negative_numbers_still_reach_their_option(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--steps", "-5", "--out", str(tmp_path / "r"))
+    assert status == 2 and "steps=-5 is out of range" in err

@@ -1,6 +1,7 @@
 """pezo.files, the one writer: whole or nothing, never over what pezo did not write, no staging left behind."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -224,3 +225,33 @@ def test_a_failed_write_names_the_path_given(tmp_path):
     with pytest.raises(OSError) as error:
         files.write_folder("/proc/pezo-out", {"a": b""})
     assert error.value.filename == "/proc/pezo-out"
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser") or not os.path.exists(SYSTEM_PYTHON),
+                    reason="acts as an unprivileged user (root removes read-only folders regardless)")
+def test_force_refuses_a_read_only_folder_it_could_not_remove():
+    """As a user without root's override: replacing a read-only build would leave the old one behind, under a
+    staging name the next write cannot remove; pezo refuses instead, and writes nothing."""
+    import tempfile
+    base = Path(tempfile.mkdtemp(prefix="pezo-read-only-"))
+    try:
+        base.chmod(0o777)
+        script = ("import os, sys\nfrom pathlib import Path\nfrom pezo.files import Refused, write_folder\n"
+                  "build = Path(sys.argv[1]) / 'build'\nwrite_folder(build, {'a.v': b'old'})\nbuild.chmod(0o555)\n"
+                  "try:\n    write_folder(build, {'a.v': b'new'}, force=True)\nexcept Refused as error:\n"
+                  "    print(error)\n")
+        done = subprocess.run(["runuser", "-u", "nobody", "--", SYSTEM_PYTHON, "-c", script, str(base)],
+                              capture_output=True, text=True,
+                              env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(Path(__file__).parents[1])})
+        assert done.returncode == 0, done.stderr
+        assert "is read-only, so the old build could not be removed" in done.stdout
+        assert sorted(path.name for path in base.iterdir()) == ["build"]
+        assert (base / "build" / "a.v").read_bytes() == b"old"
+    finally:
+        for path in [base, *base.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(base)

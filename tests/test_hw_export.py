@@ -161,22 +161,23 @@ def tampered(tmp_path, exported, key, edit):
 
 
 @pytest.mark.parametrize("key, edit, message", [
-    ("otf", lambda m: m["otf"]["lane_seeds"].reverse(), "lane_seeds"),
+    ("otf", lambda m: m["otf"]["lane_seeds"].reverse(), r"otf\['lane_seeds'\]\[0\] is \d+ but the spec gives \d+$"),
     ("otf", lambda m: m["spec"].update(seed=3), "lane_seeds"),
     ("otf", lambda m: m.update(exp_bits=m["exp_bits"] + 1), "exp_bits"),
     ("pool", lambda m: m["pool"].update(exponent=m["pool"]["exponent"] + 1), "exponent"),
     ("pool", lambda m: m["ports"].pop(), "ports"),
     ("pool", lambda m: m["files"].update({"pezo_pool_21x6_l3_bank1.hex": "0" * 64}), "bank1.hex"),
     ("engine", lambda m: m["engine"].update(format="fp32"), "ports"),
-    ("engine", lambda m: m["engine"].update(latency=3), "engine is"),
+    ("engine", lambda m: m["engine"].update(latency=3), r"engine\['latency'\] is 3 but"),
     ("engine", lambda m: m["engine"].update(format="fp16"), "records its format, one of fp32, bf16"),
     ("engine", lambda m: m.pop("engine"), "ports"),
     ("pool", lambda m: m.update(engine={"format": "bf16"}), "ports"),
     ("pool", lambda m: m.update(engine=None), "an engine build records its format"),
     ("pool", lambda m: m.update(engine={"format": ["bf16"]}), "an engine build records its format"),
     ("pool", lambda m: m.update(extra=1), "'extra' is not a key"),
-    ("engine", lambda m: m["engine"].update(latency=4.0), "engine is"),
-    ("engine", lambda m: m["engine"]["modes"].update(perturb_minus=True), "engine is"),
+    ("engine", lambda m: m["engine"].update(latency=4.0), r"engine\['latency'\] is 4.0 but"),
+    ("engine", lambda m: m["engine"]["modes"].update(perturb_minus=True),
+     r"engine\['modes'\]\['perturb_minus'\] is True but the spec gives \d+$"),
 ])
 def test_load_manifest_refuses_tampering(tmp_path, exported, key, edit, message):
     with pytest.raises(ManifestError, match=message):

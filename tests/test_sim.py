@@ -59,10 +59,19 @@ CASES = {
 DEFAULTS = ("otf-31x8", "otf-31x14", "pool-4095x12")
 
 
+BARE_PATH = "otf-3x4"
+"""The case built with a PATH that holds no `python` (only the system's tools), as when `.venv/bin/pezo` is called
+without its environment activated: the build must run on this interpreter."""
+
+
 @pytest.fixture(scope="module", params=[(c, s) for c in CASES for s in SIMULATORS], ids=lambda p: f"{p[0]}-{p[1]}")
 def simulation(request, tmp_path_factory):
     name, simulator = request.param
-    return name, build(CASES[name].spec, simulator, tmp_path_factory.mktemp(f"{name}-{simulator}"))
+    with pytest.MonkeyPatch.context() as patch:
+        if name == BARE_PATH:
+            patch.setenv("PATH", "/usr/bin:/bin")
+            patch.delenv("MAKEFLAGS", raising=False)
+        return name, build(CASES[name].spec, simulator, tmp_path_factory.mktemp(f"{name}-{simulator}"))
 
 
 def test_bit_exact(simulation):

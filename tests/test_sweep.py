@@ -329,3 +329,22 @@ def test_a_sweep_that_cannot_start_leaves_nothing(tiny, tmp_path, capsys, option
     status = main(["sweep", "run", "--grid", str(grid), "--no-progress", "--out", str(tmp_path / "o"), *option])
     assert status == 2 and not (tmp_path / "o").exists()
     assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: {}, "point.json lacks 'name'"),
+    (lambda r: {**r, "summary": {}}, "point.json summary lacks 'steps_done'"),
+    (lambda r: {**r, "wall_seconds": "long"}, 'point.json: wall_seconds="long" is not a number'),
+    (lambda r: {**r, "summary": {**r["summary"], "test_accuracy": None}}, "test_accuracy=null is not a number"),
+    (lambda r: [r], "point.json holds a JSON list, not a sweep point's record"),
+])
+def test_an_edited_point_record_is_named_with_its_field(tiny, tmp_path, capsys, edit, message):
+    grid = {**small(tiny), "grid": SMALL["grid"][1]}
+    found = grids.points(grid)
+    sweep_run.run(grid, found, tmp_path / "s", progress=False, log=lambda line: None)
+    path = tmp_path / "s" / "points" / found[0].name / "point.json"
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    capsys.readouterr()
+    assert main(["sweep", "report", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

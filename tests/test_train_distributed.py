@@ -112,12 +112,14 @@ def test_against_the_plain_trainer(tiny, tmp_path):
     assert moved > 1e-3 and differ < 1e-5
 
 
-@pytest.mark.parametrize("ranks, pp, shards", [(2, 2, 1), (4, 2, 2)])
-def test_perturbation_parallel_equals_one_process_with_q_queries(tiny, tmp_path, ranks, pp, shards):
-    torchrun(ranks, tiny, tmp_path / "pp", "--steps", 4, "--queries", 2, "--perturbation-parallel", pp)
+@pytest.mark.parametrize("ranks, pp, shards, method", [(2, 2, 1, "zo-sgd"), (4, 2, 2, "zo-sgd"),
+                                                       (2, 2, 1, "sparse-mezo")])
+def test_perturbation_parallel_equals_one_process_with_q_queries(tiny, tmp_path, ranks, pp, shards, method):
+    torchrun(ranks, tiny, tmp_path / "pp", "--steps", 4, "--method", method, "--queries", 2,
+             "--perturbation-parallel", pp)
     summary = json.loads((tmp_path / "pp" / "summary.json").read_text())
     assert summary["ranks_agree"] and (summary["data_parallel"], summary["perturbation_parallel"]) == (shards, pp)
-    single(tiny, tmp_path / "one", shards, 4, method_args={"queries": 2})
+    single(tiny, tmp_path / "one", shards, 4, method=method, method_args={"queries": 2})
     assert identical(weights(tmp_path / "pp"), weights(tmp_path / "one"))
 
 
@@ -176,9 +178,10 @@ def test_forward_grad_runs_in_one_process_only(tiny, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def launch_two_machines(tiny, outs, *options):
+def launch_two_machines(tiny, outs, *options, ok=True):
     """The README's launch on several machines (static rendezvous at a master address), as two nodes of one rank
-    each on this machine, node i with the run folder outs[i]."""
+    each on this machine, node i with the run folder outs[i]; returns each node's (stdout, stderr), asserting that
+    both succeed unless `ok` is False."""
     import socket
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -189,7 +192,8 @@ def launch_two_machines(tiny, outs, *options):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
              for node, out in enumerate(outs)]
     outputs = [node.communicate(timeout=300) for node in nodes]
-    assert [node.returncode for node in nodes] == [0, 0], outputs
+    assert ([node.returncode for node in nodes] == [0, 0]) == ok, outputs
+    return outputs
 
 
 def test_two_machines_without_a_shared_folder(tiny, tmp_path):
@@ -204,6 +208,18 @@ def test_two_machines_without_a_shared_folder(tiny, tmp_path):
     assert summary["world"] == 2 and summary["ranks_agree"] and summary["steps_done"] == 4
     single(tiny, tmp_path / "one", 2, 4)
     assert identical(weights(outs[0]), weights(tmp_path / "one"))
+
+
+def test_a_rank_that_refuses_stops_the_other_machine_with_one_line(tiny, tmp_path):
+    """Rank 0 refuses its folder (a file of the user's in it); rank 1, on another machine (whose launcher does not
+    stop it), says that another rank stopped, not gloo's own RuntimeError."""
+    outs = [tmp_path / "machine0" / "run", tmp_path / "machine1" / "run"]
+    outs[0].mkdir(parents=True)
+    (outs[0] / "notes.txt").write_text("mine")
+    (_, first), (_, second) = launch_two_machines(tiny, outs, "--steps", "2", ok=False)
+    assert "holds what pezo did not write (notes.txt)" in first
+    assert "error: rank 1 of 2: another rank stopped or cannot be reached" in second
+    assert "RuntimeError" not in second and (outs[0] / "notes.txt").read_text() == "mine"
 
 
 def test_backends(tiny, tmp_path, capsys):

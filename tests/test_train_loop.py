@@ -280,3 +280,71 @@ def test_an_unreachable_hub_gives_one_line(tmp_path):
                           env={**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "0"})
     assert done.returncode == 2 and not (tmp_path / "run").exists()
     assert done.stderr.startswith("error: model 'nosuch/model' was not found") and len(done.stderr.splitlines()) == 1
+
+
+def edited_json(path, edit):
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+
+
+@pytest.mark.parametrize("name, edit, message", [
+    ("config.json", lambda r: {**r, "k": "4"}, 'config.json: k="4" is not an integer'),
+    ("config.json", lambda r: {**r, "method_args": "x"}, 'config.json: method_args="x" is not an object'),
+    ("config.json", lambda r: {**r, "label_words": 5}, "config.json: label_words=5 is not a list or null"),
+    ("config.json", lambda r: {**r, "perturb": ["gaussian"]}, 'config.json: perturb=["gaussian"] is not text'),
+    ("config.json", lambda r: [1, 2], "config.json holds a JSON list, not a run's config"),
+    ("checkpoint/state.json", lambda r: {**r, "later": 1}, "state.json: 'later' is not a field of a checkpoint's"),
+    ("checkpoint/state.json", lambda r: {}, "state.json lacks 'progress'"),
+    ("checkpoint/state.json", lambda r: {**r, "progress": {**r["progress"], "step": "x"}}, "state.json: 'progress'"),
+])
+def test_edited_run_files_are_named_with_their_field(tiny, tmp_path, capsys, name, edit, message):
+    assert train(tiny, tmp_path / "run", "--steps", "2") == 0
+    capsys.readouterr()
+    edited_json(tmp_path / "run" / name, edit)
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--steps", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("lines, message", [
+    (lambda lines: [], "does not begin with the run's config record"),
+    (lambda lines: lines[1:], "does not begin with the run's config record"),
+    (lambda lines: lines[:2] + ["[1, 2]"] + lines[2:], "line 3 holds [1, 2], not a JSON object"),
+    (lambda lines: lines[:1] + ['{"step": 1, "loss": "low", "seconds": 1}'] + lines[1:], 'loss="low" is not a number'),
+])
+def test_edited_metrics_are_refused_before_training(tiny, tmp_path, capsys, lines, message):
+    assert train(tiny, tmp_path / "run", "--steps", "2") == 0
+    capsys.readouterr()
+    path = tmp_path / "run" / "metrics.jsonl"
+    path.write_text("".join(line + "\n" for line in lines(path.read_text().splitlines())))
+    before = (tmp_path / "run" / "plot.png").read_bytes()
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--steps", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "metrics.jsonl" in err and len(err.strip().splitlines()) == 1, err
+    assert (tmp_path / "run" / "plot.png").read_bytes() == before
+
+
+def test_an_emptied_optimizer_state_is_named(tiny, tmp_path, capsys):
+    assert train(tiny, tmp_path / "run", "--steps", "2") == 0
+    capsys.readouterr()
+    path = tmp_path / "run" / "checkpoint" / "optimizer.pt"
+    path.write_bytes(b"")
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--steps", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path} cannot be read") and len(err.splitlines()) == 1, err
+
+
+def test_a_run_records_every_method_argument_and_an_older_record_warns(tiny, tmp_path, capsys):
+    assert train(tiny, tmp_path / "run", "--steps", "2", "--method", "dizo") == 0
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["method_args"]
+    assert recorded["interval"] == 50 and recorded["projection"] == "gamma" and len(recorded) == 9
+    capsys.readouterr()
+    edited_json(tmp_path / "run" / "config.json", lambda r: {**r, "method_args": {"interval": 50}})
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--steps", "4", "--no-progress"]) == 0
+    assert "does not record dizo's estimator, gamma_eps" in capsys.readouterr().err
+
+
+def test_the_help_names_each_methods_own_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(sparse-mezo; default 0.8)" in text and "(zo-sgd-sparse; default 0.2)" in text

@@ -1,12 +1,12 @@
 """Block-wise ZO-SGD (`zo-sgd-block`, ZO-Bench section 6 and Table 6): the trainable weights are cut into blocks and
 ZO-SGD's two-point estimate is taken block by block.
 
-- schedule `all` (the default, what ZO-Bench ran): every step estimates every block in order, two forward passes
+- every block each step (the default, what ZO-Bench ran): every step estimates every block in order, two forward passes
   each (2B per step). Every block's u starts at the step's position, as ZO-Bench reseeds its generator with the
   step's seed for each block, so a step draws only as many values as its largest block. With `coordinate` (ZO-Bench's
   default) block b is updated right after its own estimate, so the passes of block b + 1 see it updated
   (block-coordinate descent); without, every block is estimated at theta_t and all are updated at the end.
-- schedule `cycle`: step t estimates and updates block t mod B only (2 passes, d / B values per step on average).
+- `cycle`: step t estimates and updates block t mod B only (2 passes, d / B values per step on average).
 
 Blocks (`blocks`): `layer`, the parameters sharing the path up to their first numeric component (`model.layers.3`,
 ZO-Bench's transformer-block level), any other parameter grouped with those of its own module (embeddings, the
@@ -47,31 +47,31 @@ class BlockZO(ZOOptimizer):
                    "(L+ + L-) / 2")
     arguments = {"queries": QUERIES, "estimator": ESTIMATOR,
                  "blocks": Argument("layer", "what one block is", choices=("layer", "module")),
-                 "schedule": Argument("all", "every block each step, or one block per step in turn",
-                                      choices=("all", "cycle")),
-                 "coordinate": Argument(True, "schedule all: update each block right after its estimate",
+                 "cycle": Argument(False, "one block per step in turn, instead of every block each step",
+                                   choices=(False, True)),
+                 "coordinate": Argument(True, "every block each step: update each block right after its estimate",
                                         choices=(True, False))}
 
     def __init__(self, params, source, **options):
         super().__init__(params, source, **options)
-        if self.args["schedule"] == "all" and (self.args["queries"] != 1 or self.args["estimator"] != "two-sided"):
-            raise ValueError(f"method zo-sgd-block schedule=all takes queries 1 and the two-sided estimator (ZO-Bench's "
-                             f"block-wise estimate), not queries {self.args['queries']}, estimator "
-                             f"{self.args['estimator']}: allowed with schedule cycle")
+        if not self.args["cycle"] and (self.args["queries"] != 1 or self.args["estimator"] != "two-sided"):
+            raise ValueError(f"method zo-sgd-block takes queries 1 and the two-sided estimator with every block each "
+                             f"step (ZO-Bench's block-wise estimate), not queries {self.args['queries']}, estimator "
+                             f"{self.args['estimator']}: allowed with cycle true")
         self.blocks = blocks_of(self.named, self.args["blocks"])
         self.current = 0
 
     def active(self):
-        index = self.steps % len(self.blocks) if self.args["schedule"] == "cycle" else self.current
+        index = self.steps % len(self.blocks) if self.args["cycle"] else self.current
         return [self.named[i] for i in self.blocks[index]]
 
     def shares_queries(self):
-        return self.args["schedule"] == "cycle"
+        return self.args["cycle"]
 
     def estimate(self, closure):
-        """schedule all: per block, L+- = L(theta +- eps u_b) with u_b the block's values from the step's position;
-        a non-finite loss ends the step there (blocks already updated keep their update)."""
-        if self.args["schedule"] == "cycle":
+        """Every block each step: per block, L+- = L(theta +- eps u_b), u_b the block's values from the step's
+        position; a non-finite loss ends the step there (blocks already updated keep their update)."""
+        if self.args["cycle"]:
             return super().estimate(closure)
         position = self.source.position
         self.source.next(max(sum(self.named[i][1].numel() for i in block) for block in self.blocks))
@@ -88,7 +88,7 @@ class BlockZO(ZOOptimizer):
         return Estimate((plus[0] + minus[0]) / 2, {"loss_plus": plus, "loss_minus": minus}, queries)
 
     def update(self, estimate, closure):
-        if self.args["schedule"] == "cycle":
+        if self.args["cycle"]:
             return super().update(estimate, closure)
         if not self.args["coordinate"]:
             for self.current, query in enumerate(estimate.queries):
@@ -102,7 +102,7 @@ class BlockZO(ZOOptimizer):
     @classmethod
     def demands(cls, args):
         base = super().demands(args)
-        if args["schedule"] == "cycle":
+        if args["cycle"]:
             return {**base, "random": f"{args['queries']} d / B (B blocks)"}
         return {**base, "forwards": "2 B (B blocks)", "random": "the largest block's",
                 "replays": "4 per block"}

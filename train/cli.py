@@ -62,9 +62,10 @@ def add_parser(commands):
                              "otherwise)")
     methods = parser.add_argument_group("arguments of the ZO methods (docs/methods.md); each applies to the "
                                         "methods named")
-    for name, (argument, owners) in method_arguments().items():
-        methods.add_argument("--" + name.replace("_", "-"), dest="method_" + name, type=argument.parse,
-                             help=f"{argument.help} ({', '.join(owners)}; default {argument.default})")
+    for name, variants in method_arguments().items():
+        helps = [f"{argument.help} ({', '.join(owners)}; default {argument.default})" for argument, owners in variants]
+        methods.add_argument("--" + name.replace("_", "-"), dest="method_" + name, type=variants[0][0].parse,
+                             help="; ".join(helps).replace("%", "%%"))
     add_generator_options(parser)
     parser.set_defaults(run=train_command)
 
@@ -110,10 +111,12 @@ def train_command(args):
                 layout.barrier()                # rank 0 holds the run folder (or has stopped: so do the others)
             run.resume() if args.resume else run.start()
             summary = run.train()
-    except distributed.LOST as error:
+    except RuntimeError as error:          # a collective whose peer is gone (distributed.lost), or a failure
+        if layout is None or not distributed.lost(error):
+            raise
         kept = args.out / "checkpoint"
         raise ToolFailed(f"rank {layout.rank} of {layout.world}: another rank stopped or cannot be reached "
-                         f"({str(error).splitlines()[0][:160]})"
+                         f"({(str(error).strip().splitlines() or [type(error).__name__])[0][:160]})"
                          + (f"; the last checkpoint is kept in {kept}" if kept.exists() else "")) from None
     finally:
         if layout is not None:
@@ -197,9 +200,7 @@ def _resumed_config(args):
     path = args.out / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"--resume: {path} does not exist (no run to resume in {args.out})")
-    recorded = read_json(path, "a run's config")
-    fields = {field.name for field in dataclasses.fields(Config)}
-    config = Config(**{key: value for key, value in recorded.items() if key in fields})
+    config = Config.from_record(read_json(path, "a run's config"), path)
     if args.steps is not None and args.steps != config.steps and config.schedule != "constant":
         raise ValueError(f"--steps {args.steps}: a run with the {config.schedule} schedule decays over its "
                          f"{config.steps} steps, so its resume keeps them (allowed --steps {config.steps})")
@@ -212,11 +213,17 @@ def _resumed_config(args):
 
 
 def method_arguments():
-    """Every method argument once: name -> (Argument, names of the methods that take it)."""
+    """Every method argument once: name -> [(Argument, names of the methods that take it)], one entry per distinct
+    meaning (methods may give one name different defaults and help; its values are of one type)."""
     found = {}
     for method in zo.METHODS.values():
         for name, argument in method.arguments.items():
-            found.setdefault(name, (argument, []))[1].append(method.name)
+            variants = found.setdefault(name, [])
+            same = next((owners for known, owners in variants if known == argument), None)
+            if same is None:
+                variants.append((argument, [method.name]))
+            else:
+                same.append(method.name)
     return found
 
 

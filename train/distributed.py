@@ -131,8 +131,10 @@ def start(pp=1, device="cpu", backend_name="auto"):
     return layout
 
 
-LOST = dist.DistError
-"""What a collective raises when another rank has stopped or cannot be reached."""
+def lost(error):
+    """Whether `error`, raised on a rank, says that another rank has stopped or cannot be reached: torch's
+    DistError, or the RuntimeError that gloo's transport raises (its message names gloo)."""
+    return isinstance(error, dist.DistError) or (isinstance(error, RuntimeError) and "gloo" in str(error).lower())
 
 
 def rank_device(name):
@@ -225,10 +227,12 @@ def accuracy(classifier, texts, labels, layout):
 def share_queries(optimizer, layout):
     """The QueryShare for `optimizer`, whose estimate must be the q-query one with at least `layout.pp` queries."""
     queries = optimizer.query_count()
-    if not optimizer.shares_queries() or queries < layout.pp:
-        raise ValueError(f"--perturbation-parallel {layout.pp} needs at least {layout.pp} queries per step of a "
-                         f"method with the q-query estimate (such as zo-sgd --queries {layout.pp}); method "
-                         f"{optimizer.name} takes {queries}")
+    if not optimizer.shares_queries():
+        raise ValueError(f"--perturbation-parallel {layout.pp} needs a method with the q-query estimate (such as "
+                         f"zo-sgd --queries {layout.pp}); method {optimizer.name} estimates otherwise")
+    if queries < layout.pp:
+        raise ValueError(f"--perturbation-parallel {layout.pp} needs at least {layout.pp} queries per step; method "
+                         f"{optimizer.name} takes {queries} (give --queries {layout.pp} or more)")
     return QueryShare(layout)
 
 

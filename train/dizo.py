@@ -45,7 +45,8 @@ class DiZO(ZOOptimizer):
                    "pezo's default: Query and Value), draws a fresh mini-batch per iteration (pezo: the step's), "
                    "z from torch's N(0, 1) (pezo: the perturbation source), keeps t and gamma in fp16 and "
                    "divides each candidate's offset back (pezo: float64, originals restored exactly), and does "
-                   "not train OPT's embedding. `--projection ratio` is its first repository's step")
+                   "not train OPT's embedding. `--projection ratio --gamma-eps 0.2 --gamma-lr 10` is its first "
+                   "repository's step")
     arguments = {"queries": QUERIES, "estimator": ESTIMATOR,
                  "interval": Argument(50, "steps between projection rounds (the official default; Table 7: 50..400)",
                                       minimum=1),
@@ -78,7 +79,7 @@ class DiZO(ZOOptimizer):
         """One projection round; returns the scale factors applied, or None when a loss was not finite (the round
         is then dropped and the weights stay as they are)."""
         eps, tau, gamma = self.args["gamma_eps"], self.args["tau"], self.args["projection"] == "gamma"
-        distance = torch.tensor([torch.linalg.vector_norm(param - self.state[param]["anchor"]).item()
+        distance = torch.tensor([torch.linalg.vector_norm(param - self.state[param]["anchor"], dtype=torch.float64)
                                  for param in self.projected], dtype=torch.float64)
         unit = distance if gamma else torch.ones_like(distance)      # what "1" is: gamma = t, or rho = 1
         value = unit.clone()

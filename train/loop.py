@@ -78,7 +78,23 @@ class Config:
     compensate_scale: bool = False
     top_blocks: int = 0
 
+    @classmethod
+    def from_record(cls, record, path):
+        """The Config a run's config.json (`record`, read from `path`) records: its fields of their kinds (other
+        keys are the run's extras: the source's seed or spec, its quality, the layout); a BadFile naming the file
+        and field otherwise."""
+        kinds = files.kinds_of(cls)
+        files.check_record(record, path, "a run's config", kinds, required=("out",), others=True)
+        config = cls(**{key: value for key, value in record.items() if key in kinds})
+        unrecorded = sorted(set(zo.resolved(config.method, {})) - set(config.method_args))
+        if unrecorded:
+            print(f"warning: {path} does not record {config.method}'s {', '.join(unrecorded)} (an earlier pezo "
+                  f"recorded only the arguments given): the run goes on with today's defaults", file=sys.stderr)
+        return config
+
     def check(self):
+        if self.label_words is not None and not all(isinstance(word, str) for word in self.label_words):
+            raise ValueError(f"label_words={self.label_words!r}: allowed a list of words (text)")
         for name in ("k", "test_size", "batch_size", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} is out of range: allowed 1 or more")
@@ -210,12 +226,16 @@ class Run:
             return
         state, weights, optimizer, records = distributed.from_writer(self.layout, lambda: (
             files.read_json(folder / STATE, "a checkpoint's state"), _contents(folder / WEIGHTS),
-            _contents(folder / OPTIMIZER), _metrics(self.out / "metrics.jsonl")))
+            _contents(folder / OPTIMIZER), read_metrics(self.out / "metrics.jsonl")))
         _load_weights(self.lm.model, weights, folder / WEIGHTS)
         optimizer = _parse(torch.load, io.BytesIO(optimizer), folder / OPTIMIZER, weights_only=True,
                            map_location=self.device)
-        self.zo.load_state_dict(optimizer["optimizer"])
-        self.schedule.load_state_dict(optimizer["schedule"])
+        files.check_record(optimizer, folder / OPTIMIZER, "a checkpoint's optimizer state",
+                           {"optimizer": (dict,), "schedule": (dict,)}, required=("optimizer", "schedule"))
+        _parse(self.zo.load_state_dict, optimizer["optimizer"], folder / OPTIMIZER)
+        _parse(self.schedule.load_state_dict, optimizer["schedule"], folder / OPTIMIZER)
+        files.check_record(state, folder / STATE, "a checkpoint's state", {"progress": (dict,), "seed": (int,)},
+                           required=("progress",))
         self.progress = _progress(state, folder / STATE, self.schedule.last_epoch)
         if self.progress.step > self.config.steps:
             raise ValueError(f"--steps {self.config.steps} is below the checkpoint's step {self.progress.step}: "
@@ -229,10 +249,11 @@ class Run:
                    **(self.layout.describe() if self.layout else {})})
 
     def record(self):
-        """The config plus what the perturbation source adds (its seed or spec, its quality analysis for this
-        model), the lr and eps in effect, and the ranks' layout."""
+        """The config, with every method argument (the defaults too), plus what the perturbation source adds (its
+        seed or spec, its quality analysis for this model), the lr and eps in effect, and the ranks' layout."""
         layout = self.layout.describe() if self.layout else {}
-        return {**dataclasses.asdict(self.config), **self.zo.source.describe(), "quality": self.quality.to_dict(),
+        return {**dataclasses.asdict(self.config), "method_args": dict(self.zo.args), **self.zo.source.describe(),
+                "quality": self.quality.to_dict(),
                 "effective_lr": self.lr, "effective_eps": self.eps, **layout}
 
     def train(self):
@@ -317,7 +338,7 @@ class Run:
                    **({"ranks_agree": agree, "sent_bytes": self.layout.sent} if self.layout else {})}
         if self.writer:
             files.write_file(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
-            plot(self.out / "metrics.jsonl", self.out / "plot.png")
+            plot(read_metrics(self.out / "metrics.jsonl"), self.out / "plot.png")
         return summary
 
     def _log(self, record):
@@ -334,16 +355,31 @@ def check_layout(config, layout):
                          f"the ranks' gathered loss does not carry: it runs in one process only")
 
 
-def _metrics(path):
-    """The records of a metrics.jsonl; a last line cut short (a run killed while writing it) is dropped."""
-    lines = Path(path).read_text().splitlines()
-    records = []
-    for number, line in enumerate(lines, 1):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number < len(lines):
-                raise files.BadFile(f"{path}: line {number} is not JSON: the run's metrics are damaged") from None
+SUMMARY_KINDS = {"steps_done": (int,), "best_step": (int,), "best_dev_accuracy": (float,), "test_accuracy": (float,),
+                 "train_seconds": (float,), "stopped": (str, type(None)), "quality": (dict, type(None))}
+"""The fields of summary.json that pezo reads back (a sweep's points), and their kinds."""
+
+
+def check_summary(summary, path):
+    """A run's summary (summary.json, or a sweep point's copy of it) with the fields pezo reads, of their kinds."""
+    required = [key for key in SUMMARY_KINDS if key != "quality"]
+    return files.check_record(summary, path, "a run's summary", SUMMARY_KINDS, required=required, others=True)
+
+
+STEP_KINDS = {"step": (int,), "loss": (float,), "seconds": (float,), "event": (str,), "dev_accuracy": (float,),
+              "test_accuracy": (float,)}
+"""The fields of metrics.jsonl records that pezo reads back (the plot, a sweep's measures), and their kinds."""
+
+
+def read_metrics(path):
+    """The records of a run's metrics.jsonl, checked: JSON objects (a last line cut short by a killed run is
+    dropped), the first the run's config, the fields pezo reads of their kinds; a BadFile naming the file and
+    line otherwise."""
+    records = files.read_jsonl(path, "a run's metrics (JSON lines)", cut_last=True)
+    if not records or records[0].get("event") != "config":
+        raise files.BadFile(f"{path} does not begin with the run's config record: the run's metrics are damaged")
+    for number, record in enumerate(records, 1):
+        files.check_record(record, f"{path} line {number}", "a metrics record", STEP_KINDS, others=True)
     return records
 
 
@@ -365,8 +401,9 @@ def _parse(load, data, path, **options):
     try:
         return load(data, **options)
     except Exception as error:      # safetensors and torch.load each raise their own types for a damaged file
-        raise files.BadFile(f"{path} cannot be read ({str(error).splitlines()[0][:200]}): the file is damaged "
-                            f"or truncated") from None
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise files.BadFile(f"{path} cannot be read ({reason}): the file is damaged, truncated or another "
+                            f"run's") from None
 
 
 def _progress(state, path, scheduled):
@@ -409,16 +446,16 @@ def lr_factor(schedule, steps):
     return lambda t: 1.0
 
 
-def plot(metrics, target):
-    """Loss per step and accuracy per evaluation of a metrics.jsonl, as a PNG titled with the run's seed."""
+def plot(records, target):
+    """Loss per step and accuracy per evaluation of a run's metrics records (read_metrics), as a PNG titled with the
+    run's seed."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot
-    records = [json.loads(line) for line in Path(metrics).read_text().splitlines()]
     config = records[0]
-    steps = [r for r in records if "loss" in r and "event" not in r]
-    evals = [r for r in records if r.get("event") == "eval"]
-    tests = [r for r in records if r.get("event") == "test"]
+    steps = [r for r in records if "loss" in r and "step" in r and "event" not in r]
+    evals = [r for r in records if r.get("event") == "eval" and "step" in r and "dev_accuracy" in r]
+    tests = [r for r in records if r.get("event") == "test" and "step" in r and "test_accuracy" in r]
     figure, (loss_axes, accuracy_axes) = pyplot.subplots(1, 2, figsize=(10, 4))
     loss_axes.plot([r["step"] for r in steps], [r["loss"] for r in steps])
     loss_axes.set(xlabel="step", ylabel="train loss (estimate of L(theta) per step)")
@@ -427,8 +464,9 @@ def plot(metrics, target):
                        label="test (dev-selected)")
     accuracy_axes.set(xlabel="step", ylabel="accuracy")
     accuracy_axes.legend()
-    figure.suptitle(f"{config['method']}, {config['perturb']} on {config['model']} / {config['task']}, "
-                    f"k={config['k']}, seed {config['seed']}")
+    method, perturb, model, task, k, seed = (config.get(key, "?") for key in ("method", "perturb", "model", "task",
+                                                                               "k", "seed"))
+    figure.suptitle(f"{method}, {perturb} on {model} / {task}, k={k}, seed {seed}")
     figure.tight_layout()
     with files.staged_file(target) as staging:
         figure.savefig(staging, dpi=100, format="png")

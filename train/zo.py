@@ -109,6 +109,13 @@ def register(cls):
     return cls
 
 
+def resolved(method, arguments):
+    """A method's arguments with its defaults filled in (the arguments unchanged for an unknown method)."""
+    if method not in METHODS:
+        return dict(arguments)
+    return {**{name: argument.default for name, argument in METHODS[method].arguments.items()}, **arguments}
+
+
 def make(name, params, source, **arguments):
     """The method `name` over `params` (a module or named parameters) fed by `source`."""
     if name not in METHODS:
