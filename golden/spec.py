@@ -306,6 +306,13 @@ class PoolSpec(PerturbSpec):
         return self.pool_words * (self.pool_words if self.slip else 1)
 
 
+FIELDS = {name: cls.own_fields() for name, cls in STRATEGIES.items()}
+"""Each registered strategy's own fields."""
+SHARED = PerturbSpec.shared_fields()
+"""The fields every strategy has."""
+ALL_FIELDS = sorted({field for fields in FIELDS.values() for field in fields} | set(SHARED))
+"""Every spec field name, sorted."""
+
 PAPER_DEFAULTS = {
     "otf-31x8": OtfSpec(generators=31, width=8),
     "otf-31x14": OtfSpec(generators=31, width=14),

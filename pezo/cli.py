@@ -7,9 +7,7 @@ exits with status 2 and a message naming the bad value and what is allowed.
 """
 import argparse
 import dataclasses
-import hashlib
 import json
-import math
 import os
 import re
 import signal
@@ -22,11 +20,11 @@ from . import __version__
 from .files import held
 from .golden import PAPER_DEFAULTS
 from .golden.engine import FORMATS
-from .options import (ToolFailed, UsageError, add_spec_options, count, output_file, output_folder, spec_from_args,
-                      tool_folder)
+from .errors import ToolFailed, UsageError
+from .options import add_spec_options, count, output_file, output_folder, spec_from_args, tool_folder
 from .sweep.cli import add_parser as add_sweep_parser
 from .train.cli import add_parser as add_train_parser
-from .train.quality import add_parser as add_quality_parser
+from .train.cli import add_quality_parser
 
 
 def export_command(args):
@@ -40,47 +38,6 @@ def export_command(args):
         print(f"  {filename}")
     print("  manifest.json")
     return 0
-
-
-def run_simulation(spec, simulator, values, workdir, length=None, waves=False, saif=None, exported=None):
-    """Build and run `values` values of the ZO pattern on one simulator in the work folder `workdir`, claimed for
-    this run alone; `exported`: a build's files to simulate as they are; `saif`: a file that receives the run's
-    switching activity (Verilator). Returns (Simulation, Result, scenario)."""
-    from .files import write_file
-    from .hw.generator import check_buildable
-    from .sim.runner import build, workspace
-    from .sim.scenario import zo_steps
-    check_buildable(spec)
-    words = math.ceil(values / spec.lanes)
-    length = length or default_length(spec, words)
-    with workspace(workdir) as folder:
-        simulation = build(spec, simulator, folder, waves=waves, saif=saif is not None, exported=exported)
-        scenario = zo_steps(length, words)
-        result = simulation.run(scenario)
-        if saif is not None and result.passed:
-            write_file(saif, simulation.saif_path().read_bytes())
-        return simulation, result, scenario
-
-
-def default_length(spec, words):
-    """Words per perturbation unless given: all of them, at most 4096 and at most the length input's range."""
-    return max(1, min(4096, words, (1 << spec.length_bits) - 1))
-
-
-def work_name(spec, files=None):
-    """<configuration>-<digest of the spec and of `files` ({name: bytes})>: a work folder's name."""
-    identity = spec.to_json() + "".join(sorted(f"{name}:{hashlib.sha256(data).hexdigest()}"
-                                               for name, data in (files or {}).items()))
-    return f"{spec.label}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
-
-
-def default_workdirs(spec, simulator, exported=None):
-    """out/sim/<work_name>-<simulator>, then numbered siblings of it for runs that find it in use by another
-    pezo sim."""
-    base = Path("out") / "sim" / f"{work_name(spec, exported[1] if exported else None)}-{simulator}"
-    yield base
-    for number in range(1, 1000):
-        yield base.with_name(f"{base.name}-{number}")
 
 
 def report_line(spec, simulation, result):
@@ -98,6 +55,7 @@ def engine_sim_command(args, spec):
     from .hw.export import load_build
     from .hw.generator import check_buildable
     from .sim import engine_sim
+    from .sim.simulate import work_name
     if args.saif or args.waves or args.json or args.length is not None:
         raise UsageError("--engine runs ZO steps over --values weights: give no --saif, --waves, --json or --length")
     exported = None
@@ -131,6 +89,7 @@ def engine_sim_command(args, spec):
 def sim_command(args):
     from .files import Busy, write_file
     from .hw.export import load_build
+    from .sim.simulate import default_workdirs, run_simulation
     spec = spec_from_args(args)
     if args.engine:
         return engine_sim_command(args, spec)
@@ -181,6 +140,7 @@ def prove_command(args):
     from .files import work_folder
     from .hw.generator import check_buildable
     from .sim.formal import MODELS, OWNS, WORDS_LIMIT, prove
+    from .sim.simulate import work_name
     spec = spec_from_args(args)
     if not 1 <= args.depth <= 200:
         raise UsageError(f"--depth {args.depth} is out of range: allowed 1..200 cycles")
@@ -211,6 +171,7 @@ def flow_command(args):
     """Export every paper default and prove it bit-exact on both simulators."""
     from .hw.export import export
     from .sim.runner import SIMULATORS
+    from .sim.simulate import run_simulation
     out = args.out
     rows, failed = [], False
     begin = time.perf_counter()
@@ -236,7 +197,8 @@ def flow_command(args):
 def hil_command(args):
     """Train through the simulated engine and generator; compare every step with the golden trainer."""
     from .files import work_folder
-    from .sim import engine_sim, hil
+    from . import hil
+    from .sim import engine_sim
     from .train.loop import Config
     if not (args.preset or args.spec or args.manifest or args.strategy):
         args.preset = "pool-4095x12"

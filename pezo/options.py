@@ -7,22 +7,11 @@ import warnings
 from pathlib import Path
 
 from pezo.golden import PAPER_DEFAULTS, PerturbSpec
-from pezo.golden.spec import STRATEGIES
+from pezo.golden.spec import ALL_FIELDS, FIELDS, SHARED
 
+from .errors import UsageError
 from .files import read_json
 
-FIELDS = {name: cls.own_fields() for name, cls in STRATEGIES.items()}
-"""Each registered strategy's own fields (golden/spec.py)."""
-SHARED = PerturbSpec.shared_fields()
-ALL_FIELDS = sorted({field for fields in FIELDS.values() for field in fields} | set(SHARED))
-
-
-class UsageError(Exception):
-    """Bad command-line input; main() prints it and exits with status 2."""
-
-
-class ToolFailed(RuntimeError):
-    """An external tool (Yosys, a simulator run pezo checks) failed; main() prints why and exits with status 1."""
 
 
 def count(text):

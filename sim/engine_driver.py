@@ -3,7 +3,7 @@
 The plan comes as JSON in the file named by PEZO_ENGINE_PLAN: the words per perturbation, e, the chances of a
 weight beat being offered and of an output beat being taken, and the passes ({mode, c, d}: c and d as fp32
 bits). Python only sets each pass's inputs and pulses start, on falling clock edges; the harness does the rest.
-With PEZO_ENGINE_HOST set, a host object (sim/hil.py) chooses each pass's c and d from the previous passes'
+With PEZO_ENGINE_HOST set, a host object (pezo/hil.py) chooses each pass's c and d from the previous passes'
 output instead.
 """
 import json

@@ -63,7 +63,7 @@ class Simulation:
         """Play `plan` (e, passes [{mode, c, d}], w_chance, out_chance, seed, and hop, by default the one pezo sets
         for these weights) over `weights`; returns the output beats' bits per pass, as int64 tensors [beats,
         lanes], and the seconds simulated. `host`: environment for a host that drives the passes itself
-        (sim/hil.py)."""
+        (pezo/hil.py)."""
         lanes, bits = self.spec.lanes, format_bits(self.fmt)
         beats = weights.numel() // lanes
         if beats * lanes != weights.numel() or not 1 <= beats <= self.depth:

@@ -40,7 +40,7 @@ from amaranth.hdl import (Assert, Assume, Elaboratable, Fragment, Module, Mux, R
 from amaranth.lib.memory import Memory
 
 from ..files import write_file
-from ..options import ToolFailed
+from ..errors import ToolFailed
 from ..golden.otf import lane_seeds, reference_sequence
 from ..golden.pool import address as pool_address
 from ..golden.stream import Stream

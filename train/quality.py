@@ -1,4 +1,4 @@
-"""`pezo quality`: what a perturbation source offers ZO training on a model, before anything trains.
+"""What a perturbation source offers ZO training on a model, before anything trains (`pezo quality`, train/cli.py).
 
     pezo quality --preset otf-31x8                      # the default model, full fine-tuning
     pezo quality --perturb pezo-pool --size 1023 --model facebook/opt-1.3b roberta-large --json q.json
@@ -10,15 +10,9 @@ no weights read), the stream's period, the reach K (distinct perturbations over 
 their span, the periodic subspace every update lies in, E[u], E[u^2], the largest autocorrelation and its lag, and
 the expected ZO-SGD step's bias (golden/quality.py defines each).
 """
-import argparse
 import functools
-import json
 
-from pezo import files
-from pezo.options import output_file
-
-from . import adapters, models, perturbations
-from .cli import add_generator_options, source_from_args
+from . import models, perturbations
 
 COLUMNS = ("model", "values", "period_values", "hop", "reach", "span", "periodic_dimension", "mean", "mean_square",
            "worst_correlation", "step_bias")
@@ -49,43 +43,6 @@ def of_settings(settings):
 def _counted(model, peft, lora_r, lora_alpha, prefix_tokens, top_blocks):
     return models.trainable_values(model, peft, r=lora_r, alpha=lora_alpha, tokens=prefix_tokens,
                                    top_blocks=top_blocks)
-
-
-def add_parser(commands):
-    """Register `quality` on the `pezo` subcommand parsers."""
-    parser = commands.add_parser("quality", help="reach, scale and correlation of a perturbation source on a model",
-                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--perturb", choices=perturbations.NAMES,
-                        help="perturbation source (default pezo-otf, or the generator options' source)")
-    parser.add_argument("--model", nargs="+", default=[models.DEFAULT_MODEL],
-                        help=f"one or more models (default {models.DEFAULT_MODEL}; also "
-                             f"{', '.join(models.PAPER_MODELS)} offline, or a Hugging Face name or folder)")
-    parser.add_argument("--values", type=int, help="a count of trainable values instead of a model")
-    parser.add_argument("--peft", choices=adapters.KINDS, help="LoRA or prefix tuning (default: all weights)")
-    for name, default in (("lora_r", 8), ("lora_alpha", 16), ("prefix_tokens", 5), ("top_blocks", 0)):
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=default, help=f"default {default}")
-    parser.add_argument("--json", type=output_file, help="also write the analysis as JSON to this file")
-    add_generator_options(parser)
-    parser.set_defaults(run=quality_command)
-
-
-def quality_command(args):
-    perturb, spec = source_from_args(args, default="pezo-otf")
-    if args.values is not None and (args.peft or args.top_blocks):
-        raise ValueError("--values is the trainable count itself: give --peft or --top-blocks with --model, not "
-                         "--values")
-    targets = [(None, args.values)] if args.values is not None else [(model, None) for model in args.model]
-    source = perturbations.make(perturb, spec=spec)
-    rows = []
-    for model, values in targets:
-        found = analyse(perturb, spec, values, model or models.DEFAULT_MODEL, args.peft, args.lora_r,
-                        args.lora_alpha, args.prefix_tokens, args.top_blocks)
-        rows.append({"model": model, "peft": args.peft, "top_blocks": args.top_blocks, **found.to_dict()})
-    print(f"{perturb}" + (f" {json.dumps(spec.to_dict(), sort_keys=True)}" if spec else ""))
-    print(table(rows))
-    if args.json:
-        files.write_file(args.json, json.dumps({**source.describe(), "rows": rows}, indent=2) + "\n")
-    return 0
 
 
 def table(rows):

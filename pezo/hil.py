@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from pezo import files
+from . import files
 
-from .engine_sim import build, format_bits, from_bits, lane_bits, scalar_bits
+from .sim.engine_sim import build, format_bits, from_bits, lane_bits, scalar_bits
 
 STEP_MODES = (0, 1, 2)
 
@@ -43,7 +43,7 @@ def digest(values):
 
 
 def make_run(config):
-    from pezo.train.loop import Config, Run
+    from .train.loop import Config, Run
     return Run(Config(**config), progress_bar=False)
 
 
@@ -70,7 +70,7 @@ class Host:
         mode = STEP_MODES[self.pass_number]
         if mode < 2:
             return mode, 0, 0
-        from pezo.golden import engine
+        from .golden import engine
         lr = self.run.zo.param_groups[0]["lr"]
         self.grad = ((self.losses[0] - self.losses[1]) / (2 * self.run.zo.eps)).item()
         return mode, scalar_bits(engine.fp32(lr * self.grad)), scalar_bits(1.0)
@@ -104,14 +104,14 @@ class Host:
 
     def _perturbed(self, sign):
         """The golden engine's perturbed weights of this step's perturbation, flattened."""
-        from pezo.golden import engine
+        from .golden import engine
         numerics, source = self.run.zo.numerics, self.run.zo.source
         return torch.cat([engine.perturb(param, source.tensor(param, source.position, offset), sign, numerics.e,
                                          self.fmt).reshape(-1)
                           for param, offset in zip(numerics.params, numerics.offsets)])
 
     def _batch(self):
-        from pezo.train.loop import batch_indices
+        from .train.loop import batch_indices
         config = self.run.config
         indices = batch_indices(self.step, config.batch_size, len(self.run.split.train), config.seed)
         batch = self.run.split.train.take(indices)

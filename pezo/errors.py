@@ -1,0 +1,12 @@
+"""The errors every layer may raise and the command line turns into one line: `UsageError` (bad input, exit 2;
+ValueError and `pezo.files.BadFile` are too) and `ToolFailed` (an external tool or a check failed, exit 1)."""
+
+
+class UsageError(Exception):
+    """Bad input that is not a ValueError (a missing choice between options); main() prints it and exits with
+    status 2."""
+
+
+class ToolFailed(RuntimeError):
+    """An external tool (Yosys, a simulator, SymbiYosys) or a check pezo runs failed; main() prints why and exits
+    with status 1."""
