@@ -17,9 +17,10 @@ import torch
 
 from . import files
 
+from .hw.engine import PERTURB_MINUS, PERTURB_PLUS, UPDATE
 from .sim.engine_sim import build, format_bits, from_bits, lane_bits, scalar_bits
 
-STEP_MODES = (0, 1, 2)
+STEP_MODES = (PERTURB_PLUS, PERTURB_MINUS, UPDATE)
 
 
 def trainable(run):
@@ -68,7 +69,7 @@ class Host:
             self.dump.close()
             return None
         mode = STEP_MODES[self.pass_number]
-        if mode < 2:
+        if mode != UPDATE:
             return mode, 0, 0
         from .golden import engine
         lr = self.run.zo.param_groups[0]["lr"]
@@ -80,8 +81,8 @@ class Host:
         words = [int(self.dump.readline(), 16) for _ in range(beats_of(self.run))]
         bits = lane_bits(words, self.run.zo.source.spec.lanes, format_bits(self.fmt))
         values = from_bits(bits.view(-1), self.fmt)[:self.run.zo.values]
-        if STEP_MODES[self.pass_number] < 2:
-            golden = self._perturbed(1 if self.pass_number == 0 else -1)
+        if STEP_MODES[self.pass_number] != UPDATE:
+            golden = self._perturbed(1 if STEP_MODES[self.pass_number] == PERTURB_PLUS else -1)
             self.perturbed_differing.append(int((golden.view(torch.int32) != values.view(torch.int32)).sum()))
             self.losses.append(self._loss_at(values))
             self.pass_number += 1

@@ -21,7 +21,7 @@ from cocotb_tools.runner import get_results, get_runner
 from ..files import discard, own, write_file
 from ..golden import Stream, engine
 from ..golden.stream import hop, words_per_step
-from ..hw.engine import UPDATE, Engine
+from ..hw.engine import PERTURB_MINUS, PERTURB_PLUS, UPDATE, Engine
 from ..hw.export import default_name
 from ..hw.engine_lane import FORMATS
 from .runner import SIMULATORS, _build_args, hop_defines, hop_parameters, prepare_verilator
@@ -138,7 +138,7 @@ def golden_passes(spec, fmt, weights, plan):
             result = theta
             start += words_per_step(spec, theta.numel())
         else:
-            result = engine.perturb(theta, u, 1 if item["mode"] == 0 else -1, e, fmt)
+            result = engine.perturb(theta, u, 1 if item["mode"] == PERTURB_PLUS else -1, e, fmt)
         found.append(to_bits(result, fmt).view(-1, lanes))
     return found
 
@@ -164,7 +164,8 @@ def step_plan(steps, seed=3, e=10):
     for _ in range(steps):
         c = scalar_bits(engine.fp32(rng.uniform(-1, 1) * 10 ** rng.uniform(-6, 0)))
         d = scalar_bits(engine.fp32(1 - 10 ** rng.uniform(-6, -2)))
-        passes += [{"mode": 0, "c": 0, "d": 0}, {"mode": 1, "c": 0, "d": 0}, {"mode": 2, "c": c, "d": d}]
+        passes += [{"mode": PERTURB_PLUS, "c": 0, "d": 0}, {"mode": PERTURB_MINUS, "c": 0, "d": 0},
+                   {"mode": UPDATE, "c": c, "d": d}]
     return {"e": e, "passes": passes}
 
 

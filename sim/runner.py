@@ -144,8 +144,9 @@ class Simulation:
                 build_dir=self.directory / "build", test_dir=run_dir, plusargs=plusargs,
                 waves=self.waves or self.saif, extra_env={"PEZO_SCENARIO": str(scenario_file)},
                 log_file=run_dir / "simulator.log")
-        except BaseException:               # interrupted: no partial dump is left behind
-            discard(dump)
+        except BaseException:               # interrupted: no partial dump, waves or activity is left behind
+            for partial in (dump, run_dir / "waves.fst", run_dir / "dump.vcd", self.saif_path(name)):
+                discard(partial)
             raise
         run_seconds = time.perf_counter() - begin
         tests, failed = get_results(results)

@@ -234,12 +234,14 @@ def _descendants(pid):
     return _descendants(pid)
 
 
-@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_stops_the_simulator_and_leaves_no_dump(tmp_path, signum, status):
+@pytest.mark.parametrize("signum, status, waves", [(signal.SIGTERM, 143, False), (signal.SIGINT, 130, False),
+                                                   (signal.SIGTERM, 143, True)])
+def test_a_signal_stops_the_simulator_and_leaves_no_dump(tmp_path, signum, status, waves):
     process = pezo("sim", "--preset", "otf-31x8", "--simulator", "icarus", "--values", 10 ** 9,
-                   "--workdir", tmp_path / "w")
+                   "--workdir", tmp_path / "w", *(["--waves"] if waves else []))
+    outputs = [tmp_path / "w" / "run" / name for name in ["words.hex"] + (["waves.fst"] if waves else [])]
     deadline = time.monotonic() + 120
-    while not (tmp_path / "w" / "run" / "words.hex").exists() and time.monotonic() < deadline:
+    while not all(path.exists() for path in outputs) and time.monotonic() < deadline:
         time.sleep(0.2)
     children = _descendants(process.pid)
     assert children, "the simulator never started"
@@ -249,7 +251,7 @@ def test_a_signal_stops_the_simulator_and_leaves_no_dump(tmp_path, signum, statu
     time.sleep(0.5)
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()
                 and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
-    assert not (tmp_path / "w" / "run" / "words.hex").exists()
+    assert not [path for path in outputs if path.exists()]
     assert not list(tmp_path.rglob(".pezo-staging-*"))
 
 
