@@ -19,9 +19,8 @@ import types
 import typing
 import warnings
 
-from pezo.golden.spec import PerturbSpec
-from pezo.golden.spec import FIELDS, SHARED
-from pezo.train import perturbations, zo
+from pezo.golden.spec import FIELDS, SHARED, PerturbSpec
+from pezo.train import perturbations
 from pezo.train.loop import Config
 
 SPEC_FIELDS = {**{name: name for fields in FIELDS.values() for name in fields if name != "seed"},
@@ -157,11 +156,6 @@ def _point(settings, where):
         config.check()
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
-    if config.perturb not in perturbations.NAMES:
-        raise ValueError(f"{where}: perturb {config.perturb!r} is unknown: allowed {', '.join(perturbations.NAMES)}")
-    if config.method not in zo.METHODS:
-        raise ValueError(f"{where}: method {config.method!r} is unknown: allowed {', '.join(zo.METHODS)}")
-    _check_method_args(config, where)
     config.spec = _spec(config.perturb, fields, where)
     return Point({name: getattr(config, name) for name in ("spec",) + TRAIN_FIELDS})
 
@@ -183,20 +177,6 @@ def _quiet_spec(fields):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return PerturbSpec.from_dict(fields)
-
-
-def _check_method_args(config, where):
-    if not isinstance(config.method_args, dict):
-        raise ValueError(f"{where}: method_args must map argument names to values, not {config.method_args!r}")
-    arguments = zo.METHODS[config.method].arguments
-    for name, value in config.method_args.items():
-        if name not in arguments:
-            raise ValueError(f"{where}: method_args {name!r} does not apply to {config.method}: allowed "
-                             f"{', '.join(arguments) or 'none'}")
-        try:
-            arguments[name].check(config.method, name, value)
-        except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
 
 
 def _typed(name, value, where):

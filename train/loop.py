@@ -93,6 +93,18 @@ class Config:
         return config
 
     def check(self):
+        """Refuse (ValueError, one line naming the value and what is allowed) a setting no run can use: the one
+        check of a config, whether it comes from options, a grid point or a recorded run."""
+        if self.perturb not in perturbations.NAMES:
+            raise ValueError(f"perturb {self.perturb!r} is unknown: allowed {', '.join(perturbations.NAMES)}")
+        if self.method not in zo.METHODS:
+            raise ValueError(f"method {self.method!r} is unknown: allowed {', '.join(zo.METHODS)}")
+        arguments = zo.METHODS[self.method].arguments
+        for name, value in self.method_args.items():
+            if name not in arguments:
+                raise ValueError(f"method_args {name!r} does not apply to {self.method}: allowed "
+                                 f"{', '.join(arguments) or 'none'}")
+            arguments[name].check(self.method, name, value)
         if self.label_words is not None and not all(isinstance(word, str) for word in self.label_words):
             raise ValueError(f"label_words={self.label_words!r}: allowed a list of words (text)")
         for name in ("k", "test_size", "batch_size", "eval_every"):
