@@ -117,25 +117,16 @@ class SeededPerturbation:
         self.current = state["current"]
 
 
-class StreamPerturbation:
-    """u from the golden stream of a spec: per tensor, a slice of the perturbation starting at `start_word`. The
-    stream keeps one cached block per device the tensors live on, so u is made where it is used."""
+class WordPerturbation:
+    """A source whose perturbation is a run of whole words of a hardware stream: it starts at word `start_word` (its
+    position), value v of it is lane v mod lanes of word start + v // lanes, and `tensor` (the subclass's) gives
+    the values of one tensor from an offset."""
 
-    def __init__(self, spec, raw=False):
-        self.spec = spec
-        self.raw = raw
-        self.streams = {}
-        self.start_word = 0
+    start_word = 0
 
     @property
     def position(self):
         return self.start_word
-
-    def stream(self, device):
-        """The golden stream whose values live on `device`."""
-        if device not in self.streams:
-            self.streams[device] = Stream(self.spec, scaled=not self.raw, device=device)
-        return self.streams[device]
 
     def tensors(self, params, position=None):
         """u for each tensor of `params`: consecutive values of the perturbation that starts at word `position`
@@ -144,6 +135,22 @@ class StreamPerturbation:
         for param in params:
             yield self.tensor(param, self.start_word if position is None else position, offset)
             offset += param.numel()
+
+
+class StreamPerturbation(WordPerturbation):
+    """u from the golden stream of a spec: per tensor, a slice of the perturbation starting at `start_word`. The
+    stream keeps one cached block per device the tensors live on, so u is made where it is used."""
+
+    def __init__(self, spec, raw=False):
+        self.spec = spec
+        self.raw = raw
+        self.streams = {}
+
+    def stream(self, device):
+        """The golden stream whose values live on `device`."""
+        if device not in self.streams:
+            self.streams[device] = Stream(self.spec, scaled=not self.raw, device=device)
+        return self.streams[device]
 
     def tensor(self, param, position, offset):
         """u of one tensor alone: the values from `offset` on of the perturbation that starts at word `position`."""
@@ -173,7 +180,7 @@ class StreamPerturbation:
         self.start_word = state["start_word"]
 
 
-class CltPerturbation:
+class CltPerturbation(WordPerturbation):
     """u from the Gaussian baseline hardware's stream (golden/gaussian.py): value v of a perturbation that starts
     at word w is lane v mod LANES of word w + v // LANES, as output / SIGMA."""
 
@@ -183,18 +190,6 @@ class CltPerturbation:
         self.seed = seed
         self.start_word = 0
         self.words = gaussian.Words(seed + 1, self.LANES)
-
-    @property
-    def position(self):
-        return self.start_word
-
-    def tensors(self, params, position=None):
-        """u for each tensor of `params`: consecutive values of the perturbation that starts at word `position`
-        (default: the current one)."""
-        offset = 0
-        for param in params:
-            yield self.tensor(param, self.start_word if position is None else position, offset)
-            offset += param.numel()
 
     def tensor(self, param, position, offset):
         """u of one tensor alone: the values from `offset` on of the perturbation that starts at word `position`."""
