@@ -13,13 +13,24 @@ error) and that to the storage format, to nearest even: rounding to odd at 53 bi
 way to bf16's 8, keeps the final rounding correct (Boldo and Melquiond, 2008). An exact zero is +0; NaN in or out
 is the canonical quiet NaN; infinities pass; an overflow rounds to infinity; subnormals are kept.
 """
+import collections
 import math
 
 import torch
 
-FORMATS = {"fp32": torch.float32, "bf16": torch.bfloat16}
-CANONICAL_NAN = {"fp32": 0x7FC00000, "bf16": 0x7FC0}
-"""Bits of the quiet NaN the engine writes for any NaN, per format."""
+
+class Format(collections.namedtuple("Format", "dtype exponent_bits precision canonical_nan")):
+    """A storage format: its torch dtype, exponent bits, precision p (significant bits, the hidden one included)
+    and the bits of the quiet NaN the engine writes for any NaN."""
+
+    @property
+    def bits(self):
+        """Bits of one value: sign, exponent and p - 1 fraction bits."""
+        return self.exponent_bits + self.precision
+
+
+FORMATS = {"fp32": Format(torch.float32, 8, 24, 0x7FC00000), "bf16": Format(torch.bfloat16, 8, 8, 0x7FC0)}
+"""The engine's weight formats, by name (the hardware's too: hw/engine_lane.py)."""
 FP32_MAX = torch.finfo(torch.float32).max
 
 
@@ -87,8 +98,8 @@ def _canonical(result, fmt):
     nan = torch.isnan(result)
     if not nan.any():
         return result
-    bits = torch.tensor(CANONICAL_NAN[fmt], dtype=torch.int32 if fmt == "fp32" else torch.int16)
-    return torch.where(nan, bits.view(FORMATS[fmt]).to(result.device), result)
+    bits = torch.tensor(FORMATS[fmt].canonical_nan, dtype=torch.int32 if fmt == "fp32" else torch.int16)
+    return torch.where(nan, bits.view(FORMATS[fmt].dtype).to(result.device), result)
 
 
 def _two_sum_error(a, b, total):

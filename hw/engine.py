@@ -24,7 +24,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .engine_lane import FORMATS, LATENCY, EngineLane
+from pezo.golden.engine import FORMATS
+
+from .engine_lane import LATENCY, EngineLane
 from .generator import generator
 
 PERTURB_PLUS, PERTURB_MINUS, UPDATE = 0, 1, 2
@@ -35,8 +37,7 @@ E_BITS = 6
 
 
 def weights_layout(fmt, lanes):
-    exponent_bits, precision = FORMATS[fmt]
-    return data.ArrayLayout(exponent_bits + precision, lanes)
+    return data.ArrayLayout(FORMATS[fmt].bits, lanes)
 
 
 def result_layout(fmt, lanes):

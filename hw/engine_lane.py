@@ -18,9 +18,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-FORMATS = {"fp32": (8, 24), "bf16": (8, 8)}
-"""Format -> (exponent bits, precision p in significant bits)."""
-CANONICAL_NAN = {"fp32": 0x7FC00000, "bf16": 0x7FC0}
+from pezo.golden.engine import FORMATS
+
 SCALAR = (8, 24)
 """c and d are fp32."""
 LATENCY = 4
@@ -69,7 +68,7 @@ def _leading_zeros(bits):
 class EngineLane(wiring.Component):
     def __init__(self, fmt, mantissa_bits, exponent_bits):
         self.fmt = fmt
-        self.exponent_bits, self.precision = FORMATS[fmt]
+        self.exponent_bits, self.precision = FORMATS[fmt].exponent_bits, FORMATS[fmt].precision
         self.width = self.exponent_bits + self.precision
         self.mantissa_bits = mantissa_bits
         self.product_bits = max(self.precision, mantissa_bits) + SCALAR[1]
@@ -85,7 +84,7 @@ class EngineLane(wiring.Component):
         m.d.comb += [theta.eq(self.theta), c.eq(self.c), d.eq(self.d)]
 
         # stage 1: decode, the exact products
-        t_sign, t_sig, t_lsb, t_inf, t_nan = decode(m, theta, FORMATS[self.fmt])
+        t_sign, t_sig, t_lsb, t_inf, t_nan = decode(m, theta, (self.exponent_bits, self.precision))
         c_sign, c_sig, c_lsb, _, _ = decode(m, c, SCALAR)
         d_sign, d_sig, d_lsb, _, _ = decode(m, d, SCALAR)
         magnitude = Mux(self.m < 0, -self.m, self.m)
@@ -140,7 +139,7 @@ class EngineLane(wiring.Component):
     def _special(self, sign, nan):
         """The bits for an infinite or NaN theta."""
         infinity = ((1 << self.exponent_bits) - 1) << (self.precision - 1)
-        return Mux(nan, CANONICAL_NAN[self.fmt], Mux(sign, infinity | (1 << (self.width - 1)), infinity))
+        return Mux(nan, FORMATS[self.fmt].canonical_nan, Mux(sign, infinity | (1 << (self.width - 1)), infinity))
 
     def _normalised(self, m, value, lsb, name):
         """`value` shifted up until its top bit is set, and the exponent of that top bit."""

@@ -24,10 +24,11 @@ from amaranth.lib.wiring import In
 
 from pezo import __version__
 from pezo.files import check_replaceable, read_json, write_folder
+from pezo.golden.engine import FORMATS
 from pezo.golden.spec import PerturbSpec
 
 from .engine import E_BITS, PERTURB_MINUS, PERTURB_PLUS, UPDATE, Engine, engine_signature
-from .engine_lane import FORMATS, LATENCY
+from .engine_lane import LATENCY
 from .generator import GENERATORS, check_buildable, generator, generator_signature
 from .payload import payload_layout
 from .verilog_names import check_module_name
@@ -165,9 +166,9 @@ def _derived(spec, name, engine=None):
 
 def _engine_constants(engine):
     """The engine's weight format and how its ports are used (docs/spec.md section 11)."""
-    exponent_bits, precision = FORMATS[engine]
-    return {"format": engine, "value_bits": exponent_bits + precision, "exponent_bits": exponent_bits,
-            "precision": precision, "latency": LATENCY, "e_bits": E_BITS,
+    fmt = FORMATS[engine]
+    return {"format": engine, "value_bits": fmt.bits, "exponent_bits": fmt.exponent_bits,
+            "precision": fmt.precision, "latency": LATENCY, "e_bits": E_BITS,
             "modes": {"perturb_plus": PERTURB_PLUS, "perturb_minus": PERTURB_MINUS, "update": UPDATE}}
 
 

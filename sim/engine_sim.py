@@ -20,10 +20,10 @@ from cocotb_tools.runner import get_results, get_runner
 
 from ..files import discard, own, write_file
 from ..golden import Stream, engine
+from ..golden.engine import FORMATS
 from ..golden.stream import hop, words_per_step
 from ..hw.engine import PERTURB_MINUS, PERTURB_PLUS, UPDATE, Engine
 from ..hw.export import default_name
-from ..hw.engine_lane import FORMATS
 from .runner import SIMULATORS, _build_args, hop_defines, hop_parameters, prepare_verilator
 
 HARNESS = Path(__file__).with_name("engine_harness.v")
@@ -31,7 +31,7 @@ OWNS = ["rtl/", "build/", "build.log", "engine_harness.v"]
 
 
 def format_bits(fmt):
-    return sum(FORMATS[fmt])
+    return FORMATS[fmt].bits
 
 
 def to_bits(values, fmt):

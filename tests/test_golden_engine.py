@@ -18,7 +18,7 @@ EMIN, EMAX = -126, 127
 def reference_bits(exact, fmt):
     """The spec's rounding of an exact rational (or ±inf / None for NaN) to `fmt`, as bits."""
     if exact is None:
-        return engine.CANONICAL_NAN[fmt]
+        return engine.FORMATS[fmt].canonical_nan
     if isinstance(exact, float):                  # an infinity
         bits = 0x7F800000 | (0x80000000 if exact < 0 else 0)
         return bits if fmt == "fp32" else bits >> 16
