@@ -82,9 +82,9 @@ class Host:
         bits = lane_bits(words, self.run.zo.source.spec.lanes, format_bits(self.fmt))
         values = from_bits(bits.view(-1), self.fmt)[:self.run.zo.values]
         if STEP_MODES[self.pass_number] != UPDATE:
-            golden = self._perturbed(1 if STEP_MODES[self.pass_number] == PERTURB_PLUS else -1)
+            golden = self.run.perturbed(1 if STEP_MODES[self.pass_number] == PERTURB_PLUS else -1)
             self.perturbed_differing.append(int((golden.view(torch.int32) != values.view(torch.int32)).sum()))
-            self.losses.append(self._loss_at(values))
+            self.losses.append(self.run.loss_reading(values, self.step))
             self.pass_number += 1
             return
         self._golden_step()
@@ -103,35 +103,9 @@ class Host:
         files.write_file(self.plan["report"], json.dumps({"steps": self.records}, indent=1) + "\n")
         self.step, self.pass_number, self.losses, self.perturbed_differing = self.step + 1, 0, [], []
 
-    def _perturbed(self, sign):
-        """The golden engine's perturbed weights of this step's perturbation, flattened."""
-        from .golden import engine
-        numerics, source = self.run.zo.numerics, self.run.zo.source
-        return torch.cat([engine.perturb(param, source.tensor(param, source.position, offset), sign, numerics.e,
-                                         self.fmt).reshape(-1)
-                          for param, offset in zip(numerics.params, numerics.offsets)])
-
-    def _batch(self):
-        from .train.loop import batch_indices
-        config = self.run.config
-        indices = batch_indices(self.step, config.batch_size, len(self.run.split.train), config.seed)
-        batch = self.run.split.train.take(indices)
-        return batch.texts, batch.labels
-
-    @torch.no_grad()
-    def _loss_at(self, values):
-        """The loss of the step's batch when the forward pass reads `values` as the trainable weights, through the
-        golden trainer's own parametrizations (so the two compute the loss the same way)."""
-        numerics, given, offset = self.run.zo.numerics, [], 0
-        for param in numerics.params:
-            given.append(values[offset:offset + param.numel()].view(param.shape))
-            offset += param.numel()
-        with numerics.reading(None, None, given):
-            return self.run.classifier.loss(self._batch()).detach()
-
     def _golden_step(self):
-        batch = self._batch()
-        self.run.zo.step(lambda: self.run.classifier.loss(batch))
+        batch = self.run.batch(self.step)
+        self.run.zo.step(lambda: self.run.classifier.loss((batch.texts, batch.labels)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,9 +129,9 @@ def train_through_rtl(config, steps, simulator, folder):
     simulation = build(run.zo.source.spec, fmt, simulator, folder, beats_of(run))
     folder = Path(os.path.abspath(folder))
     report, dump = folder / "report.json", folder / "run" / "dump.hex"
-    plan = {"config": config, "steps": steps, "report": str(report), "dump": str(dump), "e": run.zo.numerics.e,
+    plan = {"config": config, "steps": steps, "report": str(report), "dump": str(dump), "e": run.engine_exponent,
             "weights_sha256": digest(weights)}
     files.own(folder, ["report.json"])
-    _, seconds = simulation.run(weights, plan, host={"PEZO_ENGINE_HOST": "1"})
+    _, seconds = simulation.run(weights, plan, host={"PEZO_ENGINE_HOST": f"{__name__}:{Host.__name__}"})
     recorded = files.read_json(report, "the training-through-RTL report")["steps"]
     return Outcome(recorded, seconds, simulation.build_seconds, trainable(run).numel())

@@ -3,9 +3,11 @@
 The plan comes as JSON in the file named by PEZO_ENGINE_PLAN: the words per perturbation, e, the chances of a
 weight beat being offered and of an output beat being taken, and the passes ({mode, c, d}: c and d as fp32
 bits). Python only sets each pass's inputs and pulses start, on falling clock edges; the harness does the rest.
-With PEZO_ENGINE_HOST set, a host object (pezo/hil.py) chooses each pass's c and d from the previous passes'
-output instead.
+With PEZO_ENGINE_HOST set to `module:Class` (pezo/hil.py's Host for `pezo hil`), an object of that class, made
+from the plan, chooses each pass's c and d from the previous passes' output instead: the simulation names its
+host, it does not import one.
 """
+import importlib
 import json
 import os
 
@@ -58,8 +60,8 @@ async def passes(dut):
         plan = json.load(file)
     await start(dut, plan)
     if os.environ.get("PEZO_ENGINE_HOST"):
-        from .hil import Host
-        host = Host(plan)
+        module, _, name = os.environ["PEZO_ENGINE_HOST"].partition(":")
+        host = getattr(importlib.import_module(module), name)(plan)
         while (step := host.next_pass()) is not None:
             await run_pass(dut, plan, plan["beats"], *step)
             await flush(dut)

@@ -101,6 +101,26 @@ def test_the_passes_read_the_perturbed_tied_weight_everywhere():
     assert type(model.embed) is torch.nn.Embedding and model.out.weight is model.embed.weight
 
 
+def test_the_passes_can_read_what_a_hardware_engine_emitted():
+    """reading_values: the forward passes read given values (flattened in the stream's order) through the same
+    parametrizations; perturbed_values is what the perturb pass emits, in that order."""
+    model = Tied()
+    source = perturbations.make("pezo-otf", spec=OtfSpec(generators=3, width=5))
+    optimizer = zo.make("zo-sgd", model, source, lr=0.0, eps=EPS)
+    optimizer.numerics = EngineNumerics(optimizer, model, "fp32")
+    params = [model.embed.weight, model.mid.weight, model.mid.bias]
+    stored = [param.detach().clone() for param in params]
+    values = torch.arange(sum(param.numel() for param in params), dtype=torch.float32)
+    with torch.no_grad(), optimizer.numerics.reading_values(values):
+        assert torch.equal(model.embed.weight, values[:72].view(12, 6)) and model.out.weight is not None
+        assert torch.equal(model.out.weight, model.embed.weight)
+        assert torch.equal(model.mid.bias, values[-6:])
+    assert all(torch.equal(param, old) for param, old in zip(params, stored))
+    us = list(source.tensors(params, 0))
+    expected = torch.cat([engine.perturb(old, u, -1, 7, "fp32").reshape(-1) for old, u in zip(stored, us)])
+    assert torch.equal(optimizer.numerics.perturbed_values(-1), expected)
+
+
 def test_run_resumes_bit_identically_and_records_the_numerics(tmp_path):
     model, data = train_tiny.causal_folder(tmp_path / "m"), train_tiny.sentiment_csv(tmp_path / "d.csv")
     common = ["train", "--model", model, "--data", data, "--k", "4", "--test-size", "8", "--batch-size", "4",

@@ -77,11 +77,36 @@ class EngineNumerics:
                 for name, param in owner.named_parameters(recurse=False) if id(param) in index]
 
     @contextlib.contextmanager
-    def reading(self, position, sign, given=None):
-        """Forward passes in this block read theta + sign eps u(position); or, with `given` (a tensor per trainable
-        tensor: what a hardware engine emitted), those tensors, through the same parametrizations."""
+    def reading(self, position, sign):
+        """Forward passes in this block read theta + sign eps u(position), the engine's perturb on read."""
+        source = self.optimizer.source
+
+        def perturbed(index, theta):
+            return engine.perturb(theta, source.tensor(theta, position, self.offsets[index]), sign, self.e, self.fmt)
+        with self._reads(perturbed):
+            yield
+
+    @contextlib.contextmanager
+    def reading_values(self, values):
+        """Forward passes in this block read `values` (the trainable weights flattened in the stream's order: what
+        a hardware engine emitted) instead of the weights, through the same parametrizations."""
+        pieces = [values[offset:offset + param.numel()].view(param.shape)
+                  for param, offset in zip(self.params, self.offsets)]
+        with self._reads(lambda index, theta: pieces[index].clone()):
+            yield
+
+    def perturbed_values(self, sign):
+        """What the engine's perturb pass emits for the current perturbation (sign +1 or -1), flattened in the
+        stream's order."""
+        source = self.optimizer.source
+        return torch.cat([engine.perturb(param, source.tensor(param, source.position, offset), sign, self.e,
+                                         self.fmt).reshape(-1) for param, offset in zip(self.params, self.offsets)])
+
+    @contextlib.contextmanager
+    def _reads(self, read):
+        """Forward passes in this block read read(index, theta) for each trainable tensor (tied ones included)."""
         slots = self.slots()
-        self.opened = (position, sign, given)
+        self.opened = read
         try:
             for owner, name, index in slots:
                 parametrize.register_parametrization(owner, name, Perturbed(self, index), unsafe=True)
@@ -93,11 +118,7 @@ class EngineNumerics:
                     parametrize.remove_parametrizations(owner, name, leave_parametrized=False)
 
     def read(self, index, theta):
-        position, sign, given = self.opened
-        if given is not None:
-            return given[index].clone()
-        u = self.optimizer.source.tensor(theta, position, self.offsets[index])
-        return engine.perturb(theta, u, sign, self.e, self.fmt)
+        return self.opened(index, theta)
 
     def two_point(self, closure, position):
         """L(theta + eps u) and L(theta - eps u); theta is never changed."""

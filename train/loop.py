@@ -276,10 +276,31 @@ class Run:
         bar.close()
         return self._finish(time.perf_counter() - begin, stopped)
 
+    def batch(self, step):
+        """The examples of step `step`'s mini-batch."""
+        config = self.config
+        return self.split.train.take(batch_indices(step, config.batch_size, len(self.split.train), config.seed))
+
+    def loss_reading(self, values, step):
+        """The loss of step `step`'s batch when the forward pass reads `values` (the trainable weights flattened in
+        the stream's order, as a hardware engine emitted them) instead of the weights: engine numerics only."""
+        batch = self.batch(step)
+        with torch.no_grad(), self.zo.numerics.reading_values(values):
+            return self.classifier.loss((batch.texts, batch.labels)).detach()
+
+    def perturbed(self, sign):
+        """The weights the golden engine's perturb pass (sign +1 or -1) emits for the current perturbation,
+        flattened in the stream's order: engine numerics only."""
+        return self.zo.numerics.perturbed_values(sign)
+
+    @property
+    def engine_exponent(self):
+        """e of the engine numerics' eps = 2^-e."""
+        return self.zo.numerics.e
+
     def _step(self):
-        config, step = self.config, self.progress.step
-        indices = batch_indices(step, config.batch_size, len(self.split.train), config.seed)
-        batch = self.split.train.take(indices)
+        step = self.progress.step
+        batch = self.batch(step)
         begin, lr = time.perf_counter(), self.zo.param_groups[0]["lr"]
         sent = self.layout.sent if self.layout else 0
         if self.layout is None:
