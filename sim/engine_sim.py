@@ -24,7 +24,7 @@ from ..golden.engine import FORMATS
 from ..golden.stream import hop, words_per_step
 from ..hw.engine import PERTURB_MINUS, PERTURB_PLUS, UPDATE, Engine
 from ..hw.export import default_name
-from .runner import SIMULATORS, _build_args, hop_defines, hop_parameters, prepare_verilator
+from .runner import SIMULATORS, compile_bench, hop_defines, hop_parameters
 
 HARNESS = Path(__file__).with_name("engine_harness.v")
 OWNS = ["rtl/", "build/", "build.log", "engine_harness.v"]
@@ -187,8 +187,6 @@ def build(spec, fmt, simulator, directory, depth, exported=None):
     an exported engine build's (top module name, {filename: bytes}) to simulate as it is (hw/export.py)."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
-    if simulator == "verilator":
-        prepare_verilator()
     directory = Path(os.path.abspath(directory))
     top = exported[0] if exported else default_name(spec, fmt)
     own(directory, OWNS)
@@ -196,12 +194,8 @@ def build(spec, fmt, simulator, directory, depth, exported=None):
                verilog.convert(Engine(spec, fmt), name=top, emit_src=False))
     write_file(directory / "engine_harness.v", HARNESS.read_bytes())
     begin = time.perf_counter()
-    get_runner(simulator).build(
-        sources=[directory / "engine_harness.v", directory / "rtl" / f"{top}.v"],
-        hdl_toplevel="pezo_engine_harness",
-        parameters={"LANES": spec.lanes, "FORMAT_BITS": format_bits(fmt), "LENGTH_BITS": spec.length_bits,
-                    "DEPTH": depth, **hop_parameters(spec)},
-        defines={"PEZO_DUT": top, **hop_defines(spec)}, build_args=_build_args(simulator),
-        build_dir=directory / "build",
-        timescale=("1ns", "1ps"), always=True, log_file=directory / "build.log")
+    compile_bench(simulator, directory, [directory / "engine_harness.v", directory / "rtl" / f"{top}.v"],
+                  "pezo_engine_harness",
+                  {"LANES": spec.lanes, "FORMAT_BITS": format_bits(fmt), "LENGTH_BITS": spec.length_bits,
+                   "DEPTH": depth, **hop_parameters(spec)}, {"PEZO_DUT": top, **hop_defines(spec)})
     return Simulation(spec, fmt, simulator, directory, top, depth, time.perf_counter() - begin)

@@ -85,11 +85,22 @@ def hop_defines(spec):
     return {"PEZO_HOP": 1} if spec.hop_bits else {}
 
 
-def _build_args(simulator, saif=False):
-    if simulator == "icarus":
-        return ["-g2005"]
-    cocotb_tools.runner.MAX_PARALLEL_BUILD_JOBS = os.cpu_count() or 1
-    return ["-Wno-fatal", "--timing", "-CFLAGS", "-std=c++20", "-O3"] + (["--trace-saif"] if saif else [])
+def compile_bench(simulator, directory, sources, toplevel, parameters=None, defines=None, waves=False, saif=False):
+    """Compile the Verilog `sources` with top module `toplevel` on `simulator` into `directory/build` (log:
+    `directory/build.log`): the one build of every pezo bench, with each simulator's flags here alone. `waves` and
+    `saif` (Verilator) build in tracing (Icarus writes waves when a run asks)."""
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
+    if simulator == "verilator":
+        prepare_verilator()
+        cocotb_tools.runner.MAX_PARALLEL_BUILD_JOBS = os.cpu_count() or 1
+        flags = ["-Wno-fatal", "--timing", "-CFLAGS", "-std=c++20", "-O3"] + (["--trace-saif"] if saif else [])
+    else:
+        flags = ["-g2005"]
+    get_runner(simulator).build(
+        sources=[Path(source) for source in sources], hdl_toplevel=toplevel, parameters=parameters or {},
+        defines=defines or {}, build_args=flags, build_dir=Path(directory) / "build", timescale=("1ns", "1ps"),
+        always=True, waves=simulator == "verilator" and (waves or saif), log_file=Path(directory) / "build.log")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,8 +185,6 @@ def build(spec, simulator, directory, waves=False, saif=False, exported=None):
         raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
     if saif and (simulator != "verilator" or waves):
         raise ValueError("saif: only on simulator 'verilator', and not together with waves")
-    if simulator == "verilator":
-        prepare_verilator()
     directory = Path(os.path.abspath(directory))
     if exported:
         top, files = exported
@@ -187,12 +196,8 @@ def build(spec, simulator, directory, waves=False, saif=False, exported=None):
     digest = hashlib.sha256((rtl / f"{top}.v").read_bytes()).hexdigest()
     layout = layout_of(spec, spec.exponent_bits)
     begin = time.perf_counter()
-    get_runner(simulator).build(
-        sources=[directory / "harness.v", rtl / f"{top}.v"], hdl_toplevel="pezo_harness",
-        parameters={"PAYLOAD_BITS": layout.bits, "LENGTH_BITS": spec.length_bits, **hop_parameters(spec)},
-        defines={"PEZO_DUT": top, **hop_defines(spec)}, build_args=_build_args(simulator, saif),
-        build_dir=directory / "build", timescale=("1ns", "1ps"), always=True,
-        waves=simulator == "verilator" and (waves or saif),
-        log_file=directory / "build.log")
+    compile_bench(simulator, directory, [directory / "harness.v", rtl / f"{top}.v"], "pezo_harness",
+                  {"PAYLOAD_BITS": layout.bits, "LENGTH_BITS": spec.length_bits, **hop_parameters(spec)},
+                  {"PEZO_DUT": top, **hop_defines(spec)}, waves, saif)
     return Simulation(spec, simulator, directory, top, digest, spec.exponent_bits, time.perf_counter() - begin,
                       waves, saif)

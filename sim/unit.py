@@ -7,26 +7,17 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 
-from .runner import SIMULATORS, prepare_verilator
-
-BUILD_ARGS = {"icarus": ["-g2005"], "verilator": ["-Wno-fatal"]}
+from .runner import compile_bench
 
 
 def run_bench(sources, toplevel, test_module, simulator, directory, env=None):
     """Compile `sources` with `toplevel` on `simulator` in `directory`, run the cocotb module `test_module`;
     returns True when every cocotb test passed (logs in directory/build.log and directory/sim.log)."""
-    if simulator not in SIMULATORS:
-        raise ValueError(f"simulator={simulator!r} is unknown: allowed {list(SIMULATORS)}")
-    if simulator == "verilator":
-        prepare_verilator()
     directory = Path(directory).resolve()
-    runner = get_runner(simulator)
-    runner.build(sources=[Path(source) for source in sources], hdl_toplevel=toplevel,
-                 build_args=BUILD_ARGS[simulator], build_dir=directory / "build", timescale=("1ns", "1ps"),
-                 always=True, log_file=directory / "build.log")
-    results = runner.test(test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
-                          build_dir=directory / "build", test_dir=directory,
-                          extra_env={key: str(value) for key, value in (env or {}).items()},
-                          log_file=directory / "sim.log")
+    compile_bench(simulator, directory, sources, toplevel)
+    results = get_runner(simulator).test(test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+                                         build_dir=directory / "build", test_dir=directory,
+                                         extra_env={key: str(value) for key, value in (env or {}).items()},
+                                         log_file=directory / "sim.log")
     tests, failed = get_results(results)
     return tests > 0 and failed == 0
