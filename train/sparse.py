@@ -111,8 +111,7 @@ class ZOSGDSparse(Masked):
                    "CUDA generator, so their bits differ")
     arguments = {"queries": QUERIES, "estimator": ESTIMATOR,
                  "sparsity": Argument(0.2, "ZO-Bench's gradient sparsity s (20%, the moderate ratio its section 6 "
-                                           "recommends)", minimum=0.0,
-                                      maximum=1.0),
+                                           "recommends)", minimum=0.0, maximum=1.0),
                  "group": Argument("global", "ratios from one magnitude quantile over all weights, or s everywhere",
                                    choices=("global", "layer")),
                  "draw": Argument("normal", "the draw compared with a tensor's ratio", choices=("normal", "uniform")),
