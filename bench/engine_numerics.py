@@ -20,10 +20,9 @@ import torch
 from pezo.files import write_file
 from pezo.golden import PAPER_DEFAULTS
 from pezo.train import data, models, perturbations, tasks, zo
-from pezo.train.engine import EngineNumerics
+from pezo.train.engine import NUMERICS as KINDS, EngineNumerics
 
 EPS = 2.0 ** -10
-KINDS = {"in-place": None, "engine": "fp32", "engine-bf16": "bf16"}
 DRIFTS = (("in-place", "gaussian", 1e-3), ("in-place", "pezo-otf", EPS), ("engine", "pezo-otf", EPS),
           ("engine-bf16", "pezo-otf", EPS))
 

@@ -178,14 +178,13 @@ def flow_command(args):
     for name, spec in PAPER_DEFAULTS.items():
         rtl = export(spec, out / name / "rtl", force=True)
         build = load_build(rtl)              # the exported files themselves are what each simulator compiles
-        top = build.top
         for simulator in SIMULATORS:
             values = args.values_verilator if simulator == "verilator" else args.values_icarus
             simulation, result, _ = run_simulation(spec, simulator, values, out / name / simulator,
                                                    exported=(build.top, build.files))
             print(report_line(spec, simulation, result), flush=True)
             failed |= not result.passed
-            rows.append((name, f"{rtl}/{top}.v", simulator, result))
+            rows.append((name, f"{rtl}/{build.top}.v", simulator, result))
     print(f"\npezo flow: the PeZO paper's default generators, exported and simulated in "
           f"{time.perf_counter() - begin:.0f} s\n")
     print("| configuration | Verilog | simulator | values checked | bit-exact | values/s |")

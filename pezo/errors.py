@@ -2,6 +2,12 @@
 ValueError and `pezo.files.BadFile` are too) and `ToolFailed` (an external tool or a check failed, exit 1)."""
 
 
+def reason(error, limit=160):
+    """The first line of an exception's message (at most `limit` characters), or its type's name where it has none:
+    how a library's own error is quoted inside pezo's one line."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:limit]
+
+
 class UsageError(Exception):
     """Bad input that is not a ValueError (a missing choice between options); main() prints it and exits with
     status 2."""

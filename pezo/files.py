@@ -21,6 +21,7 @@ before they are renamed into place.
 import contextlib
 import ctypes
 import ctypes.util
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -29,6 +30,7 @@ import shutil
 import signal
 import stat
 import tempfile
+import typing
 from pathlib import Path
 
 MARKER = ".pezo.json"
@@ -113,8 +115,6 @@ KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: 
 
 def kinds_of(cls):
     """{field: (types)} of a dataclass from its annotations (`int`, `str | None`, `list`...), for check_record."""
-    import dataclasses
-    import typing
     hints = typing.get_type_hints(cls)
     return {field.name: tuple(typing.get_origin(kind) or kind for kind in (typing.get_args(hints[field.name])
                                                                             or (hints[field.name],)))
@@ -131,6 +131,13 @@ def is_kind(value, kinds):
     return False
 
 
+def kind_error(name, value, kinds):
+    """"name=value is not <what kinds allow>" where `value` is not of `kinds`, else None."""
+    if is_kind(value, kinds):
+        return None
+    return f"{name}={_shown(value)} is not {' or '.join(KIND_NAMES.get(kind, kind.__name__) for kind in kinds)}"
+
+
 def check_record(record, path, what, kinds, required=(), others=False):
     """`record` (read from the file `path`, which holds `what`) as an object whose keys are among `kinds`
     ({key: (types)}), with every `required` key present and each value of its kinds; `others`: keys outside
@@ -145,9 +152,8 @@ def check_record(record, path, what, kinds, required=(), others=False):
         if key not in kinds:
             if not others:
                 raise BadFile(f"{path}: {key!r} is not a field of {what}: allowed {', '.join(kinds)}")
-        elif not is_kind(value, kinds[key]):
-            allowed = " or ".join(KIND_NAMES.get(kind, kind.__name__) for kind in kinds[key])
-            raise BadFile(f"{path}: {key}={_shown(value)} is not {allowed}, as {what} holds")
+        elif kind_error(key, value, kinds[key]):
+            raise BadFile(f"{path}: {kind_error(key, value, kinds[key])}, as {what} holds")
     return record
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from . import files
-
 from .hw.engine import PERTURB_MINUS, PERTURB_PLUS, UPDATE
 from .sim.engine_sim import build, format_bits, from_bits, lane_bits, scalar_bits
+from .train.engine import NUMERICS
 
 STEP_MODES = (PERTURB_PLUS, PERTURB_MINUS, UPDATE)
 
@@ -55,7 +55,7 @@ class Host:
 
     def __init__(self, plan):
         self.plan, self.run = plan, make_run(plan["config"])
-        self.fmt = {"engine": "fp32", "engine-bf16": "bf16"}[plan["config"]["numerics"]]
+        self.fmt = NUMERICS[plan["config"]["numerics"]]
         if digest(padded(self.run)) != plan["weights_sha256"]:
             raise RuntimeError("the host's starting weights differ from the ones loaded into the harness")
         self.dump = open(plan["dump"])
@@ -124,7 +124,7 @@ def train_through_rtl(config, steps, simulator, folder):
     """Run `steps` ZO steps of `config` (a Config dict with numerics engine or engine-bf16) through the engine
     simulated in `folder`; returns the Outcome (its report is also in folder/report.json)."""
     run = make_run(config)
-    fmt = {"engine": "fp32", "engine-bf16": "bf16"}[config["numerics"]]
+    fmt = NUMERICS[config["numerics"]]
     weights = padded(run)
     simulation = build(run.zo.source.spec, fmt, simulator, folder, beats_of(run))
     folder = Path(os.path.abspath(folder))

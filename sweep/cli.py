@@ -105,6 +105,7 @@ def _grid(args):
 
 def load(path):
     """A grid file (JSON, or YAML by its .yaml/.yml name) as a dict, or a BadFile naming it."""
+    from pezo.errors import reason
     from pezo.files import BadFile, read_json, read_text
     if path.suffix not in (".yaml", ".yml"):
         return read_json(path, "a sweep grid")
@@ -116,7 +117,7 @@ def load(path):
     try:
         grid = yaml.load(text, Loader=loader)
     except yaml.YAMLError as error:
-        raise BadFile(f"{path} is not YAML ({str(error).splitlines()[0]}): give a grid file") from None
+        raise BadFile(f"{path} is not YAML ({reason(error, 200)}): give a grid file") from None
     except RecursionError:
         raise BadFile(f"{path} nests its YAML too deeply to read: give a grid file") from None
     if not isinstance(grid, dict):

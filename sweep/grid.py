@@ -15,10 +15,9 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import types
-import typing
 import warnings
 
+from pezo import files
 from pezo.golden.spec import FIELDS, SHARED, PerturbSpec
 from pezo.train import perturbations
 from pezo.train.loop import Config
@@ -33,6 +32,7 @@ spec, which the spec fields build."""
 TRAIN_FIELDS = tuple(field.name for field in dataclasses.fields(Config) if field.name not in NOT_GRID)
 GRID_FIELDS = TRAIN_FIELDS + tuple(SPEC_FIELDS)
 DEFAULTS = {name: getattr(Config(out=""), name) for name in TRAIN_FIELDS}
+CONFIG_KINDS = files.kinds_of(Config)
 TOP_LEVEL = ("name", "description", "train", "grid")
 
 
@@ -180,17 +180,11 @@ def _quiet_spec(fields):
 
 
 def _typed(name, value, where):
-    """`value` if it has the type of Config's field `name` (an int stands for a float), else a ValueError."""
-    kind = {field.name: field.type for field in dataclasses.fields(Config)}[name]
-    allowed = typing.get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
-    if float in allowed and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
-        names = " or ".join("null" if option is type(None) else option.__name__ for option in allowed)
-        raise ValueError(f"{where}: {name}={value!r} is not {names}")
-    if name == "label_words" and value is not None and not all(isinstance(word, str) for word in value):
-        raise ValueError(f"{where}: label_words={value!r} is not a list of strings")
-    return value
+    """`value` if it is of the kind of Config's field `name` (an int stands for a float), else a ValueError."""
+    kinds = CONFIG_KINDS[name]
+    if files.kind_error(name, value, kinds):
+        raise ValueError(f"{where}: {files.kind_error(name, value, kinds)}")
+    return float(value) if float in kinds and isinstance(value, int) else value
 
 
 def _shown(settings):

@@ -13,7 +13,6 @@ A finished point (point.json) is never redone; a point cut short resumes from it
 folder at once, from one machine or several sharing it: each point is locked while it runs, and a worker skips a
 point another one holds. `shard` (i, n) gives a worker every n-th point from the i-th, for a job array.
 """
-import dataclasses
 import json
 import time
 
@@ -21,7 +20,6 @@ from pezo import files
 from pezo.train import distributed, loop, models, zo
 
 from .cost import hardware_cost
-from .grid import DEFAULTS
 
 SWEEP_OWNS = ["grids/", "points/", "results.json", "results.csv", "report.md", "guideline.md", "plots/"]
 POINT_OWNS = loop.OWNS + ["point.json"]
@@ -106,9 +104,9 @@ def _trained(point, folder, device, progress):
         return loop.check_summary(files.read_json(folder / "summary.json", "a run's summary"), folder / "summary.json")
     config = point.config(folder, device)
     if (folder / "checkpoint" / loop.STATE).exists():
-        recorded = dataclasses.asdict(loop.Config.from_record(files.read_json(folder / "config.json", "a run's config"),
-                                                              folder / "config.json"))
-        held = {name: recorded.get(name, DEFAULTS.get(name)) for name in point.settings}   # later settings: defaults
+        recorded = loop.Config.from_record(files.read_json(folder / "config.json", "a run's config"),
+                                           folder / "config.json")      # settings added since: their defaults
+        held = {name: getattr(recorded, name) for name in point.settings}
         wanted = {**point.settings, "method_args": zo.resolved(point.settings["method"], point.settings["method_args"])}
         held["method_args"] = zo.resolved(held["method"], held["method_args"])
         differing = sorted(name for name, value in wanted.items() if held[name] != value)

@@ -392,10 +392,12 @@ def test_a_label_that_is_not_an_integer_is_refused(label, tmp_path, capsys):
 
 @pytest.mark.parametrize("edit, named", [
     (lambda state: state["progress"].update(step=99999), "disagrees with the checkpoint's lr schedule"),
-    (lambda state: state["progress"].update(step="x"), "allowed non-negative integer step"),
-    (lambda state: state["progress"].update(extra=1), "must hold exactly"),
-    (lambda state: state.update(progress={}), "must hold exactly"),
-    (lambda state: state["progress"].update(step=-5), "allowed non-negative integer step"),
+    (lambda state: state["progress"].update(step="x"), 'progress: step="x" is not an integer'),
+    (lambda state: state["progress"].update(extra=1), "progress: 'extra' is not a field of a checkpoint's progress"),
+    (lambda state: state.update(progress={}), "progress lacks 'step'"),
+    (lambda state: state["progress"].update(step=-5), "progress step -5, best_step 0: allowed non-negative"),
+    (lambda state: state.update(later=1), "state.json: 'later' is not a field of a checkpoint's state"),
+    (lambda state: state.clear(), "state.json lacks 'progress'"),
 ])
 def test_an_edited_checkpoint_state_is_refused(edit, named, tmp_path, capsys):
     out = tmp_path / "r"

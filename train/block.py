@@ -59,6 +59,7 @@ class BlockZO(ZOOptimizer):
                              f"step (ZO-Bench's block-wise estimate), not queries {self.args['queries']}, estimator "
                              f"{self.args['estimator']}: allowed with cycle true")
         self.blocks = blocks_of(self.named, self.args["blocks"])
+        self.largest = max(sum(self.named[i][1].numel() for i in block) for block in self.blocks)
         self.current = 0
 
     def active(self):
@@ -74,7 +75,7 @@ class BlockZO(ZOOptimizer):
         if self.args["cycle"]:
             return super().estimate(closure)
         position = self.source.position
-        self.source.next(max(sum(self.named[i][1].numel() for i in block) for block in self.blocks))
+        self.source.next(self.largest)
         plus, minus, queries = [], [], []
         for self.current in range(len(self.blocks)):
             loss_plus, loss_minus = self.two_point(closure, position)

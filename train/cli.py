@@ -100,7 +100,7 @@ def train_command(args):
     from transformers.utils import logging
     logging.disable_progress_bar()
     from pezo.files import work_folder
-    from pezo.errors import ToolFailed
+    from pezo.errors import ToolFailed, reason
     config = None if args.resume else config_from_args(args)
     layout = _layout(args, config.device if config else args.device or "cpu")
     try:
@@ -118,7 +118,7 @@ def train_command(args):
             raise
         kept = args.out / "checkpoint"
         raise ToolFailed(f"rank {layout.rank} of {layout.world}: another rank stopped or cannot be reached "
-                         f"({(str(error).strip().splitlines() or [type(error).__name__])[0][:160]})"
+                         f"({reason(error)})"
                          + (f"; the last checkpoint is kept in {kept}" if kept.exists() else "")) from None
     finally:
         if layout is not None:
@@ -267,7 +267,7 @@ def quality_command(args):
     rows = []
     for model, values in targets:
         found = quality.analyse(perturb, spec, values, model or models.DEFAULT_MODEL, args.peft, args.lora_r,
-                        args.lora_alpha, args.prefix_tokens, args.top_blocks)
+                                args.lora_alpha, args.prefix_tokens, args.top_blocks)
         rows.append({"model": model, "peft": args.peft, "top_blocks": args.top_blocks, **found.to_dict()})
     print(f"{perturb}" + (f" {json.dumps(spec.to_dict(), sort_keys=True)}" if spec else ""))
     print(quality.table(rows))

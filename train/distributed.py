@@ -27,6 +27,8 @@ import pickle
 import torch
 import torch.distributed as dist
 
+from pezo import errors
+
 
 @dataclasses.dataclass
 class Layout:
@@ -143,8 +145,7 @@ def check_device(name):
             raise RuntimeError("the meta device holds no values to train")
         torch.empty(1, device=name)
     except (RuntimeError, AssertionError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"device {name!r} cannot be used here ({reason[:120]}): allowed cpu, or a device this "
+        raise ValueError(f"device {name!r} cannot be used here ({errors.reason(error, 120)}): allowed cpu, or a device this "
                          f"machine and torch build have (cuda, cuda:1, ...)") from None
 
 

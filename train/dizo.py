@@ -88,14 +88,14 @@ class DiZO(ZOOptimizer):
             z = next(self.source.tensors([shape])).to(torch.float64)
             self.source.next(len(self.projected))
             if gamma:
-                z = torch.maximum(torch.minimum(z, tau / eps * distance), -tau / eps * distance)
+                z = torch.clamp(z, -tau / eps * distance, tau / eps * distance)
             plus, minus = (self.projected_loss(closure, self.factors(value + sign * eps * z, distance))
                            for sign in (1, -1))
             if not (math.isfinite(plus) and math.isfinite(minus)):
                 return None
             grad = (plus - minus) / (2 * eps)
             value = value - self.args["gamma_lr"] * unit * grad * z
-            value = torch.maximum(torch.minimum(value, (1 + tau) * unit), (1 - tau) * unit)
+            value = torch.clamp(value, (1 - tau) * unit, (1 + tau) * unit)
         factors = self.factors(value, distance)
         for param, factor in zip(self.projected, factors):
             anchor = self.state[param]["anchor"]

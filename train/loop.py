@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pezo import files
+from pezo import errors, files
 
 from . import adapters, data, distributed, engine, models, perturbations, tasks, top, zo
 from .zo import NonFiniteLoss
@@ -99,12 +99,7 @@ class Config:
             raise ValueError(f"perturb {self.perturb!r} is unknown: allowed {', '.join(perturbations.NAMES)}")
         if self.method not in zo.METHODS:
             raise ValueError(f"method {self.method!r} is unknown: allowed {', '.join(zo.METHODS)}")
-        arguments = zo.METHODS[self.method].arguments
-        for name, value in self.method_args.items():
-            if name not in arguments:
-                raise ValueError(f"method_args {name!r} does not apply to {self.method}: allowed "
-                                 f"{', '.join(arguments) or 'none'}")
-            arguments[name].check(self.method, name, value)
+        zo.METHODS[self.method].checked_arguments(self.method_args)
         if self.label_words is not None and not all(isinstance(word, str) for word in self.label_words):
             raise ValueError(f"label_words={self.label_words!r}: allowed a list of words (text)")
         for name in ("k", "test_size", "batch_size", "eval_every"):
@@ -234,8 +229,6 @@ class Run:
                            {"optimizer": (dict,), "schedule": (dict,)}, required=("optimizer", "schedule"))
         _parse(self.zo.load_state_dict, optimizer["optimizer"], folder / OPTIMIZER)
         _parse(self.schedule.load_state_dict, optimizer["schedule"], folder / OPTIMIZER)
-        files.check_record(state, folder / STATE, "a checkpoint's state", {"progress": (dict,), "seed": (int,)},
-                           required=("progress",))
         self.progress = _progress(state, folder / STATE, self.schedule.last_epoch)
         if self.progress.step > self.config.steps:
             raise ValueError(f"--steps {self.config.steps} is below the checkpoint's step {self.progress.step}: "
@@ -422,23 +415,22 @@ def _parse(load, data, path, **options):
     try:
         return load(data, **options)
     except Exception as error:      # safetensors and torch.load each raise their own types for a damaged file
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise files.BadFile(f"{path} cannot be read ({reason}): the file is damaged, truncated or another "
+        raise files.BadFile(f"{path} cannot be read ({errors.reason(error, 200)}): the file is damaged, truncated or another "
                             f"run's") from None
 
 
 def _progress(state, path, scheduled):
-    """The Progress a checkpoint's state.json records, checked: whole, of the right types, and at the step the
-    lr schedule's own state counts (`scheduled`); a BadFile naming the file otherwise."""
-    progress = state.get("progress")
-    names = sorted(field.name for field in dataclasses.fields(Progress))
-    if not isinstance(progress, dict) or sorted(progress) != names:
-        raise files.BadFile(f"{path}: 'progress' must hold exactly {names}: the checkpoint is damaged")
-    counts = all(isinstance(progress[name], int) and not isinstance(progress[name], bool) and progress[name] >= 0
-                 for name in ("step", "best_step"))
-    if not counts or isinstance(progress["best_dev"], bool) or not isinstance(progress["best_dev"], (int, float)):
-        raise files.BadFile(f"{path}: 'progress' holds {json.dumps(progress)[:120]}: allowed non-negative integer "
-                            f"step and best_step and a number best_dev; the checkpoint is damaged")
+    """The Progress a checkpoint's state.json (`state`) records, checked: its fields and the progress's, of their
+    kinds, the counts non-negative, and at the step the lr schedule's own state counts (`scheduled`); a BadFile
+    naming the file otherwise."""
+    files.check_record(state, path, "a checkpoint's state", {"progress": (dict,), "seed": (int,)},
+                       required=("progress",))
+    kinds = files.kinds_of(Progress)
+    progress = files.check_record(state["progress"], f"{path} progress", "a checkpoint's progress", kinds,
+                                  required=tuple(kinds))
+    if progress["step"] < 0 or progress["best_step"] < 0:
+        raise files.BadFile(f"{path}: progress step {progress['step']}, best_step {progress['best_step']}: "
+                            f"allowed non-negative counts; the checkpoint is damaged")
     if progress["step"] != scheduled:
         raise files.BadFile(f"{path}: step {progress['step']} disagrees with the checkpoint's lr schedule, at step "
                             f"{scheduled}: the checkpoint is damaged")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from pezo import errors
 from pezo.cache import cache_folder
 from pezo.files import replacing
 
@@ -184,7 +185,7 @@ def _pretrained_config(name):
     try:
         config = AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as error:
-        raise ValueError(f"model {name!r} was not found ({str(error).splitlines()[0]}): allowed {DEFAULT_MODEL!r} "
+        raise ValueError(f"model {name!r} was not found ({errors.reason(error, 200)}): allowed {DEFAULT_MODEL!r} "
                          f"(offline default) or a Hugging Face causal/masked LM name or local folder") from None
     finally:
         hub.setLevel(level)

@@ -143,12 +143,7 @@ class ZOOptimizer(torch.optim.Optimizer):
 
     def __init__(self, params, source, lr=1e-6, eps=1e-3, weight_decay=0.0, **arguments):
         check_hyperparameters(lr, eps, weight_decay)
-        unknown = sorted(set(arguments) - set(self.arguments))
-        if unknown:
-            raise ValueError(f"method {self.name} takes no argument {unknown[0]!r}: allowed "
-                             f"{', '.join(self.arguments) or 'none'}")
-        self.args = {name: argument.check(self.name, name, arguments.get(name, argument.default))
-                     for name, argument in self.arguments.items()}
+        self.args = self.checked_arguments(arguments)
         if isinstance(params, torch.nn.Module):
             params.eval()                       # the passes must see one function: no dropout
             params = [(name, param) for name, param in params.named_parameters() if param.requires_grad]
@@ -159,6 +154,17 @@ class ZOOptimizer(torch.optim.Optimizer):
         self.last = None
         self.share = None           # perturbation parallelism (train/distributed.py QueryShare), or None
         self.numerics = None        # the engine's perturb on read and update (train/engine.py), or None: in place
+
+    @classmethod
+    def checked_arguments(cls, arguments):
+        """The method's arguments: each of `arguments` checked by its Argument, the defaults for the others; a
+        ValueError (one line) naming an argument the method does not take or a value it does not allow."""
+        unknown = sorted(set(arguments) - set(cls.arguments))
+        if unknown:
+            raise ValueError(f"method {cls.name} takes no argument {unknown[0]!r}: allowed "
+                             f"{', '.join(cls.arguments) or 'none'}")
+        return {name: argument.check(cls.name, name, arguments.get(name, argument.default))
+                for name, argument in cls.arguments.items()}
 
     def index_parameters(self):
         """(name, param, group) of every parameter, in order; rebuilt when torch replaces the group dicts."""
