@@ -10,7 +10,10 @@ Ports (Verilog names in brackets):
 - `updated`: round(d theta - c u) out to the weight memory (mode 2);
 - `mode`, `e` (eps = 2^-e, 0..63), `c` and `d` (fp32 bits, written by the host after the forward passes), `length`
   (words per perturbation, the generator's), and with spec.hop_bits the generator's `hop`; `busy` while the
-  generator moves on or reloads.
+  generator moves on or reloads;
+- `restart` in: replay the current perturbation now, taking `length` again (after the host changed it);
+- `w_last` out: whether the weight beat `w` would meet is its pass's last (the generator word's `last` flag; valid
+  while the generator offers a word), so that a wrapper can check a transfer's length (hw/axi_stream.py).
 
 A beat is taken when a weight beat and a generator word are both offered and the pipeline can move (its last
 stage is empty, or the stream it feeds takes its beat); results leave LATENCY (four) beats later, in order. The pass's last
@@ -53,7 +56,8 @@ def engine_signature(spec, fmt):
         "perturbed": Out(stream.Signature(result_layout(fmt, spec.lanes))),
         "updated": Out(stream.Signature(result_layout(fmt, spec.lanes))),
         "mode": In(2), "e": In(E_BITS), "c": In(32), "d": In(32), "length": In(spec.length_bits),
-        **({"hop": In(spec.hop_bits)} if spec.hop_bits else {}), "busy": Out(1),
+        **({"hop": In(spec.hop_bits)} if spec.hop_bits else {}), "busy": Out(1), "restart": In(1),
+        "w_last": Out(1),
     })
 
 
@@ -102,6 +106,6 @@ class Engine(wiring.Component):
         m.d.sync += [ended.eq(fire & word.last), ended_update.eq(update)]
         if self.spec.hop_bits:
             m.d.comb += source.hop.eq(self.hop)
-        m.d.comb += [source.length.eq(self.length), source.replay.eq(ended & ~ended_update),
-                     source.next.eq(ended & ended_update), self.busy.eq(source.busy)]
+        m.d.comb += [source.length.eq(self.length), source.replay.eq((ended & ~ended_update) | self.restart),
+                     source.next.eq(ended & ended_update), self.busy.eq(source.busy), self.w_last.eq(word.last)]
         return m

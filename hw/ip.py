@@ -1,9 +1,10 @@
-"""An IP folder for Vivado and HDL users: the AXI4-Stream wrapper's Verilog (a generator's, or the ZO engine's
-around it), its IP-XACT description and a FuseSoC core file.
+"""An IP folder for Vivado and HDL users: the AXI wrapper's Verilog (a generator's, or the ZO engine's around it),
+its IP-XACT description, a FuseSoC core file, and the processor's driver (`pezo_host/`, a copy of host/).
 
 `component.xml` is an IEEE 1685-2009 (SPIRIT) component, the version Vivado's IP catalog reads: add the folder as
-an IP repository (Settings > IP > Repository) and the block appears under User IP, its interfaces already
-defined. tests/test_ip.py validates it against the standard's schema.
+an IP repository (Settings > IP > Repository) and the block appears under User IP, its interfaces and its register
+map (memoryMaps, which PYNQ reads back from the design's .hwh) already defined. tests/test_ip.py validates it
+against the standard's schema.
 """
 import json
 import xml.etree.ElementTree as ET
@@ -11,8 +12,9 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from pezo import __version__
+from pezo import __version__, host
 from pezo.files import check_replaceable, write_folder
+from pezo.host.registers import BLOCK_BYTES
 
 from .axi_stream import CLOCK_HZ, AxiStreamEngine, AxiStreamGenerator
 from .export import check_engine, default_name, signature_ports
@@ -26,6 +28,9 @@ FAMILIES = ("zynquplus", "virtexuplus", "kintexuplus", "artixuplus", "virtexu", 
 VIEWS = {"xilinx_verilogsynthesis": ("Verilog Synthesis", "verilogSource:vivado.xilinx.com:synthesis"),
          "xilinx_verilogbehavioralsimulation": ("Verilog Simulation", "verilogSource:vivado.xilinx.com:simulation")}
 FILESET = "xilinx_verilog_view_fileset"
+DRIVER = "pezo_host"
+"""The folder of the IP that holds the host driver."""
+ACCESS = {"rw": "read-write", "ro": "read-only", "w1c": "read-write", "w1p": "write-only", "const": "read-only"}
 
 ET.register_namespace("spirit", SPIRIT)
 ET.register_namespace("xilinx", XILINX)
@@ -67,6 +72,10 @@ def component_xml(wrapper, top):
     buses = _element(component, "busInterfaces")
     for interface in wrapper.interfaces:
         _bus_interface(buses, interface)
+    maps = _element(component, "memoryMaps")
+    for interface in wrapper.interfaces:
+        if interface.registers:
+            _memory_map(maps, interface)
     model = _element(component, "model")
     views = _element(model, "views")
     for name, (display, environment) in VIEWS.items():
@@ -94,10 +103,17 @@ def wrapper(spec, engine=None, clock_hz=CLOCK_HZ):
     return AxiStreamGenerator(spec, clock_hz) if engine is None else AxiStreamEngine(spec, engine, clock_hz)
 
 
+def driver_files():
+    """{path in the IP folder: bytes} of the host driver (host/ as it is)."""
+    folder = Path(host.__file__).parent
+    return {f"{DRIVER}/{path.name}": path.read_bytes() for path in sorted(folder.glob("*.py"))}
+
+
 def write_ip(spec, out_dir, force=False, clock_hz=CLOCK_HZ, engine=None):
-    """Write `<name>_axis.v`, `<name>_axis.core` and `component.xml` of the generator of `spec` (or, with `engine`
-    "fp32" or "bf16", of the ZO engine around it) as the folder `out_dir` (pezo.files: whole or not at all; a
-    non-empty folder only with `force`, and only pezo's); returns the top name and {stream interface: tdata bits}."""
+    """Write `<name>_axis.v`, `<name>_axis.core`, `component.xml` and the driver `pezo_host/` of the generator of
+    `spec` (or, with `engine` "fp32" or "bf16", of the ZO engine around it) as the folder `out_dir` (pezo.files:
+    whole or not at all; a non-empty folder only with `force`, and only pezo's); returns the top name and {stream
+    interface: tdata bits}."""
     if not 1_000 <= clock_hz <= 10**10:
         raise ValueError(f"clock_hz={clock_hz} is out of range: allowed 1 kHz .. 10 GHz")
     out_dir, top = Path(out_dir), f"{default_name(spec, check_engine(engine))}_axis"
@@ -105,7 +121,7 @@ def write_ip(spec, out_dir, force=False, clock_hz=CLOCK_HZ, engine=None):
     block = wrapper(spec, engine, clock_hz)
     text = verilog.convert(block, name=top, emit_src=False)
     write_folder(out_dir, {f"{top}.v": text.encode(), f"{top}.core": core_file(block, top).encode(),
-                           "component.xml": component_xml(block, top)}, force)
+                           "component.xml": component_xml(block, top), **driver_files()}, force)
     return top, block.streams()
 
 
@@ -124,7 +140,9 @@ def _bus_interface(parent, interface):
     vendor, library, name, version = interface.bus
     _element(bus, "busType", vendor=vendor, library=library, name=name, version=version)
     _element(bus, "abstractionType", vendor=vendor, library=library, name=f"{name}_rtl", version=version)
-    _element(bus, interface.mode)
+    mode = _element(bus, interface.mode)
+    if interface.registers:
+        _element(mode, "memoryMapRef", memoryMapRef=interface.name)
     port_maps = _element(bus, "portMaps")
     for logical, physical in interface.ports.items():
         port_map = _element(port_maps, "portMap")
@@ -135,6 +153,38 @@ def _bus_interface(parent, interface):
         parameter = _element(parameters, "parameter")
         _element(parameter, "name", key)
         _element(parameter, "value", value, id=f"BUSIFPARAM_VALUE.{interface.name.upper()}.{key}")
+
+
+def _memory_map(parent, interface):
+    """The interface's registers as a memory map of one 4 KiB register block."""
+    memory_map = _element(parent, "memoryMap")
+    _element(memory_map, "name", interface.name)
+    block = _element(memory_map, "addressBlock")
+    for tag, text in (("name", "registers"), ("baseAddress", 0), ("range", BLOCK_BYTES), ("width", 32),
+                      ("usage", "register")):
+        _element(block, tag, text)
+    for register in interface.registers:
+        element = _element(block, "register")
+        _element(element, "name", register.name)
+        _element(element, "description", register.description)
+        _element(element, "addressOffset", f"0x{register.address:X}")
+        _element(element, "size", 32)
+        reset = _element(element, "reset")
+        _element(reset, "value", f"0x{sum(f.reset << f.bit for f in register.fields):X}")
+        for field in register.fields:
+            _field(element, field)
+
+
+def _field(parent, field):
+    element = _element(parent, "field")
+    _element(element, "name", field.name)
+    _element(element, "description", field.description)
+    _element(element, "bitOffset", field.bit)
+    _element(element, "bitWidth", field.width)
+    _element(element, "volatile", str(field.access in ("ro", "w1c")).lower())
+    _element(element, "access", ACCESS[field.access])
+    if field.access == "w1c":
+        _element(element, "modifiedWriteValue", "oneToClear")
 
 
 def _port(parent, name, direction, width):

@@ -1,59 +1,111 @@
-"""cocotb bench for the ZO engine's AXI4-Stream wrapper (hw/axi_stream.py AxiStreamEngine): cocotbext-axi's
-AxiStreamSource offers the weights with random gaps, and two AxiStreamSinks take the perturbed and the updated
-weights with random backpressure, for the passes of ZO steps; an update pass's output becomes the weights.
+"""cocotb benches for the ZO engine's IP (hw/axi_stream.py AxiStreamEngine), driven as a ZCU102's processor drives
+it: the host driver (host/driver.py) over the AXI4-Lite registers, and two AXI DMAs (sim/processor.py:
+cocotbext-axi's source and sinks, with random gaps and backpressure on all three streams).
 
-Environment: PEZO_ENGINE_PLAN, a JSON file {e, length, bits (per value), weights (ints, lane 0 of beat 0 first),
-passes [{mode, c, d}]}; PEZO_DUMP (output: JSON, per pass the received values as ints). A sink ends a frame at
-tlast, so a frame's length shows where tlast was.
+- `passes`: the passes of PEZO_ENGINE_PLAN, a JSON file {e, bits (per value), weights (the format's bits, lane 0
+  of beat 0 first), passes [{mode, c, d}]}; writes to PEZO_DUMP (JSON) each pass's output values as ints, and the
+  status registers at the end.
+- `length_errors`: transfers of the wrong length set STATUS.length_error and count in ERRORS, the driver raises,
+  and the passes still come out whole; PEZO_ENGINE_PLAN holds {length}.
+- `host`: PEZO_ENGINE_HOST names `module:Class`; an object of it, made from the plan, drives the engine
+  (`drive(engine)`, in the driver's thread), as pezo/hil.py's host does for `pezo hil --via axi`.
 """
+import importlib
 import json
 import os
-import random
 
 import cocotb
+import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, with_timeout
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
+from cocotb.task import bridge
+from cocotb.triggers import ClockCycles
 
-UPDATE = 2
+from pezo.host.driver import EngineError, ZOEngine
+
+from .processor import Dma, Mmio
+
+MODES = ("perturb-plus", "perturb-minus", "update")
 
 
-def pack(values, bits):
-    return b"".join(value.to_bytes(bits // 8, "little") for value in values)
+def plan():
+    with open(os.environ["PEZO_ENGINE_PLAN"]) as file:
+        return json.load(file)
 
 
-def unpack(data, bits):
-    size = bits // 8
-    return [int.from_bytes(data[i:i + size], "little") for i in range(0, len(data), size)]
+async def start(dut):
+    """Clock, reset, and the processor's MMIO and two DMAs; returns the arguments of a ZOEngine."""
+    Clock(dut.aclk, 10, unit="ns").start()
+    dut.aresetn.value = 0
+    mmio = Mmio(dut, "s_axi_ctrl", dut.aclk, dut.aresetn)
+    weights = Dma(dut, dut.aclk, dut.aresetn, send="s_axis_weights", receive="m_axis_updated", seed=5)
+    perturbed = Dma(dut, dut.aclk, dut.aresetn, receive="m_axis_perturbed", seed=9)
+    await ClockCycles(dut.aclk, 3)
+    dut.aresetn.value = 1
+    await ClockCycles(dut.aclk, 2)
+    return mmio, weights, perturbed
+
+
+def dump(value):
+    with open(os.environ["PEZO_DUMP"], "w") as file:
+        json.dump(value, file)
+
+
+@cocotb.test(timeout_time=20, timeout_unit="ms")
+async def passes(dut):
+    ports, work = await start(dut), plan()
+
+    def run():
+        engine = ZOEngine(*ports)
+        engine.load_bits(np.array(work["weights"]))
+        engine.write("E", work["e"])
+        outputs = [engine.run_pass(MODES[item["mode"]], item["c"], item["d"])[:engine.count].tolist()
+                   for item in work["passes"]]
+        return {"passes": outputs, "status": engine.status()}
+    dump(await bridge(run)())
+
+
+@cocotb.test(timeout_time=20, timeout_unit="ms")
+async def length_errors(dut):
+    ports, length = await start(dut), plan()["length"]
+    _, weights_dma, perturbed_dma = ports
+
+    def run():
+        engine = ZOEngine(*ports)
+        found = {"clean": engine.status()}
+        engine.load_bits(np.zeros(length * engine.lanes, dtype=np.uint32))
+        # one pass of `length` beats sent as two transfers: the first ends early, with tlast
+        beats = [np.zeros(count * engine.lanes, dtype=engine.buffers["weights"].dtype) for count in (length - 1, 1)]
+        perturbed_dma.recvchannel.transfer(engine.buffers["perturbed"])
+        for part in beats:
+            weights_dma.sendchannel.transfer(part)
+            weights_dma.sendchannel.wait()
+        perturbed_dma.recvchannel.wait()
+        found["early"] = {**engine.status(), "received": perturbed_dma.recvchannel.transferred}
+        try:
+            engine.check()
+        except EngineError as error:
+            found["raised"] = str(error)
+        engine.clear_errors()
+        found["cleared"] = engine.status()
+        # two passes sent as one transfer: tlast is missing on the first pass's last beat
+        zeros = np.zeros(2 * length * engine.lanes, dtype=engine.buffers["weights"].dtype)
+        perturbed_dma.recvchannel.transfer(engine.buffers["perturbed"])
+        weights_dma.sendchannel.transfer(zeros)
+        perturbed_dma.recvchannel.wait()
+        perturbed_dma.recvchannel.transfer(engine.buffers["perturbed"])
+        perturbed_dma.recvchannel.wait()
+        weights_dma.sendchannel.wait()
+        found["missing"] = engine.status()
+        engine.clear_errors()
+        engine.run_pass("perturb-plus")
+        found["after"] = engine.status()
+        return found
+    dump(await bridge(run)())
 
 
 @cocotb.test()
-async def zo_steps(dut):
-    with open(os.environ["PEZO_ENGINE_PLAN"]) as file:
-        plan = json.load(file)
-    Clock(dut.aclk, 10, unit="ns").start()
-    bus = lambda prefix: AxiStreamBus.from_prefix(dut, prefix)  # noqa: E731
-    source = AxiStreamSource(bus("s_axis_weights"), dut.aclk, dut.aresetn, reset_active_level=False)
-    sinks = {name: AxiStreamSink(bus(f"m_axis_{name}"), dut.aclk, dut.aresetn, reset_active_level=False)
-             for name in ("perturbed", "updated")}
-    chance = random.Random(5)
-    for port in [source, *sinks.values()]:
-        port.set_pause_generator(iter(lambda: chance.random() < 0.4, None))
-    for name, value in [("aresetn", 0), ("mode", 0), ("e", plan["e"]), ("c", 0), ("d", 0),
-                        ("length", plan["length"])]:
-        getattr(dut, name).value = value
-    await ClockCycles(dut.aclk, 3)
-    dut.aresetn.value = 1
-    weights, received = plan["weights"], []
-    for item in plan["passes"]:
-        await FallingEdge(dut.aclk)
-        dut.mode.value, dut.c.value, dut.d.value = item["mode"], item["c"], item["d"]
-        await source.send(AxiStreamFrame(pack(weights, plan["bits"])))
-        sink = sinks["updated" if item["mode"] == UPDATE else "perturbed"]
-        frame = await with_timeout(sink.recv(compact=False), 40 * (plan["length"] + 64) * 10, "ns")
-        received.append(unpack(bytes(frame.tdata), plan["bits"]))
-        weights = received[-1] if item["mode"] == UPDATE else weights
-        await source.wait()
-    assert all(sink.empty() for sink in sinks.values()), "a sink received beats beyond the passes"
-    with open(os.environ["PEZO_DUMP"], "w") as file:
-        json.dump(received, file)
+async def host(dut):
+    ports = await start(dut)
+    module, _, name = os.environ["PEZO_ENGINE_HOST"].partition(":")
+    driver = getattr(importlib.import_module(module), name)(plan())
+    await bridge(lambda: driver.drive(ZOEngine(*ports)))()

@@ -58,7 +58,7 @@ module pezo_engine_harness #(
 `ifdef PEZO_HOP
         .hop(hop),
 `endif
-        .mode(mode), .e(e), .c(c), .d(d), .length(length), .busy(busy)
+        .mode(mode), .e(e), .c(c), .d(d), .length(length), .busy(busy), .restart(1'b0)
     );
 
     assign idle = received == beats;

@@ -1,24 +1,26 @@
-"""The layers' import directions (docs/architecture.md): spec and golden model at the bottom, hardware, simulation
+"""The layers' import directions (docs/architecture.md): the host driver alone (it runs on the board's processor),
+spec and golden model at the bottom, hardware, simulation
 and synthesis on them, the trainer on the golden model alone, the sweep on the trainer and synthesis, and the
 command line on top; files, cache and errors below everything. No module imports upwards or sideways."""
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-PACKAGES = {"golden": "golden", "hw": "hw", "sim": "sim", "synth": "synth", "train": "train", "sweep": "sweep"}
+PACKAGES = {"host": "host", "golden": "golden", "hw": "hw", "sim": "sim", "synth": "synth", "train": "train", "sweep": "sweep"}
 BASE = {"pezo", "pezo.files", "pezo.cache", "pezo.errors"}
 APPLICATION = {"pezo.cli", "pezo.options", "pezo.hil"}
 """Modules of the application layer besides each package's cli.py: the commands, their options, and training
 through the simulated RTL (which joins sim and train)."""
 MAY_IMPORT = {
     "base": {"base"},
+    "host": {"host"},
     "golden": {"base", "golden"},
-    "hw": {"base", "golden", "hw"},
-    "sim": {"base", "golden", "hw", "sim"},
+    "hw": {"base", "golden", "host", "hw"},
+    "sim": {"base", "golden", "host", "hw", "sim"},
     "synth": {"base", "golden", "hw", "synth"},
     "train": {"base", "golden", "train"},
     "sweep": {"base", "golden", "synth", "train", "sweep"},
-    "application": {"base", "golden", "hw", "sim", "synth", "train", "sweep", "application"},
+    "application": {"base", "host", "golden", "hw", "sim", "synth", "train", "sweep", "application"},
 }
 
 

@@ -1,6 +1,7 @@
 """The IP folder (`pezo synth ip`): Vivado's interface attributes on the Verilog ports, an IP-XACT component.xml
-valid against the IEEE 1685-2009 schema and agreeing with the Verilog, a FuseSoC core that FuseSoC reads and lints
-with Verilator; and the synchroniser constraints of the Vivado flow, run by a real Tcl interpreter."""
+valid against the IEEE 1685-2009 schema and agreeing with the Verilog and the register map, a FuseSoC core that
+FuseSoC reads and lints with Verilator, a host driver that runs without pezo; and the synchroniser constraints of
+the Vivado flow, run by a real Tcl interpreter."""
 import re
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import yaml
 
 from pezo.cli import main
 from pezo.golden import PAPER_DEFAULTS, OtfSpec, PoolSpec
+from pezo.host.registers import engine_registers, generator_registers
+from pezo.hw.axi_lite import BUS
 from pezo.hw.axi_stream import interfaces
 from pezo.hw.ip import SPIRIT, write_ip
 from pezo.sim.runner import prepare_verilator
@@ -22,6 +25,11 @@ BLOCKS = {"otf-7x8": ("otf-7x8", None), "pool-255x8-l3": ("pool-255x8-l3", None)
 """IP folders tested: (generator, engine weight format or None for the generator's own IP)."""
 NS = {"spirit": SPIRIT}
 ENGINE_STREAMS = ("S_AXIS_WEIGHTS", "M_AXIS_PERTURBED", "M_AXIS_UPDATED")
+CONTROL = {f"s_axi_ctrl_{name}": f"xilinx.com:interface:aximm:1.0 S_AXI_CTRL {name.upper()}" for name in BUS}
+CONTROL_PARAMETERS = ("XIL_INTERFACENAME S_AXI_CTRL, PROTOCOL AXI4LITE, DATA_WIDTH 32, ADDR_WIDTH 12, "
+                      "FREQ_HZ 250000000, ID_WIDTH 0, READ_WRITE_MODE READ_WRITE, HAS_BURST 0, HAS_LOCK 0, HAS_PROT 0, "
+                      "HAS_CACHE 0, HAS_QOS 0, HAS_REGION 0, HAS_WSTRB 1, HAS_BRESP 1, HAS_RRESP 1, "
+                      "SUPPORTS_NARROW_BURST 0, NUM_READ_OUTSTANDING 1, NUM_WRITE_OUTSTANDING 1, MAX_BURST_LENGTH 1")
 
 
 @pytest.fixture(scope="module", params=sorted(BLOCKS))
@@ -53,7 +61,7 @@ def verilog_ports(text, top):
 def test_folder_and_core_file(ip):
     block, folder, top, streams = ip
     assert sorted(path.name for path in folder.iterdir()) == sorted(
-        [".pezo.json", "component.xml", f"{top}.core", f"{top}.v"])
+        [".pezo.json", "component.xml", f"{top}.core", f"{top}.v", "pezo_host"])
     assert streams == {"otf-7x8": {"M_AXIS": 64}, "pool-255x8-l3": {"M_AXIS": 32},
                        "engine-bf16-pool-255x8-l3": dict.fromkeys(ENGINE_STREAMS, 48)}[block]
     description = yaml.safe_load((folder / f"{top}.core").read_text())
@@ -72,7 +80,7 @@ def test_interface_attributes(ip):
         return check_engine_attributes(ports)
     tdata = streams["M_AXIS"]
     assert set(ports) == {"aclk", "aresetn", "m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tlast",
-                          "length", "next", "replay", "done", "busy"}
+                          "next", "replay", "done", "busy", *CONTROL}
     assert ports["m_axis_tdata"][:2] == ("out", tdata)
     info = {name: attrs.get("X_INTERFACE_INFO") for name, (_, _, attrs) in ports.items()}
     assert info == {"m_axis_tdata": "xilinx.com:interface:axis:1.0 M_AXIS TDATA",
@@ -81,36 +89,38 @@ def test_interface_attributes(ip):
                     "m_axis_tlast": "xilinx.com:interface:axis:1.0 M_AXIS TLAST",
                     "aclk": "xilinx.com:signal:clock:1.0 aclk CLK",
                     "aresetn": "xilinx.com:signal:reset:1.0 aresetn RST",
-                    "length": None, "next": None, "replay": None, "done": None, "busy": None}
+                    "next": None, "replay": None, "done": None, "busy": None, **CONTROL}
     parameters = {name: attrs["X_INTERFACE_PARAMETER"] for name, (_, _, attrs) in ports.items()
                   if "X_INTERFACE_PARAMETER" in attrs}
     assert parameters == {
         "m_axis_tdata": f"XIL_INTERFACENAME M_AXIS, TDATA_NUM_BYTES {tdata // 8}, TDEST_WIDTH 0, TID_WIDTH 0, "
                         "TUSER_WIDTH 0, HAS_TREADY 1, HAS_TSTRB 0, HAS_TKEEP 0, HAS_TLAST 1, FREQ_HZ 250000000",
-        "aclk": "XIL_INTERFACENAME aclk, ASSOCIATED_BUSIF M_AXIS, ASSOCIATED_RESET aresetn, FREQ_HZ 250000000",
-        "aresetn": "XIL_INTERFACENAME aresetn, POLARITY ACTIVE_LOW"}
+        "aclk": "XIL_INTERFACENAME aclk, ASSOCIATED_BUSIF M_AXIS:S_AXI_CTRL, ASSOCIATED_RESET aresetn, "
+                "FREQ_HZ 250000000",
+        "aresetn": "XIL_INTERFACENAME aresetn, POLARITY ACTIVE_LOW", "s_axi_ctrl_awaddr": CONTROL_PARAMETERS}
 
 
 def check_engine_attributes(ports):
-    """The engine's ports: its three streams, each port attributed to its own interface (the two masters' data
-    would be one net without the gate on m_axis_updated, and would then share their attributes)."""
-    controls = {"mode": 2, "e": 6, "c": 32, "d": 32, "length": 32, "busy": 1}
+    """The engine's ports: its three streams and its register interface, nothing else, each port attributed to its
+    own interface (the two masters' data would be one net without the gate on m_axis_updated, and would then share
+    their attributes)."""
     expected = {"aclk": "xilinx.com:signal:clock:1.0 aclk CLK", "aresetn": "xilinx.com:signal:reset:1.0 aresetn RST",
-                **dict.fromkeys(controls)}
+                **CONTROL}
     for interface in ENGINE_STREAMS:
-        for signal in ("TDATA", "TVALID", "TREADY") + (("TLAST",) if interface.startswith("M") else ()):
+        for signal in ("TDATA", "TVALID", "TREADY", "TLAST"):
             expected[f"{interface.lower()}_{signal.lower()}"] = f"xilinx.com:interface:axis:1.0 {interface} {signal}"
     assert {name: attrs.get("X_INTERFACE_INFO") for name, (_, _, attrs) in ports.items()} == expected
-    assert {name: ports[name][1] for name in controls} == controls
     assert ports["s_axis_weights_tdata"][:2] == ("in", 48) and ports["m_axis_updated_tdata"][:2] == ("out", 48)
+    assert ports["s_axi_ctrl_awaddr"][:2] == ("in", 12) and ports["s_axi_ctrl_rdata"][:2] == ("out", 32)
     parameters = {name: attrs["X_INTERFACE_PARAMETER"] for name, (_, _, attrs) in ports.items()
                   if "X_INTERFACE_PARAMETER" in attrs}
     assert parameters["aclk"] == ("XIL_INTERFACENAME aclk, ASSOCIATED_BUSIF S_AXIS_WEIGHTS:M_AXIS_PERTURBED:"
-                                  "M_AXIS_UPDATED, ASSOCIATED_RESET aresetn, FREQ_HZ 250000000")
+                                  "M_AXIS_UPDATED:S_AXI_CTRL, ASSOCIATED_RESET aresetn, FREQ_HZ 250000000")
+    assert parameters["s_axi_ctrl_awaddr"] == CONTROL_PARAMETERS
     for interface in ENGINE_STREAMS:
         assert parameters[f"{interface.lower()}_tdata"] == (
             f"XIL_INTERFACENAME {interface}, TDATA_NUM_BYTES 6, TDEST_WIDTH 0, TID_WIDTH 0, TUSER_WIDTH 0, "
-            f"HAS_TREADY 1, HAS_TSTRB 0, HAS_TKEEP 0, HAS_TLAST {int(interface.startswith('M'))}, FREQ_HZ 250000000")
+            f"HAS_TREADY 1, HAS_TSTRB 0, HAS_TKEEP 0, HAS_TLAST 1, FREQ_HZ 250000000")
 
 
 def _schema():
@@ -159,6 +169,46 @@ def test_component_xml_describes_the_verilog(ip):
     for name, (kind, mode, maps, parameters) in buses.items():
         for logical, physical in maps.items():
             assert ports[physical][2]["X_INTERFACE_INFO"].endswith(f" {name} {logical}")
+
+
+def test_component_xml_holds_the_register_map(ip):
+    """S_AXI_CTRL refers to a memory map of one 4 KiB register block whose registers and fields are the map's."""
+    block, folder, top, streams = ip
+    name, engine = BLOCKS[block]
+    spec = SPECS[name]
+    registers = (generator_registers(spec.lanes, spec.length_bits, spec.hop_bits) if engine is None else
+                 engine_registers(spec.lanes, engine, spec.length_bits, spec.hop_bits))
+    component = ET.parse(folder / "component.xml").getroot()
+    text = lambda element, path: element.find(path, NS).text  # noqa: E731
+    bus, = (b for b in component.iterfind("spirit:busInterfaces/spirit:busInterface", NS)
+            if text(b, "spirit:name") == "S_AXI_CTRL")
+    assert bus.find("spirit:slave/spirit:memoryMapRef", NS).attrib[f"{{{SPIRIT}}}memoryMapRef"] == "S_AXI_CTRL"
+    memory_map, = component.iterfind("spirit:memoryMaps/spirit:memoryMap", NS)
+    assert text(memory_map, "spirit:name") == "S_AXI_CTRL"
+    block_element = memory_map.find("spirit:addressBlock", NS)
+    assert [text(block_element, f"spirit:{tag}") for tag in ("baseAddress", "range", "width", "usage")] == [
+        "0", "4096", "32", "register"]
+    access = {"rw": "read-write", "ro": "read-only", "w1c": "read-write", "w1p": "write-only", "const": "read-only"}
+    found = [(text(r, "spirit:name"), int(text(r, "spirit:addressOffset"), 16), int(text(r, "spirit:reset/spirit:value"), 16),
+              [(text(f, "spirit:name"), int(text(f, "spirit:bitOffset")), int(text(f, "spirit:bitWidth")),
+                text(f, "spirit:access"), getattr(f.find("spirit:modifiedWriteValue", NS), "text", None))
+               for f in r.iterfind("spirit:field", NS)])
+             for r in block_element.iterfind("spirit:register", NS)]
+    assert found == [(r.name, r.address, sum(f.reset << f.bit for f in r.fields),
+                      [(f.name, f.bit, f.width, access[f.access], "oneToClear" if f.access == "w1c" else None)
+                       for f in r.fields]) for r in registers]
+    info, = (entry for entry in found if entry[0] == "INFO")
+    assert info[2] & 0xFF == spec.lanes and (info[2] >> 16) & 0x3F == spec.length_bits
+
+
+def test_the_ip_folder_driver_runs_without_pezo(ip):
+    """The copy of host/ imports nothing of pezo: the board's processor runs it with numpy alone."""
+    block, folder, top, streams = ip
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from pezo_host import driver, registers; "
+            "assert not any(name == 'pezo' or name.startswith('pezo.') for name in sys.modules), sorted(sys.modules); "
+            "print(hex(registers.ENGINE_ID), driver.REGISTER['STATUS'])")
+    result = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.split() == ["0x50455a45", "32"], result.stderr
 
 
 def test_fusesoc_reads_and_lints_the_core(ip, tmp_path):
