@@ -54,9 +54,9 @@ def _length_and_hop(address, length_bits, hop_bits):
     return registers
 
 
-def engine_registers(lanes=1, fmt="fp32", length_bits=32, hop_bits=0):
-    """The engine IP's registers, for its lanes, weight format and the widths of its length and hop (the defaults
-    give the offsets, which never change)."""
+def engine_registers(lanes=1, fmt="fp32", length_bits=32, hop_bits=32):
+    """The engine IP's registers, for its lanes, weight format and the widths of its length and hop (0: no HOP);
+    the defaults give every register, at the offsets every build shares."""
     return [
         *_identity(ENGINE_ID),
         _info(length_bits, hop_bits, lanes, fmt),
@@ -78,7 +78,7 @@ def engine_registers(lanes=1, fmt="fp32", length_bits=32, hop_bits=0):
     ]
 
 
-def generator_registers(lanes=1, length_bits=32, hop_bits=0):
+def generator_registers(lanes=1, length_bits=32, hop_bits=32):
     """The generator IP's registers (its `next` and `replay` ports stay, for logic beside it; the commands here
     act on the same generator)."""
     return [

@@ -199,7 +199,6 @@ def hil_command(args):
     """Train through the simulated engine and generator; compare every step with the golden trainer."""
     from .files import work_folder
     from . import hil
-    from .sim import engine_sim
     from .train.loop import Config
     if not (args.preset or args.spec or args.manifest or args.strategy):
         args.preset = "pool-4095x12"
@@ -210,8 +209,8 @@ def hil_command(args):
                     numerics=args.numerics, steps=args.steps, lr=args.lr, eps=args.eps, k=args.k,
                     batch_size=args.batch_size, seed=args.train_seed, test_size=args.test_size)
     config.check()
-    with work_folder(args.out, engine_sim.OWNS + ["run/", "report.json"]) as folder:
-        outcome = hil.train_through_rtl(dataclasses.asdict(config), args.steps, args.simulator, folder)
+    with work_folder(args.out, hil.OWNS[args.via]) as folder:
+        outcome = hil.train_through_rtl(dataclasses.asdict(config), args.steps, args.simulator, folder, args.via)
     for step in outcome.steps:
         losses = step["loss_plus"] == step["golden_loss_plus"] and step["loss_minus"] == step["golden_loss_minus"]
         weights = "bit-identical" if step["weights_identical"] else f"{step['weights_differing']} differ"
@@ -219,11 +218,12 @@ def hil_command(args):
               f"{step['projected_grad']:+.4e}; the golden trainer's losses {'equal' if losses else 'DIFFER'}, "
               f"weights {weights}")
     verdict = "PASS" if outcome.identical else "FAIL"
+    timing = (f"simulation {outcome.seconds:.1f} s, build {outcome.build_seconds:.1f} s"
+              if outcome.build_seconds is not None else f"build and simulation {outcome.seconds:.1f} s")
     print(f"{verdict} {len(outcome.steps)} ZO steps of {args.model} ({outcome.weights:,} weights) through the "
-          f"{'bf16' if args.numerics == 'engine-bf16' else 'fp32'} engine around {spec.label} on {args.simulator}: "
-          f"every perturbed and updated weight "
-          f"from the RTL; simulation {outcome.seconds:.1f} s, build {outcome.build_seconds:.1f} s; report in "
-          f"{args.out / 'report.json'}")
+          f"{'bf16' if args.numerics == 'engine-bf16' else 'fp32'} engine around {spec.label} on {args.simulator}"
+          f"{' (its AXI IP, driven by the host driver)' if args.via == 'axi' else ''}: every perturbed and updated "
+          f"weight from the RTL; {timing}; report in {args.out / 'report.json'}")
     return 0 if outcome.identical else 1
 
 
@@ -296,6 +296,9 @@ def parser():
     hil_parser.add_argument("--numerics", choices=["engine", "engine-bf16"], default="engine",
                             help="fp32 (engine) or bf16 (engine-bf16) weights")
     hil_parser.add_argument("--simulator", choices=["icarus", "verilator"], default="verilator")
+    hil_parser.add_argument("--via", choices=["harness", "axi"], default="harness",
+                            help="harness: the engine in a harness whose memory holds the weights (default); axi: "
+                                 "its AXI IP, driven by the host driver (host/driver.py) over AXI4-Lite and two DMAs")
     hil_parser.add_argument("--steps", type=int, default=4, help="ZO steps (default 4)")
     hil_parser.add_argument("--lr", type=float, default=1e-3, help="default 1e-3")
     hil_parser.add_argument("--eps", type=float, default=2.0 ** -10, help="a power of two (default 2^-10)")

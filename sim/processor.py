@@ -4,8 +4,10 @@
 (`sendchannel` and `recvchannel`, each with `transfer(buffer)` and `wait()`) over an AxiStreamSource and an
 AxiStreamSink. Their methods block, as PYNQ's do: the driver runs in a thread beside the simulator
 (`cocotb.task.bridge`), and each method waits there for the coroutine it starts (`cocotb.task.resume`). Every
-stream has random gaps or backpressure, from `seed`.
+stream has random gaps or backpressure, from `seed`. They log warnings only: cocotbext-axi would log every
+transfer's data.
 """
+import logging
 import random
 
 import cocotb
@@ -19,6 +21,8 @@ class Mmio:
 
     def __init__(self, dut, prefix, clock, reset):
         self.master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, prefix), clock, reset, reset_active_level=False)
+        quiet(self.master.write_if)
+        quiet(self.master.read_if)
 
     def read(self, offset, length=4):
         response = resume(self.master.read)(offset, length)
@@ -32,10 +36,15 @@ class Mmio:
             raise OSError(f"writing {offset:#x} answered {response.resp.name}")
 
 
+def quiet(port):
+    port.log.setLevel(logging.WARNING)
+    return port
+
+
 def _gaps(port, seed, chance=0.4):
     rng = random.Random(seed)
     port.set_pause_generator(iter(lambda: rng.random() < chance, None))
-    return port
+    return quiet(port)
 
 
 class SendChannel:

@@ -1,6 +1,7 @@
-"""The AXI4-Stream wrappers: packets received by cocotbext-axi's AxiStreamSink under random backpressure equal the
-golden perturbations bit for bit (with replays and moves to the next perturbation), and the ZO engine's passes the
-golden engine's, on both simulators."""
+"""The AXI wrappers: packets received by cocotbext-axi's AxiStreamSink under random backpressure equal the golden
+perturbations bit for bit (with replays and moves to the next perturbation, on the ports and through the registers),
+and the ZO engine's passes, run by the host driver over AXI4-Lite and two DMAs, the golden engine's, on both
+simulators; a transfer of the wrong length is flagged."""
 import json
 
 import pytest
@@ -12,7 +13,8 @@ from pezo.sim import engine_sim
 from pezo.sim.unit import run_bench
 
 SPECS = {"otf-7x8": OtfSpec(generators=7, width=8, seed=5), "pool-255x8-l3": PoolSpec(size=255, bits=8, lanes=3)}
-LENGTH, PLAN = 40, "rrnrnn"
+LENGTH, PLAN = 40, "rRnrNn"
+"""Commands after each packet: lower case on the ports, upper case through the COMMAND register."""
 
 
 def expected_packets(spec):
@@ -26,7 +28,7 @@ def expected_packets(spec):
             word = sum((value & ((1 << m_bits) - 1)) << (lane * m_bits) for lane, value in enumerate(row))
             words.append(word | (exponent & ((1 << e_bits) - 1)) << (spec.lanes * m_bits))
         packets.append(words)
-        start += LENGTH if command == "n" else 0
+        start += LENGTH if command in "nN" else 0
     return packets
 
 
@@ -38,8 +40,9 @@ def test_packets_bit_exact(name, simulator, tmp_path):
     dump = tmp_path / "packets.txt"
     assert run_bench([tmp_path / "ip" / f"{top}.v"], top, "pezo.sim.axi_bench", simulator, tmp_path / "run",
                      {"PEZO_LENGTH": LENGTH, "PEZO_PLAN": PLAN, "PEZO_DUMP": dump})
-    got = [[int(word, 16) for word in line.split()] for line in dump.read_text().splitlines()]
-    assert got == expected_packets(spec)
+    *lines, registers = dump.read_text().splitlines()
+    assert [[int(word, 16) for word in line.split()] for line in lines] == expected_packets(spec)
+    assert registers == f"{len(PLAN) + 1} 1"      # PACKETS counts every packet; STATUS: done, not busy
 
 
 @pytest.mark.parametrize("name, fmt, simulator", [("pool-255x8-l3", "fp32", "icarus"), ("otf-7x8", "bf16", "icarus"),

@@ -34,3 +34,16 @@ def test_training_through_the_rtl_is_bit_identical(tmp_path, capsys, numerics, s
     order = [name for name, _ in models.load("rt-tiny").model.named_parameters()]      # the engine's order
     flat = torch.cat([saved[name].reshape(-1) for name in order])
     assert hashlib.sha256(flat.view(torch.int32).numpy().tobytes()).hexdigest() == report[-1]["weights_sha256"]
+
+
+def test_the_host_driver_trains_through_the_ip_bit_for_bit(tmp_path, capsys):
+    """`pezo hil --via axi`: the host driver (host/driver.py) takes ZO steps through the engine's AXI IP, writing its
+    registers over AXI4-Lite and moving the weights through two DMAs (cocotbext-axi playing the processor), on
+    Verilator; every perturbed weight, both losses and every weight after the step equal the golden trainer's."""
+    assert main(["hil", "--out", str(tmp_path / "hil"), "--via", "axi", "--numerics", "engine", "--steps", "1",
+                 "--strategy", "pool", "--size", "255", "--bits", "8", "--lanes", "5", *COMMON]) == 0
+    assert "PASS 1 ZO steps" in capsys.readouterr().out
+    report = json.loads((tmp_path / "hil" / "report.json").read_text())["steps"]
+    assert len(report) == 1 and report[0]["identical"] and report[0]["perturbed_differing"] == [0, 0]
+    assert sorted(path.name for path in (tmp_path / "hil").iterdir()) == [
+        ".pezo.json", ".pezo.lock", "ip", "plan.json", "report.json", "run"]
