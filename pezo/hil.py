@@ -57,9 +57,10 @@ def make_run(config):
 
 
 class Host:
-    """The host side of the training loop, run inside the simulator's Python by sim/engine_driver.py: chooses each
-    pass's mode and scalars, reads the engine's output from the dump, computes the losses and c, and keeps the
-    golden trainer in step."""
+    """The host side of the training loop, run inside the simulator's Python: computes the losses and c, and keeps
+    the golden trainer in step. Via the harness (sim/engine_driver.py) it chooses each pass's mode and scalars
+    (`next_pass`) and reads the engine's output from the dump (`passed`); via the AXI IP
+    (sim/axi_engine_bench.py) the host driver does both, and the host only gives it the loss (`drive`)."""
 
     def __init__(self, plan):
         self.plan, self.run = plan, make_run(plan["config"])
@@ -90,9 +91,9 @@ class Host:
         bits = lane_bits(words, self.run.zo.source.spec.lanes, format_bits(self.fmt))
         values = from_bits(bits.view(-1), self.fmt)[:self.run.zo.values]
         if STEP_MODES[self.pass_number] != UPDATE:
-            self.losses.append(self.loss(values))
-            return
-        self.compare(values)
+            self.loss(values)
+        else:
+            self.compare(values)
 
     def drive(self, engine):
         """`pezo hil --via axi`: the steps, each taken by the host driver's `engine` (host/driver.py ZOEngine)."""

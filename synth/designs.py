@@ -1,5 +1,7 @@
 """The designs `pezo synth` measures: a generator and each of its blocks alone (the default ones: the top, its
 strategy's blocks (hw/generator.py GENERATORS) and the sequencer), and the Gaussian baseline."""
+from pezo.hw.axi_lite import RegisterBlock
+from pezo.hw.axi_stream import registers
 from pezo.hw.engine import Engine
 from pezo.hw.engine_lane import EngineLane
 from pezo.hw.export import default_name
@@ -7,9 +9,11 @@ from pezo.hw.gaussian import GaussianLanes
 from pezo.hw.generator import GENERATORS, check_buildable, generator
 from pezo.hw.sequencer import Sequencer
 
-ENGINES = ("engine_fp32", "engine_bf16", "engine_lane_fp32", "engine_lane_bf16")
-"""Priced when asked for: the ZO engine (hw/engine.py) around the generator, with fp32 or bf16 weights, and one of
-its lanes alone (hw/engine_lane.py, for the generator's mantissa and exponent widths)."""
+ON_REQUEST = ("engine_fp32", "engine_bf16", "engine_lane_fp32", "engine_lane_bf16", "registers_engine",
+           "registers_generator")
+"""Priced when asked for: the ZO engine (hw/engine.py) around the generator, with fp32 or bf16 weights, one of its
+lanes alone (hw/engine_lane.py, for the generator's mantissa and exponent widths), and the AXI4-Lite register block
+of the engine's IP or the generator's (hw/axi_lite.py, for the generator's widths)."""
 
 
 def blocks(spec, names=None):
@@ -24,8 +28,10 @@ def blocks(spec, names=None):
         "engine_bf16": lambda: Engine(spec, "bf16"),
         "engine_lane_fp32": lambda: EngineLane("fp32", spec.mantissa_bits, spec.exponent_bits),
         "engine_lane_bf16": lambda: EngineLane("bf16", spec.mantissa_bits, spec.exponent_bits),
+        "registers_engine": lambda: RegisterBlock(registers(spec, "fp32")),
+        "registers_generator": lambda: RegisterBlock(registers(spec)),
     }
-    allowed = tuple(own) + ENGINES
+    allowed = tuple(own) + ON_REQUEST
     for name in names or ():
         if name not in allowed:
             raise ValueError(f"block {name!r} does not exist for strategy {spec.strategy}: allowed {list(allowed)}")
