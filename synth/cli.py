@@ -1,4 +1,4 @@
-"""`pezo synth`: Yosys cost estimates, the Table 6 comparison, the Vivado/ZCU102 flow and the AXI4-Stream IP."""
+"""`pezo synth`: Yosys cost estimates, the Table 6 comparison, the Vivado/ZCU102 flow and the AXI IP."""
 import json
 import tempfile
 from pathlib import Path
@@ -40,8 +40,9 @@ def add_parser(commands):
                              "power)")
     vivado.set_defaults(run=vivado_command)
 
-    ip = sub.add_parser("ip", help="write the AXI4-Stream IP (Verilog, IP-XACT component.xml for Vivado's IP "
-                        "catalog, FuseSoC core) of a configuration")
+    ip = sub.add_parser("ip", help="write the AXI IP (AXI4-Stream data, AXI4-Lite registers; Verilog, IP-XACT "
+                        "component.xml for Vivado's IP catalog, FuseSoC core, the processor's driver) of a "
+                        "configuration")
     add_spec_options(ip)
     ip.add_argument("--clock-mhz", type=float, default=100.0,
                     help="the clock frequency the IP declares to IP Integrator (FREQ_HZ; default 100)")
@@ -160,6 +161,7 @@ def ip_command(args):
     clock_hz = round(args.clock_mhz * 1e6)
     top, streams = write_ip(spec, args.out, force=args.force, clock_hz=clock_hz, engine=args.engine)
     widths = ", ".join(f"{name} {bits}-bit tdata" for name, bits in streams.items())
-    print(f"wrote the AXI4-Stream IP {top} ({widths}; declared at {args.clock_mhz:g} MHz) into "
-          f"{args.out}/: {top}.v, component.xml (IP-XACT: add the folder to Vivado's IP repositories), {top}.core")
+    print(f"wrote the AXI IP {top} ({widths}; registers on S_AXI_CTRL; declared at {args.clock_mhz:g} MHz) into "
+          f"{args.out}/: {top}.v, component.xml (IP-XACT: add the folder to Vivado's IP repositories), {top}.core, "
+          f"pezo_host/ (the processor's driver)")
     return 0
