@@ -15,12 +15,13 @@ DMA can reach (numpy.zeros off the board; sim/processor.py plays them in simulat
 """
 import numpy as np
 
-from .registers import ENGINE_ID, FORMAT_CODES, MODES, ONE, engine_registers, offsets
+from .registers import ENGINE_ID, FORMAT_CODES, MODES, ONE, engine_registers, fields, mask, offsets
 
-REGISTER = offsets(engine_registers())
-BUSY, LENGTH_ERROR = 1, 2
-"""STATUS bits."""
-CANONICAL_NAN = {"fp32": 0x7FC00000, "bf16": 0x7FC0}
+MAP = engine_registers()
+REGISTER = offsets(MAP)
+LENGTH_ERROR = mask(MAP, "STATUS", "length_error")
+BF16_NAN = 0x7FC0
+"""The canonical quiet NaN the engine stores in bf16 (fp32 weights are stored as they are)."""
 DTYPES = {"fp32": np.uint32, "bf16": np.uint16}
 
 
@@ -31,13 +32,14 @@ class EngineError(RuntimeError):
 def to_bits(values, fmt):
     """The format's bits of float32 `values`, as the engine's memory holds them: fp32 as they are; bf16 rounded to
     nearest even, -0 stored as +0, NaN as the canonical quiet NaN (golden/engine.py's store)."""
-    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    bits = values.view(np.uint32)
     if fmt == "fp32":
         return bits.copy()
     wide = bits.astype(np.uint64)
     rounded = ((wide + 0x7FFF + ((wide >> 16) & 1)) >> 16).astype(np.uint16)
     rounded[rounded == 0x8000] = 0
-    rounded[np.isnan(np.asarray(values, dtype=np.float32))] = CANONICAL_NAN["bf16"]
+    rounded[np.isnan(values)] = BF16_NAN
     return rounded
 
 
@@ -51,6 +53,13 @@ def fp32_bits(value):
     return int(np.float32(value).view(np.uint32))
 
 
+def step_scalars(loss_plus, loss_minus, lr, e, weight_decay=0.0):
+    """g, and the bits of c and d, of a ZO-SGD step as pezo's trainer takes it with the engine's numerics
+    (train/engine.py): g = (L+ - L-) / (2 eps) in float32 arithmetic, c = fp32(lr g), d = fp32(1 - lr wd)."""
+    grad = float((np.float32(loss_plus) - np.float32(loss_minus)) / np.float32(2.0 ** (1 - e)))
+    return grad, fp32_bits(lr * grad), fp32_bits(1 - lr * weight_decay)
+
+
 class ZOEngine:
     """The engine IP behind `mmio`, fed and drained by `weights_dma` (MM2S: weights in; S2MM: updated weights out)
     and `perturbed_dma` (S2MM: perturbed weights out); buffers come from `allocate`."""
@@ -60,9 +69,9 @@ class ZOEngine:
         if self.read("ID") != ENGINE_ID:
             raise EngineError(f"the IP at this address reads ID {self.read('ID'):#010x}, not the engine's "
                               f"{ENGINE_ID:#010x}")
-        info = self.read("INFO")
-        self.lanes, self.length_bits, self.hop_bits = info & 0xFF, (info >> 16) & 0x3F, (info >> 24) & 0x3F
-        self.fmt = {code: name for name, code in FORMAT_CODES.items()}[(info >> 8) & 1]
+        info = fields(MAP, "INFO", self.read("INFO"))
+        self.lanes, self.length_bits, self.hop_bits = info["lanes"], info["length_bits"], info["hop_bits"]
+        self.fmt = {code: name for name, code in FORMAT_CODES.items()}[info["format"]]
         self.count, self.buffers = 0, None
 
     # -- registers ------------------------------------------------------------------------------------------------
@@ -75,9 +84,8 @@ class ZOEngine:
 
     def status(self):
         """{busy, length_error, passes, errors}."""
-        status = self.read("STATUS")
-        return {"busy": bool(status & BUSY), "length_error": bool(status & LENGTH_ERROR),
-                "passes": self.read("PASSES"), "errors": self.read("ERRORS")}
+        status = {name: bool(value) for name, value in fields(MAP, "STATUS", self.read("STATUS")).items()}
+        return {**status, "passes": self.read("PASSES"), "errors": self.read("ERRORS")}
 
     def check(self):
         """Raise EngineError if the engine flagged a transfer of the wrong length (the flag stays set)."""
@@ -151,11 +159,10 @@ class ZOEngine:
         return from_bits(output[:self.count], self.fmt)
 
     def step(self, loss, lr, e, weight_decay=0.0):
-        """One ZO-SGD step as pezo's trainer takes it with the engine's numerics (train/engine.py): L+ and L- from
-        `loss` on the two perturbed passes, g = (L+ - L-) / (2 eps) in float32, then the update with
-        c = fp32(lr g) and d = fp32(1 - lr weight_decay). Returns (L+, L-, g)."""
-        loss_plus = np.float32(loss(self.perturbed(1, e)))
-        loss_minus = np.float32(loss(self.perturbed(-1, e)))
-        grad = float((loss_plus - loss_minus) / np.float32(2.0 ** (1 - e)))
-        self.run_pass("update", fp32_bits(lr * grad), fp32_bits(1 - lr * weight_decay))
-        return float(loss_plus), float(loss_minus), grad
+        """One ZO-SGD step as pezo's trainer takes it with the engine's numerics: L+ and L- from `loss` on the two
+        perturbed passes, then the update with `step_scalars`' c and d. Returns (L+, L-, g)."""
+        loss_plus = float(np.float32(loss(self.perturbed(1, e))))
+        loss_minus = float(np.float32(loss(self.perturbed(-1, e))))
+        grad, c, d = step_scalars(loss_plus, loss_minus, lr, e, weight_decay)
+        self.run_pass("update", c, d)
+        return loss_plus, loss_minus, grad

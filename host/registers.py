@@ -100,6 +100,21 @@ def offsets(registers):
     return {register.name: register.address for register in registers}
 
 
+def _register(registers, name):
+    return next(register for register in registers if register.name == name)
+
+
+def fields(registers, name, value):
+    """{field: its value} of the register `name` read as `value`."""
+    return {field.name: (value >> field.bit) & ((1 << field.width) - 1) for field in _register(registers, name).fields}
+
+
+def mask(registers, name, field_name):
+    """The bits of field `field_name` in the register `name` (a one-bit field's mask is the value that sets it)."""
+    field = next(field for field in _register(registers, name).fields if field.name == field_name)
+    return ((1 << field.width) - 1) << field.bit
+
+
 def markdown(registers):
     """The map as a Markdown table (docs/spec.md section 12 holds the defaults' tables)."""
     lines = ["| address | register | bits | field | access | reset | meaning |", "|---|---|---|---|---|---|---|"]

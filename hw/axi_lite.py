@@ -12,7 +12,7 @@ no path from an input to a ready), bytes as WSTRB says; a read likewise. One wri
 most; responses wait for BREADY and RREADY. Every response is OKAY.
 Cost: the rw and w1c fields' flip-flops, 32 + 5 more, and a read multiplexer of the registers.
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

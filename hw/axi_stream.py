@@ -9,7 +9,8 @@ from amaranth.lib.wiring import In, Out
 from pezo.host.registers import ADDRESS_BITS, engine_registers, generator_registers
 
 from .axi_lite import BUS, RegisterBlock
-from .engine import Engine, engine_signature, weights_layout
+from .engine import Engine, weights_layout
+from .export import check_engine
 from .generator import generator
 from .payload import payload_layout
 
@@ -36,14 +37,14 @@ def tdata_bits(spec):
     return whole_bytes(payload_layout(spec).size - 1)
 
 
-def stream_interface(name, mode, prefix, tdata, tlast, clock_hz):
-    """An AXI4-Stream interface `name` on the ports `<prefix>_tdata` (`tdata` bits), `_tvalid`, `_tready` and, with
-    `tlast`, `_tlast`."""
-    ports = {"TDATA": f"{prefix}_tdata", "TVALID": f"{prefix}_tvalid", "TREADY": f"{prefix}_tready"}
-    ports.update({"TLAST": f"{prefix}_tlast"} if tlast else {})
+def stream_interface(name, mode, prefix, tdata, clock_hz):
+    """An AXI4-Stream interface `name` on the ports `<prefix>_tdata` (`tdata` bits), `_tvalid`, `_tready` and
+    `_tlast` (every stream of pezo's IP is packets)."""
+    ports = {"TDATA": f"{prefix}_tdata", "TVALID": f"{prefix}_tvalid", "TREADY": f"{prefix}_tready",
+             "TLAST": f"{prefix}_tlast"}
     return Interface(name, AXIS, mode, ports,
                      {"TDATA_NUM_BYTES": tdata // 8, "TDEST_WIDTH": 0, "TID_WIDTH": 0, "TUSER_WIDTH": 0,
-                      "HAS_TREADY": 1, "HAS_TSTRB": 0, "HAS_TKEEP": 0, "HAS_TLAST": int(tlast), "FREQ_HZ": clock_hz})
+                      "HAS_TREADY": 1, "HAS_TSTRB": 0, "HAS_TKEEP": 0, "HAS_TLAST": 1, "FREQ_HZ": clock_hz})
 
 
 def register_interface(registers, clock_hz):
@@ -82,12 +83,12 @@ def registers(spec, engine=None):
 def interfaces(spec, engine=None, clock_hz=CLOCK_HZ):
     """The interfaces of the generator's wrapper of `spec`, or of the engine's with `engine` ("fp32", "bf16")."""
     if engine is None:
-        streams = [stream_interface("M_AXIS", "master", "m_axis", tdata_bits(spec), True, clock_hz)]
+        streams = [stream_interface("M_AXIS", "master", "m_axis", tdata_bits(spec), clock_hz)]
     else:
         bits = weights_bits(spec, engine)
-        streams = [stream_interface("S_AXIS_WEIGHTS", "slave", "s_axis_weights", bits, True, clock_hz),
-                   stream_interface("M_AXIS_PERTURBED", "master", "m_axis_perturbed", bits, True, clock_hz),
-                   stream_interface("M_AXIS_UPDATED", "master", "m_axis_updated", bits, True, clock_hz)]
+        streams = [stream_interface("S_AXIS_WEIGHTS", "slave", "s_axis_weights", bits, clock_hz),
+                   stream_interface("M_AXIS_PERTURBED", "master", "m_axis_perturbed", bits, clock_hz),
+                   stream_interface("M_AXIS_UPDATED", "master", "m_axis_updated", bits, clock_hz)]
     buses = streams + [register_interface(registers(spec, engine), clock_hz)]
     return buses + clock_and_reset(buses, clock_hz)
 
@@ -171,8 +172,8 @@ class AxiStreamGenerator(AxiWrapper):
             self.m_axis_tdata.eq(payload.as_value()[:len(payload.as_value()) - 1]),
             self.m_axis_tlast.eq(payload.last), self.m_axis_tvalid.eq(dut.o.valid), dut.o.ready.eq(self.m_axis_tready),
             dut.length.eq(registers.length), dut.next.eq(self.next | registers.next),
-            dut.replay.eq(self.replay | registers.replay | registers.length_written), self.done.eq(dut.done), self.busy.eq(dut.busy),
-            registers.done.eq(dut.done), registers.busy.eq(dut.busy),
+            dut.replay.eq(self.replay | registers.replay | registers.length_written),
+            self.done.eq(dut.done), self.busy.eq(dut.busy), registers.done.eq(dut.done), registers.busy.eq(dut.busy),
         ]
         if self.spec.hop_bits:
             m.d.comb += dut.hop.eq(registers.hop)
@@ -196,8 +197,7 @@ class AxiStreamEngine(AxiWrapper):
     """
 
     def __init__(self, spec, fmt, clock_hz=CLOCK_HZ):
-        self.spec, self.fmt = spec, fmt
-        engine_signature(spec, fmt)                         # refuses an unknown format
+        self.spec, self.fmt = spec, check_engine(fmt)
         super().__init__(
             {}, interfaces(spec, fmt, clock_hz),
             f"PeZO ZO engine with {fmt} weights around the generator {spec.to_json()}, AXI4-Stream weights in, "
@@ -228,7 +228,7 @@ class AxiStreamEngine(AxiWrapper):
                      registers.set_length_error.eq(wrong)]
         with m.If(wrong):
             m.d.sync += registers.errors.eq(registers.errors + 1)
-        ended = Mux(updated.valid, updated.ready, perturbed.valid & perturbed.ready) & perturbed.payload.last
-        with m.If(ended):
+        taken = (perturbed.valid & perturbed.ready) | (updated.valid & updated.ready)
+        with m.If(taken & perturbed.payload.last):              # one output, offered on the stream of its mode
             m.d.sync += registers.passes.eq(registers.passes + 1)
         return m

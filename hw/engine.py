@@ -28,13 +28,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from pezo.golden.engine import FORMATS
+from pezo.host.registers import MODES, ONE
 
 from .engine_lane import LATENCY, EngineLane
 from .generator import generator
 
-PERTURB_PLUS, PERTURB_MINUS, UPDATE = 0, 1, 2
-ONE = 0x3F800000
-"""1.0 in fp32: d in the perturb modes."""
+PERTURB_PLUS, PERTURB_MINUS, UPDATE = MODES["perturb-plus"], MODES["perturb-minus"], MODES["update"]
+"""The modes' codes, as the MODE register takes them."""
 E_BITS = 6
 """Width of `e` (eps = 2^-e, e in 0..63)."""
 

@@ -69,7 +69,7 @@ class EngineLane(wiring.Component):
     def __init__(self, fmt, mantissa_bits, exponent_bits):
         self.fmt = fmt
         self.exponent_bits, self.precision = FORMATS[fmt].exponent_bits, FORMATS[fmt].precision
-        self.width = self.exponent_bits + self.precision
+        self.width = FORMATS[fmt].bits
         self.mantissa_bits = mantissa_bits
         self.product_bits = max(self.precision, mantissa_bits) + SCALAR[1]
         super().__init__({

@@ -152,8 +152,8 @@ def check_record(record, path, what, kinds, required=(), others=False):
         if key not in kinds:
             if not others:
                 raise BadFile(f"{path}: {key!r} is not a field of {what}: allowed {', '.join(kinds)}")
-        elif kind_error(key, value, kinds[key]):
-            raise BadFile(f"{path}: {kind_error(key, value, kinds[key])}, as {what} holds")
+        elif error := kind_error(key, value, kinds[key]):
+            raise BadFile(f"{path}: {error}, as {what} holds")
     return record
 
 

@@ -24,7 +24,8 @@ from . import files
 from .golden.stream import hop
 from .hw.engine import PERTURB_MINUS, PERTURB_PLUS, UPDATE
 from .hw.ip import write_ip
-from .sim.engine_sim import build, format_bits, from_bits, lane_bits, scalar_bits
+from .host.driver import step_scalars
+from .sim.engine_sim import build, format_bits, from_bits, lane_bits
 from .sim.unit import run_bench
 from .train.engine import NUMERICS
 
@@ -80,10 +81,9 @@ class Host:
         mode = STEP_MODES[self.pass_number]
         if mode != UPDATE:
             return mode, 0, 0
-        from .golden import engine
-        lr = self.run.zo.param_groups[0]["lr"]
-        self.grad = ((self.losses[0] - self.losses[1]) / (2 * self.run.zo.eps)).item()
-        return mode, scalar_bits(engine.fp32(lr * self.grad)), scalar_bits(1.0)
+        self.grad, c, d = step_scalars(self.losses[0].item(), self.losses[1].item(),
+                                       self.run.zo.param_groups[0]["lr"], self.run.engine_exponent)
+        return mode, c, d
 
     def passed(self):
         """Read the pass's output; after a perturb pass evaluate the loss on it, after the update compare."""
@@ -123,9 +123,11 @@ class Host:
                   "golden_loss_minus": last["loss_minus"], "perturbed_differing": self.perturbed_differing,
                   "weights_identical": same,
                   "weights_differing": int((golden.view(torch.int32) != values.view(torch.int32)).sum()),
-                  "weights_sha256": digest(values), "threads": self.threads, "seconds": time.perf_counter() - self.begin}
-        record["identical"] = same and not any(self.perturbed_differing) and record["loss_plus"] == record["golden_loss_plus"] \
-            and record["loss_minus"] == record["golden_loss_minus"]
+                  "weights_sha256": digest(values), "threads": self.threads,
+                  "seconds": time.perf_counter() - self.begin}
+        record["identical"] = (same and not any(self.perturbed_differing)
+                               and record["loss_plus"] == record["golden_loss_plus"]
+                               and record["loss_minus"] == record["golden_loss_minus"])
         self.records.append(record)
         files.write_file(self.plan["report"], json.dumps({"steps": self.records}, indent=1) + "\n")
         self.step, self.pass_number, self.losses, self.perturbed_differing = self.step + 1, 0, [], []
@@ -147,7 +149,6 @@ class Outcome:
         return bool(self.steps) and all(step["identical"] for step in self.steps)
 
 
-VIA = ("harness", "axi")
 OWNS = {"harness": ["rtl/", "build/", "build.log", "engine_harness.v", "run/", "report.json"],
         "axi": ["ip/", "run/", "plan.json", "report.json"]}
 """What `pezo hil` writes into its folder, each way."""

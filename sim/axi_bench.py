@@ -15,11 +15,11 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamSink
 
-from pezo.host.registers import generator_registers, offsets
+from pezo.host.registers import generator_registers, mask, offsets
 
-REGISTER = offsets(generator_registers())
-COMMANDS = {"N": 1, "R": 2}
-"""COMMAND register bits."""
+MAP = generator_registers()
+REGISTER = offsets(MAP)
+COMMANDS = {"N": mask(MAP, "COMMAND", "next"), "R": mask(MAP, "COMMAND", "replay")}
 
 
 async def pulse(dut, name):

@@ -21,10 +21,11 @@ from cocotb.task import bridge
 from cocotb.triggers import ClockCycles
 
 from pezo.host.driver import EngineError, ZOEngine
+from pezo.host.registers import MODES
 
 from .processor import Dma, Mmio
 
-MODES = ("perturb-plus", "perturb-minus", "update")
+MODE_NAMES = {code: name for name, code in MODES.items()}
 
 
 def plan():
@@ -58,7 +59,7 @@ async def passes(dut):
         engine = ZOEngine(*ports)
         engine.load_bits(np.array(work["weights"]))
         engine.write("E", work["e"])
-        outputs = [engine.run_pass(MODES[item["mode"]], item["c"], item["d"])[:engine.count].tolist()
+        outputs = [engine.run_pass(MODE_NAMES[item["mode"]], item["c"], item["d"])[:engine.count].tolist()
                    for item in work["passes"]]
         return {"passes": outputs, "status": engine.status()}
     dump(await bridge(run)())

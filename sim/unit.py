@@ -12,7 +12,8 @@ from .runner import compile_bench
 
 def run_bench(sources, toplevel, test_module, simulator, directory, env=None, testcase=None):
     """Compile `sources` with `toplevel` on `simulator` in `directory`, run the cocotb module `test_module` (only
-    its test `testcase`, if given); returns True when every cocotb test passed (logs in directory/build.log and directory/sim.log)."""
+    its test `testcase`, if given); returns True when every cocotb test passed (logs in directory/build.log and
+    directory/sim.log)."""
     directory = Path(directory).resolve()
     compile_bench(simulator, directory, sources, toplevel)
     results = get_runner(simulator).test(test_module=test_module, testcase=testcase, hdl_toplevel=toplevel,

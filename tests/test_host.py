@@ -8,7 +8,7 @@ import torch
 
 from pezo.golden import engine
 from pezo.host.driver import from_bits, to_bits
-from pezo.host.registers import ACCESS, BLOCK_BYTES, engine_registers, generator_registers, markdown
+from pezo.host.registers import ACCESS, BLOCK_BYTES, engine_registers, fields, generator_registers, markdown, mask
 
 SPEC = Path(__file__).parents[1] / "docs" / "spec.md"
 
@@ -33,6 +33,15 @@ def test_register_maps_are_well_formed():
                 assert field.access in ACCESS and not used & bits and field.bit + field.width <= 32
                 assert 0 <= field.reset < 1 << field.width
                 used |= bits
+    rng = np.random.default_rng(1)
+    for registers in (engine_registers(), generator_registers()):        # how the driver reads a register
+        for register in registers:
+            chosen = {field.name: int(rng.integers(0, 1 << field.width)) for field in register.fields}
+            value = sum(chosen[field.name] << field.bit for field in register.fields)
+            assert fields(registers, register.name, value) == chosen
+            assert sum(mask(registers, register.name, name) for name in chosen) == sum(
+                ((1 << field.width) - 1) << field.bit for field in register.fields)
+    assert mask(engine_registers(), "STATUS", "length_error") == 2
     full = {r.name: r.address for r in engine_registers()}
     assert {r.name: r.address for r in engine_registers(3, "bf16", 9, 0)} == {k: v for k, v in full.items()
                                                                                if k != "HOP"}

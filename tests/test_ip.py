@@ -189,7 +189,8 @@ def test_component_xml_holds_the_register_map(ip):
     assert [text(block_element, f"spirit:{tag}") for tag in ("baseAddress", "range", "width", "usage")] == [
         "0", "4096", "32", "register"]
     access = {"rw": "read-write", "ro": "read-only", "w1c": "read-write", "w1p": "write-only", "const": "read-only"}
-    found = [(text(r, "spirit:name"), int(text(r, "spirit:addressOffset"), 16), int(text(r, "spirit:reset/spirit:value"), 16),
+    found = [(text(r, "spirit:name"), int(text(r, "spirit:addressOffset"), 16),
+              int(text(r, "spirit:reset/spirit:value"), 16),
               [(text(f, "spirit:name"), int(text(f, "spirit:bitOffset")), int(text(f, "spirit:bitWidth")),
                 text(f, "spirit:access"), getattr(f.find("spirit:modifiedWriteValue", NS), "text", None))
                for f in r.iterfind("spirit:field", NS)])

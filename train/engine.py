@@ -79,11 +79,7 @@ class EngineNumerics:
     @contextlib.contextmanager
     def reading(self, position, sign):
         """Forward passes in this block read theta + sign eps u(position), the engine's perturb on read."""
-        source = self.optimizer.source
-
-        def perturbed(index, theta):
-            return engine.perturb(theta, source.tensor(theta, position, self.offsets[index]), sign, self.e, self.fmt)
-        with self._reads(perturbed):
+        with self._reads(lambda index, theta: self._perturbed(index, theta, position, sign)):
             yield
 
     @contextlib.contextmanager
@@ -98,9 +94,14 @@ class EngineNumerics:
     def perturbed_values(self, sign):
         """What the engine's perturb pass emits for the current perturbation (sign +1 or -1), flattened in the
         stream's order."""
-        source = self.optimizer.source
-        return torch.cat([engine.perturb(param, source.tensor(param, source.position, offset), sign, self.e,
-                                         self.fmt).reshape(-1) for param, offset in zip(self.params, self.offsets)])
+        position = self.optimizer.source.position
+        return torch.cat([self._perturbed(index, param, position, sign).reshape(-1)
+                          for index, param in enumerate(self.params)])
+
+    def _perturbed(self, index, theta, position, sign):
+        """theta + sign eps u(position) for the trainable tensor `index`, as the engine emits it."""
+        u = self.optimizer.source.tensor(theta, position, self.offsets[index])
+        return engine.perturb(theta, u, sign, self.e, self.fmt)
 
     @contextlib.contextmanager
     def _reads(self, read):

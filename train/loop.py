@@ -415,8 +415,8 @@ def _parse(load, data, path, **options):
     try:
         return load(data, **options)
     except Exception as error:      # safetensors and torch.load each raise their own types for a damaged file
-        raise files.BadFile(f"{path} cannot be read ({errors.reason(error, 200)}): the file is damaged, truncated or another "
-                            f"run's") from None
+        raise files.BadFile(f"{path} cannot be read ({errors.reason(error, 200)}): the file is damaged, truncated "
+                            f"or another run's") from None
 
 
 def _progress(state, path, scheduled):
