@@ -26,7 +26,8 @@ from pathlib import Path
 import pezo.train as zo
 from pezo.files import discard, write_file
 from pezo.golden import PAPER_DEFAULTS
-from pezo.train.loop import Config, Run
+from pezo.train.config import Config
+from pezo.train.loop import Run
 
 ZERO_SHOT = "zero-shot (no ZO step)"
 SOURCES = {

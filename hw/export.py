@@ -18,7 +18,6 @@ import json
 import re
 from pathlib import Path
 
-from amaranth.back import verilog
 from amaranth.hdl import Shape
 from amaranth.lib.wiring import In
 
@@ -31,7 +30,7 @@ from .engine import E_BITS, PERTURB_MINUS, PERTURB_PLUS, UPDATE, Engine, engine_
 from .engine_lane import LATENCY
 from .generator import GENERATORS, check_buildable, generator, generator_signature
 from .payload import payload_layout
-from .verilog_names import check_module_name
+from .verilog import check_module_name, emit
 
 MANIFEST = "manifest.json"
 RECORDED = ("pezo_version", "spec", "top", "files")
@@ -73,7 +72,7 @@ def export(spec, out_dir, name=None, force=False, engine=None):
     check_replaceable(out_dir, force)
     files = _memory_files(spec, name)
     top = generator(spec) if engine is None else Engine(spec, engine)
-    files[f"{name}.v"] = verilog.convert(top, name=name, emit_src=False).encode()
+    files[f"{name}.v"] = emit(top, name).encode()
     manifest = {
         "pezo_version": __version__,
         "spec": spec.to_dict(),

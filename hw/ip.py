@@ -10,14 +10,13 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from amaranth.back import verilog
-
 from pezo import __version__, host
 from pezo.files import check_replaceable, write_folder
 from pezo.host.registers import BLOCK_BYTES
 
 from .axi_stream import CLOCK_HZ, AxiStreamEngine, AxiStreamGenerator
 from .export import check_engine, default_name, signature_ports
+from .verilog import emit
 
 SPIRIT = "http://www.spiritconsortium.org/XMLSchema/SPIRIT/1685-2009"
 XILINX = "http://www.xilinx.com"
@@ -119,7 +118,7 @@ def write_ip(spec, out_dir, force=False, clock_hz=CLOCK_HZ, engine=None):
     out_dir, top = Path(out_dir), f"{default_name(spec, check_engine(engine))}_axis"
     check_replaceable(out_dir, force)
     block = wrapper(spec, engine, clock_hz)
-    text = verilog.convert(block, name=top, emit_src=False)
+    text = emit(block, top)
     write_folder(out_dir, {f"{top}.v": text.encode(), f"{top}.core": core_file(block, top).encode(),
                            "component.xml": component_xml(block, top), **driver_files()}, force)
     return top, block.streams()

@@ -199,7 +199,7 @@ def hil_command(args):
     """Train through the simulated engine and generator; compare every step with the golden trainer."""
     from .files import work_folder
     from . import hil
-    from .train.loop import Config
+    from .train.config import Config
     if not (args.preset or args.spec or args.manifest or args.strategy):
         args.preset = "pool-4095x12"
     spec = spec_from_args(args)

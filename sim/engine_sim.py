@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from amaranth.back import verilog
 from cocotb_tools.runner import get_results, get_runner
 
 from ..files import discard, own, write_file
@@ -24,6 +23,7 @@ from ..golden.engine import FORMATS
 from ..golden.stream import hop, words_per_step
 from ..hw.engine import PERTURB_MINUS, PERTURB_PLUS, UPDATE, Engine
 from ..hw.export import default_name
+from ..hw.verilog import emit
 from .runner import SIMULATORS, compile_bench, hop_defines, hop_parameters
 
 HARNESS = Path(__file__).with_name("engine_harness.v")
@@ -191,7 +191,7 @@ def build(spec, fmt, simulator, directory, depth, exported=None):
     top = exported[0] if exported else default_name(spec, fmt)
     own(directory, OWNS)
     write_file(directory / "rtl" / f"{top}.v", exported[1][f"{top}.v"] if exported else
-               verilog.convert(Engine(spec, fmt), name=top, emit_src=False))
+               emit(Engine(spec, fmt), top))
     write_file(directory / "engine_harness.v", HARNESS.read_bytes())
     begin = time.perf_counter()
     compile_bench(simulator, directory, [directory / "engine_harness.v", directory / "rtl" / f"{top}.v"],

@@ -127,7 +127,7 @@ def load(path):
 
 def _field_types():
     """{grid field: (argparse type, whether it takes several values)}."""
-    from pezo.train.loop import Config
+    from pezo.train.config import Config
     kinds = {field.name: field.type for field in dataclasses.fields(Config)}
     found = {}
     for name in GRID_FIELDS:

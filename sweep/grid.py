@@ -4,7 +4,7 @@
      "grid": [{"perturb": "pezo-pool", "size": [255, 1023, 4095]},     # a list of blocks; in each block
               {"perturb": ["gaussian", "pezo-otf"], "seed": [0, 1]}]}  # the lists are crossed
 
-Grid fields are the trainer's settings (train/loop.py `Config`: perturb, method, method_args, seed, lr, eps, steps,
+Grid fields are the trainer's settings (train/config.py `Config`: perturb, method, method_args, seed, lr, eps, steps,
 peft, ...) and the generator's spec fields (SPEC_FIELDS; `generator_seed` is the spec's seed). A spec field applies
 to the sources whose strategy has it and is dropped for the others (a gaussian point ignores `size`), on top of the
 source's default spec (pezo-pool: pool-4095x12; pezo-otf and uniform-raw: otf-31x8). Points that come out equal are
@@ -20,7 +20,7 @@ import warnings
 from pezo import files
 from pezo.golden.spec import FIELDS, SHARED, PerturbSpec
 from pezo.train import perturbations
-from pezo.train.loop import Config
+from pezo.train.config import Config
 
 SPEC_FIELDS = {**{name: name for fields in FIELDS.values() for name in fields if name != "seed"},
                **{name: name for name in SHARED if name != "length_bits"}, "generator_seed": "seed"}

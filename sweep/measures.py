@@ -15,7 +15,7 @@ import json
 import math
 import statistics
 
-from pezo.train import loop, quality
+from pezo.train import quality, records
 
 from .grid import SPEC_FIELDS, Point
 
@@ -29,7 +29,7 @@ or computed from its settings for runs that predate it."""
 def point_row(record, folder):
     """One point's measures, as a flat dict (plus its loss trajectory under "losses")."""
     settings, summary = record["settings"], record["summary"]
-    metrics = loop.read_metrics(folder / "metrics.jsonl")
+    metrics = records.read_metrics(folder / "metrics.jsonl")
     steps = [r for r in metrics if "seconds" in r and "loss" in r and "event" not in r]
     losses = [r["loss"] for r in steps]
     window = losses[-max(1, len(losses) // WINDOW_FRACTION):] if losses else []

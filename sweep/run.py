@@ -17,12 +17,14 @@ import json
 import time
 
 from pezo import files
-from pezo.train import distributed, loop, models, zo
+from pezo.train import distributed, models, records, zo
+from pezo.train.config import Config
+from pezo.train.loop import carry_out
 
 from .cost import hardware_cost
 
 SWEEP_OWNS = ["grids/", "points/", "results.json", "results.csv", "report.md", "guideline.md", "plots/"]
-POINT_OWNS = loop.OWNS + ["point.json"]
+POINT_OWNS = records.OWNS + ["point.json"]
 WEIGHTS = ("best", "checkpoint")
 
 
@@ -76,7 +78,7 @@ def read_point(path):
     """A finished point's record (point.json), checked: its fields, and its summary's, of their kinds."""
     record = files.check_record(files.read_json(path, "a sweep point's record"), path, "a sweep point's record",
                                 POINT_KINDS, required=tuple(POINT_KINDS))
-    loop.check_summary(record["summary"], f"{path} summary")
+    records.check_summary(record["summary"], f"{path} summary")
     return record
 
 
@@ -101,10 +103,11 @@ def run_point(point, folder, device="cpu", keep_weights=False, progress=False):
 def _trained(point, folder, device, progress):
     """The training summary of the point: a finished run's, or a run resumed or started now."""
     if (folder / "summary.json").exists():
-        return loop.check_summary(files.read_json(folder / "summary.json", "a run's summary"), folder / "summary.json")
+        return records.check_summary(files.read_json(folder / "summary.json", "a run's summary"),
+                                     folder / "summary.json")
     config = point.config(folder, device)
-    if (folder / "checkpoint" / loop.STATE).exists():
-        recorded = loop.Config.from_record(files.read_json(folder / "config.json", "a run's config"),
+    if (folder / "checkpoint" / records.STATE).exists():
+        recorded = Config.from_record(files.read_json(folder / "config.json", "a run's config"),
                                            folder / "config.json")      # settings added since: their defaults
         held = {name: getattr(recorded, name) for name in point.settings}
         wanted = {**point.settings, "method_args": zo.resolved(point.settings["method"], point.settings["method_args"])}
@@ -113,6 +116,4 @@ def _trained(point, folder, device, progress):
         if differing:
             raise files.BadFile(f"{folder / 'config.json'} records {differing[0]}={held[differing[0]]!r}, "
                                 f"not this point's {wanted[differing[0]]!r}: the point folder was changed")
-    run = loop.Run(config, progress_bar=progress)
-    run.resume()                                # a start cut short before its first checkpoint starts again
-    return run.train()
+    return carry_out(config, resume=True, progress_bar=progress, held=True)[1]   # a start cut short starts again

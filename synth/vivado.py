@@ -15,11 +15,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from amaranth.back import verilog
-
 from pezo.files import check_replaceable, replacing
 from pezo.hw.export import default_name
 from pezo.hw.generator import generator
+from pezo.hw.verilog import emit
 
 from .demo import Demonstrator
 from .zcu102 import ZCU102Platform
@@ -97,7 +96,7 @@ def write_flow(out, specs, demo_spec, saifs=None, force=False):
     files, runs = {}, []
     for label, spec in specs.items():
         top = default_name(spec)
-        files[f"ooc/{label}/{top}.v"] = verilog.convert(generator(spec), name=top, emit_src=False)
+        files[f"ooc/{label}/{top}.v"] = emit(generator(spec), top)
         saif = None
         if label in saifs:
             files[f"ooc/{label}/{label}.saif"] = Path(saifs[label]).read_text()

@@ -4,11 +4,11 @@ import math
 
 import numpy as np
 import pytest
-from amaranth.back import verilog
 from scipy import stats
 
 from pezo.golden import gaussian
 from pezo.hw.gaussian import GaussianLanes
+from pezo.hw.verilog import emit
 from pezo.sim.runner import SIMULATORS
 from pezo.sim.unit import run_bench
 
@@ -18,7 +18,7 @@ LANES, SEED, WORDS = 3, 12345, 1500
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_bit_exact(simulator, tmp_path):
     source = tmp_path / "pezo_gaussian.v"
-    source.write_text(verilog.convert(GaussianLanes(LANES, SEED), name="pezo_gaussian", emit_src=False))
+    source.write_text(emit(GaussianLanes(LANES, SEED), "pezo_gaussian"))
     dump = tmp_path / "words.hex"
     assert run_bench([source], "pezo_gaussian", "pezo.sim.gaussian_bench", simulator, tmp_path / "run",
                      {"PEZO_WORDS": WORDS, "PEZO_READY_SEED": 5, "PEZO_DUMP": dump})

@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-from amaranth.back import verilog
 
 from pezo.golden import OtfSpec, PoolSpec, SpecError, Stream
 from pezo.golden.lfsr import TAPS, feedback_mask
@@ -17,6 +16,7 @@ from pezo.hw import export as export_module
 from pezo.hw.engine import Engine
 from pezo.hw.export import ManifestError, export, load_build, load_manifest
 from pezo.hw.generator import generator
+from pezo.hw.verilog import emit
 
 
 CONVERTED = [OtfSpec(generators=31, width=8), OtfSpec(generators=31, width=14), OtfSpec(generators=3, width=4),
@@ -34,7 +34,7 @@ def verilog_ports(text, module):
 
 @pytest.mark.parametrize("spec", CONVERTED, ids=str)
 def test_converts_with_port_contract(spec):
-    text = verilog.convert(generator(spec), name="top", emit_src=False)
+    text = emit(generator(spec), "top")
     width = spec.lanes * spec.mantissa_bits + spec.exponent_bits + 1
     assert verilog_ports(text, "top") == {
         "clk": ("input", 1), "rst": ("input", 1), "o__payload": ("output", width), "o__valid": ("output", 1),
@@ -125,7 +125,7 @@ def test_engine_manifest(exported):
     assert manifest["engine"] == {"format": "bf16", "value_bits": 16, "exponent_bits": 8, "precision": 8,
                                   "latency": 4, "e_bits": 6, "modes": {"perturb_plus": 0, "perturb_minus": 1,
                                                                        "update": 2}}
-    assert (directory / f"{top}.v").read_text() == verilog.convert(Engine(spec, "bf16"), name=top, emit_src=False)
+    assert (directory / f"{top}.v").read_text() == emit(Engine(spec, "bf16"), top)
     ports = {port["name"]: port["width"] for port in manifest["ports"]}
     assert ports["w__payload"] == 48 and ports["perturbed__payload"] == 49 and ports["c"] == 32
     assert load_build(directory)[:2] == (spec, top) and load_build(directory).engine == "bf16"

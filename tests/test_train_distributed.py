@@ -14,7 +14,8 @@ from safetensors.torch import load_file
 
 import train_tiny
 from pezo.train import distributed
-from pezo.train.loop import Config, Run
+from pezo.train.config import Config
+from pezo.train.loop import Run
 
 COMMON = ["--k", "4", "--test-size", "20", "--batch-size", "6", "--eval-every", "2", "--lr", "0.05", "--eps",
           "0.01", "--no-progress"]

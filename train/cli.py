@@ -6,7 +6,6 @@
     pezo train --method zo-adam --peft lora --lr 1e-4 --eps 1e-2 --perturb pezo-pool --out out/train/adam
 """
 import argparse
-import contextlib
 import dataclasses
 import json
 import sys
@@ -18,7 +17,8 @@ from pezo import files
 from pezo.options import output_file, output_folder
 
 from . import adapters, distributed, engine, models, perturbations, quality, tasks, zo
-from .loop import OWNS, SCHEDULES, Config, Run, check_layout
+from .config import SCHEDULES, Config, check_layout
+from .loop import carry_out
 
 SPEC_OPTIONS = tuple(name for name in ALL_FIELDS if name not in ("seed", "length_bits"))
 """The generator fields `pezo train` takes as options (the spec's seed is --generator-seed)."""
@@ -99,7 +99,6 @@ def add_generator_options(parser):
 def train_command(args):
     from transformers.utils import logging
     logging.disable_progress_bar()
-    from pezo.files import work_folder
     from pezo.errors import ToolFailed, reason
     config = None if args.resume else config_from_args(args)
     layout = _layout(args, config.device if config else args.device or "cpu")
@@ -107,12 +106,7 @@ def train_command(args):
         if args.resume:                     # rank 0 reads the run's config (the others may not see its folder)
             config = distributed.from_writer(layout, lambda: _resumed_config(args))
         check_layout(config, layout)        # on every rank, before the model is loaded
-        run = distributed.first_local(layout, lambda: Run(config, progress_bar=not args.no_progress, layout=layout))
-        with work_folder(args.out, OWNS) if run.writer else contextlib.nullcontext():   # one pezo per run
-            if layout is not None:
-                layout.barrier()                # rank 0 holds the run folder (or has stopped: so do the others)
-            run.resume() if args.resume else run.start()
-            summary = run.train()
+        run, summary = carry_out(config, args.resume, layout, progress_bar=not args.no_progress)
     except RuntimeError as error:          # a collective whose peer is gone (distributed.lost), or a failure
         if layout is None or not distributed.lost(error):
             raise

@@ -14,10 +14,10 @@ A run writes into its own folder:
 Batches are a function of (seed, step): epoch e visits the training set in the order of a permutation seeded with
 (seed, e), so resuming needs no sampler state.
 """
+import contextlib
 import dataclasses
 import io
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -25,128 +25,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pezo import errors, files
+from pezo import files
 
 from . import adapters, data, distributed, engine, models, perturbations, tasks, top, zo
+from .config import check_layout, compensated, lr_factor
+from .records import OPTIMIZER, OWNS, STATE, WEIGHTS, Progress, checked_progress, contents, load_weights, parse, \
+    plot, read_metrics
 from .zo import NonFiniteLoss
 
-WEIGHTS = "trainable.safetensors"
-OPTIMIZER = "optimizer.pt"
-STATE = "state.json"
-SCHEDULES = ("constant", "linear", "cosine")
-OWNS = ["config.json", "metrics.jsonl", "checkpoint/", "best/", "summary.json", "plot.png"]
-"""What a run writes in its folder."""
-
-
-@dataclasses.dataclass
-class Config:
-    """Every setting of a run. template/label_words: a custom task instead of `task`; spec: the generator spec
-    (dict) of a streamed source, None for its default; method_args: the ZO method's own arguments (zo.METHODS);
-    peft: None (full fine-tuning), "lora" (lora_r, lora_alpha) or "prefix" (prefix_tokens); device: the torch
-    device; forward: the forward passes' precision (tasks.FORWARDS: fp32, or bf16 autocast over fp32 weights);
-    numerics: MeZO's in-place passes, or the engine's perturb on read and update with fp32 or bf16 weights
-    (train/engine.py); compensate_scale: lr / E[u^2] and eps / sqrt(E[u^2]) of the source (golden/quality.py), so
-    that sources with other mean squares take equal effective steps; top_blocks: 0 trains the whole model, N > 0
-    only its top N blocks over kept states of the frozen part (train/top.py)."""
-    out: str
-    model: str = models.DEFAULT_MODEL
-    task: str = "rt"
-    template: str | None = None
-    label_words: list | None = None
-    data: str | None = None
-    k: int = 16
-    test_size: int = 1000
-    perturb: str = "gaussian"
-    spec: dict | None = None
-    method: str = "zo-sgd"
-    method_args: dict = dataclasses.field(default_factory=dict)
-    schedule: str = "constant"
-    peft: str | None = None
-    lora_r: int = 8
-    lora_alpha: int = 16
-    prefix_tokens: int = 5
-    steps: int = 1000
-    lr: float = 1e-6
-    eps: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 16
-    eval_every: int = 100
-    seed: int = 0
-    device: str = "cpu"
-    forward: str = "fp32"
-    numerics: str = "in-place"
-    compensate_scale: bool = False
-    top_blocks: int = 0
-
-    @classmethod
-    def from_record(cls, record, path):
-        """The Config a run's config.json (`record`, read from `path`) records: its fields of their kinds (other
-        keys are the run's extras: the source's seed or spec, its quality, the layout); a BadFile naming the file
-        and field otherwise."""
-        kinds = files.kinds_of(cls)
-        files.check_record(record, path, "a run's config", kinds, required=("out",), others=True)
-        config = cls(**{key: value for key, value in record.items() if key in kinds})
-        unrecorded = sorted(set(zo.resolved(config.method, {})) - set(config.method_args))
-        if unrecorded:
-            print(f"warning: {path} does not record {config.method}'s {', '.join(unrecorded)} (an earlier pezo "
-                  f"recorded only the arguments given): the run goes on with today's defaults", file=sys.stderr)
-        return config
-
-    def check(self):
-        """Refuse (ValueError, one line naming the value and what is allowed) a setting no run can use: the one
-        check of a config, whether it comes from options, a grid point or a recorded run."""
-        if self.perturb not in perturbations.NAMES:
-            raise ValueError(f"perturb {self.perturb!r} is unknown: allowed {', '.join(perturbations.NAMES)}")
-        if self.method not in zo.METHODS:
-            raise ValueError(f"method {self.method!r} is unknown: allowed {', '.join(zo.METHODS)}")
-        zo.METHODS[self.method].checked_arguments(self.method_args)
-        if self.label_words is not None and not all(isinstance(word, str) for word in self.label_words):
-            raise ValueError(f"label_words={self.label_words!r}: allowed a list of words (text)")
-        for name in ("k", "test_size", "batch_size", "eval_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} is out of range: allowed 1 or more")
-        for name, owner in (("lora_r", "lora"), ("lora_alpha", "lora"), ("prefix_tokens", "prefix")):
-            if self.peft != owner and getattr(self, name) != getattr(Config, name):
-                raise ValueError(f"{name}={getattr(self, name)} applies to peft {owner}, and this run's peft is "
-                                 f"{self.peft}: give --peft {owner} or leave {name} out")
-        zo.check_hyperparameters(self.lr, self.eps, self.weight_decay)
-        adapters.check(self.peft, self.lora_r, self.lora_alpha, self.prefix_tokens)
-        if self.top_blocks < 0:
-            raise ValueError(f"top_blocks={self.top_blocks} is out of range: allowed 0 (the whole model) or more")
-        if self.steps < 0:
-            raise ValueError(f"steps={self.steps} is out of range: allowed 0 or more")
-        if not 0 <= self.seed < 2 ** 32:
-            raise ValueError(f"seed={self.seed} is out of range: allowed 0..{2 ** 32 - 1}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule {self.schedule!r} is unknown: allowed {', '.join(SCHEDULES)}")
-        distributed.check_device(self.device)
-        if self.forward not in tasks.FORWARDS:
-            raise ValueError(f"forward {self.forward!r} is unknown: allowed {', '.join(tasks.FORWARDS)}")
-        if self.numerics not in engine.NUMERICS:
-            raise ValueError(f"numerics {self.numerics!r} is unknown: allowed {', '.join(engine.NUMERICS)}")
-        if self.compensate_scale and engine.NUMERICS[self.numerics]:
-            raise ValueError(f"compensate_scale would move eps off the power of two the {self.numerics} numerics "
-                             f"need: choose lr and eps for the source instead")
-        if engine.NUMERICS[self.numerics]:
-            engine.check(self.method, self.method_args.get("queries", 1),
-                         self.method_args.get("estimator", "two-sided"), self.eps, self.perturb)
-
-
-def compensated(config, quality):
-    """(lr, eps) of a run: the config's, or with compensate_scale divided by E[u^2] and its square root."""
-    if not config.compensate_scale:
-        return config.lr, config.eps
-    if quality.mean_square is None:
-        raise ValueError(f"compensate_scale needs the source's E[u^2], and its period of {quality.period_values} "
-                         f"values is too long to analyse: choose lr and eps for the source instead")
-    return config.lr / quality.mean_square, config.eps / math.sqrt(quality.mean_square)
-
-
-@dataclasses.dataclass
-class Progress:
-    step: int = 0
-    best_dev: float = -1.0
-    best_step: int = 0
+def carry_out(config, resume=False, layout=None, progress_bar=True, held=False):
+    """The one way pezo carries out a run (`pezo train`, a sweep's points): the Run of `config` (loaded by the
+    first rank of each machine first), its folder claimed by rank 0 (pezo.files.work_folder; unless the caller
+    `held` it already), started, or with `resume` resumed from its checkpoint (started afresh where there is none),
+    and trained. Returns (the Run, its summary)."""
+    run = distributed.first_local(layout, lambda: Run(config, progress_bar=progress_bar, layout=layout))
+    with files.work_folder(config.out, OWNS) if run.writer and not held else contextlib.nullcontext():
+        if layout is not None:
+            layout.barrier()            # rank 0 holds the run folder (or has stopped: so do the others)
+        run.resume() if resume else run.start()
+        return run, run.train()
 
 
 def batch_indices(step, batch_size, examples, seed):
@@ -220,16 +117,16 @@ class Run:
             self.start()
             return
         state, weights, optimizer, records = distributed.from_writer(self.layout, lambda: (
-            files.read_json(folder / STATE, "a checkpoint's state"), _contents(folder / WEIGHTS),
-            _contents(folder / OPTIMIZER), read_metrics(self.out / "metrics.jsonl")))
-        _load_weights(self.lm.model, weights, folder / WEIGHTS)
-        optimizer = _parse(torch.load, io.BytesIO(optimizer), folder / OPTIMIZER, weights_only=True,
+            files.read_json(folder / STATE, "a checkpoint's state"), contents(folder / WEIGHTS),
+            contents(folder / OPTIMIZER), read_metrics(self.out / "metrics.jsonl")))
+        load_weights(self.lm.model, weights, folder / WEIGHTS)
+        optimizer = parse(torch.load, io.BytesIO(optimizer), folder / OPTIMIZER, weights_only=True,
                            map_location=self.device)
         files.check_record(optimizer, folder / OPTIMIZER, "a checkpoint's optimizer state",
                            {"optimizer": (dict,), "schedule": (dict,)}, required=("optimizer", "schedule"))
-        _parse(self.zo.load_state_dict, optimizer["optimizer"], folder / OPTIMIZER)
-        _parse(self.schedule.load_state_dict, optimizer["schedule"], folder / OPTIMIZER)
-        self.progress = _progress(state, folder / STATE, self.schedule.last_epoch)
+        parse(self.zo.load_state_dict, optimizer["optimizer"], folder / OPTIMIZER)
+        parse(self.schedule.load_state_dict, optimizer["schedule"], folder / OPTIMIZER)
+        self.progress = checked_progress(state, folder / STATE, self.schedule.last_epoch)
         if self.progress.step > self.config.steps:
             raise ValueError(f"--steps {self.config.steps} is below the checkpoint's step {self.progress.step}: "
                              f"allowed --steps {self.progress.step} or more")
@@ -291,21 +188,26 @@ class Run:
         """e of the engine numerics' eps = 2^-e."""
         return self.zo.numerics.e
 
-    def _step(self):
+    def step(self):
+        """One ZO step on its mini-batch, and the lr schedule's; returns the step's estimate (zo.Estimate). `train`
+        takes its steps this way and logs them; `pezo hil` keeps its golden trainer in step with the RTL so."""
         step = self.progress.step
         batch = self.batch(step)
-        begin, lr = time.perf_counter(), self.zo.param_groups[0]["lr"]
-        sent = self.layout.sent if self.layout else 0
         if self.layout is None:
             self.zo.step(lambda: self.classifier.loss((batch.texts, batch.labels)))
         else:
             self.zo.step(lambda: distributed.batch_loss(self.classifier, batch.texts, batch.labels, self.layout))
         self.schedule.step()
         self.progress.step = step + 1
-        last = self.zo.last
+        return self.zo.last
+
+    def _step(self):
+        begin, lr = time.perf_counter(), self.zo.param_groups[0]["lr"]
+        sent = self.layout.sent if self.layout else 0
+        last = self.step()
         grads = [coefficient for _, coefficient in last.queries]
         traffic = {"sent_bytes": self.layout.sent - sent} if self.layout else {}
-        self._log({"step": step + 1, "loss": last.loss, **last.losses,
+        self._log({"step": self.progress.step, "loss": last.loss, **last.losses,
                    "projected_grad": grads[0] if len(grads) == 1 else grads, "lr": lr,
                    "seconds": time.perf_counter() - begin, **traffic})
 
@@ -343,7 +245,7 @@ class Run:
         """Test accuracy of the dev-selected weights; summary.json and plot.png."""
         agree = distributed.ranks_agree(self.zo.params, self.layout) if self.layout else None
         best = self.out / "best" / WEIGHTS
-        _load_weights(self.lm.model, distributed.from_writer(self.layout, lambda: _contents(best)), best)
+        load_weights(self.lm.model, distributed.from_writer(self.layout, lambda: contents(best)), best)
         test = self._accuracy(self.split.test)
         self._log({"event": "test", "step": self.progress.best_step, "test_accuracy": test})
         summary = {**self.record(), "steps_done": self.progress.step, "best_step": self.progress.best_step,
@@ -362,125 +264,6 @@ class Run:
             file.write(json.dumps(record) + "\n")
 
 
-def check_layout(config, layout):
-    """Refuse a method that cannot run on ranks (before any model is loaded)."""
-    if layout is not None and not getattr(zo.METHODS.get(config.method), "gathers_losses", True):
-        raise ValueError(f"method {config.method} needs the derivative of the loss itself (forward mode), which "
-                         f"the ranks' gathered loss does not carry: it runs in one process only")
-
-
-SUMMARY_KINDS = {"steps_done": (int,), "best_step": (int,), "best_dev_accuracy": (float,), "test_accuracy": (float,),
-                 "train_seconds": (float,), "stopped": (str, type(None)), "quality": (dict, type(None))}
-"""The fields of summary.json that pezo reads back (a sweep's points), and their kinds."""
-
-
-def check_summary(summary, path):
-    """A run's summary (summary.json, or a sweep point's copy of it) with the fields pezo reads, of their kinds."""
-    required = [key for key in SUMMARY_KINDS if key != "quality"]
-    return files.check_record(summary, path, "a run's summary", SUMMARY_KINDS, required=required, others=True)
-
-
-STEP_KINDS = {"step": (int,), "loss": (float,), "seconds": (float,), "event": (str,), "dev_accuracy": (float,),
-              "test_accuracy": (float,)}
-"""The fields of metrics.jsonl records that pezo reads back (the plot, a sweep's measures), and their kinds."""
-
-
-def read_metrics(path):
-    """The records of a run's metrics.jsonl, checked: JSON objects (a last line cut short by a killed run is
-    dropped), the first the run's config, the fields pezo reads of their kinds; a BadFile naming the file and
-    line otherwise."""
-    records = files.read_jsonl(path, "a run's metrics (JSON lines)", cut_last=True)
-    if not records or records[0].get("event") != "config":
-        raise files.BadFile(f"{path} does not begin with the run's config record: the run's metrics are damaged")
-    for number, record in enumerate(records, 1):
-        files.check_record(record, f"{path} line {number}", "a metrics record", STEP_KINDS, others=True)
-    return records
-
-
 def _spec(spec):
     from pezo.golden.spec import PerturbSpec
     return None if spec is None else PerturbSpec.from_dict(spec)
-
-
-def _contents(path):
-    """The bytes of a run's file; a BadFile naming it where it is missing."""
-    if not Path(path).is_file():
-        raise files.BadFile(f"{path} is missing: the run's files are incomplete")
-    return Path(path).read_bytes()
-
-
-def _parse(load, data, path, **options):
-    """`load(data)` of the file `path`'s contents, with a damaged file named in a BadFile instead of the loader's
-    own error."""
-    try:
-        return load(data, **options)
-    except Exception as error:      # safetensors and torch.load each raise their own types for a damaged file
-        raise files.BadFile(f"{path} cannot be read ({errors.reason(error, 200)}): the file is damaged, truncated "
-                            f"or another run's") from None
-
-
-def _progress(state, path, scheduled):
-    """The Progress a checkpoint's state.json (`state`) records, checked: its fields and the progress's, of their
-    kinds, the counts non-negative, and at the step the lr schedule's own state counts (`scheduled`); a BadFile
-    naming the file otherwise."""
-    files.check_record(state, path, "a checkpoint's state", {"progress": (dict,), "seed": (int,)},
-                       required=("progress",))
-    kinds = files.kinds_of(Progress)
-    progress = files.check_record(state["progress"], f"{path} progress", "a checkpoint's progress", kinds,
-                                  required=tuple(kinds))
-    if progress["step"] < 0 or progress["best_step"] < 0:
-        raise files.BadFile(f"{path}: progress step {progress['step']}, best_step {progress['best_step']}: "
-                            f"allowed non-negative counts; the checkpoint is damaged")
-    if progress["step"] != scheduled:
-        raise files.BadFile(f"{path}: step {progress['step']} disagrees with the checkpoint's lr schedule, at step "
-                            f"{scheduled}: the checkpoint is damaged")
-    return Progress(**progress)
-
-
-def _load_weights(model, data, path):
-    """Load the trainable tensors of a safetensors file's contents `data` (read from `path`) into `model` (by
-    name)."""
-    from safetensors.torch import load
-    saved, parameters = _parse(load, data, path), dict(model.named_parameters())
-    missing = sorted(set(saved) - set(parameters))
-    if missing:
-        raise ValueError(f"{path} holds tensors the model lacks: {missing[:3]}")
-    with torch.no_grad():
-        for name, tensor in saved.items():
-            parameters[name].copy_(tensor)
-
-
-def lr_factor(schedule, steps):
-    """The lr multiplier at step t: constant 1, linear 1 - t / steps, or cosine (1 + cos(pi t / steps)) / 2."""
-    if schedule == "linear":
-        return lambda t: max(0.0, 1 - t / max(steps, 1))
-    if schedule == "cosine":
-        return lambda t: 0.5 * (1 + math.cos(math.pi * min(t, steps) / max(steps, 1)))
-    return lambda t: 1.0
-
-
-def plot(records, target):
-    """Loss per step and accuracy per evaluation of a run's metrics records (read_metrics), as a PNG titled with the
-    run's seed."""
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-    config = records[0]
-    steps = [r for r in records if "loss" in r and "step" in r and "event" not in r]
-    evals = [r for r in records if r.get("event") == "eval" and "step" in r and "dev_accuracy" in r]
-    tests = [r for r in records if r.get("event") == "test" and "step" in r and "test_accuracy" in r]
-    figure, (loss_axes, accuracy_axes) = pyplot.subplots(1, 2, figsize=(10, 4))
-    loss_axes.plot([r["step"] for r in steps], [r["loss"] for r in steps])
-    loss_axes.set(xlabel="step", ylabel="train loss (estimate of L(theta) per step)")
-    accuracy_axes.plot([r["step"] for r in evals], [r["dev_accuracy"] for r in evals], marker="o", label="dev")
-    accuracy_axes.plot([r["step"] for r in tests], [r["test_accuracy"] for r in tests], "s",
-                       label="test (dev-selected)")
-    accuracy_axes.set(xlabel="step", ylabel="accuracy")
-    accuracy_axes.legend()
-    method, perturb, model, task, k, seed = (config.get(key, "?") for key in ("method", "perturb", "model", "task",
-                                                                               "k", "seed"))
-    figure.suptitle(f"{method}, {perturb} on {model} / {task}, k={k}, seed {seed}")
-    figure.tight_layout()
-    with files.staged_file(target) as staging:
-        figure.savefig(staging, dpi=100, format="png")
-    pyplot.close(figure)

@@ -1,9 +1,15 @@
-"""Module names the exported Verilog may use: plain identifiers that no Verilog or SystemVerilog tool reserves.
+"""The one way pezo writes a component as Verilog (`emit`), and the module names that Verilog may carry.
+
+Every Verilog file pezo writes or synthesises (export, the AXI IP, the Vivado flow, the engine's simulation, the
+Yosys estimates) comes from `emit`: Amaranth's Verilog back end, without source locations, so that the text depends
+on the design alone.
 
 Verilator reads `.v` files as SystemVerilog by default, so SystemVerilog's keywords (IEEE 1800-2017, Annex B) are
 reserved too, besides Verilog's (IEEE 1364-2005, Annex B); `pezo_harness` is the simulation harness's own name.
 """
 import re
+
+from amaranth.back.verilog import convert
 
 VERILOG_2005 = """
 always and assign automatic begin buf bufif0 bufif1 case casex casez cell cmos config deassign default defparam
@@ -39,3 +45,8 @@ def check_module_name(name):
         raise ValueError(f"name={name!r} is a reserved word of Verilog or SystemVerilog (or the harness's name): "
                          f"give another module name")
     return name
+
+
+def emit(component, name):
+    """Verilog text of `component` as the top module `name` (checked by `check_module_name`)."""
+    return convert(component, name=check_module_name(name), emit_src=False)
