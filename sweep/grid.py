@@ -15,9 +15,11 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import re
 import warnings
 
 from pezo import files
+from pezo.errors import reason
 from pezo.golden.spec import FIELDS, SHARED, PerturbSpec
 from pezo.train import perturbations
 from pezo.train.config import Config
@@ -189,3 +191,23 @@ def _typed(name, value, where):
 
 def _shown(settings):
     return ", ".join(f"{name}={value}" for name, value in settings.items())
+
+
+def read_grid(path):
+    """A grid file (JSON, or YAML by its .yaml/.yml name) as a dict, or a BadFile naming it."""
+    if path.suffix not in (".yaml", ".yml"):
+        return files.read_json(path, "a sweep grid")
+    import yaml
+    loader = type("GridLoader", (yaml.SafeLoader,), {})
+    loader.add_implicit_resolver(            # YAML 1.1 reads 1e-5 as text; a grid means the number
+        "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    text = files.read_text(path, "a sweep grid")
+    try:
+        grid = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as error:
+        raise files.BadFile(f"{path} is not YAML ({reason(error, 200)}): give a grid file") from None
+    except RecursionError:
+        raise files.BadFile(f"{path} nests its YAML too deeply to read: give a grid file") from None
+    if not isinstance(grid, dict):
+        raise files.BadFile(f"{path} holds a YAML {type(grid).__name__}, not a sweep grid (a mapping)")
+    return grid

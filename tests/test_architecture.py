@@ -6,11 +6,12 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-PACKAGES = {"host": "host", "golden": "golden", "hw": "hw", "sim": "sim", "synth": "synth", "train": "train", "sweep": "sweep"}
+PACKAGES = {"host": "host", "golden": "golden", "hw": "hw", "sim": "sim", "synth": "synth", "train": "train", "sweep": "sweep",
+            "cli": "pezo/cli"}
 BASE = {"pezo", "pezo.files", "pezo.cache", "pezo.errors"}
-APPLICATION = {"pezo.cli", "pezo.options", "pezo.hil"}
-"""Modules of the application layer besides each package's cli.py: the commands, their options, and training
-through the simulated RTL (which joins sim and train)."""
+APPLICATION = {"pezo.hil"}
+"""Modules of the application layer besides the command line's package (pezo.cli: a module per command, and their
+options): training through the simulated RTL (which joins sim and train)."""
 MAY_IMPORT = {
     "base": {"base"},
     "host": {"host"},
@@ -34,7 +35,7 @@ def layer(module):
     """The layer of a module (dotted name under pezo)."""
     if module in BASE:
         return "base"
-    if module in APPLICATION or module.endswith(".cli"):
+    if module in APPLICATION or module.split(".")[:2] == ["pezo", "cli"]:
         return "application"
     return module.split(".")[1] if module.count(".") >= 1 and module.split(".")[1] in PACKAGES else "application"
 

@@ -14,7 +14,6 @@ from pezo.sweep import grid as grids
 from pezo.sweep import guideline, plots
 from pezo.sweep import measures
 from pezo.sweep import run as sweep_run
-from pezo.sweep.cli import load
 from pezo.sweep.presets import PRESETS
 from pezo.train import loop, models
 
@@ -105,7 +104,7 @@ def test_paper_preset_has_the_papers_points():
 def test_yaml_grid_reads_exponent_numbers(tmp_path):
     path = tmp_path / "grid.yaml"
     path.write_text("train: {lr: 1e-5, steps: 3}\ngrid:\n  - perturb: pezo-otf\n    width: [6, 8]\n")
-    found = grids.points(load(path))
+    found = grids.points(grids.read_grid(path))
     assert [p.settings["lr"] for p in found] == [1e-5, 1e-5] and [p.spec.width for p in found] == [6, 8]
 
 

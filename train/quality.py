@@ -1,4 +1,5 @@
-"""What a perturbation source offers ZO training on a model, before anything trains (`pezo quality`, train/cli.py).
+"""What a perturbation source offers ZO training on a model, before anything trains (`pezo quality`,
+pezo/cli/quality.py).
 
     pezo quality --preset otf-31x8                      # the default model, full fine-tuning
     pezo quality --perturb pezo-pool --size 1023 --model facebook/opt-1.3b roberta-large --json q.json

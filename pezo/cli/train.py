@@ -1,4 +1,4 @@
-"""`pezo train`: few-shot ZO fine-tuning of a language model with any perturbation source; and `pezo quality`.
+"""`pezo train`: few-shot ZO fine-tuning of a language model with any perturbation source.
 
     pezo train --task rt --k 16 --perturb pezo-otf --steps 1000 --out out/train/otf
     pezo train --manifest build/otf --steps 1000 --out out/train/hw      # the exact generator of a hardware build
@@ -13,12 +13,11 @@ from pathlib import Path
 
 from pezo.golden import PAPER_DEFAULTS
 from pezo.golden.spec import ALL_FIELDS
-from pezo import files
-from pezo.options import output_file, output_folder
+from pezo.train import adapters, distributed, engine, perturbations, tasks, zo
+from pezo.train.config import SCHEDULES, Config, check_layout
+from pezo.train.loop import carry_out
 
-from . import adapters, distributed, engine, models, perturbations, quality, tasks, zo
-from .config import SCHEDULES, Config, check_layout
-from .loop import carry_out
+from .options import output_folder, spec_from_args
 
 SPEC_OPTIONS = tuple(name for name in ALL_FIELDS if name not in ("seed", "length_bits"))
 """The generator fields `pezo train` takes as options (the spec's seed is --generator-seed)."""
@@ -163,7 +162,6 @@ def source_from_args(args, default="gaussian"):
 
 def _spec_from_args(args, perturb):
     """The generator spec the options give (None when none is given), via `pezo`'s shared spec parsing."""
-    from pezo.options import spec_from_args
     fields = {name: getattr(args, name) for name in SPEC_OPTIONS}
     if not (args.preset or args.spec or args.manifest or args.generator_seed is not None
             or any(value is not None for value in fields.values())):
@@ -231,40 +229,3 @@ def _method_args(args, method):
             allowed = ", ".join("--" + n.replace("_", "-") for n in zo.METHODS[method].arguments) or "none"
             raise ValueError(f"--{name.replace('_', '-')} does not apply to method {method}: allowed {allowed}")
     return given
-
-
-def add_quality_parser(commands):
-    """Register `quality` on the `pezo` subcommand parsers."""
-    parser = commands.add_parser("quality", help="reach, scale and correlation of a perturbation source on a model",
-                                 description=quality.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--perturb", choices=perturbations.NAMES,
-                        help="perturbation source (default pezo-otf, or the generator options' source)")
-    parser.add_argument("--model", nargs="+", default=[models.DEFAULT_MODEL],
-                        help=f"one or more models (default {models.DEFAULT_MODEL}; also "
-                             f"{', '.join(models.PAPER_MODELS)} offline, or a Hugging Face name or folder)")
-    parser.add_argument("--values", type=int, help="a count of trainable values instead of a model")
-    parser.add_argument("--peft", choices=adapters.KINDS, help="LoRA or prefix tuning (default: all weights)")
-    for name, default in (("lora_r", 8), ("lora_alpha", 16), ("prefix_tokens", 5), ("top_blocks", 0)):
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=default, help=f"default {default}")
-    parser.add_argument("--json", type=output_file, help="also write the analysis as JSON to this file")
-    add_generator_options(parser)
-    parser.set_defaults(run=quality_command)
-
-
-def quality_command(args):
-    perturb, spec = source_from_args(args, default="pezo-otf")
-    if args.values is not None and (args.peft or args.top_blocks):
-        raise ValueError("--values is the trainable count itself: give --peft or --top-blocks with --model, not "
-                         "--values")
-    targets = [(None, args.values)] if args.values is not None else [(model, None) for model in args.model]
-    source = perturbations.make(perturb, spec=spec)
-    rows = []
-    for model, values in targets:
-        found = quality.analyse(perturb, spec, values, model or models.DEFAULT_MODEL, args.peft, args.lora_r,
-                                args.lora_alpha, args.prefix_tokens, args.top_blocks)
-        rows.append({"model": model, "peft": args.peft, "top_blocks": args.top_blocks, **found.to_dict()})
-    print(f"{perturb}" + (f" {json.dumps(spec.to_dict(), sort_keys=True)}" if spec else ""))
-    print(quality.table(rows))
-    if args.json:
-        files.write_file(args.json, json.dumps({**source.describe(), "rows": rows}, indent=2) + "\n")
-    return 0

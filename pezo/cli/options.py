@@ -6,12 +6,10 @@ import sys
 import warnings
 from pathlib import Path
 
+from pezo.errors import UsageError
+from pezo.files import read_json
 from pezo.golden import PAPER_DEFAULTS, PerturbSpec
 from pezo.golden.spec import ALL_FIELDS, FIELDS, SHARED
-
-from .errors import UsageError
-from .files import read_json
-
 
 
 def count(text):
@@ -87,7 +85,7 @@ def spec_from_args(args, options=None):
         raise UsageError(f"{options[given[0]]} would change the configuration of the "
                          f"build in {args.manifest}: with --manifest give no field options (export a new build)")
     if args.manifest:
-        from .hw.export import load_manifest
+        from pezo.hw.export import load_manifest
         base = load_manifest(args.manifest).to_dict()
     elif args.spec:
         base = dict(read_json(args.spec, "a generator spec (docs/spec.md section 1)"))

@@ -6,10 +6,11 @@ from pathlib import Path
 from pezo.golden import PAPER_DEFAULTS
 from pezo.golden.engine import FORMATS
 
+from .options import add_spec_options, output_file, output_folder, spec_from_args, tool_folder
+
 
 def add_parser(commands):
     """Add `synth` and its subcommands to the `pezo` subparsers."""
-    from pezo.options import add_spec_options, output_file, output_folder, tool_folder
     synth = commands.add_parser("synth", help="hardware cost: Yosys estimates, Table 6, Vivado flow, AXI IP")
     sub = synth.add_subparsers(dest="synth_command", required=True)
 
@@ -67,9 +68,8 @@ def _write_json(path, record):
 
 
 def estimate_command(args):
-    from pezo.options import spec_from_args
-    from .designs import blocks
-    from .estimate import CAVEAT, estimate_all, markdown
+    from pezo.synth.designs import blocks
+    from pezo.synth.estimate import CAVEAT, estimate_all, markdown
     spec = spec_from_args(args)
     names = [name.strip() for name in args.blocks.split(",")] if args.blocks else None
     designs = blocks(spec, names)
@@ -91,7 +91,7 @@ def _build_top(manifest, spec, designs):
     where the top is not among the designs)."""
     from pezo.hw.export import load_build
     from pezo.errors import UsageError
-    from .designs import design_name
+    from pezo.synth.designs import design_name
     build = load_build(manifest)
     top, files = build.top, build.files
     base = design_name(spec, "top" if build.engine is None else f"engine_{build.engine}")
@@ -105,7 +105,7 @@ def _build_top(manifest, spec, designs):
 
 
 def table6_command(args):
-    from .table6 import markdown, measure
+    from pezo.synth.table6 import markdown, measure
     if not 1 <= args.lanes <= 65536:
         raise ValueError(f"--lanes {args.lanes} is out of range: allowed 1..65536")
     table = measure(args.lanes, args.banks, _jobs(args))
@@ -118,7 +118,7 @@ def table6_command(args):
 def vivado_command(args):
     from pezo.files import check_replaceable
     from pezo.errors import UsageError
-    from .vivado import run_flow, write_flow
+    from pezo.synth.vivado import run_flow, write_flow
     if args.saif_values < 0:
         raise UsageError(f"--saif-values {args.saif_values} must be at least 0")
     check_replaceable(args.out, args.force)
@@ -152,7 +152,6 @@ def _simulate_saif(spec, values, workdir):
 
 
 def ip_command(args):
-    from pezo.options import spec_from_args
     from pezo.hw.ip import write_ip
     from pezo.errors import UsageError
     if not 0.001 <= args.clock_mhz <= 10_000:

@@ -18,10 +18,10 @@ import types
 import typing
 from pathlib import Path
 
-from pezo.options import output_folder
+from pezo.sweep.grid import GRID_FIELDS, SPEC_FIELDS, override, points, read_grid
+from pezo.sweep.presets import PRESETS
 
-from .grid import GRID_FIELDS, SPEC_FIELDS, override, points
-from .presets import PRESETS
+from .options import output_folder
 
 
 def add_parser(commands):
@@ -54,7 +54,7 @@ def add_parser(commands):
 
 def run_command(args):
     from transformers.utils import logging
-    from . import report, run
+    from pezo.sweep import report, run
     logging.disable_progress_bar()
     grid = _grid(args)
     found = points(grid)
@@ -78,7 +78,7 @@ def run_command(args):
 
 
 def report_command(args):
-    from . import report
+    from pezo.sweep import report
     for folder in args.folders:
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a folder: give sweep folders that `pezo sweep run` wrote")
@@ -97,32 +97,10 @@ def _grid(args):
     if args.preset:
         return override(PRESETS[args.preset], fields)
     if args.grid:
-        return override(load(args.grid), fields)
+        return override(read_grid(args.grid), fields)
     if not fields:
         raise ValueError("pezo sweep run needs a grid: --preset, --grid or grid field options (see --help)")
     return {"grid": [fields]}
-
-
-def load(path):
-    """A grid file (JSON, or YAML by its .yaml/.yml name) as a dict, or a BadFile naming it."""
-    from pezo.errors import reason
-    from pezo.files import BadFile, read_json, read_text
-    if path.suffix not in (".yaml", ".yml"):
-        return read_json(path, "a sweep grid")
-    import yaml
-    loader = type("GridLoader", (yaml.SafeLoader,), {})
-    loader.add_implicit_resolver(            # YAML 1.1 reads 1e-5 as text; a grid means the number
-        "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
-    text = read_text(path, "a sweep grid")
-    try:
-        grid = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as error:
-        raise BadFile(f"{path} is not YAML ({reason(error, 200)}): give a grid file") from None
-    except RecursionError:
-        raise BadFile(f"{path} nests its YAML too deeply to read: give a grid file") from None
-    if not isinstance(grid, dict):
-        raise BadFile(f"{path} holds a YAML {type(grid).__name__}, not a sweep grid (a mapping)")
-    return grid
 
 
 def _field_types():
