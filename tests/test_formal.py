@@ -6,7 +6,7 @@ from amaranth.hdl import Assert
 
 from pezo.cli import main
 from pezo.golden import OtfSpec, PoolSpec
-from pezo.sim import formal
+from pezo.sim import formal, formal_models
 
 
 def test_the_pool_contract_is_proven_for_every_reachable_state(tmp_path):
@@ -32,14 +32,14 @@ def test_the_reloaded_array_is_proven(tmp_path):
 
 def test_a_wrong_golden_word_is_found(tmp_path, monkeypatch):
     """One bit of one golden word flipped: the stream model reaches that word and fails."""
-    tables = formal._golden_tables
+    tables = formal_models.golden_tables
 
     def flipped(spec):
         found = tables(spec)
         found["words"][3] ^= 1 << 5
         return found
 
-    monkeypatch.setattr(formal, "_golden_tables", flipped)
+    monkeypatch.setattr(formal, "golden_tables", flipped)
     proof = formal.prove(PoolSpec(size=15, bits=4, lanes=3, length_bits=4), tmp_path, depth=8)
     assert proof.kind == "failed"
 
@@ -67,7 +67,7 @@ def test_the_rotation_invariant_is_left_out_beyond_15_lanes():
 def test_without_the_shadow_invariant_induction_does_not_close(tmp_path, monkeypatch):
     """The bounded fallback: an unreachable state with a zero shadow would replay a zero into the array (the
     rotation invariant and the stream model, left out here, would also close it)."""
-    monkeypatch.setattr(formal, "_never_zero", lambda m, array, spec: None)
+    monkeypatch.setattr(formal_models, "_never_zero", lambda m, array, spec: None)
     spec = OtfSpec(generators=3, width=4, length_bits=4)
     assert formal.prove(spec, tmp_path, depth=8, rotation=False, words=False).kind == "bounded"
 

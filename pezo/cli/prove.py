@@ -25,7 +25,8 @@ def prove_command(args):
     """Prove a configuration's port contract with SymbiYosys (sim/formal.py)."""
     from pezo.files import work_folder
     from pezo.hw.generator import check_buildable
-    from pezo.sim.formal import MODELS, OWNS, WORDS_LIMIT, prove
+    from pezo.sim.formal import OWNS, WORDS_LIMIT, prove
+    from pezo.sim.formal_models import MODELS
     from pezo.sim.simulate import work_name
     spec = spec_from_args(args)
     if not 1 <= args.depth <= 200:
