@@ -17,33 +17,39 @@ from pezo import files
 from . import guideline, plots
 from .grid import points as grid_points
 from .measures import configurations, point_row
-from .run import SWEEP_OWNS, read_point
+from .run import POINT_OWNS, POINT_RECORDS, SWEEP_OWNS, read_point
 
 
 def collect(folders):
-    """(planned point names, [(record, row)] of the finished points) of the sweep folders."""
-    planned, found = {}, {}
+    """(planned point names, [(record, row, folder)] of the finished points) of the sweep folders, and the grid
+    files found."""
+    planned, found, grids = {}, {}, []
     for folder in folders:
-        grids = sorted((folder / "grids").glob("*.json")) if (folder / "grids").is_dir() else []
-        if not grids:
+        paths = sorted((folder / "grids").glob("*.json")) if (folder / "grids").is_dir() else []
+        if not paths:
             raise files.BadFile(f"{folder} holds no sweep (no grids/*.json): give a folder `pezo sweep run` wrote")
-        for path in grids:
+        for path in paths:
+            grids.append(path)
             for point in grid_points(files.read_json(path, "a sweep grid")):
                 planned.setdefault(point.name, point)
         for path in sorted((folder / "points").glob("*/point.json")):
             record = read_point(path)
-            found.setdefault(record["name"], (record, point_row(record, path.parent)))
-    return list(planned), [found[name] for name in planned if name in found]
+            found.setdefault(record["name"], (record, point_row(record, path.parent), path.parent))
+    return list(planned), [found[name] for name in planned if name in found], grids
 
 
-def write(folders, out):
-    """Write the report of `folders` into `out` (one of them, or a new folder); returns (finished, planned)."""
-    planned, records = collect(folders)
+def write(folders, out, with_points=False):
+    """Write the report of `folders` into `out` (one of them, or a new folder); returns (finished, planned).
+    `with_points`: also copy the grids and every finished point's records (no weights) into `out`, which is then a
+    sweep folder of its own, that `run` continues and `write` reports (an archive of the sweep, or shards joined)."""
+    planned, records, grids = collect(folders)
     if not records:
         raise ValueError(f"no point of {', '.join(map(str, folders))} has finished: nothing to report")
-    groups = configurations(records)
-    rows = [row for _, row in records]
+    groups = configurations([(record, row) for record, row, _ in records])
+    rows = [row for _, row, _ in records]
     with files.work_folder(out, SWEEP_OWNS, shared=True):
+        if with_points:
+            _copy_points(grids, [folder for _, _, folder in records], out)
         files.write_file(out / "results.json", json.dumps(
             {"planned": len(planned), "finished": len(rows), "missing": [n for n in planned if n not in
                                                                         {r["name"] for r in rows}],
@@ -53,6 +59,22 @@ def write(folders, out):
         files.write_file(out / "report.md", _table(groups, len(rows), len(planned), made))
         files.write_file(out / "guideline.md", guideline.text(groups))
     return len(rows), len(planned)
+
+
+def _copy_points(grids, points, out):
+    """The grid files and the finished points' records (POINT_RECORDS, point.json last: it marks a point
+    finished) into the sweep folder `out`; a point finished there already is left as it is."""
+    for path in grids:
+        if path.parent != out / "grids":
+            files.write_file(out / "grids" / path.name, path.read_bytes())
+    for folder in points:
+        target = out / "points" / folder.name
+        if folder.resolve() == target.resolve() or (target / "point.json").exists():
+            continue
+        with files.work_folder(target, POINT_OWNS):
+            for name in POINT_RECORDS:
+                if (folder / name).exists():
+                    files.write_file(target / name, (folder / name).read_bytes())
 
 
 def _summary(group):

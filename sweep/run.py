@@ -25,6 +25,8 @@ from .cost import hardware_cost
 
 SWEEP_OWNS = ["grids/", "points/", "results.json", "results.csv", "report.md", "guideline.md", "plots/"]
 POINT_OWNS = records.OWNS + ["point.json"]
+POINT_RECORDS = ("config.json", "metrics.jsonl", "summary.json", "plot.png", "point.json")
+"""What a finished point keeps (its weights deleted unless kept), point.json last: it marks the point finished."""
 WEIGHTS = ("best", "checkpoint")
 
 

@@ -222,6 +222,27 @@ def test_shards_split_the_points_and_merge(tiny, tmp_path, capsys):
     assert [row["name"] for row in merged["points"]] == found and not merged["missing"]
 
 
+def test_a_report_with_points_is_a_sweep_folder_that_run_continues(tiny, tmp_path):
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps(small(tiny)))
+    found = [p.name for p in grids.points(small(tiny))]
+    assert main(["sweep", "run", "--grid", str(grid), "--shard", "1/2", "--no-progress",
+                 "--out", str(tmp_path / "shard")]) == 0
+    archive = tmp_path / "docs" / "archive"
+    assert main(["sweep", "report", str(tmp_path / "shard"), "--out", str(archive), "--points"]) == 0
+    assert sorted(path.name for path in (archive / "points").iterdir()) == sorted(found[0::2])
+    for name in found[0::2]:
+        kept, original = archive / "points" / name, tmp_path / "shard" / "points" / name
+        assert sorted(path.name for path in kept.iterdir() if not path.name.startswith(".")) == \
+            sorted(sweep_run.POINT_RECORDS)
+        for record in sweep_run.POINT_RECORDS:
+            assert (kept / record).read_bytes() == (original / record).read_bytes()
+    before = {name: (archive / "points" / name / "point.json").stat().st_mtime_ns for name in found[0::2]}
+    assert main(["sweep", "run", "--grid", str(grid), "--no-progress", "--out", str(archive)]) == 0
+    assert before == {name: (archive / "points" / name / "point.json").stat().st_mtime_ns for name in found[0::2]}
+    assert json.loads((archive / "results.json").read_text())["finished"] == len(found)     # the rest ran there
+
+
 def test_a_point_another_worker_holds_is_skipped(tiny, tmp_path):
     grid = small(tiny)
     found = grids.points(grid)

@@ -5,6 +5,7 @@ guideline.
     pezo sweep run --grid grid.yaml --out out/sweep/mine --shard 2/8     # a grid file; this worker: shard 2 of 8
     pezo sweep run --perturb pezo-otf --generators 7 15 31 --width 8 --seed 0 1 --steps 200 --out out/sweep/rngs
     pezo sweep report out/sweep/shard1 out/sweep/shard2 --out out/sweep/all   # join shards' points
+    pezo sweep report out/sweep/fig3 --out docs/sweep/fig3 --points       # an archive that `run --out` continues
     pezo sweep run --preset paper --list                                 # the points, without running them
 
 Options named after grid fields (every `pezo train` setting, and the generator fields) take one value or several
@@ -49,6 +50,9 @@ def add_parser(commands):
     report = actions.add_parser("report", help="write the report of one or more sweep folders (shards)")
     report.add_argument("folders", type=Path, nargs="+", help="sweep folders (the shards of one sweep)")
     report.add_argument("--out", type=output_folder, help="where the report goes (default: the first folder)")
+    report.add_argument("--points", action="store_true",
+                        help="also copy the grids and every finished point's records (no weights) into --out, "
+                             "which becomes a sweep folder of its own: `pezo sweep run --out` continues it")
     report.set_defaults(run=report_command)
 
 
@@ -83,8 +87,9 @@ def report_command(args):
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a folder: give sweep folders that `pezo sweep run` wrote")
     out = args.out or args.folders[0]
-    done, planned = report.write(args.folders, out)
-    print(f"report of {done} of {planned} finished points in {out}")
+    done, planned = report.write(args.folders, out, with_points=args.points)
+    print(f"report of {done} of {planned} finished points in {out}"
+          + (", with their records" if args.points else ""))
     return 0
 
 
