@@ -134,7 +134,6 @@ class Host:
         self.step, self.pass_number, self.losses, self.perturbed_differing = self.step + 1, 0, [], []
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     steps: list

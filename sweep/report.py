@@ -110,4 +110,3 @@ def _table(groups, finished, planned, made):
                      f"{group.shown('test_accuracy')} | {seconds:.3g} | {stopped} |")
     lines += ["", *[f"![{name}](plots/{name})" for name in made]]
     return "\n".join(lines) + "\n"
-

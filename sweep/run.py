@@ -110,7 +110,7 @@ def _trained(point, folder, device, progress):
     config = point.config(folder, device)
     if (folder / "checkpoint" / records.STATE).exists():
         recorded = Config.from_record(files.read_json(folder / "config.json", "a run's config"),
-                                           folder / "config.json")      # settings added since: their defaults
+                                      folder / "config.json")      # settings added since: their defaults
         held = {name: getattr(recorded, name) for name in point.settings}
         wanted = {**point.settings, "method_args": zo.resolved(point.settings["method"], point.settings["method_args"])}
         held["method_args"] = zo.resolved(held["method"], held["method_args"])

@@ -105,7 +105,6 @@ class Config:
                          self.method_args.get("estimator", "two-sided"), self.eps, self.perturb)
 
 
-
 def compensated(config, quality):
     """(lr, eps) of a run: the config's, or with compensate_scale divided by E[u^2] and its square root."""
     if not config.compensate_scale:

@@ -1,6 +1,8 @@
-"""The training loop: few-shot ZO fine-tuning with evaluation, checkpoints, resume, metrics and a plot.
+"""The training loop: few-shot ZO fine-tuning with evaluation, checkpoints, resume, metrics and a plot. `Run` is
+one run (its settings: train/config.py); `carry_out` starts or resumes one and trains it, for `pezo train` and the
+sweep's points alike.
 
-A run writes into its own folder:
+A run writes into its own folder (its files' names and readers: train/records.py):
 
 - `config.json`: every setting, seeds included;
 - `metrics.jsonl`: one record per step (losses, projected gradients, lr, seconds) and per evaluation;
@@ -32,18 +34,6 @@ from .config import check_layout, compensated, lr_factor
 from .records import OPTIMIZER, OWNS, STATE, WEIGHTS, Progress, checked_progress, contents, load_weights, parse, \
     plot, read_metrics
 from .zo import NonFiniteLoss
-
-def carry_out(config, resume=False, layout=None, progress_bar=True, held=False):
-    """The one way pezo carries out a run (`pezo train`, a sweep's points): the Run of `config` (loaded by the
-    first rank of each machine first), its folder claimed by rank 0 (pezo.files.work_folder; unless the caller
-    `held` it already), started, or with `resume` resumed from its checkpoint (started afresh where there is none),
-    and trained. Returns (the Run, its summary)."""
-    run = distributed.first_local(layout, lambda: Run(config, progress_bar=progress_bar, layout=layout))
-    with files.work_folder(config.out, OWNS) if run.writer and not held else contextlib.nullcontext():
-        if layout is not None:
-            layout.barrier()            # rank 0 holds the run folder (or has stopped: so do the others)
-        run.resume() if resume else run.start()
-        return run, run.train()
 
 
 def batch_indices(step, batch_size, examples, seed):
@@ -262,6 +252,19 @@ class Run:
             return
         with (self.out / "metrics.jsonl").open("a") as file:
             file.write(json.dumps(record) + "\n")
+
+
+def carry_out(config, resume=False, layout=None, progress_bar=True, held=False):
+    """The one way pezo carries out a run (`pezo train`, a sweep's points): the Run of `config` (loaded by the
+    first rank of each machine first), its folder claimed by rank 0 (pezo.files.work_folder; unless the caller
+    `held` it already), started, or with `resume` resumed from its checkpoint (started afresh where there is none),
+    and trained. Returns (the Run, its summary)."""
+    run = distributed.first_local(layout, lambda: Run(config, progress_bar=progress_bar, layout=layout))
+    with files.work_folder(config.out, OWNS) if run.writer and not held else contextlib.nullcontext():
+        if layout is not None:
+            layout.barrier()            # rank 0 holds the run folder (or has stopped: so do the others)
+        run.resume() if resume else run.start()
+        return run, run.train()
 
 
 def _spec(spec):

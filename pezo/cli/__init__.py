@@ -122,4 +122,3 @@ def main(argv=None):
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-
