@@ -4,15 +4,16 @@ Perturb on read is the same operation with c = -s 2^-e and d = 1 (the engine's t
 serves every mode. Four stages, each advancing when `advance` is high:
 
 1. decode theta, c and d; the two exact products A = sig(theta) sig(d) and B = sig(c) |m| (DSPs);
-2. normalise A and B, align the smaller to the larger in a window of 2W + 3 bits (W the products' width) with the
-   bits shifted out kept as a sticky bit, add or subtract: the exact sum up to that sticky bit;
+2. normalise A and B, align the smaller to the larger in a window of W bits (W the products' width) with the
+   bits shifted out kept as a sticky bit, add or subtract: the sum, exact up to that sticky bit, which is all that
+   rounding to p <= W - 2 bits reads;
 3. normalise the sum and place it for rounding at the format's precision (subnormals kept);
 4. round to nearest even (overflow to infinity, a zero result +0), encode; NaN in theta (or d = 0 with an infinite
    theta) gives the canonical quiet NaN.
 
 Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), `c`, `d` (fp32 bits), `advance`;
 `result` (bits), valid LATENCY (four) advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa bits), two
-normalising shifters of W bits, an aligning shifter and an adder of about 2W bits, a normaliser and rounder.
+normalising shifters of W bits, an aligning shifter and an adder of about W bits, a normaliser and rounder.
 """
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
@@ -106,18 +107,19 @@ class EngineLane(wiring.Component):
         big, small = Mux(a_big, a_norm, b_norm), Mux(a_big, b_norm, a_norm)
         big_top, small_top = Mux(a_big, a_top, b_top), Mux(a_big, b_top, a_top)
         big_sign, subtract = Mux(a_big, a_sign, b_sign), a_sign ^ b_sign
-        window = 2 * W + 3                            # small's top placed at big's top, W + 3 bits below it
-        placed = Signal(window)
-        shift = Signal(range(window + 2))
+        # the smaller aligned below the larger in a window of W bits, with a sticky bit below it for the bits shifted
+        # out: exact where the exponents differ by 0 or 1 (nothing is lost), and otherwise enough, because a
+        # subtraction then cancels at most one bit, so rounding to p <= W - 2 bits reads nothing below the window
+        shift = Signal(range(W + 2))
         gap = big_top - small_top
-        m.d.comb += [placed.eq(small << (W + 3)), shift.eq(Mux(gap > window, window + 1, gap))]
-        lost = (placed & ((Const(1, window + 2) << shift) - 1)) != 0
-        wide_big, wide_small = Signal(window + 1), Signal(window + 1)   # plus a sticky bit below
-        m.d.comb += [wide_big.eq(big << (W + 4)), wide_small.eq(((placed >> shift) << 1) | lost)]
-        total, total_sign, total_lsb = Signal(window + 2), Signal(), Signal(EXPONENT)
+        m.d.comb += shift.eq(Mux(gap > W, W + 1, gap))
+        lost = (small & ((Const(1, W + 2) << shift) - 1)) != 0
+        wide_big, wide_small = Signal(W + 1), Signal(W + 1)
+        m.d.comb += [wide_big.eq(big << 1), wide_small.eq(((small >> shift) << 1) | lost)]
+        total, total_sign, total_lsb = Signal(W + 2), Signal(), Signal(EXPONENT)
         with m.If(self.advance):                      # big >= small, so a difference is never negative
             m.d.sync += [total.eq(Mux(subtract, wide_big - wide_small, wide_big + wide_small)),
-                         total_sign.eq(big_sign), total_lsb.eq(big_top - (W - 1) - (W + 4))]
+                         total_sign.eq(big_sign), total_lsb.eq(big_top - W)]
         stage2_special, stage2_bits = Signal(), Signal(self.width)
         with m.If(self.advance):
             m.d.sync += [stage2_special.eq(special), stage2_bits.eq(special_bits)]
