@@ -3,17 +3,19 @@
 Perturb on read is the same operation with c = -s 2^-e and d = 1 (the engine's top sets them), so one datapath
 serves every mode. Four stages, each advancing when `advance` is high:
 
-1. decode theta, c and d; the two exact products A = sig(theta) sig(d) and B = sig(c) |m| (DSPs);
-2. normalise A and B, align the smaller to the larger in a window of W bits (W the products' width) with the
-   bits shifted out kept as a sticky bit, add or subtract: the sum, exact up to that sticky bit, which is all that
-   rounding to p <= W - 2 bits reads;
+1. decode theta, c and d and normalise their significands and |m|; the two exact products A = sig(theta) sig(d)
+   and B = sig(c) |m| (DSPs);
+2. finish normalising A and B (one bit at most), align the smaller to the larger in a window of W bits (W the
+   products' width) with the bits shifted out kept as a sticky bit, add or subtract: the sum, exact up to that
+   sticky bit, which is all that rounding to p <= W - 2 bits reads;
 3. normalise the sum and place it for rounding at the format's precision (subnormals kept);
 4. round to nearest even (overflow to infinity, a zero result +0), encode; NaN in theta (or d = 0 with an infinite
    theta) gives the canonical quiet NaN.
 
 Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), `c`, `d` (fp32 bits), `advance`;
-`result` (bits), valid LATENCY (four) advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa bits), two
-normalising shifters of W bits, an aligning shifter and an adder of about W bits, a normaliser and rounder.
+`result` (bits), valid LATENCY (four) advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa
+bits), normalising shifters of p, 24 (two) and mantissa bits before them, an aligning shifter and an adder of about
+W bits, a normaliser and rounder.
 """
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
@@ -84,24 +86,31 @@ class EngineLane(wiring.Component):
         theta, c, d = Signal(self.width, name="theta"), Signal(32, name="c"), Signal(32, name="d")
         m.d.comb += [theta.eq(self.theta), c.eq(self.c), d.eq(self.d)]
 
-        # stage 1: decode, the exact products
+        # stage 1: decode; every factor's significand normalised (its top bit set, unless it is zero), so that each
+        # exact product, placed at the top of W bits, has its top bit at W - 1 or W - 2
         t_sign, t_sig, t_lsb, t_inf, t_nan = decode(m, theta, (self.exponent_bits, self.precision))
         c_sign, c_sig, c_lsb, _, _ = decode(m, c, SCALAR)
         d_sign, d_sig, d_lsb, _, _ = decode(m, d, SCALAR)
         magnitude = Mux(self.m < 0, -self.m, self.m)
+        t_norm, t_low = self._normalised(m, t_sig, t_lsb, "t")
+        c_norm, c_low = self._normalised(m, c_sig, c_lsb, "c")
+        d_norm, d_low = self._normalised(m, d_sig, d_lsb, "d")
+        m_norm, m_low = self._normalised(m, magnitude[:self.mantissa_bits], self.k, "m")
+        a_pad, b_pad = W - self.precision - SCALAR[1], W - SCALAR[1] - self.mantissa_bits
         a, b = Signal(W), Signal(W)
         a_sign, b_sign, a_lsb, b_lsb = Signal(), Signal(), Signal(EXPONENT), Signal(EXPONENT)
         special, special_bits = Signal(), Signal(self.width)
         with m.If(self.advance):
-            m.d.sync += [a.eq(t_sig * d_sig), a_sign.eq(t_sign ^ d_sign), a_lsb.eq(t_lsb + d_lsb),
-                         b.eq(c_sig * magnitude[:self.mantissa_bits]), b_sign.eq(~(c_sign ^ (self.m < 0))),
-                         b_lsb.eq(c_lsb + self.k),
+            m.d.sync += [a.eq((t_norm * d_norm) << a_pad), a_sign.eq(t_sign ^ d_sign),
+                         a_lsb.eq(t_low + d_low - a_pad),
+                         b.eq((c_norm * m_norm) << b_pad), b_sign.eq(~(c_sign ^ (self.m < 0))),
+                         b_lsb.eq(c_low + m_low - b_pad),
                          special.eq(t_inf | t_nan),
                          special_bits.eq(self._special(t_sign ^ d_sign, t_nan | (t_inf & (d_sig == 0))))]
 
-        # stage 2: normalise both products, align, add
-        a_norm, a_top = self._normalised(m, a, a_lsb, "a")
-        b_norm, b_top = self._normalised(m, b, b_lsb, "b")
+        # stage 2: finish normalising both products (a shift of one bit at most), align, add
+        a_norm, a_top = self._topped(a, a_lsb)
+        b_norm, b_top = self._topped(b, b_lsb)
         zero_a, zero_b = a == 0, b == 0
         a_big = ~zero_a & (zero_b | (a_top > b_top) | ((a_top == b_top) & (a_norm >= b_norm)))
         big, small = Mux(a_big, a_norm, b_norm), Mux(a_big, b_norm, a_norm)
@@ -144,12 +153,20 @@ class EngineLane(wiring.Component):
         return Mux(nan, FORMATS[self.fmt].canonical_nan, Mux(sign, infinity | (1 << (self.width - 1)), infinity))
 
     def _normalised(self, m, value, lsb, name):
-        """`value` shifted up until its top bit is set, and the exponent of that top bit."""
+        """`value` (with `lsb` the exponent of its last bit) shifted up until its top bit is set, and the exponent
+        of its last bit then."""
         zeros = leading_zeros(m, value, f"{name}_zeros")
         shifted = Signal(len(value), name=f"{name}_norm")
-        top = Signal(EXPONENT, name=f"{name}_top")
-        m.d.comb += [shifted.eq(value << zeros), top.eq(lsb + (len(value) - 1) - zeros)]
-        return shifted, top
+        low = Signal(EXPONENT, name=f"{name}_low")
+        m.d.comb += [shifted.eq(value << zeros), low.eq(lsb - zeros)]
+        return shifted, low
+
+    @staticmethod
+    def _topped(value, lsb):
+        """A product of normalised factors (top bit at W - 1 or W - 2, or zero) with its top bit at W - 1, and the
+        exponent of that top bit."""
+        high = value[-1]
+        return Mux(high, value, value << 1), Mux(high, lsb + (len(value) - 1), lsb + (len(value) - 2))
 
     def _placed(self, m, total, lsb):
         """For the exact value total 2^lsb: (the magnitude, shifted up where it has fewer than p bits; how many of
