@@ -2,9 +2,10 @@
 against flat estimates of whole engines.
 
 A flat Yosys run synthesises every lane with the rest, so its time grows with the lanes. The lanes are identical,
-so the engine is close to its generator plus `lanes` times one lane (plus a few flip-flops of control, and
-whatever the flat run optimises across the lanes' boundaries). This bench estimates the generator and one lane
-alone (the blocks `top`, `engine_lane_fp32` and `engine_lane_bf16` of `pezo synth estimate`), composes them, and
+so the engine is close to its generator, the two decoders of c and d the lanes share, and `lanes` times one lane
+(plus a few flip-flops of control, and whatever the flat run optimises across the lanes' boundaries). This bench
+estimates the generator, the decoder and one lane alone (the blocks `top`, `scalar_decoder`, `engine_lane_fp32` and
+`engine_lane_bf16` of `pezo synth estimate`), composes them, and
 compares the composition with the flat estimates of the CHECKED engines, which it synthesises (or finds in the
 estimate cache). LUT levels compose as the larger of the two parts': a lower bound.
 
@@ -23,6 +24,7 @@ COUNTED = ("lut_total", "ffs", "dsps", "carries", "bram36_equivalent", "lut_leve
 CHECKED = (PoolSpec(size=4095, bits=12, lanes=5), PoolSpec(size=4095, bits=12))
 """Composed and also synthesised flat."""
 COMPOSED = (OtfSpec(generators=31, width=8),)
+PARTS = {"top": "generator", "scalar_decoder": "decoder"}
 """Composed only: the paper's 31-lane generator."""
 
 
@@ -31,18 +33,18 @@ def counted(estimate):
 
 
 def parts(spec, jobs):
-    """{part: its counts}: the generator ("generator") and one lane of each format ("lane fp32", ...)."""
-    names = ["top"] + [f"engine_lane_{fmt}" for fmt in FORMATS]
+    """{part: its counts}: the generator ("generator"), the decoder of c or d ("decoder") and one lane of each format
+    ("lane fp32", ...)."""
+    names = ["top", "scalar_decoder"] + [f"engine_lane_{fmt}" for fmt in FORMATS]
     found = estimate_all(blocks(spec, names), jobs)
-    return {("generator" if name == "top" else f"lane {name[-4:]}"): counted(found[design_name(spec, name)])
-            for name in names}
+    return {PARTS.get(name, f"lane {name[-4:]}"): counted(found[design_name(spec, name)]) for name in names}
 
 
 def composed(part, fmt, lanes):
-    """The generator plus `lanes` lanes of `fmt`; LUT levels the larger of the two."""
-    generator, lane = part["generator"], part[f"lane {fmt}"]
-    total = {key: generator[key] + lanes * lane[key] for key in COUNTED}
-    total["lut_levels"] = max(generator["lut_levels"], lane["lut_levels"])
+    """The generator, two decoders and `lanes` lanes of `fmt`; LUT levels the largest of the parts'."""
+    generator, decoder, lane = part["generator"], part["decoder"], part[f"lane {fmt}"]
+    total = {key: generator[key] + 2 * decoder[key] + lanes * lane[key] for key in COUNTED}
+    total["lut_levels"] = max(generator["lut_levels"], decoder["lut_levels"], lane["lut_levels"])
     return total
 
 

@@ -21,7 +21,8 @@ word makes the engine `replay` the perturbation after a perturb pass and move to
 pass (one cycle after the last word is taken), so a ZO step is three passes with nothing for the host to do but set
 `mode` between them (and c and d before the update). `mode` must stay constant during a pass.
 
-Cost: the generator, `lanes` EngineLanes, and a few flip-flops of control.
+Cost: the generator, `lanes` EngineLanes, two ScalarDecoders (c and d, shared by the lanes), and a few
+flip-flops of control.
 """
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
@@ -30,7 +31,7 @@ from amaranth.lib.wiring import In, Out
 from pezo.golden.engine import FORMATS
 from pezo.host.registers import MODES, ONE
 
-from .engine_lane import LATENCY, EngineLane
+from .engine_lane import LATENCY, EngineLane, ScalarDecoder
 from .generator import generator
 
 PERTURB_PLUS, PERTURB_MINUS, UPDATE = MODES["perturb-plus"], MODES["perturb-minus"], MODES["update"]
@@ -91,14 +92,16 @@ class Engine(wiring.Component):
 
         # perturb: c = -s 2^-e and d = 1 (docs/spec.md section 11)
         update = self.mode == UPDATE
-        c, d = Signal(32), Signal(32)
-        m.d.comb += [c.eq(Mux(update, self.c, Cat(Const(0, 23), (127 - self.e)[:8], self.mode == PERTURB_PLUS))),
-                     d.eq(Mux(update, self.d, ONE))]
+        m.submodules.c = c = ScalarDecoder()            # decoded once for every lane
+        m.submodules.d = d = ScalarDecoder()
+        m.d.comb += [c.bits.eq(Mux(update, self.c, Cat(Const(0, 23), (127 - self.e)[:8], self.mode == PERTURB_PLUS))),
+                     d.bits.eq(Mux(update, self.d, ONE))]
         for lane in range(self.spec.lanes):
             unit = EngineLane(self.fmt, self.spec.mantissa_bits, self.spec.exponent_bits)
             m.submodules[f"lane{lane}"] = unit
             m.d.comb += [unit.theta.eq(self.w.payload[lane]), unit.m.eq(word.mantissas[lane]),
-                         unit.k.eq(word.exponent), unit.c.eq(c), unit.d.eq(d), unit.advance.eq(advance),
+                         unit.k.eq(word.exponent), unit.c.eq(c.scalar), unit.d.eq(d.scalar),
+                         unit.advance.eq(advance),
                          output.values[lane].eq(unit.result)]
 
         # the generator: the pass's last word replays the perturbation (perturb) or moves on (update)

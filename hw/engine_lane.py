@@ -3,8 +3,8 @@
 Perturb on read is the same operation with c = -s 2^-e and d = 1 (the engine's top sets them), so one datapath
 serves every mode. Four stages, each advancing when `advance` is high:
 
-1. decode theta, c and d and normalise their significands and |m|; the two exact products A = sig(theta) sig(d)
-   and B = sig(c) |m| (DSPs);
+1. decode theta and normalise its significand and |m| (c and d come decoded and normalised, by one
+   ScalarDecoder each per engine); the two exact products A = sig(theta) sig(d) and B = sig(c) |m| (DSPs);
 2. finish normalising A and B (one bit at most), align the smaller to the larger in a window of W bits (W the
    products' width) with the bits shifted out kept as a sticky bit, add or subtract: the sum, exact up to that
    sticky bit, which is all that rounding to p <= W - 2 bits reads;
@@ -12,13 +12,13 @@ serves every mode. Four stages, each advancing when `advance` is high:
 4. round to nearest even (overflow to infinity, a zero result +0), encode; NaN in theta (or d = 0 with an infinite
    theta) gives the canonical quiet NaN.
 
-Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), `c`, `d` (fp32 bits), `advance`;
+Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), `c`, `d` (SCALAR_FIELDS), `advance`;
 `result` (bits), valid LATENCY (four) advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa
-bits), normalising shifters of p, 24 (two) and mantissa bits before them, an aligning shifter and an adder of about
+bits), normalising shifters of p and mantissa bits before them, an aligning shifter and an adder of about
 W bits, a normaliser and rounder.
 """
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from pezo.golden.engine import FORMATS
@@ -68,6 +68,37 @@ def _leading_zeros(bits):
     return Cat(Mux(high_found, high, low), ~high_found), high_found | low_found
 
 
+def normalised(m, value, lsb, name):
+    """`value` (with `lsb` the exponent of its last bit) shifted up until its top bit is set (zero stays zero), and
+    the exponent of its last bit then."""
+    zeros = leading_zeros(m, value, f"{name}_zeros")
+    shifted = Signal(len(value), name=f"{name}_norm")
+    low = Signal(EXPONENT, name=f"{name}_low")
+    m.d.comb += [shifted.eq(value << zeros), low.eq(lsb - zeros)]
+    return shifted, low
+
+
+SCALAR_FIELDS = data.StructLayout({"sign": 1, "significand": SCALAR[1], "low": EXPONENT})
+"""c or d as the lanes take it: its sign, its significand normalised (top bit set, or zero) and the exponent of the
+significand's last bit."""
+
+
+class ScalarDecoder(wiring.Component):
+    """An fp32 scalar (c or d) decoded and normalised once for every lane of an engine.
+
+    Ports: in `bits` (fp32), out `scalar` (SCALAR_FIELDS). Cost: a 24-bit leading-zero count and shifter."""
+
+    def __init__(self):
+        super().__init__({"bits": In(32), "scalar": Out(SCALAR_FIELDS)})
+
+    def elaborate(self, platform):
+        m = Module()
+        sign, significand, lsb, _, _ = decode(m, self.bits, SCALAR)
+        shifted, low = normalised(m, significand, lsb, "scalar")
+        m.d.comb += [self.scalar.sign.eq(sign), self.scalar.significand.eq(shifted), self.scalar.low.eq(low)]
+        return m
+
+
 class EngineLane(wiring.Component):
     def __init__(self, fmt, mantissa_bits, exponent_bits):
         self.fmt = fmt
@@ -77,25 +108,23 @@ class EngineLane(wiring.Component):
         self.product_bits = max(self.precision, mantissa_bits) + SCALAR[1]
         super().__init__({
             "theta": In(self.width), "m": In(signed(mantissa_bits)), "k": In(signed(exponent_bits)),
-            "c": In(32), "d": In(32), "advance": In(1), "result": Out(self.width),
+            "c": In(SCALAR_FIELDS), "d": In(SCALAR_FIELDS), "advance": In(1), "result": Out(self.width),
         })
 
     def elaborate(self, platform):
         m = Module()
         W = self.product_bits
-        theta, c, d = Signal(self.width, name="theta"), Signal(32, name="c"), Signal(32, name="d")
-        m.d.comb += [theta.eq(self.theta), c.eq(self.c), d.eq(self.d)]
+        theta = Signal(self.width, name="theta")
+        m.d.comb += theta.eq(self.theta)
 
-        # stage 1: decode; every factor's significand normalised (its top bit set, unless it is zero), so that each
-        # exact product, placed at the top of W bits, has its top bit at W - 1 or W - 2
+        # stage 1: decode; every factor's significand normalised (its top bit set, unless it is zero; c's and d's
+        # come so), so that each exact product, placed at the top of W bits, has its top bit at W - 1 or W - 2
         t_sign, t_sig, t_lsb, t_inf, t_nan = decode(m, theta, (self.exponent_bits, self.precision))
-        c_sign, c_sig, c_lsb, _, _ = decode(m, c, SCALAR)
-        d_sign, d_sig, d_lsb, _, _ = decode(m, d, SCALAR)
+        c_sign, c_norm, c_low = self.c.sign, self.c.significand, self.c.low
+        d_sign, d_norm, d_low = self.d.sign, self.d.significand, self.d.low
         magnitude = Mux(self.m < 0, -self.m, self.m)
-        t_norm, t_low = self._normalised(m, t_sig, t_lsb, "t")
-        c_norm, c_low = self._normalised(m, c_sig, c_lsb, "c")
-        d_norm, d_low = self._normalised(m, d_sig, d_lsb, "d")
-        m_norm, m_low = self._normalised(m, magnitude[:self.mantissa_bits], self.k, "m")
+        t_norm, t_low = normalised(m, t_sig, t_lsb, "t")
+        m_norm, m_low = normalised(m, magnitude[:self.mantissa_bits], self.k, "m")
         a_pad, b_pad = W - self.precision - SCALAR[1], W - SCALAR[1] - self.mantissa_bits
         a, b = Signal(W), Signal(W)
         a_sign, b_sign, a_lsb, b_lsb = Signal(), Signal(), Signal(EXPONENT), Signal(EXPONENT)
@@ -106,7 +135,7 @@ class EngineLane(wiring.Component):
                          b.eq((c_norm * m_norm) << b_pad), b_sign.eq(~(c_sign ^ (self.m < 0))),
                          b_lsb.eq(c_low + m_low - b_pad),
                          special.eq(t_inf | t_nan),
-                         special_bits.eq(self._special(t_sign ^ d_sign, t_nan | (t_inf & (d_sig == 0))))]
+                         special_bits.eq(self._special(t_sign ^ d_sign, t_nan | (t_inf & (d_norm == 0))))]
 
         # stage 2: finish normalising both products (a shift of one bit at most), align, add
         a_norm, a_top = self._topped(a, a_lsb)
@@ -151,15 +180,6 @@ class EngineLane(wiring.Component):
         """The bits for an infinite or NaN theta."""
         infinity = ((1 << self.exponent_bits) - 1) << (self.precision - 1)
         return Mux(nan, FORMATS[self.fmt].canonical_nan, Mux(sign, infinity | (1 << (self.width - 1)), infinity))
-
-    def _normalised(self, m, value, lsb, name):
-        """`value` (with `lsb` the exponent of its last bit) shifted up until its top bit is set, and the exponent
-        of its last bit then."""
-        zeros = leading_zeros(m, value, f"{name}_zeros")
-        shifted = Signal(len(value), name=f"{name}_norm")
-        low = Signal(EXPONENT, name=f"{name}_low")
-        m.d.comb += [shifted.eq(value << zeros), low.eq(lsb - zeros)]
-        return shifted, low
 
     @staticmethod
     def _topped(value, lsb):

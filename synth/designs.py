@@ -3,16 +3,17 @@ strategy's blocks (hw/generator.py GENERATORS) and the sequencer), and the Gauss
 from pezo.hw.axi_lite import RegisterBlock
 from pezo.hw.axi_stream import registers
 from pezo.hw.engine import Engine
-from pezo.hw.engine_lane import EngineLane
+from pezo.hw.engine_lane import EngineLane, ScalarDecoder
 from pezo.hw.export import default_name
 from pezo.hw.gaussian import GaussianLanes
 from pezo.hw.generator import GENERATORS, check_buildable, generator
 from pezo.hw.sequencer import Sequencer
 
-ON_REQUEST = ("engine_fp32", "engine_bf16", "engine_lane_fp32", "engine_lane_bf16", "registers_engine",
-           "registers_generator")
+ON_REQUEST = ("engine_fp32", "engine_bf16", "engine_lane_fp32", "engine_lane_bf16", "scalar_decoder",
+              "registers_engine", "registers_generator")
 """Priced when asked for: the ZO engine (hw/engine.py) around the generator, with fp32 or bf16 weights, one of its
-lanes alone (hw/engine_lane.py, for the generator's mantissa and exponent widths), and the AXI4-Lite register block
+lanes alone (hw/engine_lane.py, for the generator's mantissa and exponent widths), the decoder of c or d that
+its lanes share (two per engine), and the AXI4-Lite register block
 of the engine's IP or the generator's (hw/axi_lite.py, for the generator's widths)."""
 
 
@@ -28,6 +29,7 @@ def blocks(spec, names=None):
         "engine_bf16": lambda: Engine(spec, "bf16"),
         "engine_lane_fp32": lambda: EngineLane("fp32", spec.mantissa_bits, spec.exponent_bits),
         "engine_lane_bf16": lambda: EngineLane("bf16", spec.mantissa_bits, spec.exponent_bits),
+        "scalar_decoder": ScalarDecoder,
         "registers_engine": lambda: RegisterBlock(registers(spec, "fp32")),
         "registers_generator": lambda: RegisterBlock(registers(spec)),
     }

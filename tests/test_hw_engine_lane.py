@@ -1,15 +1,17 @@
-"""The engine's lane (hw/engine_lane.py) in Amaranth's simulator against the golden engine (golden/engine.py), on
-random operands of every class, both formats, update and perturb operands, with pipeline stalls."""
+"""The engine's lane (hw/engine_lane.py), fed by the scalar decoders of c and d as the engine feeds it, in Amaranth's
+simulator against the golden engine (golden/engine.py), on random operands of every class, both formats, update and
+perturb operands, with pipeline stalls."""
 import math
 import random
 import struct
 
 import pytest
 import torch
+from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
 from pezo.golden import engine
-from pezo.hw.engine_lane import LATENCY, EngineLane
+from pezo.hw.engine_lane import LATENCY, EngineLane, ScalarDecoder
 
 MANTISSA_BITS, EXPONENT_BITS = 12, 7
 
@@ -65,12 +67,21 @@ def ties(fmt):
     return cases
 
 
+def decoded_lane(fmt):
+    """(design, lane, c's bits, d's bits): a lane with a ScalarDecoder in front of c and of d, as hw/engine.py wires
+    them."""
+    design, lane, c, d = Module(), EngineLane(fmt, MANTISSA_BITS, EXPONENT_BITS), ScalarDecoder(), ScalarDecoder()
+    design.submodules += [lane, c, d]
+    design.d.comb += [lane.c.eq(c.scalar), lane.d.eq(d.scalar)]
+    return design, lane, c.bits, d.bits
+
+
 @pytest.mark.parametrize("fmt", ["fp32", "bf16"])
 def test_lane_equals_the_golden_engine(fmt):
     rng = random.Random(5)
     thetas = theta_values(fmt, rng, 400)
     cases = ties(fmt) + [(theta, *operand) for theta, operand in zip(thetas, operands(rng, len(thetas)))]
-    lane = EngineLane(fmt, MANTISSA_BITS, EXPONENT_BITS)
+    design, lane, c_bits, d_bits = decoded_lane(fmt)
     got = []
 
     async def bench(ctx):
@@ -85,15 +96,15 @@ def test_lane_equals_the_golden_engine(fmt):
                 ctx.set(lane.theta, theta)
                 ctx.set(lane.m, m)
                 ctx.set(lane.k, k)
-                ctx.set(lane.c, fp32_bits(c))
-                ctx.set(lane.d, fp32_bits(d))
+                ctx.set(c_bits, fp32_bits(c))
+                ctx.set(d_bits, fp32_bits(d))
             pending.append(case)
             await ctx.tick()
             if len(pending) == LATENCY:                     # LATENCY advances: the oldest case's result
                 if pending.pop(0) is not None:
                     got.append(ctx.get(lane.result))
 
-    simulator = Simulator(lane)
+    simulator = Simulator(design)
     simulator.add_clock(1e-8)
     simulator.add_testbench(bench)
     simulator.run()

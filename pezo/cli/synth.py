@@ -18,7 +18,9 @@ def add_parser(commands):
     add_spec_options(estimate)
     estimate.add_argument("--blocks", help="comma-separated blocks (default all but the engines): otf: top, array, "
                           "array_noreplay, scaler, sequencer; pool: top, pool, sequencer; either: engine_fp32, "
-                          "engine_bf16 (the ZO engine around the generator)")
+                          "engine_bf16 (the ZO engine around the generator), engine_lane_fp32, engine_lane_bf16 (one "
+                          "of its lanes), scalar_decoder (the decoder of c or d its lanes share), registers_engine, "
+                          "registers_generator (the AXI4-Lite register blocks)")
     estimate.add_argument("--json", type=output_file, help="also write the estimates as JSON to this file")
     estimate.add_argument("--jobs", type=int, help="parallel Yosys runs (default: one per core)")
     estimate.set_defaults(run=estimate_command)
