@@ -25,9 +25,11 @@ from .cost import hardware_cost
 
 SWEEP_OWNS = ["grids/", "points/", "results.json", "results.csv", "report.md", "guideline.md", "plots/"]
 POINT_OWNS = records.OWNS + ["point.json"]
-POINT_RECORDS = ("config.json", "metrics.jsonl", "summary.json", "plot.png", "point.json")
-"""What a finished point keeps (its weights deleted unless kept), point.json last: it marks the point finished."""
-WEIGHTS = ("best", "checkpoint")
+POINT_RECORDS = tuple(name for name in POINT_OWNS if not name.endswith("/"))
+"""What a finished point keeps (its files; its weights, the folders, are deleted unless kept), point.json last: it
+marks the point finished."""
+WEIGHTS = tuple(name.rstrip("/") for name in POINT_OWNS if name.endswith("/"))
+"""The folders of a point that hold weights: checkpoint/ and best/."""
 
 
 def grid_digest(grid):
