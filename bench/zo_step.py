@@ -15,7 +15,7 @@ import time
 import torch
 
 from pezo.files import write_file
-from pezo.golden import PAPER_DEFAULTS
+from pezo.golden import PAPER_DEFAULTS, CltSpec
 from pezo.train import data, models, perturbations, tasks
 from pezo.train import ZOSGD
 
@@ -24,7 +24,7 @@ SOURCES = {
     "rademacher": ("rademacher", None),
     "uniform": ("uniform", None),
     "uniform-raw": ("uniform-raw", None),
-    "clt-gaussian": ("clt-gaussian", None),
+    "clt-gaussian 1024": ("clt-gaussian", CltSpec()),
     "pezo-pool 4095x12": ("pezo-pool", PAPER_DEFAULTS["pool-4095x12"]),
     "pezo-otf 31x8": ("pezo-otf", PAPER_DEFAULTS["otf-31x8"]),
     "pezo-otf 31x14": ("pezo-otf", PAPER_DEFAULTS["otf-31x14"]),

@@ -1,9 +1,10 @@
 """Golden model of the MeZO baseline Gaussian lane: a central-limit (Irwin-Hall) sum of four 12-bit uniforms.
 
-This is the hardware Gaussian generator that PeZO replaces, built so that its cost can be measured on the same
-flow (`hw/gaussian.py` is the RTL, `pezo synth table6` the comparison). One lane per word emits
+This is the hardware Gaussian generator that PeZO replaces, built so that its cost and its training can be measured
+on the same flow as PeZO's (the `clt` strategy of golden/spec.py; `hw/gaussian.py` is the RTL, `pezo synth table6`
+the comparison). One lane per word emits the mantissa
 
-    g = u_0 + u_1 + u_2 + u_3 - 8190,     z = g / SIGMA,  SIGMA = sqrt(4 (4096^2 - 1) / 12) ~ 2364.8,
+    g = u_0 + u_1 + u_2 + u_3 - 8190,     of standard deviation SIGMA = sqrt(4 (4096^2 - 1) / 12) ~ 2364.8,
 
 where the u_k are 12-bit fields of the freshest 48 bits of a 63-bit Fibonacci LFSR (taps 63, 62: XAPP052's
 maximal-length trinomial, x[i] = x[i - 63] ^ x[i - 62]). The state s holds the last 63 sequence bits, bit 0 the
@@ -17,10 +18,14 @@ of one word are independent and exactly uniform (up to the missing all-zero stat
 within the Irwin-Hall(4) distance of N(0, 1) (`normal_distance`, 0.0074 in the Kolmogorov-Smirnov sense).
 
 Lane j's first state is splitmix64 draw j of the seed (`golden/pool.py`), reduced to 63 bits (0 becomes 1).
+Every word's exponent is EXPONENT = -11, the power of two nearest 1 / SIGMA on a log scale (the scaler's rule,
+golden/scaling.py, for a word of many lanes), so the stream's values g 2^-11 have mean square
+MEAN_SQUARE = SIGMA^2 2^-22 = (4/3)(1 - 2^-24), as the otf stream's scaled values have about.
 """
 import math
 
 import numpy as np
+import torch
 
 from .lfsr import apply, linear_orbit, power
 from .pool import splitmix64
@@ -32,6 +37,9 @@ UNIFORM_BITS = LEAP // UNIFORMS
 OUTPUT_BITS = 15
 OFFSET = UNIFORMS * ((1 << UNIFORM_BITS) - 1) // 2
 SIGMA = math.sqrt(UNIFORMS * ((1 << (2 * UNIFORM_BITS)) - 1) / 12)
+EXPONENT = -round(math.log2(SIGMA))
+MEAN_SQUARE = SIGMA ** 2 * 4.0 ** EXPONENT
+PERIOD_WORDS = (1 << STATE_BITS) - 1
 _MASK = (1 << STATE_BITS) - 1
 
 
@@ -100,6 +108,18 @@ class Words:
         if self.last is not None and self.last[0] + 1 == word:
             return leap(self.last[1])
         return apply(power(leap, STATE_BITS, word, dtype=np.uint64), self.seeds)
+
+
+class CltWords:
+    """Integer words of a CltSpec at any position: lanes' outputs g and the constant exponent."""
+
+    def __init__(self, spec):
+        self.words = Words(spec.seed, spec.lanes)
+
+    def __call__(self, start, count):
+        """(mantissas int64[count, lanes], exponents int64[count]) of words start .. start + count - 1."""
+        mantissas = torch.from_numpy(self.words.read(start, count))
+        return mantissas, torch.full((count,), EXPONENT, dtype=torch.int64)
 
 
 def output_pmf():

@@ -25,7 +25,8 @@ values (it can be shorter: otf-3x4 repeats after 5 words, not lcm(15, 3) = 15). 
 
 Periods of more than ANALYSED_VALUES values are not read: reach and the periodic dimension are then computed
 from spec.period_words (bounds, exact where that is the least period), the statistics are None. Sources of
-independent values (a fresh seed per perturbation) are described by `independent`.
+independent values (a fresh seed per perturbation, or a spec with `independent_mean_square`: the clt lanes) are
+described by `independent`.
 """
 import dataclasses
 import math
@@ -94,6 +95,8 @@ def analyse(spec, values, scaled=True, stream=None):
     words, extra = words_per_perturbation(spec, values), hop(spec, values)
     common = dict(values=values, lanes=lanes, words_per_perturbation=words, hop=extra)
     spacing = (words + extra) * lanes
+    if spec.independent_mean_square is not None:
+        return independent(values, spec.independent_mean_square, lanes, extra)
     if period > ANALYSED_VALUES:
         count = reach(period, spacing)
         return Quality(**common, period_values=period, reach=count, span=min(count, values), span_exact=False,
@@ -130,10 +133,11 @@ def least_period(s):
     return period
 
 
-def independent(values, mean_square, lanes=1):
-    """The Quality of a source that draws every value afresh and independently, zero-mean with `mean_square`."""
+def independent(values, mean_square, lanes=1, hop=0):
+    """The Quality of a source that draws every value afresh and independently, zero-mean with `mean_square`,
+    `lanes` values a word and `hop` words skipped between perturbations."""
     return Quality(values=values, lanes=lanes, period_values=None, words_per_perturbation=math.ceil(values / lanes),
-                   hop=0, reach=None, span=None, span_exact=True, periodic_dimension=values, mean=0.0,
+                   hop=hop, reach=None, span=None, span_exact=True, periodic_dimension=values, mean=0.0,
                    mean_square=mean_square, autocorrelation=None, worst_lag=None, worst_correlation=0.0,
                    step_bias=0.0)
 

@@ -1,8 +1,9 @@
 """The perturbation spec: one frozen, validated, JSON-serialisable description of a PeZO generator.
 
 `OtfSpec` describes the rotating array of LFSRs with the adaptive modulus scaler; `PoolSpec` the pre-generated
-pool with leftover shifting. Both produce the same stream format: per word, `lanes` signed mantissas of
-`mantissa_bits` bits and one shared signed exponent of `exp_bits` bits. docs/spec.md defines every bit.
+pool with leftover shifting; `CltSpec` the MeZO baseline's Gaussian lanes that PeZO replaces. All produce the
+same stream format: per word, `lanes` signed mantissas of `mantissa_bits` bits and one shared signed exponent of
+`exp_bits` bits. docs/spec.md defines every bit.
 """
 import dataclasses
 import json
@@ -16,11 +17,14 @@ MAX_POOL_SIZE = 1 << 24
 POOL_BITS = (2, 24)
 EXP_BITS = (2, 16)
 LENGTH_BITS = (2, 64)
-MAX_POOL_SEED = (1 << 64) - 1
+MAX_SPLITMIX_SEED = (1 << 64) - 1
 
 
 class SpecError(ValueError):
     """An invalid configuration. The message names the bad value and what is allowed."""
+
+
+MAX_CLT_LANES = 4096
 
 
 class RegularPatternWarning(UserWarning):
@@ -64,6 +68,9 @@ class PerturbSpec:
     source = None
     reload = 0
     """How the hardware replays: a field of OtfSpec only (docs/spec.md section 4a); a pool never reloads."""
+    independent_mean_square = None
+    """E[u^2] of a stream whose values are zero-mean and independent by construction (its period too long to
+    read, golden/quality.py); None: the statistics are read off the stream's period."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -254,7 +261,7 @@ class PoolSpec(PerturbSpec):
         _check_range("size", self.size, 2, MAX_POOL_SIZE)
         _check_range("bits", self.bits, *POOL_BITS)
         _check_range("lanes", self.lanes, 1, self.size // 2)
-        _check_range("seed", self.seed, 1, MAX_POOL_SEED)
+        _check_range("seed", self.seed, 1, MAX_SPLITMIX_SEED)
         _check_range("balanced", self.balanced, 0, 1)
         _check_range("slip", self.slip, 0, 1)
         if self.size % self.lanes:
@@ -304,6 +311,60 @@ class PoolSpec(PerturbSpec):
     def period_words(self):
         """D, or D^2 with slip: every pass starts one word later, so D passes return to the first."""
         return self.pool_words * (self.pool_words if self.slip else 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class CltSpec(PerturbSpec):
+    """The MeZO baseline's Gaussian generator (golden/gaussian.py, docs/spec.md section 6c): `lanes` central-limit
+    lanes, each a 63-bit LFSR that leaps 48 steps a word and emits the sum of its four freshest 12-bit fields less
+    8190 as a 15-bit mantissa; every word's exponent is -11, the power of two nearest 1 / sigma, so the values
+    have mean square 4/3, about the otf stream's.
+
+    seed: lane j starts at splitmix64 draw j of the seed (63 bits; 0 becomes 1), 1..2^64 - 1.
+    """
+    lanes: int = 1024
+    seed: int = 1
+
+    strategy = "clt"
+    source = "clt-gaussian"
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_range("lanes", self.lanes, 1, MAX_CLT_LANES)
+        _check_range("seed", self.seed, 1, MAX_SPLITMIX_SEED)
+        if self.exp_bits is not None:
+            self._check_exponent_field()
+
+    @property
+    def shape(self):
+        return str(self.lanes)
+
+    def words(self):
+        from .gaussian import CltWords
+        return CltWords(self)
+
+    @property
+    def mantissa_bits(self):
+        from .gaussian import OUTPUT_BITS
+        return OUTPUT_BITS
+
+    @property
+    def exponent_range(self):
+        """(lowest, highest) exponent of any word: the one constant exponent, twice."""
+        from .gaussian import EXPONENT
+        return EXPONENT, EXPONENT
+
+    @property
+    def period_words(self):
+        """Every lane's LFSR repeats after 2^63 - 1 words (48 is coprime with it)."""
+        from .gaussian import PERIOD_WORDS
+        return PERIOD_WORDS
+
+    @property
+    def independent_mean_square(self):
+        """Lanes have their own seeds and every word's uniforms are fresh LFSR bits: independent values."""
+        from .gaussian import MEAN_SQUARE
+        return MEAN_SQUARE
 
 
 FIELDS = {name: cls.own_fields() for name, cls in STRATEGIES.items()}

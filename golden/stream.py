@@ -11,7 +11,7 @@ import torch
 
 PERIOD_CACHE_VALUES = 1 << 27
 BLOCK_VALUES = 1 << 24
-CHUNK_WORDS = 1 << 16
+CHUNK_VALUES = 1 << 21
 
 
 def words_per_perturbation(spec, values):
@@ -49,9 +49,10 @@ class Stream:
     The stream is periodic (spec.period_words words of spec.lanes values). When a period has at most
     PERIOD_CACHE_VALUES values (512 MiB of float32: every pool; otf specs where lcm(2^width - 1, generators) *
     generators fits, e.g. every count up to 64 at 15 bits or less, and 31 or 63 LFSRs of 16 bits) its real values
-    are computed once, CHUNK_WORDS words at a time, tiled to a block of at least BLOCK_VALUES (64 MiB), and later
-    requests are a few large copies out of that block (many small copies run far below memory bandwidth). A longer
-    period is computed chunk by chunk on every request, many times slower. The block lives on `device`, and real
+    are computed once, in chunks of the whole words of CHUNK_VALUES values (at least one word), tiled to a block of
+    at least BLOCK_VALUES (64 MiB), and later requests are a few large copies out of that block (many small copies
+    run far below memory bandwidth). A longer period (a clt stream's: 2^63 - 1 words) is computed chunk by chunk on
+    every request, many times slower. The block lives on `device`, and real
     values are returned there, so a perturbation on a GPU is a copy within it, never one from the host.
     """
 
@@ -89,12 +90,12 @@ class Stream:
 
     def _fill(self, out, first, count, block):
         """Write values first .. first + count - 1 into `out`: copied out of `block` (the cached periods), or
-        without one computed, at most CHUNK_WORDS words at a time."""
-        offset, done = first % self.period_values, 0
+        without one computed, a chunk of words at a time."""
+        offset, done, chunk_words = first % self.period_values, 0, max(1, CHUNK_VALUES // self.spec.lanes)
         while done < count:
             if block is None:
                 word, start = divmod(offset, self.spec.lanes)
-                words = min(CHUNK_WORDS, math.ceil((start + count - done) / self.spec.lanes))
+                words = min(chunk_words, math.ceil((start + count - done) / self.spec.lanes))
                 chunk = self._real(word, words).to(out.device)
             else:
                 chunk, start = block, offset

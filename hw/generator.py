@@ -1,13 +1,15 @@
-"""The two top-level perturbation generators and their port contract (docs/spec.md sections 7 and 8)."""
+"""The top-level perturbation generators, one per strategy, and their port contract (docs/spec.md sections 7 and 8)."""
 from amaranth.hdl import Cat, Const, Module, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from pezo.golden import gaussian
 from pezo.golden.lfsr import TAPS, feedback_mask, jump
 from pezo.golden.otf import exponent_table, lane_seeds, stride
 from pezo.golden.pool import pool_table
 from pezo.golden.scaling import gaussian_modulus
 
+from .gaussian import GaussianLanes
 from .lfsr_array import LfsrArray
 from .payload import payload_layout
 from .pool import Pool
@@ -185,12 +187,54 @@ class PoolGenerator(Generator):
         return [pool.mantissas], Const(pool_table(self.spec).exponent, signed(self.spec.exponent_bits))
 
 
+class CltGenerator(Generator):
+    """The MeZO baseline's Gaussian lanes behind the same sequencer and ports, so that it replays as the port
+    contract asks, and its constant exponent.
+
+    Cost: sequencer + GaussianLanes with replay (126 FFs per lane); Table 6 prices the lanes without replay
+    (`lanes_noreplay`), as the PeZO paper's baseline row does.
+    """
+
+    @staticmethod
+    def blocks(spec):
+        return {"lanes": lambda: GaussianLanes(spec.lanes, spec.seed),
+                "lanes_noreplay": lambda: GaussianLanes(spec.lanes, spec.seed, replay=False)}
+
+    @staticmethod
+    def rom_entries(spec):
+        return 0
+
+    @staticmethod
+    def rom_cause(spec):
+        return "no ROM"
+
+    @staticmethod
+    def memory_files(spec, name):
+        return {}
+
+    @staticmethod
+    def constants(spec, name):
+        """What the manifest records of the lanes (docs/spec.md section 6c)."""
+        return {
+            "taps": [gaussian.STATE_BITS, gaussian.STATE_BITS - 1],
+            "leap": gaussian.LEAP,
+            "offset": gaussian.OFFSET,
+            "exponent": gaussian.EXPONENT,
+            "lane_seeds": gaussian.lane_seeds(spec.seed, spec.lanes),
+        }
+
+    def _datapath(self, m, sequencer):
+        m.submodules.lanes = lanes = GaussianLanes(self.spec.lanes, self.spec.seed)
+        wiring.connect(m, sequencer.control, lanes.control)
+        return [lanes.mantissas], Const(gaussian.EXPONENT, signed(self.spec.exponent_bits))
+
+
 def otf_array(spec):
     """The rotating array of an otf spec: with a shadow copy, or reloaded (`spec.reload`)."""
     return (ReloadArray if spec.reload else LfsrArray)(spec.width, lane_seeds(spec), leap=spec.leap)
 
 
-GENERATORS = {"otf": OtfGenerator, "pool": PoolGenerator}
+GENERATORS = {"otf": OtfGenerator, "pool": PoolGenerator, "clt": CltGenerator}
 """The hardware half of each registered strategy (golden/spec.py STRATEGIES), by strategy name."""
 
 

@@ -12,6 +12,7 @@ reset stays low after the start, and these hold in every reachable state:
 - otf, the rotation invariant (docs/spec.md section 4): at word t register j holds generator (j + t) mod n's
   state, and the shadows hold the same at the saved word;
 - pool: the word pointer and its shadow stay below size / lanes;
+- clt: no lane register, nor its shadow, is ever all-zero;
 - the stream model (for periods of at most WORDS_LIMIT words, or when asked): docs/spec.md section 7 written as a
   model driven by the ports alone (its own length, words emitted, skip and position counters) predicts `valid`,
   `busy`, `done` and `last` in every cycle, and every payload bit is the golden model's word at the model's
@@ -45,11 +46,16 @@ four (2-core machine, Yices 2)."""
 WORDS_LIMIT = 1024
 """The longest period whose golden words the stream model tables by default: otf 3x8 (255 words) takes about 11 s,
 pool 1023x10 7 s, otf 7x8 (1785 words) over 3 minutes (2-core machine, Yices 2)."""
+TABLE_LIMIT = 1 << 20
+"""The longest period the stream model tables when asked (--words): a ROM of 2^20 words."""
 
 
 def models_words(spec, words=None):
     """Whether the stream model is asserted: asked for (`words`), or by default for periods of at most
-    WORDS_LIMIT words."""
+    WORDS_LIMIT words; a ValueError when asked for a period over TABLE_LIMIT words (its tables would not fit)."""
+    if words and spec.period_words > TABLE_LIMIT:
+        raise ValueError(f"{spec.label}: the stream model tabulates the period, {spec.period_words} words, over the "
+                         f"{TABLE_LIMIT} it can: allowed a spec of a shorter period, or no stream model")
     return spec.period_words <= WORDS_LIMIT if words is None else words
 
 

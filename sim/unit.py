@@ -1,7 +1,7 @@
 """Build and run a cocotb bench against one generated Verilog top, on Icarus or Verilator.
 
-For the block-level benches that do not use the generator harness (sim/harness.v): the Gaussian baseline
-(`sim/gaussian_bench.py`) and the AXI wrappers (`sim/axi_bench.py`, `sim/axi_engine_bench.py`).
+For the block-level benches that do not use the generator harness (sim/harness.v): the AXI wrappers
+(`sim/axi_bench.py`, `sim/axi_engine_bench.py`).
 """
 from pathlib import Path
 

@@ -8,7 +8,7 @@ The paper's points (../docs/results.md has what they measured here):
   states, and every lane starts at its own), so the smallest width is 5 (31 states);
 - powers-of-two: the paper's warning tested, a 4096-entry pool beside 4095 and 32 LFSRs beside 31;
 - table3: every perturbation source, with the paper's default generators and pezo's own Gaussian baseline
-  hardware (clt-gaussian);
+  hardware (clt-gaussian, the clt strategy's default clt-1024);
 - paper: all of the above, once each.
 - protocol-lr: the top-N protocol's lr grid for the Gaussian baseline (PROTOCOL_BUDGET, issue "Accuracy that can
   tell generators apart"); protocol-table3, protocol-reach, protocol-quality: the paper's sources and the

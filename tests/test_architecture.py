@@ -132,3 +132,12 @@ def test_the_checks_see_an_upward_import_and_a_cycle(tmp_path):
     assert targets == {"pezo.train.loop", "pezo.sweep.grid"}
     assert {layer(target) for target in targets} - MAY_IMPORT["golden"] == {"train", "sweep"}
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_every_strategy_has_its_hardware_and_formal_halves():
+    """A strategy is one registration per half (docs/architecture.md): each golden strategy has its generator and
+    its formal model, and nothing is registered that the golden half lacks."""
+    from pezo.golden.spec import STRATEGIES
+    from pezo.hw.generator import GENERATORS
+    from pezo.sim.formal_models import MODELS
+    assert set(GENERATORS) == set(MODELS) == set(STRATEGIES) == {"otf", "pool", "clt"}

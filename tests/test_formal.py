@@ -5,7 +5,8 @@ import pytest
 from amaranth.hdl import Assert
 
 from pezo.cli import main
-from pezo.golden import OtfSpec, PoolSpec
+from pezo.golden import CltSpec, OtfSpec, PoolSpec
+from pezo.hw import gaussian as gaussian_hw
 from pezo.sim import formal, formal_models
 
 
@@ -48,6 +49,19 @@ def test_the_stream_model_is_left_out_beyond_1024_words():
     assert formal.models_words(OtfSpec(generators=3, width=8))
     assert not formal.models_words(OtfSpec(generators=7, width=8))
     assert formal.models_words(OtfSpec(generators=7, width=8), words=True)
+    assert not formal.models_words(CltSpec(lanes=2))
+    with pytest.raises(ValueError, match="clt-2: the stream model tabulates the period, 9223372036854775807 words"):
+        formal.models_words(CltSpec(lanes=2), words=True)
+
+
+def test_the_clt_contract_is_proven_and_a_stuck_lane_is_found(tmp_path, monkeypatch):
+    """The Gaussian baseline behind the sequencer keeps the port contract, and no lane (nor its shadow) is ever
+    all-zero; lanes seeded with zero are caught."""
+    spec = CltSpec(lanes=2, seed=3, length_bits=4)
+    proof = formal.prove(spec, tmp_path / "good", depth=10)
+    assert proof.kind == "proven" and not proof.words and not proof.rotation
+    monkeypatch.setattr(gaussian_hw, "lane_seeds", lambda seed, lanes: [0] * lanes)
+    assert formal.prove(spec, tmp_path / "stuck", depth=10).kind == "failed"
 
 
 def test_the_otf_contract_is_proven_for_every_reachable_state(tmp_path):

@@ -1,32 +1,15 @@
-"""The MeZO baseline Gaussian lanes: RTL equal to the golden model bit for bit on both simulators, and the
-golden output Gaussian at its stated precision (moments and Kolmogorov-Smirnov)."""
+"""The MeZO baseline Gaussian lanes: the golden output Gaussian at its stated precision (moments and
+Kolmogorov-Smirnov), and the clt spec's stream its lanes' outputs at the constant exponent. The RTL is compared with
+the golden model bit for bit on both simulators as the clt strategy's generator (tests/test_sim.py)."""
 import math
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from pezo.golden import gaussian
-from pezo.hw.gaussian import GaussianLanes
-from pezo.hw.verilog import emit
-from pezo.sim.runner import SIMULATORS
-from pezo.sim.unit import run_bench
+from pezo.golden import CltSpec, Stream, gaussian, quality
 
-LANES, SEED, WORDS = 3, 12345, 1500
-
-
-@pytest.mark.parametrize("simulator", SIMULATORS)
-def test_bit_exact(simulator, tmp_path):
-    source = tmp_path / "pezo_gaussian.v"
-    source.write_text(emit(GaussianLanes(LANES, SEED), "pezo_gaussian"))
-    dump = tmp_path / "words.hex"
-    assert run_bench([source], "pezo_gaussian", "pezo.sim.gaussian_bench", simulator, tmp_path / "run",
-                     {"PEZO_WORDS": WORDS, "PEZO_READY_SEED": 5, "PEZO_DUMP": dump})
-    raw = [int(line, 16) for line in dump.read_text().split()]
-    mask, bits = (1 << gaussian.OUTPUT_BITS) - 1, gaussian.OUTPUT_BITS
-    got = np.array([[((word >> (bits * j) & mask) ^ (1 << bits - 1)) - (1 << bits - 1) for j in range(LANES)]
-                    for word in raw])
-    np.testing.assert_array_equal(got, gaussian.outputs(SEED, LANES, WORDS))
+SEED = 12345
 
 
 def test_leap_matches_the_bit_recurrence():
@@ -77,3 +60,23 @@ def test_words_at_any_position_in_any_order():
     words = gaussian.Words(SEED, 16)
     for start, count in ((0, 1500), (1499, 2000), (3499, 1), (3500, 1500), (10, 3), (12, 1100), (4000, 600)):
         assert np.array_equal(words.read(start, count), expected[start:start + count]), (start, count)
+
+
+def test_the_clt_stream_is_the_lanes_outputs_at_the_constant_exponent():
+    spec = CltSpec(lanes=5, seed=SEED)
+    mantissas, exponents = Stream(spec)(1000, 40)
+    assert np.array_equal(mantissas.numpy(), gaussian.outputs(SEED, 5, 1040)[1000:])
+    assert (exponents == gaussian.EXPONENT).all() and gaussian.EXPONENT == -11
+    values = Stream(spec).values(5000 * 5 + 3, 17).numpy()
+    assert np.array_equal(values, gaussian.outputs(SEED, 5, 5005).ravel()[5000 * 5 + 3:][:17] * 2.0 ** -11)
+
+
+def test_the_clt_mean_square_is_the_exact_distributions():
+    """E[u^2] = SIGMA^2 2^-22 = (4/3)(1 - 2^-24), from the exact output distribution; the quality analysis
+    reports the values as independent, with the hop the spec asks for."""
+    values, pmf = gaussian.output_pmf()
+    assert math.isclose(float(values.astype(np.float64) ** 2 @ pmf) * 2.0 ** -22, gaussian.MEAN_SQUARE, rel_tol=1e-12)
+    assert math.isclose(gaussian.MEAN_SQUARE, 4 / 3 * (1 - 2 ** -24), rel_tol=1e-15)
+    found = quality.analyse(CltSpec(lanes=4, hop_bits=2), 1008)
+    assert found.mean_square == gaussian.MEAN_SQUARE and found.reach is None and found.step_bias == 0
+    assert found.words_per_perturbation == 252 and found.hop == 1     # 7 divides 252 and 2^63 - 1; 253 is coprime

@@ -66,7 +66,7 @@ def test_json_round_trip(spec):
 
 
 def test_from_dict_rejects_unknown_strategy_and_fields():
-    with pytest.raises(SpecError, match=r"strategy='gauss' is unknown: allowed \['otf', 'pool'\]"):
+    with pytest.raises(SpecError, match=r"strategy='gauss' is unknown: allowed \['clt', 'otf', 'pool'\]"):
         PerturbSpec.from_dict({"strategy": "gauss"})
     with pytest.raises(SpecError, match=r"unknown field\(s\) \['size'\] for strategy 'otf'"):
         PerturbSpec.from_dict({"strategy": "otf", "size": 10})

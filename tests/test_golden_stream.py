@@ -125,7 +125,7 @@ def test_pool_depends_on_seed():
 def test_values_equal_words_across_period_boundaries(spec, cached, periods, monkeypatch):
     """Cached (a block of two periods, or of one when the period alone is longer than a block) and computed."""
     monkeypatch.setattr(stream_module, "BLOCK_VALUES", max(1, periods * spec.period_words * spec.lanes))
-    monkeypatch.setattr(stream_module, "CHUNK_WORDS", 7)  # the cached period, too, is filled 7 words at a time
+    monkeypatch.setattr(stream_module, "CHUNK_VALUES", 7 * spec.lanes)  # the cached period, too: 7 words at a time
     if not cached:
         monkeypatch.setattr(stream_module, "PERIOD_CACHE_VALUES", 0)
     stream = Stream(spec)

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from pezo.golden import OtfSpec, PoolSpec
+from pezo.golden import CltSpec, OtfSpec, PoolSpec
 from pezo.sim.runner import SIMULATORS, build, check
 from pezo.sim.scenario import ALWAYS, Scenario, mixed, zo_steps
 
@@ -55,6 +55,8 @@ CASES = {
                                       full_periods=1, hop=11),
     "pool-255x8-l3-balanced-slip-hop3": Case(PoolSpec(size=255, bits=8, lanes=3, seed=5, balanced=1, slip=1,
                                                       hop_bits=3), 30, 2000, 4000, full_periods=1, hop=5),
+    # the MeZO baseline's Gaussian lanes (docs/spec.md section 6c), replayed through the same sequencer, with a hop
+    "clt-3-hop3": Case(CltSpec(lanes=3, seed=12345, hop_bits=3), 50, 1500, 1500, hop=6),
 }
 DEFAULTS = ("otf-31x8", "otf-31x14", "pool-4095x12")
 

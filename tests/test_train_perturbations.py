@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from pezo.golden import OtfSpec, PAPER_DEFAULTS, PoolSpec, Stream, gaussian
+from pezo.golden import CltSpec, OtfSpec, PAPER_DEFAULTS, PoolSpec, Stream, gaussian
 from pezo.train import perturbations
 
 PARAMS = [torch.zeros(3, 4), torch.zeros(5), torch.zeros(2, 2, 3)]
@@ -39,20 +39,26 @@ def test_uniform_raw_is_the_otf_mantissas():
 
 
 def test_clt_gaussian_is_the_baseline_hardwares_stream():
-    """Values in order over the tensors, word by word, from the Table 6 baseline's lanes (seed + 1), unit
-    variance; the next perturbation starts at the next whole word, as if the hardware had run through."""
+    """Values in order over the tensors, word by word, from the Table 6 baseline's 1024 lanes (spec seed 1), at
+    the constant exponent 2^-11; the next perturbation starts at the next whole word, as if the hardware had run
+    through. The run's seed does not change the stream (it is the spec's)."""
     source = perturbations.make("clt-gaussian", seed=0)
+    assert source.spec == CltSpec() and source.describe() == {"perturb": "clt-gaussian",
+                                                              "spec": {"strategy": "clt", "exp_bits": None,
+                                                                       "length_bits": 32, "lanes": 1024, "seed": 1}}
     big = [torch.zeros(3, 700), torch.zeros(5)]
     values = sum(p.numel() for p in big)
     words = -(-values // 1024)
     outputs = torch.from_numpy(gaussian.outputs(1, 1024, 2 * words)).view(-1)
-    assert torch.equal(torch.cat([u.reshape(-1) for u in source.tensors(big)]),
-                       outputs[:values].float() / gaussian.SIGMA)
+    assert torch.equal(torch.cat([u.reshape(-1) for u in source.tensors(big)]), outputs[:values].float() / 2048)
     source.next(values)
     assert source.position == words
     second = torch.cat([u.reshape(-1) for u in source.tensors(big)])
-    assert torch.equal(second, outputs[words * 1024:words * 1024 + values].float() / gaussian.SIGMA)
-    assert abs(second.std().item() - 1) < 0.05 and abs(second.mean().item()) < 0.05
+    assert torch.equal(second, outputs[words * 1024:words * 1024 + values].float() / 2048)
+    assert abs(second.pow(2).mean().item() - 4 / 3) < 0.1 and abs(second.mean().item()) < 0.05
+    other = perturbations.make("clt-gaussian", spec=CltSpec(lanes=8, seed=9))
+    assert torch.equal(flat(other), torch.from_numpy(gaussian.outputs(9, 8, -(-VALUES // 8))).view(-1)[:VALUES]
+                       .float() / 2048)
 
 
 def test_default_specs_are_the_papers():

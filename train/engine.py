@@ -8,7 +8,7 @@ ZO-SGD as the engine computes it:
 - the update writes round(d theta - c u), with c = fp32(lr g) and d = fp32(1 - lr wd).
 
 eps must be a power of two (eps u is then exact), and the source must give any tensor's u alone
-(`tensor(param, position, offset)`: pezo-otf, pezo-pool, uniform-raw, clt-gaussian), since a model reads its
+(`tensor(param, position, offset)`: the streamed sources, train/perturbations.py STREAMED), since a model reads its
 tensors in its own order.
 """
 import contextlib
@@ -19,10 +19,10 @@ from torch.nn.utils import parametrize
 
 from pezo.golden import engine
 
+from .perturbations import STREAMED
+
 NUMERICS = {"in-place": None, "engine": "fp32", "engine-bf16": "bf16"}
 """--numerics -> the engine's weight format (None: MeZO's in-place passes)."""
-SOURCES = ("pezo-otf", "pezo-pool", "uniform-raw", "clt-gaussian")
-"""The sources that give any tensor's u alone."""
 
 
 def check(method, queries, estimator, eps, perturb):
@@ -34,9 +34,9 @@ def check(method, queries, estimator, eps, perturb):
     if not (math.isfinite(e) and e == int(e) and 0 <= e <= 63):
         raise ValueError(f"eps={eps} is not 2^-e for an integer e in 0..63: --numerics engine needs one (e.g. "
                          f"--eps {2.0 ** -10}), so that eps u is exact")
-    if perturb not in SOURCES:
+    if perturb not in STREAMED:
         raise ValueError(f"--numerics engine reads any tensor's u alone, which the {perturb} source cannot give: "
-                         f"allowed {', '.join(SOURCES)}")
+                         f"allowed {', '.join(STREAMED)}")
 
 
 class Perturbed(torch.nn.Module):

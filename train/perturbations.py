@@ -10,27 +10,25 @@ queries replays each one during its update instead of storing it.
   perturbation, drawn from a seeded numpy RandomState; the tensors are regenerated in order from a torch
   Generator seeded with it (per device; the same numbers as MeZO's `torch.manual_seed(seed)`, without touching
   torch's global RNG), so nothing is stored between passes.
-- `pezo-otf`, `pezo-pool`: the bit-exact golden stream of a spec. A perturbation of d values covers
-  ceil(d / lanes) words from its start word; the next one starts at the following word (leftover shifting), and
-  values map onto the tensors in order, row-major (docs/spec.md section 9).
+- `pezo-otf`, `pezo-pool`, `clt-gaussian`: the bit-exact golden stream of a spec (golden/spec.py: each registered
+  strategy's source; clt-gaussian is pezo's own Gaussian baseline hardware, the Table 6 MeZO row, default 1024
+  central-limit lanes of spec seed 1). A perturbation of d values covers ceil(d / lanes) words from its start word;
+  the next one starts at the following word (leftover shifting), and values map onto the tensors in order,
+  row-major (docs/spec.md section 9). A clt stream does not repeat within 2^63 - 1 words, so it is generated
+  afresh, not cached (bench/zo_step.py measures its weight pass against torch's Gaussian).
 - `uniform-raw`: the same OtF stream's mantissas without their 2^k scale (the PeZO paper's Table 3 ablation).
-- `clt-gaussian`: the stream of pezo's own Gaussian baseline hardware (`hw/gaussian.py`, the Table 6 MeZO row:
-  1024 central-limit lanes, lane seed = the run's seed + 1), each output divided by its standard deviation. Like
-  the streamed sources, a perturbation covers whole words from its start word and the next one starts at the
-  following word; the stream does not repeat within 2^63 - 1 words, so it is generated afresh, not cached (its
-  weight pass takes 4.2x torch's Gaussian: bench/zo_step.py in docs/results.md).
 """
 import numpy as np
 import torch
 
-from pezo.golden import gaussian, quality
+from pezo.golden import quality
 from pezo.golden.spec import STRATEGIES, OtfSpec, PerturbSpec
 from pezo.golden.stream import Stream, words_per_step
 
-SEEDED = ("gaussian", "rademacher", "uniform", "clt-gaussian")
-MEAN_SQUARES = {"gaussian": 1.0, "rademacher": 1.0, "uniform": 1 / 3, "clt-gaussian": 1.0}
-"""E[u^2] of the seeded sources, by definition (clt-gaussian: its outputs over their standard deviation)."""
+SEEDED = ("gaussian", "rademacher", "uniform")
 """The sources with a seed and no generator spec."""
+MEAN_SQUARES = {"gaussian": 1.0, "rademacher": 1.0, "uniform": 1 / 3}
+"""E[u^2] of the seeded sources, by definition."""
 RAW = "uniform-raw"
 SPECS = {**{cls.source: cls for cls in STRATEGIES.values()}, RAW: OtfSpec}
 """The streamed sources and the spec class each takes: every registered strategy's (golden/spec.py), and the otf
@@ -41,7 +39,7 @@ NAMES = SEEDED + STREAMED
 
 def default_spec(name):
     """The spec a streamed source uses when given none: its class's defaults (the PeZO paper's otf-31x8 and
-    pool-4095x12)."""
+    pool-4095x12, the MeZO baseline's clt-1024)."""
     return SPECS[name]()
 
 
@@ -51,7 +49,7 @@ def make(name, seed=0, spec=None):
     if name in SEEDED:
         if spec is not None:
             raise ValueError(f"--perturb {name} takes no generator spec: specs apply to {', '.join(STREAMED)}")
-        return CltPerturbation(seed) if name == "clt-gaussian" else SeededPerturbation(name, seed)
+        return SeededPerturbation(name, seed)
     if name not in STREAMED:
         raise ValueError(f"perturbation {name!r} is unknown: allowed {', '.join(NAMES)}")
     spec = spec or default_spec(name)
@@ -62,7 +60,8 @@ def make(name, seed=0, spec=None):
 
 
 def for_spec(spec):
-    """The source of an exported build's spec (from its manifest): its strategy's (pezo-otf, pezo-pool)."""
+    """The source of an exported build's spec (from its manifest): its strategy's (pezo-otf, pezo-pool,
+    clt-gaussian)."""
     return make(spec.source, spec=spec)
 
 
@@ -117,12 +116,16 @@ class SeededPerturbation:
         self.current = state["current"]
 
 
-class WordPerturbation:
-    """A source whose perturbation is a run of whole words of a hardware stream: it starts at word `start_word` (its
-    position), value v of it is lane v mod lanes of word start + v // lanes, and `tensor` (the subclass's) gives
-    the values of one tensor from an offset."""
+class StreamPerturbation:
+    """u from the golden stream of a spec: a perturbation is a run of whole words that starts at word `start_word`
+    (its position), value v of it being lane v mod lanes of word start + v // lanes. The stream keeps one cached
+    block per device the tensors live on, so u is made where it is used."""
 
-    start_word = 0
+    def __init__(self, spec, raw=False):
+        self.spec = spec
+        self.raw = raw
+        self.streams = {}
+        self.start_word = 0
 
     @property
     def position(self):
@@ -135,16 +138,6 @@ class WordPerturbation:
         for param in params:
             yield self.tensor(param, self.start_word if position is None else position, offset)
             offset += param.numel()
-
-
-class StreamPerturbation(WordPerturbation):
-    """u from the golden stream of a spec: per tensor, a slice of the perturbation starting at `start_word`. The
-    stream keeps one cached block per device the tensors live on, so u is made where it is used."""
-
-    def __init__(self, spec, raw=False):
-        self.spec = spec
-        self.raw = raw
-        self.streams = {}
 
     def stream(self, device):
         """The golden stream whose values live on `device`."""
@@ -177,43 +170,4 @@ class StreamPerturbation(WordPerturbation):
     def load_state_dict(self, state):
         if PerturbSpec.from_dict(state["spec"]) != self.spec:
             raise ValueError(f"checkpoint spec {state['spec']} differs from this run's {self.spec.to_dict()}")
-        self.start_word = state["start_word"]
-
-
-class CltPerturbation(WordPerturbation):
-    """u from the Gaussian baseline hardware's stream (golden/gaussian.py): value v of a perturbation that starts
-    at word w is lane v mod LANES of word w + v // LANES, as output / SIGMA."""
-
-    LANES = 1024
-
-    def __init__(self, seed):
-        self.seed = seed
-        self.start_word = 0
-        self.words = gaussian.Words(seed + 1, self.LANES)
-
-    def tensor(self, param, position, offset):
-        """u of one tensor alone: the values from `offset` on of the perturbation that starts at word `position`."""
-        first, count = position * self.LANES + offset, param.numel()
-        outputs = self.words.read(first // self.LANES, -(-(first % self.LANES + count) // self.LANES))
-        values = torch.from_numpy(outputs).view(-1)[first % self.LANES:][:count]
-        return (values.to(torch.float32) / gaussian.SIGMA).view(param.shape).to(param)
-
-    def next(self, values):
-        """Move on to the perturbation after one of `values` values (whole words)."""
-        self.start_word += -(-values // self.LANES)
-
-    def describe(self):
-        return {"perturb": "clt-gaussian", "perturb_seed": self.seed, "lanes": self.LANES}
-
-    def quality(self, values, device="cpu"):
-        """Independent values (lanes have their own seeds; each word's uniforms are fresh LFSR bits) of mean square
-        1; the stream does not repeat within 2^63 - 1 words, so its reach is unbounded."""
-        return quality.independent(values, MEAN_SQUARES["clt-gaussian"], lanes=self.LANES)
-
-    def state_dict(self):
-        return {"start_word": self.start_word, "seed": self.seed}
-
-    def load_state_dict(self, state):
-        if state["seed"] != self.seed:
-            raise ValueError(f"checkpoint seed {state['seed']} differs from this run's {self.seed}")
         self.start_word = state["start_word"]
