@@ -117,7 +117,7 @@ def compensated(config, quality):
 
 def check_layout(config, layout):
     """Refuse a method that cannot run on ranks (before any model is loaded)."""
-    if layout is not None and not getattr(zo.METHODS.get(config.method), "gathers_losses", True):
+    if layout.ranked and not getattr(zo.METHODS.get(config.method), "gathers_losses", True):
         raise ValueError(f"method {config.method} needs the derivative of the loss itself (forward mode), which "
                          f"the ranks' gathered loss does not carry: it runs in one process only")
 

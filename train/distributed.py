@@ -19,6 +19,10 @@ the n - 1 others).
 
 Backends: gloo, with the scalars on the CPU, or NCCL, with them on the rank's GPU (`backend`: NCCL where the
 trainer's device is CUDA, gloo otherwise).
+
+A plain process (not launched by torchrun) is `SOLO`: the one place of a world of 1, with MeZO's numbers (the
+classifier's mean loss) and nothing about ranks in its records. Both kinds of place answer the trainer alike:
+`loss`, `accuracy`, `describe`, `traffic` and `agreement`.
 """
 import dataclasses
 import os
@@ -30,10 +34,40 @@ import torch.distributed as dist
 from pezo import errors
 
 
+class Solo:
+    """A plain process's place: the whole run, no collectives, no ranks recorded."""
+    rank, world, dp, pp, sent, writer, ranked = 0, 1, 1, 1, 0, True, False
+
+    def describe(self):
+        return {}
+
+    def barrier(self):
+        pass
+
+    def loss(self, classifier, texts, labels):
+        """The batch's mean loss, as MeZO computes it."""
+        return classifier.loss((texts, labels))
+
+    def accuracy(self, classifier, texts, labels):
+        return classifier.accuracy(texts, labels)
+
+    def traffic(self, sent):
+        """What a record adds about collectives: nothing."""
+        return {}
+
+    def agreement(self, params):
+        """What the summary adds about the ranks' weights: nothing."""
+        return {}
+
+
+SOLO = Solo()
+
+
 @dataclasses.dataclass
 class Layout:
     """This process's place in the grid: `world` = `dp` x `pp` ranks; the groups are torch.distributed groups
-    (None in a single process, where `shards` local shards stand in for `dp` ranks)."""
+    (None in a single process, where `shards` local shards stand in for `dp` ranks: how the tests check that
+    ranks compute one process's numbers)."""
     rank: int = 0
     world: int = 1
     dp: int = 1
@@ -57,8 +91,24 @@ class Layout:
         """Whether this rank writes the run's files."""
         return self.rank == 0
 
+    ranked = True
+
     def describe(self):
         return {"world": self.world, "data_parallel": self.dp, "perturbation_parallel": self.pp}
+
+    def loss(self, classifier, texts, labels):
+        return batch_loss(classifier, texts, labels, self)
+
+    def accuracy(self, classifier, texts, labels):
+        return accuracy(classifier, texts, labels, self)
+
+    def traffic(self, sent):
+        """What a record adds: the bytes this rank sent since `sent` was its count."""
+        return {"sent_bytes": self.sent - sent}
+
+    def agreement(self, params):
+        """What the summary adds: whether every rank holds the same weights."""
+        return {"ranks_agree": ranks_agree(params, self)}
 
     def gather(self, values, group, size):
         """All-gather a small float64 vector over `group` ([size, len(values)] on every rank, on the CPU)."""
@@ -161,7 +211,7 @@ def rank_device(name):
 def from_writer(layout, compute):
     """`compute()` on rank 0 and its result on every rank (one broadcast of it pickled); an exception it raises is
     raised on every rank. For what only rank 0 may read: the run folder's config, checkpoint and weights."""
-    if layout is None or layout.world == 1:
+    if layout.world == 1:
         return compute()
     box = [None]
     if layout.writer:
@@ -187,7 +237,7 @@ def _picklable(value):
 def first_local(layout, load):
     """`load()` on the first rank of each machine, then on the others (so that they find the model cache it
     builds instead of all building it at once)."""
-    if layout is None or layout.world == 1:
+    if layout.world == 1:
         return load()
     first = int(os.environ.get("LOCAL_RANK", "0")) == 0
     loaded = load() if first else None

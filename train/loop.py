@@ -46,15 +46,15 @@ def batch_indices(step, batch_size, examples, seed):
 
 
 class Run:
-    """One training run: the model, data, optimizer and output folder of a Config. With a `layout`
-    (train/distributed.py) it is one rank of a distributed run: its loss is the data-parallel mean, its queries
-    are shared with the perturbation-parallel ranks, evaluation is sharded, and only rank 0 writes files."""
+    """One training run: the model, data, optimizer and output folder of a Config, in a plain process, or with a
+    ranked `layout` (train/distributed.py) as one rank of a distributed run: its loss is the data-parallel mean, its
+    queries are shared with the perturbation-parallel ranks, evaluation is sharded, and only rank 0 writes files."""
 
-    def __init__(self, config, progress_bar=True, layout=None):
+    def __init__(self, config, progress_bar=True, layout=distributed.SOLO):
         config.check()
         check_layout(config, layout)
         self.config, self.out, self.layout = config, Path(config.out), layout
-        self.writer = layout is None or layout.writer
+        self.writer = layout.writer
         self.progress_bar = progress_bar and self.writer
         task = tasks.custom(config.template, config.label_words) if config.template else tasks.get(config.task)
         source = perturbations.make(config.perturb, seed=config.seed, spec=_spec(config.spec))
@@ -77,7 +77,7 @@ class Run:
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.zo, lr_factor(config.schedule, config.steps))
         self.progress = Progress()
         self.checkpointed = 0             # the step of the last checkpoint written
-        if layout is not None and layout.pp > 1:
+        if layout.pp > 1:
             self.zo.share = distributed.share_queries(self.zo, layout)
 
     def start(self):
@@ -126,15 +126,14 @@ class Run:
                     and record.get("event") not in ("test", "stopped")]
             files.write_file(self.out / "metrics.jsonl", "".join(json.dumps(record) + "\n" for record in kept))
         self._log({"event": "resume", "step": self.progress.step, "steps": self.config.steps,
-                   **(self.layout.describe() if self.layout else {})})
+                   **self.layout.describe()})
 
     def record(self):
         """The config, with every method argument (the defaults too), plus what the perturbation source adds (its
         seed or spec, its quality analysis for this model), the lr and eps in effect, and the ranks' layout."""
-        layout = self.layout.describe() if self.layout else {}
         return {**dataclasses.asdict(self.config), "method_args": dict(self.zo.args), **self.zo.source.describe(),
                 "quality": self.quality.to_dict(),
-                "effective_lr": self.lr, "effective_eps": self.eps, **layout}
+                "effective_lr": self.lr, "effective_eps": self.eps, **self.layout.describe()}
 
     def train(self):
         """Steps up to config.steps; returns the summary (also written to summary.json, with plot.png)."""
@@ -183,23 +182,19 @@ class Run:
         takes its steps this way and logs them; `pezo hil` keeps its golden trainer in step with the RTL so."""
         step = self.progress.step
         batch = self.batch(step)
-        if self.layout is None:
-            self.zo.step(lambda: self.classifier.loss((batch.texts, batch.labels)))
-        else:
-            self.zo.step(lambda: distributed.batch_loss(self.classifier, batch.texts, batch.labels, self.layout))
+        self.zo.step(lambda: self.layout.loss(self.classifier, batch.texts, batch.labels))
         self.schedule.step()
         self.progress.step = step + 1
         return self.zo.last
 
     def _step(self):
         begin, lr = time.perf_counter(), self.zo.param_groups[0]["lr"]
-        sent = self.layout.sent if self.layout else 0
+        sent = self.layout.sent
         last = self.step()
         grads = [coefficient for _, coefficient in last.queries]
-        traffic = {"sent_bytes": self.layout.sent - sent} if self.layout else {}
         self._log({"step": self.progress.step, "loss": last.loss, **last.losses,
                    "projected_grad": grads[0] if len(grads) == 1 else grads, "lr": lr,
-                   "seconds": time.perf_counter() - begin, **traffic})
+                   "seconds": time.perf_counter() - begin, **self.layout.traffic(sent)})
 
     def _evaluate(self):
         """Dev accuracy now; keeps the weights if they are the best so far, then checkpoints."""
@@ -211,9 +206,7 @@ class Run:
         self._save("checkpoint")
 
     def _accuracy(self, examples):
-        if self.layout is None:
-            return self.classifier.accuracy(examples.texts, examples.labels)
-        return distributed.accuracy(self.classifier, examples.texts, examples.labels, self.layout)
+        return self.layout.accuracy(self.classifier, examples.texts, examples.labels)
 
     def _save(self, name):
         """Write weights and state as the folder `name/`, whole or not at all (pezo.files); rank 0 alone."""
@@ -233,15 +226,14 @@ class Run:
 
     def _finish(self, seconds, stopped):
         """Test accuracy of the dev-selected weights; summary.json and plot.png."""
-        agree = distributed.ranks_agree(self.zo.params, self.layout) if self.layout else None
+        agreement = self.layout.agreement(self.zo.params)
         best = self.out / "best" / WEIGHTS
         load_weights(self.lm.model, distributed.from_writer(self.layout, lambda: contents(best)), best)
         test = self._accuracy(self.split.test)
         self._log({"event": "test", "step": self.progress.best_step, "test_accuracy": test})
         summary = {**self.record(), "steps_done": self.progress.step, "best_step": self.progress.best_step,
                    "best_dev_accuracy": self.progress.best_dev, "test_accuracy": test,
-                   "train_seconds": seconds, "stopped": stopped,
-                   **({"ranks_agree": agree, "sent_bytes": self.layout.sent} if self.layout else {})}
+                   "train_seconds": seconds, "stopped": stopped, **agreement, **self.layout.traffic(0)}
         if self.writer:
             files.write_file(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
             plot(read_metrics(self.out / "metrics.jsonl"), self.out / "plot.png")
@@ -254,15 +246,14 @@ class Run:
             file.write(json.dumps(record) + "\n")
 
 
-def carry_out(config, resume=False, layout=None, progress_bar=True, held=False):
+def carry_out(config, resume=False, layout=distributed.SOLO, progress_bar=True, held=False):
     """The one way pezo carries out a run (`pezo train`, a sweep's points): the Run of `config` (loaded by the
     first rank of each machine first), its folder claimed by rank 0 (pezo.files.work_folder; unless the caller
     `held` it already), started, or with `resume` resumed from its checkpoint (started afresh where there is none),
     and trained. Returns (the Run, its summary)."""
     run = distributed.first_local(layout, lambda: Run(config, progress_bar=progress_bar, layout=layout))
     with files.work_folder(config.out, OWNS) if run.writer and not held else contextlib.nullcontext():
-        if layout is not None:
-            layout.barrier()            # rank 0 holds the run folder (or has stopped: so do the others)
+        layout.barrier()                # rank 0 holds the run folder (or has stopped: so do the others)
         run.resume() if resume else run.start()
         return run, run.train()
 

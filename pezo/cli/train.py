@@ -107,14 +107,14 @@ def train_command(args):
         check_layout(config, layout)        # on every rank, before the model is loaded
         run, summary = carry_out(config, args.resume, layout, progress_bar=not args.no_progress)
     except RuntimeError as error:          # a collective whose peer is gone (distributed.lost), or a failure
-        if layout is None or not distributed.lost(error):
+        if not layout.ranked or not distributed.lost(error):
             raise
         kept = args.out / "checkpoint"
         raise ToolFailed(f"rank {layout.rank} of {layout.world}: another rank stopped or cannot be reached "
                          f"({reason(error)})"
                          + (f"; the last checkpoint is kept in {kept}" if kept.exists() else "")) from None
     finally:
-        if layout is not None:
+        if layout.ranked:
             distributed.stop()
     if run.writer:
         print(json.dumps({key: summary[key] for key in ("method", "perturb", "seed", "steps_done", "best_step",
@@ -129,14 +129,14 @@ def train_command(args):
 
 
 def _layout(args, device):
-    """The rank layout under torchrun (None in a plain process), its backend chosen for `device`."""
+    """The rank layout under torchrun (distributed.SOLO in a plain process), its backend chosen for `device`."""
     if not distributed.launched():
         for option, value, default in (("--perturbation-parallel", args.perturbation_parallel, 1),
                                        ("--backend", args.backend, "auto")):
             if value != default:
                 raise ValueError(f"{option} {value} needs ranks: launch with torchrun --nproc-per-node N -m "
                                  f"pezo.cli train ...")
-        return None
+        return distributed.SOLO
     return distributed.start(args.perturbation_parallel, device, args.backend)
 
 
