@@ -8,14 +8,15 @@ serves every mode. Four stages, each advancing when `advance` is high:
 2. finish normalising A and B (one bit at most), align the smaller to the larger in a window of W bits (W the
    products' width) with the bits shifted out kept as a sticky bit, add or subtract: the sum, exact up to that
    sticky bit, which is all that rounding to p <= W - 2 bits reads;
-3. normalise the sum and place it for rounding at the format's precision (subnormals kept);
+3. normalise the sum into its rounding window by one left shift (subnormals kept): the p bits kept, the guard
+   bit and the sticky bit, at fixed positions;
 4. round to nearest even (overflow to infinity, a zero result +0), encode; NaN in theta (or d = 0 with an infinite
    theta) gives the canonical quiet NaN.
 
 Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), `c`, `d` (SCALAR_FIELDS), `advance`;
 `result` (bits), valid LATENCY (four) advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa
 bits), normalising shifters of p and mantissa bits before them, an aligning shifter and an adder of about
-W bits, a normaliser and rounder.
+W bits, one normalising shifter of about W + p bits and a p-bit rounding increment.
 """
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
@@ -49,12 +50,22 @@ def decode(m, bits, fmt):
 
 def leading_zeros(m, value, name):
     """The number of leading zeros of `value` (its width where it is zero), by a tree of 2:1 multiplexers of depth
-    log2 of the width (a priority chain would be as deep as the value is wide)."""
+    log2 of the width (a priority chain would be as deep as the value is wide). The tree reads a signal holding
+    `value`: read from an expression, Amaranth's simulator would evaluate it once per leaf."""
     width = max(2, 1 << (len(value) - 1).bit_length())
-    count, found = _leading_zeros(Cat(Const(0, width - len(value)), value) if width > len(value) else value)
+    source = Signal(len(value), name=f"{name}_of")
+    m.d.comb += source.eq(value)
+    count, found = _leading_zeros(Cat(Const(0, width - len(value)), source) if width > len(value) else source)
     result = Signal(range(len(value) + 1), name=name)
     m.d.comb += result.eq(Mux(found, count, len(value)))
     return result
+
+
+def below(m, value, position, name):
+    """Whether any bit of `value` below bit `position` is set: its trailing zeros (a leading-zero count of the bits
+    reversed) compared with `position`, instead of a mask made from `position`."""
+    trailing = leading_zeros(m, value[::-1], f"{name}_trailing")
+    return (trailing < position) & value.any()
 
 
 def _leading_zeros(bits):
@@ -126,9 +137,14 @@ class EngineLane(wiring.Component):
         t_norm, t_low = normalised(m, t_sig, t_lsb, "t")
         m_norm, m_low = normalised(m, magnitude[:self.mantissa_bits], self.k, "m")
         a_pad, b_pad = W - self.precision - SCALAR[1], W - SCALAR[1] - self.mantissa_bits
-        a, b = Signal(W), Signal(W)
-        a_sign, b_sign, a_lsb, b_lsb = Signal(), Signal(), Signal(EXPONENT), Signal(EXPONENT)
-        special, special_bits = Signal(), Signal(self.width)
+        a = Signal(W)
+        b = Signal(W)
+        a_sign = Signal()
+        b_sign = Signal()
+        a_lsb = Signal(EXPONENT)
+        b_lsb = Signal(EXPONENT)
+        special = Signal()
+        special_bits = Signal(self.width)
         with m.If(self.advance):
             m.d.sync += [a.eq((t_norm * d_norm) << a_pad), a_sign.eq(t_sign ^ d_sign),
                          a_lsb.eq(t_low + d_low - a_pad),
@@ -151,29 +167,40 @@ class EngineLane(wiring.Component):
         shift = Signal(range(W + 2))
         gap = big_top - small_top
         m.d.comb += shift.eq(Mux(gap > W, W + 1, gap))
-        lost = (small & ((Const(1, W + 2) << shift) - 1)) != 0
-        wide_big, wide_small = Signal(W + 1), Signal(W + 1)
+        lost = below(m, small, shift, "small")
+        wide_big = Signal(W + 1)
+        wide_small = Signal(W + 1)
         m.d.comb += [wide_big.eq(big << 1), wide_small.eq(((small >> shift) << 1) | lost)]
-        total, total_sign, total_lsb = Signal(W + 2), Signal(), Signal(EXPONENT)
+        total = Signal(W + 2)
+        total_sign = Signal()
+        total_top = Signal(EXPONENT)
+        ceiling = Signal(range(W + self.precision + 5))
         with m.If(self.advance):                      # big >= small, so a difference is never negative
             m.d.sync += [total.eq(Mux(subtract, wide_big - wide_small, wide_big + wide_small)),
-                         total_sign.eq(big_sign), total_lsb.eq(big_top - W)]
-        stage2_special, stage2_bits = Signal(), Signal(self.width)
+                         total_sign.eq(big_sign), total_top.eq(big_top + 1),
+                         ceiling.eq(self._ceiling(big_top + 1, W + 2))]
+        stage2_special = Signal()
+        stage2_bits = Signal(self.width)
         with m.If(self.advance):
             m.d.sync += [stage2_special.eq(special), stage2_bits.eq(special_bits)]
 
-        # stage 3: normalise the sum and place it for rounding
-        widened, limited, kept = self._placed(m, total, total_lsb)
-        placed, shift, kept_lsb = Signal.like(widened), Signal.like(limited), Signal(EXPONENT)
-        placed_sign, stage3_special, stage3_bits = Signal(), Signal(), Signal(self.width)
+        # stage 3: normalise the sum into its rounding window (subnormals kept): the p bits kept, guard and sticky
+        kept_bits, guard, sticky, kept = self._windowed(m, total, total_top, ceiling)
+        held = Signal(self.precision)
+        held_guard = Signal()
+        held_sticky = Signal()
+        kept_lsb = Signal(EXPONENT)
+        placed_sign = Signal()
+        stage3_special = Signal()
+        stage3_bits = Signal(self.width)
         with m.If(self.advance):
-            m.d.sync += [placed.eq(widened), shift.eq(limited), kept_lsb.eq(kept), placed_sign.eq(total_sign),
-                         stage3_special.eq(stage2_special), stage3_bits.eq(stage2_bits)]
+            m.d.sync += [held.eq(kept_bits), held_guard.eq(guard), held_sticky.eq(sticky), kept_lsb.eq(kept),
+                         placed_sign.eq(total_sign), stage3_special.eq(stage2_special), stage3_bits.eq(stage2_bits)]
 
         # stage 4: round to nearest even, encode
         with m.If(self.advance):
             m.d.sync += self.result.eq(Mux(stage3_special, stage3_bits,
-                                           self._rounded(m, placed, shift, kept_lsb, placed_sign)))
+                                           self._rounded(m, held, held_guard, held_sticky, kept_lsb, placed_sign)))
         return m
 
     def _special(self, sign, nan):
@@ -188,40 +215,44 @@ class EngineLane(wiring.Component):
         high = value[-1]
         return Mux(high, value, value << 1), Mux(high, lsb + (len(value) - 1), lsb + (len(value) - 2))
 
-    def _placed(self, m, total, lsb):
-        """For the exact value total 2^lsb: (the magnitude, shifted up where it has fewer than p bits; how many of
-        its low bits rounding drops; the exponent of the last bit kept)."""
-        p, bits = self.precision, self.exponent_bits
-        emin = 2 - (1 << (bits - 1))
-        zeros = leading_zeros(m, total, "sum_zeros")
-        top = Signal(EXPONENT)
-        m.d.comb += top.eq(lsb + (len(total) - 1) - zeros)
-        kept = Signal(EXPONENT)                        # exponent of the last bit kept
-        m.d.comb += kept.eq(Mux(top < emin, emin, top) - (p - 1))
-        drop = Signal(EXPONENT)
-        m.d.comb += drop.eq(kept - lsb)
-        reach = len(total) + 2
-        limited = Signal(range(reach + 1))
-        m.d.comb += limited.eq(Mux(drop > reach, reach, Mux(drop < 0, 0, drop)))
-        widened = Signal(len(total) + 1 + p)           # room to shift up a short magnitude
-        m.d.comb += widened.eq(Mux(drop < 0, total << (-drop)[:8], total))
-        return widened, limited, kept
+    def _ceiling(self, top, size):
+        """The most the rounding window may move a sum of `size` bits whose top bit has exponent `top` (see
+        `_windowed`): p + 2 + top - emin, within 0 .. size + p + 2."""
+        p, emin = self.precision, 2 - (1 << (self.exponent_bits - 1))
+        room = top - emin + (p + 2)
+        return Mux(room < 0, 0, Mux(room > size + p + 2, size + p + 2, room))
 
-    def _rounded(self, m, widened, limited, kept, sign):
-        """The format's bits of the placed value: its bits above `limited` rounded to nearest even, encoded."""
+    def _windowed(self, m, total, top, ceiling):
+        """For the exact value `total` (N bits, its top bit of exponent `top`): (the p bits kept for rounding, the
+        guard bit, the sticky bit; the exponent of the last bit kept). One left shift by S places the value in a
+        field of F = N + p + 2 bits: its leading one at the top (S = p + 2 + its leading zeros), or for a subnormal
+        result its bit of exponent emin there (S = `ceiling`, p + 2 + top - emin, at least 0: where the value lies
+        wholly more than p + 2 bits below emin, S = 0 leaves every bit under the guard bit and it rounds to zero, as
+        it should). The kept bits, guard and sticky then sit at fixed positions."""
+        p, emin = self.precision, 2 - (1 << (self.exponent_bits - 1))
+        field = len(total) + p + 2
+        zeros = leading_zeros(m, total, "sum_zeros")
+        normal = zeros + (p + 2)
+        amount = Signal(range(field + 1))
+        m.d.comb += amount.eq(Mux(normal > ceiling, ceiling, normal))
+        shifted = Signal(field)
+        m.d.comb += shifted.eq(total << amount)
+        leading = Signal(EXPONENT)
+        kept = Signal(EXPONENT)
+        m.d.comb += [leading.eq(top - zeros), kept.eq(Mux(leading < emin, emin, leading) - (p - 1))]
+        under = Signal(range(field + 1))               # the guard bit's position in total's own bits
+        m.d.comb += under.eq(field - p - 1 - amount)
+        sticky = Mux(amount > field - p - 1, total.any(), below(m, total, under, "sum"))
+        return shifted[field - p:], shifted[field - p - 1], sticky, kept
+
+    def _rounded(self, m, kept_bits, guard, sticky, kept, sign):
+        """The format's bits of the value kept_bits 2^kept (with its guard and sticky bits) rounded to nearest
+        even, encoded."""
         p, bits = self.precision, self.exponent_bits
         bias = (1 << (bits - 1)) - 1
         emax = bias
-        reach = (1 << len(limited)) - 1
-        kept_bits = Signal(p + 1)
-        m.d.comb += kept_bits.eq(widened >> limited)
-        under = Signal(range(reach + 1))               # the guard bit's position
-        m.d.comb += under.eq(Mux(limited == 0, 0, limited - 1))
-        half = Const(1, len(widened) + reach + 1) << under
-        guard = (limited != 0) & ((widened & half) != 0)
-        sticky = (limited != 0) & ((widened & (half - 1)) != 0)
         up = guard & (sticky | kept_bits[0])
-        rounded = Signal(p + 2)
+        rounded = Signal(p + 1)
         m.d.comb += rounded.eq(kept_bits + up)
         carry = rounded[p]
         mantissa = Signal(p)

@@ -67,6 +67,17 @@ def ties(fmt):
     return cases
 
 
+def far_below(fmt):
+    """Directed cases whose sum lies below the normal range, down to far below the smallest subnormal (where it
+    rounds to zero or, from just under half of it, up): theta zero, the smallest subnormal or its negative, plus
+    c m 2^k from 2^-126 down to 2^-213, c subnormal too."""
+    width = 32 if fmt == "fp32" else 16
+    thetas = (0, 1, (1 << (width - 1)) | 1, 1 << (width - 1))
+    scalars = [2.0 ** -149, 3 * 2.0 ** -149, 2.0 ** -127, 2.0 ** -100, 1.5 * 2.0 ** -126, -2.0 ** -140]
+    return [(theta, m, k, c, 1.0) for theta in thetas for m in (1, -1, 3, -5) for k in (-64, -24, -23, -22, -1, 0)
+            for c in scalars]
+
+
 def decoded_lane(fmt):
     """(design, lane, c's bits, d's bits): a lane with a ScalarDecoder in front of c and of d, as hw/engine.py wires
     them."""
@@ -80,7 +91,7 @@ def decoded_lane(fmt):
 def test_lane_equals_the_golden_engine(fmt):
     rng = random.Random(5)
     thetas = theta_values(fmt, rng, 400)
-    cases = ties(fmt) + [(theta, *operand) for theta, operand in zip(thetas, operands(rng, len(thetas)))]
+    cases = ties(fmt) + far_below(fmt) + [(theta, *operand) for theta, operand in zip(thetas, operands(rng, len(thetas)))]
     design, lane, c_bits, d_bits = decoded_lane(fmt)
     got = []
 
