@@ -16,10 +16,10 @@ Ports (Verilog names in brackets):
   while the generator offers a word), so that a wrapper can check a transfer's length (hw/axi_stream.py).
 
 A beat is taken when a weight beat and a generator word are both offered and the pipeline can move (its last
-stage is empty, or the stream it feeds takes its beat); results leave LATENCY (four) beats later, in order. The pass's last
-word makes the engine `replay` the perturbation after a perturb pass and move to the `next` one after an update
-pass (one cycle after the last word is taken), so a ZO step is three passes with nothing for the host to do but set
-`mode` between them (and c and d before the update). `mode` must stay constant during a pass.
+stage is empty, or the stream it feeds takes its beat); results leave LATENCY (six) beats later, in order. The
+pass's last word makes the engine `replay` the perturbation after a perturb pass and move to the `next` one after
+an update pass (one cycle after the last word is taken), so a ZO step is three passes with nothing for the host to
+do but set `mode` between them (and c and d before the update). `mode` must stay constant during a pass.
 
 Cost: the generator, `lanes` EngineLanes, two ScalarDecoders (c and d, shared by the lanes), and a few
 flip-flops of control.

@@ -1,20 +1,21 @@
 """One lane of the ZO engine: round(d theta - c m 2^k) in fp32 or bf16 (docs/spec.md section 11), pipelined.
 
 Perturb on read is the same operation with c = -s 2^-e and d = 1 (the engine's top sets them), so one datapath
-serves every mode. Four stages, each advancing when `advance` is high:
+serves every mode. Six stages, each advancing when `advance` is high:
 
 1. decode theta and normalise its significand and |m| (c and d come decoded and normalised, by one
    ScalarDecoder each per engine); the two exact products A = sig(theta) sig(d) and B = sig(c) |m| (DSPs);
-2. finish normalising A and B (one bit at most), align the smaller to the larger in a window of W bits (W the
-   products' width) with the bits shifted out kept as a sticky bit, add or subtract: the sum, exact up to that
-   sticky bit, which is all that rounding to p <= W - 2 bits reads;
-3. normalise the sum into its rounding window by one left shift (subnormals kept): the p bits kept, the guard
-   bit and the sticky bit, at fixed positions;
-4. round to nearest even (overflow to infinity, a zero result +0), encode; NaN in theta (or d = 0 with an infinite
+2. finish normalising A and B (one bit at most), order them and measure the gap between their exponents;
+3. align the smaller to the larger in a window of W bits (W the products' width) with the bits shifted out kept
+   as a sticky bit, add or subtract: the sum, exact up to that sticky bit, which is all that rounding to
+   p <= W - 2 bits reads;
+4. count the sum's leading zeros: the amount of the shift into its rounding window (subnormals kept);
+5. shift: the p bits kept, the guard bit and the sticky bit, at fixed positions;
+6. round to nearest even (overflow to infinity, a zero result +0), encode; NaN in theta (or d = 0 with an infinite
    theta) gives the canonical quiet NaN.
 
 Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), `c`, `d` (SCALAR_FIELDS), `advance`;
-`result` (bits), valid LATENCY (four) advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa
+`result` (bits), valid LATENCY (six) advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa
 bits), normalising shifters of p and mantissa bits before them, an aligning shifter and an adder of about
 W bits, one normalising shifter of about W + p bits and a p-bit rounding increment.
 """
@@ -26,7 +27,7 @@ from pezo.golden.engine import FORMATS
 
 SCALAR = (8, 24)
 """c and d are fp32."""
-LATENCY = 4
+LATENCY = 6
 """Advances from inputs to result."""
 EXPONENT = signed(14)
 """Wide enough for every exponent the datapath forms (products of fp32 values and 2^k: well inside +-4096)."""
@@ -153,55 +154,60 @@ class EngineLane(wiring.Component):
                          special.eq(t_inf | t_nan),
                          special_bits.eq(self._special(t_sign ^ d_sign, t_nan | (t_inf & (d_norm == 0))))]
 
-        # stage 2: finish normalising both products (a shift of one bit at most), align, add
+        # stage 2: finish normalising both products (a shift of one bit at most), order them, measure the gap
         a_norm, a_top = self._topped(a, a_lsb)
         b_norm, b_top = self._topped(b, b_lsb)
         zero_a, zero_b = a == 0, b == 0
         a_big = ~zero_a & (zero_b | (a_top > b_top) | ((a_top == b_top) & (a_norm >= b_norm)))
-        big, small = Mux(a_big, a_norm, b_norm), Mux(a_big, b_norm, a_norm)
         big_top, small_top = Mux(a_big, a_top, b_top), Mux(a_big, b_top, a_top)
-        big_sign, subtract = Mux(a_big, a_sign, b_sign), a_sign ^ b_sign
-        # the smaller aligned below the larger in a window of W bits, with a sticky bit below it for the bits shifted
-        # out: exact where the exponents differ by 0 or 1 (nothing is lost), and otherwise enough, because a
-        # subtraction then cancels at most one bit, so rounding to p <= W - 2 bits reads nothing below the window
-        shift = Signal(range(W + 2))
-        gap = big_top - small_top
-        m.d.comb += shift.eq(Mux(gap > W, W + 1, gap))
+        gap = Signal(EXPONENT)
+        clamped = Signal(range(W + 2))
+        m.d.comb += [gap.eq(big_top - small_top), clamped.eq(Mux(gap > W, W + 1, gap))]
+        big = self._held(m, Mux(a_big, a_norm, b_norm), "big")
+        small = self._held(m, Mux(a_big, b_norm, a_norm), "small")
+        shift = self._held(m, clamped, "shift")
+        big_sign = self._held(m, Mux(a_big, a_sign, b_sign), "big_sign")
+        subtract = self._held(m, a_sign ^ b_sign, "subtract")
+        window_top = self._held(m, big_top + 1, "window_top")
+        ceiling = self._held(m, self._ceiling(big_top + 1, W + 2), "ceiling")
+        special2, special2_bits = self._held(m, special, "special2"), self._held(m, special_bits, "special2_bits")
+
+        # stage 3: align the smaller below the larger in a window of W bits, with a sticky bit below it for the bits
+        # shifted out, and add: exact where the exponents differ by 0 or 1 (nothing is lost), and otherwise enough,
+        # because a subtraction then cancels at most one bit, so rounding to p <= W - 2 bits reads nothing below the
+        # window
         lost = below(m, small, shift, "small")
         wide_big = Signal(W + 1)
         wide_small = Signal(W + 1)
         m.d.comb += [wide_big.eq(big << 1), wide_small.eq(((small >> shift) << 1) | lost)]
         total = Signal(W + 2)
-        total_sign = Signal()
-        total_top = Signal(EXPONENT)
-        ceiling = Signal(range(W + self.precision + 5))
-        with m.If(self.advance):                      # big >= small, so a difference is never negative
-            m.d.sync += [total.eq(Mux(subtract, wide_big - wide_small, wide_big + wide_small)),
-                         total_sign.eq(big_sign), total_top.eq(big_top + 1),
-                         ceiling.eq(self._ceiling(big_top + 1, W + 2))]
-        stage2_special = Signal()
-        stage2_bits = Signal(self.width)
-        with m.If(self.advance):
-            m.d.sync += [stage2_special.eq(special), stage2_bits.eq(special_bits)]
+        m.d.comb += total.eq(Mux(subtract, wide_big - wide_small, wide_big + wide_small))  # big >= small: never < 0
+        total = self._held(m, total, "total")
+        total_sign, total_top = self._held(m, big_sign, "total_sign"), self._held(m, window_top, "total_top")
+        total_ceiling = self._held(m, ceiling, "total_ceiling")
+        special3, special3_bits = self._held(m, special2, "special3"), self._held(m, special2_bits, "special3_bits")
 
-        # stage 3: normalise the sum into its rounding window (subnormals kept): the p bits kept, guard and sticky
-        kept_bits, guard, sticky, kept = self._windowed(m, total, total_top, ceiling)
-        held = Signal(self.precision)
-        held_guard = Signal()
-        held_sticky = Signal()
-        kept_lsb = Signal(EXPONENT)
-        placed_sign = Signal()
-        stage3_special = Signal()
-        stage3_bits = Signal(self.width)
-        with m.If(self.advance):
-            m.d.sync += [held.eq(kept_bits), held_guard.eq(guard), held_sticky.eq(sticky), kept_lsb.eq(kept),
-                         placed_sign.eq(total_sign), stage3_special.eq(stage2_special), stage3_bits.eq(stage2_bits)]
+        # stages 4 and 5: normalise the sum into its rounding window (subnormals kept): the p bits kept, guard and
+        # sticky
+        kept_bits, guard, sticky, kept = self._windowed(m, total, total_top, total_ceiling)
+        held, held_guard = self._held(m, kept_bits, "held"), self._held(m, guard, "held_guard")
+        held_sticky, kept_lsb = self._held(m, sticky, "held_sticky"), self._held(m, kept, "kept_lsb")
+        placed_sign = self._held(m, self._held(m, total_sign, "sign4"), "placed_sign")
+        special5 = self._held(m, self._held(m, special3, "special4"), "special5")
+        special5_bits = self._held(m, self._held(m, special3_bits, "special4_bits"), "special5_bits")
 
-        # stage 4: round to nearest even, encode
+        # stage 6: round to nearest even, encode
         with m.If(self.advance):
-            m.d.sync += self.result.eq(Mux(stage3_special, stage3_bits,
+            m.d.sync += self.result.eq(Mux(special5, special5_bits,
                                            self._rounded(m, held, held_guard, held_sticky, kept_lsb, placed_sign)))
         return m
+
+    def _held(self, m, value, name):
+        """A register `name` holding `value` from one advance to the next."""
+        register = Signal(value.shape(), name=name)
+        with m.If(self.advance):
+            m.d.sync += register.eq(value)
+        return register
 
     def _special(self, sign, nan):
         """The bits for an infinite or NaN theta."""
@@ -224,7 +230,8 @@ class EngineLane(wiring.Component):
 
     def _windowed(self, m, total, top, ceiling):
         """For the exact value `total` (N bits, its top bit of exponent `top`): (the p bits kept for rounding, the
-        guard bit, the sticky bit; the exponent of the last bit kept). One left shift by S places the value in a
+        guard bit, the sticky bit; the exponent of the last bit kept), a stage later: the shift's amount is found
+        in one stage (a leading-zero count), the shift made in the next. One left shift by S places the value in a
         field of F = N + p + 2 bits: its leading one at the top (S = p + 2 + its leading zeros), or for a subnormal
         result its bit of exponent emin there (S = `ceiling`, p + 2 + top - emin, at least 0: where the value lies
         wholly more than p + 2 bits below emin, S = 0 leaves every bit under the guard bit and it rounds to zero, as
@@ -235,11 +242,12 @@ class EngineLane(wiring.Component):
         normal = zeros + (p + 2)
         amount = Signal(range(field + 1))
         m.d.comb += amount.eq(Mux(normal > ceiling, ceiling, normal))
-        shifted = Signal(field)
-        m.d.comb += shifted.eq(total << amount)
         leading = Signal(EXPONENT)
         kept = Signal(EXPONENT)
         m.d.comb += [leading.eq(top - zeros), kept.eq(Mux(leading < emin, emin, leading) - (p - 1))]
+        total, amount, kept = self._held(m, total, "sum"), self._held(m, amount, "amount"), self._held(m, kept, "kept")
+        shifted = Signal(field)
+        m.d.comb += shifted.eq(total << amount)
         under = Signal(range(field + 1))               # the guard bit's position in total's own bits
         m.d.comb += under.eq(field - p - 1 - amount)
         sticky = Mux(amount > field - p - 1, total.any(), below(m, total, under, "sum"))
