@@ -16,7 +16,7 @@ Ports (Verilog names in brackets):
   while the generator offers a word), so that a wrapper can check a transfer's length (hw/axi_stream.py).
 
 A beat is taken when a weight beat and a generator word are both offered and the pipeline can move (its last
-stage is empty, or the stream it feeds takes its beat); results leave LATENCY (six) beats later, in order. The
+stage is empty, or the stream it feeds takes its beat); results leave LATENCY (seven) beats later, in order. The
 pass's last word makes the engine `replay` the perturbation after a perturb pass and move to the `next` one after
 an update pass (one cycle after the last word is taken), so a ZO step is three passes with nothing for the host to
 do but set `mode` between them (and c and d before the update). `mode` must stay constant during a pass.
@@ -96,6 +96,7 @@ class Engine(wiring.Component):
         m.submodules.d = d = ScalarDecoder()
         m.d.comb += [c.bits.eq(Mux(update, self.c, Cat(Const(0, 23), (127 - self.e)[:8], self.mode == PERTURB_PLUS))),
                      d.bits.eq(Mux(update, self.d, ONE))]
+        m.d.comb += [c.advance.eq(advance), d.advance.eq(advance)]     # beside the beat entering the lanes
         for lane in range(self.spec.lanes):
             unit = EngineLane(self.fmt, self.spec.mantissa_bits, self.spec.exponent_bits)
             m.submodules[f"lane{lane}"] = unit

@@ -1,21 +1,23 @@
 """One lane of the ZO engine: round(d theta - c m 2^k) in fp32 or bf16 (docs/spec.md section 11), pipelined.
 
 Perturb on read is the same operation with c = -s 2^-e and d = 1 (the engine's top sets them), so one datapath
-serves every mode. Six stages, each advancing when `advance` is high:
+serves every mode. Seven stages, each advancing when `advance` is high:
 
-1. decode theta and normalise its significand and |m| (c and d come decoded and normalised, by one
-   ScalarDecoder each per engine); the two exact products A = sig(theta) sig(d) and B = sig(c) |m| (DSPs);
-2. finish normalising A and B (one bit at most), order them and measure the gap between their exponents;
-3. align the smaller to the larger in a window of W bits (W the products' width) with the bits shifted out kept
+1. decode theta and normalise its significand and |m|;
+2. the two exact products A = sig(theta) sig(d) and B = sig(c) |m| (DSPs), with c and d decoded and normalised
+   (by one ScalarDecoder each per engine);
+3. finish normalising A and B (one bit at most), order them and measure the gap between their exponents;
+4. align the smaller to the larger in a window of W bits (W the products' width) with the bits shifted out kept
    as a sticky bit, add or subtract: the sum, exact up to that sticky bit, which is all that rounding to
    p <= W - 2 bits reads;
-4. count the sum's leading zeros: the amount of the shift into its rounding window (subnormals kept);
-5. shift: the p bits kept, the guard bit and the sticky bit, at fixed positions;
-6. round to nearest even (overflow to infinity, a zero result +0), encode; NaN in theta (or d = 0 with an infinite
+5. count the sum's leading zeros: the amount of the shift into its rounding window (subnormals kept);
+6. shift: the p bits kept, the guard bit and the sticky bit, at fixed positions;
+7. round to nearest even (overflow to infinity, a zero result +0), encode; NaN in theta (or d = 0 with an infinite
    theta) gives the canonical quiet NaN.
 
-Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), `c`, `d` (SCALAR_FIELDS), `advance`;
-`result` (bits), valid LATENCY (six) advances after its inputs. Cost: two multipliers (p x 24 and 24 x mantissa
+Ports: `theta` (a weight's bits), `m` (signed mantissa), `k` (signed exponent), `advance`; `c`, `d` (SCALAR_FIELDS)
+of the beat in stage 2 (a ScalarDecoder given them with theta delivers them so); `result` (bits), valid LATENCY
+(seven) advances after theta. Cost: two multipliers (p x 24 and 24 x mantissa
 bits), normalising shifters of p and mantissa bits before them, an aligning shifter and an adder of about
 W bits, one normalising shifter of about W + p bits and a p-bit rounding increment.
 """
@@ -27,7 +29,7 @@ from pezo.golden.engine import FORMATS
 
 SCALAR = (8, 24)
 """c and d are fp32."""
-LATENCY = 6
+LATENCY = 7
 """Advances from inputs to result."""
 EXPONENT = signed(14)
 """Wide enough for every exponent the datapath forms (products of fp32 values and 2^k: well inside +-4096)."""
@@ -80,34 +82,33 @@ def _leading_zeros(bits):
     return Cat(Mux(high_found, high, low), ~high_found), high_found | low_found
 
 
-def normalised(m, value, lsb, name):
-    """`value` (with `lsb` the exponent of its last bit) shifted up until its top bit is set (zero stays zero), and
-    the exponent of its last bit then."""
-    zeros = leading_zeros(m, value, f"{name}_zeros")
-    shifted = Signal(len(value), name=f"{name}_norm")
-    low = Signal(EXPONENT, name=f"{name}_low")
-    m.d.comb += [shifted.eq(value << zeros), low.eq(lsb - zeros)]
-    return shifted, low
-
-
 SCALAR_FIELDS = data.StructLayout({"sign": 1, "significand": SCALAR[1], "low": EXPONENT})
 """c or d as the lanes take it: its sign, its significand normalised (top bit set, or zero) and the exponent of the
 significand's last bit."""
 
 
 class ScalarDecoder(wiring.Component):
-    """An fp32 scalar (c or d) decoded and normalised once for every lane of an engine.
+    """An fp32 scalar (c or d) decoded and normalised once for every lane of an engine, beside the lanes' first two
+    stages: the leading zeros of its significand counted in the first, shifted out in the second. Given with a
+    beat's theta, it reaches the lanes with that beat's products (their stage 2).
 
-    Ports: in `bits` (fp32), out `scalar` (SCALAR_FIELDS). Cost: a 24-bit leading-zero count and shifter."""
+    Ports: in `bits` (fp32), `advance`; out `scalar` (SCALAR_FIELDS) of the bits one advance before. Cost: a 24-bit
+    leading-zero count and shifter, and 39 FFs."""
 
     def __init__(self):
-        super().__init__({"bits": In(32), "scalar": Out(SCALAR_FIELDS)})
+        super().__init__({"bits": In(32), "advance": In(1), "scalar": Out(SCALAR_FIELDS)})
 
     def elaborate(self, platform):
         m = Module()
         sign, significand, lsb, _, _ = decode(m, self.bits, SCALAR)
-        shifted, low = normalised(m, significand, lsb, "scalar")
-        m.d.comb += [self.scalar.sign.eq(sign), self.scalar.significand.eq(shifted), self.scalar.low.eq(low)]
+        fields = {"sign": sign, "significand": significand, "lsb": lsb,
+                  "zeros": leading_zeros(m, significand, "scalar_zeros")}
+        held = {name: Signal(value.shape(), name=f"scalar_{name}") for name, value in fields.items()}
+        with m.If(self.advance):
+            m.d.sync += [held[name].eq(value) for name, value in fields.items()]
+        m.d.comb += [self.scalar.sign.eq(held["sign"]),
+                     self.scalar.significand.eq(held["significand"] << held["zeros"]),
+                     self.scalar.low.eq(held["lsb"] - held["zeros"])]
         return m
 
 
@@ -129,14 +130,25 @@ class EngineLane(wiring.Component):
         theta = Signal(self.width, name="theta")
         m.d.comb += theta.eq(self.theta)
 
-        # stage 1: decode; every factor's significand normalised (its top bit set, unless it is zero; c's and d's
-        # come so), so that each exact product, placed at the top of W bits, has its top bit at W - 1 or W - 2
+        # stage 1: decode theta; count the leading zeros of its significand and of |m|, which stage 2 shifts out so
+        # that every factor is normalised (top bit set, unless zero; c's and d's come so) and each exact product,
+        # placed at the top of W bits, has its top bit at W - 1 or W - 2
         t_sign, t_sig, t_lsb, t_inf, t_nan = decode(m, theta, (self.exponent_bits, self.precision))
+        magnitude = Signal(self.mantissa_bits)
+        m.d.comb += magnitude.eq(Mux(self.m < 0, -self.m, self.m))
+        t_zeros, m_zeros = leading_zeros(m, t_sig, "t_zeros"), leading_zeros(m, magnitude, "m_zeros")
+        t_sig, t_lsb, t_zeros = (self._held(m, t_sig, "t_sig"), self._held(m, t_lsb, "t_lsb"),
+                                 self._held(m, t_zeros, "tz"))
+        t_sign, t_inf, t_nan = (self._held(m, t_sign, "t_sign"), self._held(m, t_inf, "t_inf"),
+                                self._held(m, t_nan, "t_nan"))
+        magnitude, m_zeros = self._held(m, magnitude, "magnitude"), self._held(m, m_zeros, "mz")
+        k, m_negative = self._held(m, self.k, "k"), self._held(m, self.m < 0, "m_negative")
+        t_norm, m_norm = (t_sig << t_zeros)[:len(t_sig)], (magnitude << m_zeros)[:len(magnitude)]
+        t_low, m_low = t_lsb - t_zeros, k - m_zeros
+
+        # stage 2: the two exact products with c and d (DSPs)
         c_sign, c_norm, c_low = self.c.sign, self.c.significand, self.c.low
         d_sign, d_norm, d_low = self.d.sign, self.d.significand, self.d.low
-        magnitude = Mux(self.m < 0, -self.m, self.m)
-        t_norm, t_low = normalised(m, t_sig, t_lsb, "t")
-        m_norm, m_low = normalised(m, magnitude[:self.mantissa_bits], self.k, "m")
         a_pad, b_pad = W - self.precision - SCALAR[1], W - SCALAR[1] - self.mantissa_bits
         a = Signal(W)
         b = Signal(W)
@@ -149,30 +161,31 @@ class EngineLane(wiring.Component):
         with m.If(self.advance):
             m.d.sync += [a.eq((t_norm * d_norm) << a_pad), a_sign.eq(t_sign ^ d_sign),
                          a_lsb.eq(t_low + d_low - a_pad),
-                         b.eq((c_norm * m_norm) << b_pad), b_sign.eq(~(c_sign ^ (self.m < 0))),
+                         b.eq((c_norm * m_norm) << b_pad), b_sign.eq(~(c_sign ^ m_negative)),
                          b_lsb.eq(c_low + m_low - b_pad),
                          special.eq(t_inf | t_nan),
                          special_bits.eq(self._special(t_sign ^ d_sign, t_nan | (t_inf & (d_norm == 0))))]
 
-        # stage 2: finish normalising both products (a shift of one bit at most), order them, measure the gap
+        # stage 3: finish normalising both products (a shift of one bit at most), order them, measure the gap
         a_norm, a_top = self._topped(a, a_lsb)
         b_norm, b_top = self._topped(b, b_lsb)
         zero_a, zero_b = a == 0, b == 0
-        a_big = ~zero_a & (zero_b | (a_top > b_top) | ((a_top == b_top) & (a_norm >= b_norm)))
-        big_top, small_top = Mux(a_big, a_top, b_top), Mux(a_big, b_top, a_top)
-        gap = Signal(EXPONENT)
+        # both orders' gaps and clamps are formed beside the comparison, which then only selects among them
+        gap_a, gap_b = Signal(EXPONENT), Signal(EXPONENT)
+        m.d.comb += [gap_a.eq(a_top - b_top), gap_b.eq(b_top - a_top)]
+        a_big = ~zero_a & (zero_b | (gap_a > 0) | ((gap_a == 0) & (a_norm >= b_norm)))
         clamped = Signal(range(W + 2))
-        m.d.comb += [gap.eq(big_top - small_top), clamped.eq(Mux(gap > W, W + 1, gap))]
+        m.d.comb += clamped.eq(Mux(a_big, Mux(gap_a > W, W + 1, gap_a), Mux(gap_b > W, W + 1, gap_b)))
         big = self._held(m, Mux(a_big, a_norm, b_norm), "big")
         small = self._held(m, Mux(a_big, b_norm, a_norm), "small")
         shift = self._held(m, clamped, "shift")
         big_sign = self._held(m, Mux(a_big, a_sign, b_sign), "big_sign")
         subtract = self._held(m, a_sign ^ b_sign, "subtract")
-        window_top = self._held(m, big_top + 1, "window_top")
-        ceiling = self._held(m, self._ceiling(big_top + 1, W + 2), "ceiling")
+        window_top = self._held(m, Mux(a_big, a_top, b_top) + 1, "window_top")
+        ceiling = self._held(m, Mux(a_big, self._ceiling(a_top + 1, W + 2), self._ceiling(b_top + 1, W + 2)), "ceiling")
         special2, special2_bits = self._held(m, special, "special2"), self._held(m, special_bits, "special2_bits")
 
-        # stage 3: align the smaller below the larger in a window of W bits, with a sticky bit below it for the bits
+        # stage 4: align the smaller below the larger in a window of W bits, with a sticky bit below it for the bits
         # shifted out, and add: exact where the exponents differ by 0 or 1 (nothing is lost), and otherwise enough,
         # because a subtraction then cancels at most one bit, so rounding to p <= W - 2 bits reads nothing below the
         # window
@@ -187,7 +200,7 @@ class EngineLane(wiring.Component):
         total_ceiling = self._held(m, ceiling, "total_ceiling")
         special3, special3_bits = self._held(m, special2, "special3"), self._held(m, special2_bits, "special3_bits")
 
-        # stages 4 and 5: normalise the sum into its rounding window (subnormals kept): the p bits kept, guard and
+        # stages 5 and 6: normalise the sum into its rounding window (subnormals kept): the p bits kept, guard and
         # sticky
         kept_bits, guard, sticky, kept = self._windowed(m, total, total_top, total_ceiling)
         held, held_guard = self._held(m, kept_bits, "held"), self._held(m, guard, "held_guard")
@@ -196,7 +209,7 @@ class EngineLane(wiring.Component):
         special5 = self._held(m, self._held(m, special3, "special4"), "special5")
         special5_bits = self._held(m, self._held(m, special3_bits, "special4_bits"), "special5_bits")
 
-        # stage 6: round to nearest even, encode
+        # stage 7: round to nearest even, encode
         with m.If(self.advance):
             m.d.sync += self.result.eq(Mux(special5, special5_bits,
                                            self._rounded(m, held, held_guard, held_sticky, kept_lsb, placed_sign)))
@@ -245,12 +258,13 @@ class EngineLane(wiring.Component):
         leading = Signal(EXPONENT)
         kept = Signal(EXPONENT)
         m.d.comb += [leading.eq(top - zeros), kept.eq(Mux(leading < emin, emin, leading) - (p - 1))]
+        trailing = leading_zeros(m, total[::-1], "sum_trailing")
         total, amount, kept = self._held(m, total, "sum"), self._held(m, amount, "amount"), self._held(m, kept, "kept")
+        trailing = self._held(m, trailing, "trailing")
         shifted = Signal(field)
         m.d.comb += shifted.eq(total << amount)
-        under = Signal(range(field + 1))               # the guard bit's position in total's own bits
-        m.d.comb += under.eq(field - p - 1 - amount)
-        sticky = Mux(amount > field - p - 1, total.any(), below(m, total, under, "sum"))
+        # sticky: a bit of the sum set below the guard bit, which sits at bit field - p - 1 - amount of the sum
+        sticky = (trailing + amount < field - p - 1) & (trailing != len(total))
         return shifted[field - p:], shifted[field - p - 1], sticky, kept
 
     def _rounded(self, m, kept_bits, guard, sticky, kept, sign):

@@ -80,10 +80,11 @@ def far_below(fmt):
 
 def decoded_lane(fmt):
     """(design, lane, c's bits, d's bits): a lane with a ScalarDecoder in front of c and of d, as hw/engine.py wires
-    them."""
+    them (c and d given with theta)."""
     design, lane, c, d = Module(), EngineLane(fmt, MANTISSA_BITS, EXPONENT_BITS), ScalarDecoder(), ScalarDecoder()
     design.submodules += [lane, c, d]
-    design.d.comb += [lane.c.eq(c.scalar), lane.d.eq(d.scalar)]
+    design.d.comb += [lane.c.eq(c.scalar), lane.d.eq(d.scalar), c.advance.eq(lane.advance),
+                      d.advance.eq(lane.advance)]
     return design, lane, c.bits, d.bits
 
 
@@ -91,7 +92,8 @@ def decoded_lane(fmt):
 def test_lane_equals_the_golden_engine(fmt):
     rng = random.Random(5)
     thetas = theta_values(fmt, rng, 400)
-    cases = ties(fmt) + far_below(fmt) + [(theta, *operand) for theta, operand in zip(thetas, operands(rng, len(thetas)))]
+    drawn = [(theta, *operand) for theta, operand in zip(thetas, operands(rng, len(thetas)))]
+    cases = ties(fmt) + far_below(fmt) + drawn
     design, lane, c_bits, d_bits = decoded_lane(fmt)
     got = []
 

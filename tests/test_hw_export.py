@@ -123,7 +123,7 @@ def test_engine_manifest(exported):
     top = manifest["top"]
     assert top == "pezo_engine_bf16_pool_21x6_l3" and manifest["pool"]["banks"][0] == f"{top}_bank0.hex"
     assert manifest["engine"] == {"format": "bf16", "value_bits": 16, "exponent_bits": 8, "precision": 8,
-                                  "latency": 6, "e_bits": 6, "modes": {"perturb_plus": 0, "perturb_minus": 1,
+                                  "latency": 7, "e_bits": 6, "modes": {"perturb_plus": 0, "perturb_minus": 1,
                                                                        "update": 2}}
     assert (directory / f"{top}.v").read_text() == emit(Engine(spec, "bf16"), top)
     ports = {port["name"]: port["width"] for port in manifest["ports"]}
@@ -168,14 +168,14 @@ def tampered(tmp_path, exported, key, edit):
     ("pool", lambda m: m["ports"].pop(), "ports"),
     ("pool", lambda m: m["files"].update({"pezo_pool_21x6_l3_bank1.hex": "0" * 64}), "bank1.hex"),
     ("engine", lambda m: m["engine"].update(format="fp32"), "ports"),
-    ("engine", lambda m: m["engine"].update(latency=5), r"engine\['latency'\] is 5 but"),
+    ("engine", lambda m: m["engine"].update(latency=6), r"engine\['latency'\] is 6 but"),
     ("engine", lambda m: m["engine"].update(format="fp16"), "records its format, one of fp32, bf16"),
     ("engine", lambda m: m.pop("engine"), "ports"),
     ("pool", lambda m: m.update(engine={"format": "bf16"}), "ports"),
     ("pool", lambda m: m.update(engine=None), "an engine build records its format"),
     ("pool", lambda m: m.update(engine={"format": ["bf16"]}), "an engine build records its format"),
     ("pool", lambda m: m.update(extra=1), "'extra' is not a key"),
-    ("engine", lambda m: m["engine"].update(latency=6.0), r"engine\['latency'\] is 6.0 but"),
+    ("engine", lambda m: m["engine"].update(latency=7.0), r"engine\['latency'\] is 7.0 but"),
     ("engine", lambda m: m["engine"]["modes"].update(perturb_minus=True),
      r"engine\['modes'\]\['perturb_minus'\] is True but the spec gives \d+$"),
 ])
