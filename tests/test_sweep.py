@@ -369,3 +369,18 @@ def test_an_edited_point_record_is_named_with_its_field(tiny, tmp_path, capsys, 
     assert main(["sweep", "report", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_generator_yosys_cannot_synthesise_is_left_unpriced(monkeypatch, capsys):
+    """The point still trains: its cost is None, with a warning naming the design and Yosys's last line."""
+    from pezo.errors import ToolFailed
+    from pezo.sweep import cost
+
+    def fails(name, build):
+        raise ToolFailed(f"yosys failed on {name} (exit 1):\nthrown Wasm exception")
+
+    monkeypatch.setattr(cost, "estimate", fails)
+    point, = grids.points({"grid": {"perturb": "clt-gaussian", "lanes": 4}})
+    assert cost.hardware_cost(point) is None
+    assert "warning: pezo_clt_4 is left unpriced: Yosys could not synthesise it here (thrown Wasm exception)" in \
+        capsys.readouterr().err
