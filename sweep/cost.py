@@ -25,7 +25,7 @@ def hardware_cost(point):
     try:
         found = estimate(name, build)
     except ToolFailed as error:
-        last = str(error).strip().splitlines()[-1]
+        last = str(error).strip().splitlines()[-1].strip()
         print(f"warning: {name} is left unpriced: Yosys could not synthesise it here ({last})", file=sys.stderr)
         return None
     return {"design": name, "luts": found.lut_total, "ffs": found.ffs, "lut_ff": found.lut_total + found.ffs,
