@@ -51,7 +51,7 @@ class PerturbSpec:
     """Fields shared by every strategy. A strategy is a frozen dataclass subclass that sets `strategy` (its name)
     and `source` (its name as a trainer's perturbation source), and gives `shape` (its size as a label names
     it), `words()` (its golden word model: words(start, count) -> mantissas, exponents), `exponent_range` and
-    `period_words`; defining it registers it in STRATEGIES.
+    `period_words`, and checks its own fields in `check_own`; defining it registers it in STRATEGIES.
 
     exp_bits: width of the signed exponent field; None picks the smallest width that holds every exponent.
     length_bits: width of the perturbation-length input (words per perturbation) of the hardware.
@@ -99,10 +99,17 @@ class PerturbSpec:
         return self.shape + (f"-hop{self.hop_bits}" if self.hop_bits else "")
 
     def __post_init__(self):
+        """The shared fields, the strategy's own (`check_own`), then that exp_bits holds every exponent."""
         if self.exp_bits is not None:
             _check_range("exp_bits", self.exp_bits, *EXP_BITS)
         _check_range("length_bits", self.length_bits, *LENGTH_BITS)
         _check_range("hop_bits", self.hop_bits, 0, self.length_bits)
+        self.check_own()
+        if self.exp_bits is not None:
+            self._check_exponent_field()
+
+    def check_own(self):
+        """Check the strategy's own fields (a SpecError naming the bad value)."""
 
     def to_dict(self):
         data = {"strategy": self.strategy, **dataclasses.asdict(self)}
@@ -176,8 +183,7 @@ class OtfSpec(PerturbSpec):
     strategy = "otf"
     source = "pezo-otf"
 
-    def __post_init__(self):
-        super().__post_init__()
+    def check_own(self):
         _check_range("width", self.width, lfsr.MIN_WIDTH, lfsr.MAX_WIDTH)
         states = lfsr.period(self.width)
         _check_range("generators", self.generators, 1, min(MAX_GENERATORS, states))
@@ -193,9 +199,7 @@ class OtfSpec(PerturbSpec):
         if _is_power_of_two(self.generators) and self.generators > 1:
             warnings.warn(f"generators={self.generators} is a power of two: the rotation repeats in regular "
                           f"patterns; 2^k - 1 (e.g. {2 * self.generators - 1}) avoids that", RegularPatternWarning,
-                          stacklevel=3)
-        if self.exp_bits is not None:
-            self._check_exponent_field()
+                          stacklevel=4)
 
     def to_dict(self):
         data = super().to_dict()
@@ -256,8 +260,7 @@ class PoolSpec(PerturbSpec):
     strategy = "pool"
     source = "pezo-pool"
 
-    def __post_init__(self):
-        super().__post_init__()
+    def check_own(self):
         _check_range("size", self.size, 2, MAX_POOL_SIZE)
         _check_range("bits", self.bits, *POOL_BITS)
         _check_range("lanes", self.lanes, 1, self.size // 2)
@@ -271,9 +274,7 @@ class PoolSpec(PerturbSpec):
         if _is_power_of_two(self.size):
             warnings.warn(f"size={self.size} is a power of two: leftover shifting then repeats in regular "
                           f"patterns; 2^k - 1 (e.g. {max(self.size - 1, 3)}) avoids that", RegularPatternWarning,
-                          stacklevel=3)
-        if self.exp_bits is not None:
-            self._check_exponent_field()
+                          stacklevel=4)
 
     def to_dict(self):
         data = super().to_dict()
@@ -328,12 +329,9 @@ class CltSpec(PerturbSpec):
     strategy = "clt"
     source = "clt-gaussian"
 
-    def __post_init__(self):
-        super().__post_init__()
+    def check_own(self):
         _check_range("lanes", self.lanes, 1, MAX_CLT_LANES)
         _check_range("seed", self.seed, 1, MAX_SPLITMIX_SEED)
-        if self.exp_bits is not None:
-            self._check_exponent_field()
 
     @property
     def shape(self):
