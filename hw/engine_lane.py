@@ -82,6 +82,14 @@ def _leading_zeros(bits):
     return Cat(Mux(high_found, high, low), ~high_found), high_found | low_found
 
 
+def staged(m, advance, value, name):
+    """A register `name` holding `value` from one `advance` to the next: a pipeline stage's boundary."""
+    register = Signal(value.shape(), name=name)
+    with m.If(advance):
+        m.d.sync += register.eq(value)
+    return register
+
+
 SCALAR_FIELDS = data.StructLayout({"sign": 1, "significand": SCALAR[1], "low": EXPONENT})
 """c or d as the lanes take it: its sign, its significand normalised (top bit set, or zero) and the exponent of the
 significand's last bit."""
@@ -101,14 +109,11 @@ class ScalarDecoder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         sign, significand, lsb, _, _ = decode(m, self.bits, SCALAR)
-        fields = {"sign": sign, "significand": significand, "lsb": lsb,
-                  "zeros": leading_zeros(m, significand, "scalar_zeros")}
-        held = {name: Signal(value.shape(), name=f"scalar_{name}") for name, value in fields.items()}
-        with m.If(self.advance):
-            m.d.sync += [held[name].eq(value) for name, value in fields.items()]
-        m.d.comb += [self.scalar.sign.eq(held["sign"]),
-                     self.scalar.significand.eq(held["significand"] << held["zeros"]),
-                     self.scalar.low.eq(held["lsb"] - held["zeros"])]
+        zeros = leading_zeros(m, significand, "scalar_zeros")
+        sign, significand, lsb, zeros = (staged(m, self.advance, value, f"scalar_{name}") for name, value in
+                                         (("sign", sign), ("significand", significand), ("lsb", lsb), ("zeros", zeros)))
+        m.d.comb += [self.scalar.sign.eq(sign), self.scalar.significand.eq(significand << zeros),
+                     self.scalar.low.eq(lsb - zeros)]
         return m
 
 
@@ -216,11 +221,7 @@ class EngineLane(wiring.Component):
         return m
 
     def _held(self, m, value, name):
-        """A register `name` holding `value` from one advance to the next."""
-        register = Signal(value.shape(), name=name)
-        with m.If(self.advance):
-            m.d.sync += register.eq(value)
-        return register
+        return staged(m, self.advance, value, name)
 
     def _special(self, sign, nan):
         """The bits for an infinite or NaN theta."""
