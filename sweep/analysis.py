@@ -1,16 +1,26 @@
 """What the report infers from configurations: families along one generator field, the Pareto front, where a
 gain stops, and whether two configurations differ beyond noise.
 
-Noise rule: two means differ when their difference exceeds SIGNIFICANCE times the root of the sum of their squared
-standard errors (about a 95% two-sided test for normal errors).
+Noise rule: two configurations differ in a measure when their difference exceeds SIGNIFICANCE times its standard
+error (about a 95% two-sided test for normal errors). Where they ran seeds in common, the difference is paired
+(`paired`): points with one seed see the same data and batches, so most of their noise is shared and cancels in a
+difference taken step by step and test example by test example; otherwise it is the difference of their means, with
+the root of the sum of their squared standard errors.
 """
 import dataclasses
 import json
 import math
+import statistics
+
+import numpy as np
 
 FIELDS = ("size", "generators", "width", "bits", "lanes", "generator_seed")
 """The generator fields a family may vary along."""
 SIGNIFICANCE = 2.0
+BLOCKS = 10
+"""A paired loss difference's standard error comes from the means of this many consecutive blocks of its window
+(batch means): the steps' differences are correlated, because the weights change slowly, so the error of a mean
+of independent steps would understate it."""
 WARNED = ("size", "generators")
 """The fields whose powers of two the PeZO paper avoids (they line up with layers' weight counts)."""
 
@@ -67,8 +77,55 @@ def known(group, name):
 
 def differs(first, second, name):
     """Whether configuration `first`'s mean of `name` exceeds `second`'s beyond noise (a positive difference)."""
-    noise = math.sqrt(first.se(name) ** 2 + second.se(name) ** 2)
-    return not math.isnan(noise) and first.mean(name) - second.mean(name) > SIGNIFICANCE * noise
+    value, noise = difference(first, second, name)
+    return not math.isnan(noise) and value > SIGNIFICANCE * noise
+
+
+def difference(first, second, name):
+    """(first's `name` minus second's, the standard error of that difference): paired over the seeds they share
+    where there are some, else the difference of their means."""
+    return paired(first, second, name) or (first.mean(name) - second.mean(name),
+                                           math.sqrt(first.se(name) ** 2 + second.se(name) ** 2))
+
+
+def paired(first, second, name):
+    """(the mean over their shared seeds of first's `name` minus second's, its standard error), or None where they
+    share no seed. Per seed the difference is paired where it can be: the final loss's step by step over the loss
+    window (its error from BLOCKS block means), the test accuracy's example by example where both runs recorded
+    their answers on one test set (so that only the examples they answer differently count); otherwise it is the
+    difference of the two points' values. Over the seeds, the error of the mean difference comes from the seeds'
+    errors, or from the spread of their differences where that is larger (as a configuration's own error)."""
+    theirs = {row["seed"]: row for row in second.rows}
+    found = [_seed_difference(row, theirs[row["seed"]], name) for row in first.rows if row["seed"] in theirs]
+    if not found:
+        return None
+    differences = [value for value, _ in found]
+    noise = math.sqrt(sum(error ** 2 for _, error in found)) / len(found)
+    if len(found) > 1:
+        noise = max(noise, statistics.stdev(differences) / math.sqrt(len(found)))
+    return statistics.mean(differences), noise
+
+
+def _seed_difference(first, second, name):
+    """(first's `name` minus second's, its standard error) for two points of one seed."""
+    if name == "final_loss" and first["loss_window"] == second["loss_window"] >= 2:
+        count = first["loss_window"]
+        steps = np.asarray(first["losses"][-count:]) - np.asarray(second["losses"][-count:])
+        return float(steps.mean()), _block_error(steps)
+    answers = first.get("test_answers"), second.get("test_answers")
+    if name == "test_accuracy" and all(answers) and answers[0]["labels"] == answers[1]["labels"]:
+        each = np.asarray(answers[0]["right"]) - np.asarray(answers[1]["right"])
+        return float(each.mean()), float(each.std(ddof=1) / math.sqrt(len(each)))
+    return first[name] - second[name], math.sqrt(first[f"{name}_se"] ** 2 + second[f"{name}_se"] ** 2)
+
+
+def _block_error(values):
+    """The standard error of the mean of a correlated series: from BLOCKS consecutive block means, or from the
+    values themselves where there are too few for blocks of two."""
+    if len(values) < 2 * BLOCKS:
+        return float(values.std(ddof=1) / math.sqrt(len(values)))
+    means = [block.mean() for block in np.array_split(values, BLOCKS)]
+    return float(np.std(means, ddof=1) / math.sqrt(BLOCKS))
 
 
 def gain_stops(family, name="final_loss"):

@@ -3,7 +3,7 @@
 import math
 import statistics
 
-from .analysis import FIELDS, SIGNIFICANCE, differs, families, front, gain_stops, known
+from .analysis import FIELDS, SIGNIFICANCE, difference, differs, families, front, gain_stops, known
 from .plots import AXIS
 
 UNKNOWN = "no noise estimate (one seed and a loss window of one step), so no statement"
@@ -22,8 +22,12 @@ def text(groups):
         f"How to read it: the final loss is the mean train loss over the last {_listed(windows)} steps of a run; a "
         f"configuration's standard error (SE) comes from those windows and, with several seeds, from the seeds' "
         f"spread where that is larger. Test accuracy has its binomial SE. Two configurations differ only where "
-        f"their means differ by more than {SIGNIFICANCE:g} times the root of their summed squared SEs; every "
-        f"statement below follows that rule.",
+        f"their difference exceeds {SIGNIFICANCE:g} times its SE; every statement below follows that rule. Where "
+        f"they ran seeds in common the difference is paired: per seed, the losses' step by step over the window "
+        f"(the two runs saw the same batches; the SE from the means of consecutive blocks of the window) and the "
+        f"test answers' example by example (where both runs recorded them), then averaged over the seeds, whose "
+        f"spread enters the SE where it is larger; otherwise the SE is the root of the two configurations' summed "
+        f"squared SEs.",
         "",
         *_resolution_section(groups),
         *_front_section(groups),
@@ -47,23 +51,25 @@ def _listed(values):
 
 
 def resolution(groups, name):
-    """The smallest difference in `name` this sweep resolves: SIGNIFICANCE times the standard error of a
-    difference between two configurations with the median configuration's SE, sqrt(2) x SE."""
-    errors = sorted(group.se(name) for group in groups if known(group, name))
-    return SIGNIFICANCE * math.sqrt(2) * errors[len(errors) // 2] if errors else None
+    """The smallest difference in `name` this sweep resolves: SIGNIFICANCE times the median standard error of a
+    difference between two of its configurations (over every pair; paired where they share seeds)."""
+    errors = sorted(error for index, first in enumerate(groups) for second in groups[index + 1:]
+                    if not math.isnan(error := difference(first, second, name)[1]))
+    return SIGNIFICANCE * errors[len(errors) // 2] if errors else None
 
 
 def _resolution_section(groups):
     loss, accuracy = resolution(groups, "final_loss"), resolution(groups, "test_accuracy")
-    if loss is None:
+    if loss is None or accuracy is None:
         return []
     losses = [group.mean("final_loss") for group in groups if known(group, "final_loss")]
     share = loss / statistics.median(losses) if losses else math.nan
     return ["## Resolving power", "",
-            f"With the median configuration's standard errors, this sweep tells apart configurations whose final "
-            f"losses differ by more than {loss:.3g} ({share:.1%} of the median final loss) and whose test "
-            f"accuracies differ by more than {accuracy:.3g} ({accuracy * 100:.2g} points); smaller differences "
-            f"are within noise. More seeds, steps (a longer loss window) or test examples shrink these.", ""]
+            f"With the median standard error of a difference between two of its configurations, this sweep tells "
+            f"apart configurations whose final losses differ by more than {loss:.3g} ({share:.1%} of the median "
+            f"final loss) and whose test accuracies differ by more than {accuracy:.3g} ({accuracy * 100:.2g} "
+            f"points); smaller differences are within noise. More seeds, steps (a longer loss window) or test "
+            f"examples shrink these.", ""]
 
 
 def reach(group):
@@ -165,15 +171,15 @@ def _sources_section(groups):
     reference = next((group for group in groups if group.settings["perturb"] == "gaussian"), None)
     if reference is None or len(groups) < 2:
         return []
-    lines = [f"## Against MeZO's Gaussian perturbations ({reference.label})", ""]
+    lines = [f"## Against MeZO's Gaussian perturbations ({reference.label})", "",
+             "Each configuration's value, then its difference from the Gaussian's ± the SE of that difference "
+             "(paired where they share seeds) and what the rule says of it.", ""]
     for group in groups:
         if group is reference:
             continue
         loss = (UNKNOWN if not (known(group, "final_loss") and known(reference, "final_loss")) else
-                "higher" if differs(group, reference, "final_loss") else
-                "lower" if differs(reference, group, "final_loss") else "not different beyond noise")
-        accuracy = ("lower" if differs(reference, group, "test_accuracy") else
-                    "higher" if differs(group, reference, "test_accuracy") else "not different beyond noise")
+                _compared(group, reference, "final_loss", "higher", "lower"))
+        accuracy = _compared(group, reference, "test_accuracy", "higher", "lower")
         stopped = sum(bool(row["stopped"]) for row in group.rows)
         unmoved = sum(row["best_step"] == 0 for row in group.rows)
         lines.append(f"- {group.label}: final loss {group.shown('final_loss')} ({loss}), test accuracy "
@@ -184,3 +190,10 @@ def _sources_section(groups):
                      + ".")
     return lines + [""]
 
+
+def _compared(group, reference, name, above, below):
+    """`group`'s difference from `reference` in `name` with its SE, and the rule's verdict."""
+    value, noise = difference(group, reference, name)
+    verdict = (above if differs(group, reference, name) else below if differs(reference, group, name)
+               else "not different beyond noise")
+    return f"difference {value:+.3g} ± {noise:.2g}: {verdict}"

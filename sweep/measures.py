@@ -2,7 +2,8 @@
 
 - final loss: the mean train loss (each step's estimate of L(theta)) over the last fifth of the steps, with its
   standard error (the window's sample deviation over the square root of its length);
-- test accuracy of the dev-selected weights, with its binomial standard error;
+- test accuracy of the dev-selected weights, with its binomial standard error, and their answer to each test
+  example (right or wrong, where the run recorded them), which paired comparisons read (sweep/analysis.py);
 - best dev accuracy and its step, steps done, the median step time and the sum of step times (the kept steps'),
   and the wall time of the attempt that finished the point (a resumed point's leaves out its earlier attempts);
 - the source's perturbation quality for the point's model (QUALITY).
@@ -37,6 +38,7 @@ def point_row(record, folder):
     cost = record["cost"] or {}
     test = summary["test_accuracy"]
     found = summary.get("quality") or quality.of_settings(settings)
+    answers = folder / records.ANSWERS
     return {
         "name": record["name"], "label": record["label"], "perturb": settings["perturb"],
         "method": settings["method"], "seed": settings["seed"], "strategy": spec.get("strategy"),
@@ -53,7 +55,7 @@ def point_row(record, folder):
         **{f"cost_{key}": cost.get(key) for key in ("design", "luts", "ffs", "lut_ff", "bram36", "dsps",
                                                      "lut_levels")},
         **{f"quality_{key}": found[key] for key in QUALITY},
-        "losses": losses,
+        "losses": losses, "test_answers": records.read_answers(answers) if answers.exists() else None,
     }
 
 

@@ -1,7 +1,7 @@
 """A sweep's report, from the finished points of one or more sweep folders (the shards of one sweep, or one folder):
 
-- `results.json` (every point's measures, its loss trajectory and cost, and the configurations' means) and
-  `results.csv` (one row per point);
+- `results.json` (every point's measures, its loss trajectory and cost, and the configurations' means; the
+  points' answers to each test example stay in their folders) and `results.csv` (one row per point);
 - `plots/<field>.png` for each generator field that varies with all else fixed (pool `size` and RNG count
   `generators`: the PeZO paper's Figure 3; LFSR `width`: its Figure 4): test accuracy and final loss against it;
 - `plots/pareto.png`: hardware cost (LUTs + FFs; pools also use BRAM) against final loss and test accuracy, the
@@ -53,7 +53,8 @@ def write(folders, out, with_points=False):
         files.write_file(out / "results.json", json.dumps(
             {"planned": len(planned), "finished": len(rows), "missing": [n for n in planned if n not in
                                                                         {r["name"] for r in rows}],
-             "points": rows, "configurations": [_summary(group) for group in groups]}, indent=1) + "\n")
+             "points": [{name: value for name, value in row.items() if name != "test_answers"} for row in rows],
+             "configurations": [_summary(group) for group in groups]}, indent=1) + "\n")
         files.write_file(out / "results.csv", _csv(rows))
         made = plots.write_all(groups, out / "plots")
         files.write_file(out / "report.md", _table(groups, len(rows), len(planned), made))
@@ -85,7 +86,7 @@ def _summary(group):
 
 def _csv(rows):
     buffer = io.StringIO()
-    names = [name for name in rows[0] if name != "losses"]
+    names = [name for name in rows[0] if name not in ("losses", "test_answers")]
     writer = csv.DictWriter(buffer, names, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

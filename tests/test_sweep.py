@@ -74,7 +74,8 @@ def test_front_treats_differences_within_noise_as_ties():
     """A dearer configuration whose loss is lower only within noise is off the front; beyond noise it is on it; and
     without a noise estimate the means decide."""
     def configuration(label, lut_ff, bram36, loss, se):
-        row = {"final_loss": loss, "final_loss_se": se, "cost_lut_ff": lut_ff, "cost_bram36": bram36}
+        row = {"seed": label, "loss_window": 1, "final_loss": loss, "final_loss_se": se, "cost_lut_ff": lut_ff,
+               "cost_bram36": bram36}
         return measures.Configuration(label, label, {}, [row])
 
     cheap, dear = configuration("cheap", 100, 0, 0.42, 0.01), configuration("dear", 150, 1, 0.40, 0.01)
@@ -262,7 +263,9 @@ def test_sweep_refuses_a_folder_it_did_not_write(tiny, tmp_path, capsys):
 
 def test_guideline_says_where_dev_selection_kept_the_starting_weights():
     def configuration(perturb, loss, se, best_step):
-        row = {"final_loss": loss, "final_loss_se": se, "test_accuracy": 0.78, "test_accuracy_se": 0.02,
+        seed = len(perturb)                     # no seed in common: differences of means
+        row = {"seed": seed, "final_loss": loss, "final_loss_se": se, "test_accuracy": 0.78,
+               "test_accuracy_se": 0.02,
                "loss_window": 20, "stopped": "", "best_step": best_step, "cost_lut_ff": None, "cost_bram36": None,
                **{f"quality_{name}": value for name, value in
                   quality.of_settings({"perturb": perturb, "spec": None, "model": "rt-tiny"}).items()}}
@@ -272,10 +275,11 @@ def test_guideline_says_where_dev_selection_kept_the_starting_weights():
 
     text = guideline.text([configuration("gaussian", 0.41, 0.015, 50), configuration("uniform-raw", 0.6931, 0.0, 0),
                            configuration("rademacher", 0.42, 0.015, 75)])
-    assert ("- uniform-raw: final loss 0.6931 ± 0 (higher), test accuracy 0.78 ± 0.02 (not different beyond noise); "
-            "in 1 of 1 runs no step beat the starting weights on dev, so the test accuracy is theirs." in text)
-    assert ("- rademacher: final loss 0.42 ± 0.015 (not different beyond noise), test accuracy 0.78 ± 0.02 (not "
-            "different beyond noise).\n" in text)
+    assert ("- uniform-raw: final loss 0.6931 ± 0 (difference +0.283 ± 0.015: higher), test accuracy 0.78 ± 0.02 "
+            "(difference +0 ± 0.028: not different beyond noise); in 1 of 1 runs no step beat the starting weights on "
+            "dev, so the test accuracy is theirs." in text)
+    assert ("- rademacher: final loss 0.42 ± 0.015 (difference +0.01 ± 0.021: not different beyond noise), test "
+            "accuracy 0.78 ± 0.02 (difference +0 ± 0.028: not different beyond noise).\n" in text)
     assert "| uniform-raw | 84,640 | 100 | 7,905 | <= 7,905 | 5.42e+03 | 0.48 (30) | no |" in text
     assert "| gaussian | 84,640 | 100 | unbounded | min(steps, d) | 1 | 0 (independent) | no |" in text
 
@@ -294,7 +298,8 @@ def test_learning_curves_are_running_means():
 
 def test_guideline_states_its_resolving_power():
     def configuration(name, loss, se):
-        row = {"final_loss": loss, "final_loss_se": se, "test_accuracy": 0.8, "test_accuracy_se": 0.01,
+        row = {"seed": len(name), "final_loss": loss, "final_loss_se": se, "test_accuracy": 0.8,
+               "test_accuracy_se": 0.01,
                "loss_window": 20, "stopped": "", "best_step": 1, "cost_lut_ff": None, "cost_bram36": None,
                **{f"quality_{key}": value for key, value in
                   quality.of_settings({"perturb": "gaussian", "spec": None, "model": "rt-tiny"}).items()}}
@@ -304,9 +309,55 @@ def test_guideline_states_its_resolving_power():
 
     groups = [configuration("gaussian", 0.40, 0.01), configuration("rademacher", 0.41, 0.01),
               configuration("uniform", 0.42, 0.03)]
-    assert guideline.resolution(groups, "final_loss") == pytest.approx(2 * 2 ** 0.5 * 0.01)
-    assert ("differ by more than 0.0283 (6.9% of the median final loss) and whose test accuracies differ by more "
+    # the median of the pairs' errors: sqrt(0.01^2 + 0.01^2), sqrt(0.01^2 + 0.03^2) twice
+    assert guideline.resolution(groups, "final_loss") == pytest.approx(2 * 0.001 ** 0.5)
+    assert ("differ by more than 0.0632 (15.4% of the median final loss) and whose test accuracies differ by more "
             "than 0.0283 (2.8 points)" in guideline.text(groups))
+
+
+def paired_configuration(name, offset, shared, answers):
+    """A configuration of two seeds whose losses are the seed's shared noise plus `offset`, and whose answers to
+    8 test examples are `answers` (a string of 0 and 1 per seed, or None)."""
+    rows = []
+    for seed, (noise, right) in enumerate(zip(shared, answers)):
+        losses = [0.4 + offset + value for value in noise]
+        answers = {"labels": [0, 1] * 4, "right": [int(bit) for bit in right]} if right else None
+        rows.append({"seed": seed, "losses": losses, "loss_window": len(losses),
+                     "final_loss": sum(losses) / len(losses), "final_loss_se": 0.01,
+                     "test_accuracy": right.count("1") / 8 if right else 0.5, "test_accuracy_se": 0.18,
+                     "test_answers": answers})
+    return measures.Configuration(name, name, {}, rows)
+
+
+def test_paired_differences_cancel_the_noise_two_runs_of_one_seed_share():
+    generator = __import__("random").Random(5)
+    shared = [[generator.gauss(0, 0.05) for _ in range(40)] for _ in range(2)]
+    first = paired_configuration("a", 0.0, shared, ["11110000", "11111100"])
+    second = paired_configuration("b", 0.003, shared, ["11100000", "11111000"])
+    value, noise = analysis.paired(second, first, "final_loss")
+    assert value == pytest.approx(0.003) and noise < 1e-12               # the shared noise cancels exactly
+    unpaired = math.sqrt(first.se("final_loss") ** 2 + second.se("final_loss") ** 2)
+    assert unpaired > 0.005 and analysis.differs(second, first, "final_loss")    # beyond noise only when paired
+    # answers: per seed one example of 8 differs (-1/8; its error sqrt(1/8) / sqrt(8)); the seeds agree, so the
+    # error of their mean is the seeds' own
+    value, noise = analysis.paired(second, first, "test_accuracy")
+    assert value == pytest.approx(-0.125) and noise == pytest.approx(math.sqrt(2) * 0.125 / 2)
+    # without recorded answers (or on another test set) the accuracies are compared as they are
+    blind = paired_configuration("c", 0.0, shared, [None, None])
+    assert analysis.paired(blind, first, "test_accuracy") == (pytest.approx(0.5 - 0.625), pytest.approx(0.18))
+    alone = measures.Configuration("d", "d", {}, [{**first.rows[0], "seed": 7}])
+    assert analysis.paired(alone, first, "final_loss") is None
+    assert analysis.difference(alone, first, "final_loss")[1] > 0.005
+
+
+def test_a_paired_loss_error_comes_from_block_means():
+    """The steps' differences drift slowly (correlated): block means see the drift a per-step error misses."""
+    drift = __import__("numpy").linspace(-0.01, 0.01, 100)
+    per_step = float(drift.std(ddof=1) / 10)
+    blocks = analysis._block_error(drift)
+    means = [drift[i:i + 10].mean() for i in range(0, 100, 10)]
+    assert blocks == pytest.approx(float(__import__("numpy").std(means, ddof=1) / 10 ** 0.5))
+    assert blocks > 2 * per_step
 
 
 @pytest.mark.parametrize("grid", [{"grid": None}, {"grid": []}, {"train": {"steps": 2}}, {"grid": [[]]},
@@ -365,6 +416,24 @@ def test_an_edited_point_record_is_named_with_its_field(tiny, tmp_path, capsys, 
     sweep_run.run(grid, found, tmp_path / "s", progress=False, log=lambda line: None)
     path = tmp_path / "s" / "points" / found[0].name / "point.json"
     path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    capsys.readouterr()
+    assert main(["sweep", "report", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("answers, message", [
+    ({"step": 3, "labels": [0, 1]}, "test_answers.json lacks 'predictions'"),
+    ({"step": 3, "labels": [0, 1], "predictions": [1]}, "must be lists of integers of one length"),
+    ({"step": 3, "labels": [0, 1], "predictions": [1, "0"]}, "must be lists of integers of one length"),
+])
+def test_damaged_test_answers_are_named(tiny, tmp_path, capsys, answers, message):
+    grid = {**small(tiny), "grid": SMALL["grid"][1]}
+    found = grids.points(grid)
+    sweep_run.run(grid, found, tmp_path / "s", progress=False, log=lambda line: None)
+    path = tmp_path / "s" / "points" / found[0].name / "test_answers.json"
+    assert len(json.loads(path.read_text())["predictions"]) == 12       # recorded by the point's run
+    path.write_text(json.dumps(answers))
     capsys.readouterr()
     assert main(["sweep", "report", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err

@@ -57,6 +57,10 @@ def test_outputs_record_seeds_and_spec(tiny, tmp_path):
     assert set(steps[0]) == {"step", "loss", "loss_plus", "loss_minus", "projected_grad", "lr", "seconds"}
     assert records(out)[0]["seed"] == 9 and (out / "plot.png").stat().st_size > 0
     assert json.loads((out / "config.json").read_text())["seed"] == 9
+    answers = json.loads((out / "test_answers.json").read_text())     # each test example's label and answer
+    right = [label == answer for label, answer in zip(answers["labels"], answers["predictions"])]
+    assert answers["step"] == summary["best_step"] and len(right) == 20
+    assert summary["test_accuracy"] == sum(right) / 20 and set(answers["predictions"]) <= {0, 1}
 
 
 def test_manifest_selects_the_builds_generator(tiny, tmp_path):

@@ -22,7 +22,7 @@ trainer's device is CUDA, gloo otherwise).
 
 A plain process (not launched by torchrun) is `SOLO`: the one place of a world of 1, with MeZO's numbers (the
 classifier's mean loss) and nothing about ranks in its records. Both kinds of place answer the trainer alike:
-`loss`, `accuracy`, `describe`, `traffic` and `agreement`.
+`loss`, `predictions`, `describe`, `traffic` and `agreement`.
 """
 import dataclasses
 import os
@@ -48,8 +48,8 @@ class Solo:
         """The batch's mean loss, as MeZO computes it."""
         return classifier.loss((texts, labels))
 
-    def accuracy(self, classifier, texts, labels):
-        return classifier.accuracy(texts, labels)
+    def predictions(self, classifier, texts):
+        return classifier.predict(texts)
 
     def traffic(self, sent):
         """What a record adds about collectives: nothing."""
@@ -99,8 +99,8 @@ class Layout:
     def loss(self, classifier, texts, labels):
         return batch_loss(classifier, texts, labels, self)
 
-    def accuracy(self, classifier, texts, labels):
-        return accuracy(classifier, texts, labels, self)
+    def predictions(self, classifier, texts):
+        return predictions(classifier, texts, self)
 
     def traffic(self, sent):
         """What a record adds: the bytes this rank sent since `sent` was its count."""
@@ -275,15 +275,21 @@ def batch_loss(classifier, texts, labels, layout):
     return torch.tensor(total / table[:, 1].sum().item(), dtype=torch.float64)
 
 
-def accuracy(classifier, texts, labels, layout):
-    """Accuracy over all examples, each rank predicting a contiguous shard; the (correct, count) pairs are
-    gathered (exact integers in float64)."""
+def predictions(classifier, texts, layout):
+    """Every example's predicted class, each rank predicting a contiguous shard; the shards, padded with -1 to the
+    longest, are gathered (exact integers in float64) and joined in rank order."""
     if layout.world == 1:
-        return classifier.accuracy(texts, labels)
-    mine_texts, mine_labels = shard(texts, layout.world, layout.rank), shard(labels, layout.world, layout.rank)
-    correct = int((classifier.predict(mine_texts) == torch.as_tensor(mine_labels)).sum()) if mine_texts else 0
-    correct, count = layout.gather([correct, len(mine_texts)], None, layout.world).sum(0).tolist()
-    return correct / count
+        return classifier.predict(texts)
+    mine = shard(texts, layout.world, layout.rank)
+    found = classifier.predict(mine).tolist() if mine else []
+    longest = -(-len(texts) // layout.world)
+    table = layout.gather(found + [-1] * (longest - len(found)), None, layout.world)
+    return torch.tensor([int(value) for value in table.flatten().tolist() if value >= 0], dtype=torch.int64)
+
+
+def accuracy(predictions, labels):
+    """The share of `predictions` equal to `labels`: an exact count over the examples, rounded once (float64)."""
+    return int((predictions == torch.as_tensor(labels)).sum()) / len(labels)
 
 
 def share_queries(optimizer, layout):

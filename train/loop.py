@@ -11,7 +11,9 @@ A run writes into its own folder (its files' names and readers: train/records.py
   perturbation source's position), the lr schedule's and the run's progress; `--resume` continues from it
   bit-identically;
 - `best/`: the trainable weights with the best dev accuracy so far (the dev-selected checkpoint);
-- `summary.json` and `plot.png` at the end: the test accuracy of the dev-selected weights.
+- `summary.json` and `plot.png` at the end: the test accuracy of the dev-selected weights; `test_answers.json`
+  their answer to each test example (its label and the predicted class, in the test set's order), so that two runs
+  on one test set can be compared example by example.
 
 Batches are a function of (seed, step): epoch e visits the training set in the order of a permutation seeded with
 (seed, e), so resuming needs no sampler state.
@@ -31,8 +33,8 @@ from pezo import files
 
 from . import adapters, data, distributed, engine, models, perturbations, tasks, top, zo
 from .config import check_layout, compensated, lr_factor
-from .records import OPTIMIZER, OWNS, STATE, WEIGHTS, Progress, checked_progress, contents, load_weights, parse, \
-    plot, read_metrics
+from .records import ANSWERS, OPTIMIZER, OWNS, STATE, WEIGHTS, Progress, checked_progress, contents, load_weights, \
+    parse, plot, read_metrics
 from .zo import NonFiniteLoss
 
 
@@ -206,7 +208,7 @@ class Run:
         self._save("checkpoint")
 
     def _accuracy(self, examples):
-        return self.layout.accuracy(self.classifier, examples.texts, examples.labels)
+        return distributed.accuracy(self.layout.predictions(self.classifier, examples.texts), examples.labels)
 
     def _save(self, name):
         """Write weights and state as the folder `name/`, whole or not at all (pezo.files); rank 0 alone."""
@@ -229,12 +231,16 @@ class Run:
         agreement = self.layout.agreement(self.zo.params)
         best = self.out / "best" / WEIGHTS
         load_weights(self.lm.model, distributed.from_writer(self.layout, lambda: contents(best)), best)
-        test = self._accuracy(self.split.test)
+        predictions = self.layout.predictions(self.classifier, self.split.test.texts)
+        test = distributed.accuracy(predictions, self.split.test.labels)
         self._log({"event": "test", "step": self.progress.best_step, "test_accuracy": test})
         summary = {**self.record(), "steps_done": self.progress.step, "best_step": self.progress.best_step,
                    "best_dev_accuracy": self.progress.best_dev, "test_accuracy": test,
                    "train_seconds": seconds, "stopped": stopped, **agreement, **self.layout.traffic(0)}
         if self.writer:
+            files.write_file(self.out / ANSWERS, json.dumps(
+                {"step": self.progress.best_step, "labels": list(map(int, self.split.test.labels)),
+                 "predictions": predictions.tolist()}) + "\n")
             files.write_file(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
             plot(read_metrics(self.out / "metrics.jsonl"), self.out / "plot.png")
         return summary

@@ -10,7 +10,8 @@ from pezo import errors, files
 WEIGHTS = "trainable.safetensors"
 OPTIMIZER = "optimizer.pt"
 STATE = "state.json"
-OWNS = ["config.json", "metrics.jsonl", "checkpoint/", "best/", "summary.json", "plot.png"]
+ANSWERS = "test_answers.json"
+OWNS = ["config.json", "metrics.jsonl", "checkpoint/", "best/", "summary.json", ANSWERS, "plot.png"]
 """What a run writes in its folder."""
 
 
@@ -30,6 +31,21 @@ def check_summary(summary, path):
     """A run's summary (summary.json, or a sweep point's copy of it) with the fields pezo reads, of their kinds."""
     required = [key for key in SUMMARY_KINDS if key != "quality"]
     return files.check_record(summary, path, "a run's summary", SUMMARY_KINDS, required=required, others=True)
+
+
+ANSWERS_KINDS = {"step": (int,), "labels": (list,), "predictions": (list,)}
+
+
+def read_answers(path):
+    """A run's test answers (test_answers.json) as {"labels", "right"}: each test example's label, and whether the
+    dev-selected weights answered it (0 or 1); a BadFile naming the file where its lists are not of integers of one
+    length."""
+    answers = files.check_record(files.read_json(path, "a run's test answers"), path, "a run's test answers",
+                                 ANSWERS_KINDS, required=tuple(ANSWERS_KINDS))
+    labels, predictions = answers["labels"], answers["predictions"]
+    if len(labels) != len(predictions) or not all(type(value) is int for value in labels + predictions):
+        raise files.BadFile(f"{path}: its labels and predictions must be lists of integers of one length")
+    return {"labels": labels, "right": [int(label == prediction) for label, prediction in zip(labels, predictions)]}
 
 
 STEP_KINDS = {"step": (int,), "loss": (float,), "seconds": (float,), "event": (str,), "dev_accuracy": (float,),

@@ -129,6 +129,3 @@ class Classifier:
             chunk = order[begin:begin + batch_size]
             predictions[chunk] = self.scores([texts[i] for i in chunk]).argmax(1).cpu()
         return predictions
-
-    def accuracy(self, texts, labels):
-        return (self.predict(texts) == torch.as_tensor(labels)).float().mean().item()
