@@ -21,23 +21,25 @@ pass's last word makes the engine `replay` the perturbation after a perturb pass
 an update pass (one cycle after the last word is taken), so a ZO step is three passes with nothing for the host to
 do but set `mode` between them (and c and d before the update). `mode` must stay constant during a pass.
 
-Cost: the generator, `lanes` EngineLanes, two ScalarDecoders (c and d, shared by the lanes), and a few
-flip-flops of control.
+Cost: the generator, `lanes` EngineLanes, two ScalarDecoders (the host's c and d, shared by the lanes), the
+perturb modes' c and d beside them, and a few flip-flops of control.
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from pezo.golden.engine import FORMATS
-from pezo.host.registers import MODES, ONE
+from pezo.host.registers import MODES
 
-from .engine_lane import LATENCY, EngineLane, ScalarDecoder
+from .engine_lane import LATENCY, SCALAR_FIELDS, EngineLane, ScalarDecoder, staged
 from .generator import generator
 
 PERTURB_PLUS, PERTURB_MINUS, UPDATE = MODES["perturb-plus"], MODES["perturb-minus"], MODES["update"]
 """The modes' codes, as the MODE register takes them."""
 E_BITS = 6
 """Width of `e` (eps = 2^-e, e in 0..63)."""
+ONE_SCALAR = SCALAR_FIELDS.const({"sign": 0, "significand": 1 << 23, "low": -23, "trailing": 23})
+"""d = 1 as the lanes take it (engine_lane.SCALAR_FIELDS)."""
 
 
 def weights_layout(fmt, lanes):
@@ -90,18 +92,25 @@ class Engine(wiring.Component):
                                                            valid[:-1] + modes[:-1] + lasts[:-1])]
         m.d.comb += output.last.eq(lasts[-1])
 
-        # perturb: c = -s 2^-e and d = 1 (docs/spec.md section 11)
+        # c and d: the host's, decoded once for every lane beside the beat entering the lanes; in perturb modes
+        # c = -s 2^-e and d = 1 (docs/spec.md section 11), given decoded (a power of two needs no decoder) and
+        # chosen by the mode of the beat the lanes' second stage holds, after the decoders
         update = self.mode == UPDATE
-        m.submodules.c = c = ScalarDecoder()            # decoded once for every lane
+        m.submodules.c = c = ScalarDecoder()
         m.submodules.d = d = ScalarDecoder()
-        m.d.comb += [c.bits.eq(Mux(update, self.c, Cat(Const(0, 23), (127 - self.e)[:8], self.mode == PERTURB_PLUS))),
-                     d.bits.eq(Mux(update, self.d, ONE))]
-        m.d.comb += [c.advance.eq(advance), d.advance.eq(advance)]     # beside the beat entering the lanes
+        m.d.comb += [c.bits.eq(self.c), d.bits.eq(self.d), c.advance.eq(advance), d.advance.eq(advance)]
+        power = Signal(SCALAR_FIELDS)
+        m.d.comb += [power.sign.eq(self.mode == PERTURB_PLUS), power.significand.eq(1 << 23),
+                     power.low.eq(-23 - self.e), power.trailing.eq(23)]
+        power = staged(m, advance, power, "perturb_c")
+        c_scalar, d_scalar = Signal(SCALAR_FIELDS), Signal(SCALAR_FIELDS)
+        m.d.comb += [c_scalar.eq(Mux(modes[0] == UPDATE, c.scalar, power)),
+                     d_scalar.eq(Mux(modes[0] == UPDATE, d.scalar, ONE_SCALAR))]
         for lane in range(self.spec.lanes):
             unit = EngineLane(self.fmt, self.spec.mantissa_bits, self.spec.exponent_bits)
             m.submodules[f"lane{lane}"] = unit
             m.d.comb += [unit.theta.eq(self.w.payload[lane]), unit.m.eq(word.mantissas[lane]),
-                         unit.k.eq(word.exponent), unit.c.eq(c.scalar), unit.d.eq(d.scalar),
+                         unit.k.eq(word.exponent), unit.c.eq(c_scalar), unit.d.eq(d_scalar),
                          unit.advance.eq(advance),
                          output.values[lane].eq(unit.result)]
 

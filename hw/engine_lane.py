@@ -3,9 +3,9 @@
 Perturb on read is the same operation with c = -s 2^-e and d = 1 (the engine's top sets them), so one datapath
 serves every mode. Seven stages, each advancing when `advance` is high:
 
-1. decode theta and normalise its significand and |m|;
-2. the two exact products A = sig(theta) sig(d) and B = sig(c) |m| (DSPs), with c and d decoded and normalised
-   (by one ScalarDecoder each per engine);
+1. decode theta; count the leading and trailing zeros of its significand and of |m|;
+2. the two exact products A = sig(theta) sig(d) and B = sig(c) |m| (DSPs) of the normalised factors, c and d
+   decoded and normalised by one ScalarDecoder each per engine; a product's trailing zeros, its factors' summed;
 3. finish normalising A and B (one bit at most), order them and measure the gap between their exponents;
 4. align the smaller to the larger in a window of W bits (W the products' width) with the bits shifted out kept
    as a sticky bit, add or subtract: the sum, exact up to that sticky bit, which is all that rounding to
@@ -21,7 +21,7 @@ of the beat in stage 2 (a ScalarDecoder given them with theta delivers them so);
 bits), normalising shifters of p and mantissa bits before them, an aligning shifter and an adder of about
 W bits, one normalising shifter of about W + p bits and a p-bit rounding increment.
 """
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Assert, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -64,11 +64,10 @@ def leading_zeros(m, value, name):
     return result
 
 
-def below(m, value, position, name):
-    """Whether any bit of `value` below bit `position` is set: its trailing zeros (a leading-zero count of the bits
-    reversed) compared with `position`, instead of a mask made from `position`."""
-    trailing = leading_zeros(m, value[::-1], f"{name}_trailing")
-    return (trailing < position) & value.any()
+def trailing_zeros(m, value, name):
+    """The number of trailing zeros of `value` (its width where it is zero): a leading-zero count of its bits
+    reversed."""
+    return leading_zeros(m, value[::-1], name)
 
 
 def _leading_zeros(bits):
@@ -90,9 +89,10 @@ def staged(m, advance, value, name):
     return register
 
 
-SCALAR_FIELDS = data.StructLayout({"sign": 1, "significand": SCALAR[1], "low": EXPONENT})
-"""c or d as the lanes take it: its sign, its significand normalised (top bit set, or zero) and the exponent of the
-significand's last bit."""
+SCALAR_FIELDS = data.StructLayout({"sign": 1, "significand": SCALAR[1], "low": EXPONENT,
+                                   "trailing": range(2 * SCALAR[1] + 1)})
+"""c or d as the lanes take it: its sign, its significand normalised (top bit set, or zero), the exponent of the
+significand's last bit and the normalised significand's trailing zeros (which the lanes' sticky bits add up)."""
 
 
 class ScalarDecoder(wiring.Component):
@@ -100,8 +100,8 @@ class ScalarDecoder(wiring.Component):
     stages: the leading zeros of its significand counted in the first, shifted out in the second. Given with a
     beat's theta, it reaches the lanes with that beat's products (their stage 2).
 
-    Ports: in `bits` (fp32), `advance`; out `scalar` (SCALAR_FIELDS) of the bits one advance before. Cost: a 24-bit
-    leading-zero count and shifter, and 39 FFs."""
+    Ports: in `bits` (fp32), `advance`; out `scalar` (SCALAR_FIELDS) of the bits one advance before. Cost: 24-bit
+    leading- and trailing-zero counts, a 24-bit shifter, and 44 FFs."""
 
     def __init__(self):
         super().__init__({"bits": In(32), "advance": In(1), "scalar": Out(SCALAR_FIELDS)})
@@ -109,17 +109,19 @@ class ScalarDecoder(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         sign, significand, lsb, _, _ = decode(m, self.bits, SCALAR)
-        zeros = leading_zeros(m, significand, "scalar_zeros")
-        sign, significand, lsb, zeros = (staged(m, self.advance, value, f"scalar_{name}") for name, value in
-                                         (("sign", sign), ("significand", significand), ("lsb", lsb), ("zeros", zeros)))
+        zeros, trailing = leading_zeros(m, significand, "scalar_zeros"), trailing_zeros(m, significand, "scalar_tz")
+        sign, significand, lsb, zeros, trailing = (
+            staged(m, self.advance, value, f"scalar_{name}") for name, value in
+            (("sign", sign), ("significand", significand), ("lsb", lsb), ("zeros", zeros), ("trailing", trailing)))
         m.d.comb += [self.scalar.sign.eq(sign), self.scalar.significand.eq(significand << zeros),
-                     self.scalar.low.eq(lsb - zeros)]
+                     self.scalar.low.eq(lsb - zeros), self.scalar.trailing.eq(trailing + zeros)]
         return m
 
 
 class EngineLane(wiring.Component):
-    def __init__(self, fmt, mantissa_bits, exponent_bits):
-        self.fmt = fmt
+    def __init__(self, fmt, mantissa_bits, exponent_bits, checks=False):
+        """`checks`: also assert the datapath's internal invariants, for simulation (left out of exported designs)."""
+        self.fmt, self.checks = fmt, checks
         self.exponent_bits, self.precision = FORMATS[fmt].exponent_bits, FORMATS[fmt].precision
         self.width = FORMATS[fmt].bits
         self.mantissa_bits = mantissa_bits
@@ -142,16 +144,18 @@ class EngineLane(wiring.Component):
         magnitude = Signal(self.mantissa_bits)
         m.d.comb += magnitude.eq(Mux(self.m < 0, -self.m, self.m))
         t_zeros, m_zeros = leading_zeros(m, t_sig, "t_zeros"), leading_zeros(m, magnitude, "m_zeros")
+        t_tz, m_tz = trailing_zeros(m, t_sig, "t_tz"), trailing_zeros(m, magnitude, "m_tz")
         t_sig, t_lsb, t_zeros = (self._held(m, t_sig, "t_sig"), self._held(m, t_lsb, "t_lsb"),
                                  self._held(m, t_zeros, "tz"))
         t_sign, t_inf, t_nan = (self._held(m, t_sign, "t_sign"), self._held(m, t_inf, "t_inf"),
                                 self._held(m, t_nan, "t_nan"))
         magnitude, m_zeros = self._held(m, magnitude, "magnitude"), self._held(m, m_zeros, "mz")
+        t_tz, m_tz = self._held(m, t_tz, "ttz"), self._held(m, m_tz, "mtz")
         k, m_negative = self._held(m, self.k, "k"), self._held(m, self.m < 0, "m_negative")
         t_norm, m_norm = (t_sig << t_zeros)[:len(t_sig)], (magnitude << m_zeros)[:len(magnitude)]
         t_low, m_low = t_lsb - t_zeros, k - m_zeros
 
-        # stage 2: the two exact products with c and d (DSPs)
+        # stage 2: the two exact products with c and d (DSPs), and their trailing zeros: the sums of their factors'
         c_sign, c_norm, c_low = self.c.sign, self.c.significand, self.c.low
         d_sign, d_norm, d_low = self.d.sign, self.d.significand, self.d.low
         a_pad, b_pad = W - self.precision - SCALAR[1], W - SCALAR[1] - self.mantissa_bits
@@ -163,13 +167,16 @@ class EngineLane(wiring.Component):
         b_lsb = Signal(EXPONENT)
         special = Signal()
         special_bits = Signal(self.width)
+        a_trailing, b_trailing = Signal(range(2 * W + 2)), Signal(range(2 * W + 2))
         with m.If(self.advance):
             m.d.sync += [a.eq((t_norm * d_norm) << a_pad), a_sign.eq(t_sign ^ d_sign),
                          a_lsb.eq(t_low + d_low - a_pad),
                          b.eq((c_norm * m_norm) << b_pad), b_sign.eq(~(c_sign ^ m_negative)),
                          b_lsb.eq(c_low + m_low - b_pad),
+                         a_trailing.eq(t_tz + t_zeros + self.d.trailing + a_pad),
+                         b_trailing.eq(m_tz + m_zeros + self.c.trailing + b_pad),
                          special.eq(t_inf | t_nan),
-                         special_bits.eq(self._special(t_sign ^ d_sign, t_nan | (t_inf & (d_norm == 0))))]
+                         special_bits.eq(self._special(t_sign ^ d_sign, t_nan | (t_inf & ~d_norm[-1])))]  # d = 0
 
         # stage 3: finish normalising both products (a shift of one bit at most), order them, measure the gap
         a_norm, a_top = self._topped(a, a_lsb)
@@ -183,18 +190,26 @@ class EngineLane(wiring.Component):
         m.d.comb += clamped.eq(Mux(a_big, Mux(gap_a > W, W + 1, gap_a), Mux(gap_b > W, W + 1, gap_b)))
         big = self._held(m, Mux(a_big, a_norm, b_norm), "big")
         small = self._held(m, Mux(a_big, b_norm, a_norm), "small")
+        # the smaller's trailing zeros (one more where normalising shifted it) and whether it is zero: its sticky
+        # bit then needs only a comparison with the shift
+        small_trailing = self._held(m, Mux(a_big, b_trailing + ~b[-1], a_trailing + ~a[-1]), "small_trailing")
+        small_set = self._held(m, Mux(a_big, ~zero_b, ~zero_a), "small_set")
         shift = self._held(m, clamped, "shift")
         big_sign = self._held(m, Mux(a_big, a_sign, b_sign), "big_sign")
         subtract = self._held(m, a_sign ^ b_sign, "subtract")
         window_top = self._held(m, Mux(a_big, a_top, b_top) + 1, "window_top")
-        ceiling = self._held(m, Mux(a_big, self._ceiling(a_top + 1, W + 2), self._ceiling(b_top + 1, W + 2)), "ceiling")
         special2, special2_bits = self._held(m, special, "special2"), self._held(m, special_bits, "special2_bits")
 
         # stage 4: align the smaller below the larger in a window of W bits, with a sticky bit below it for the bits
         # shifted out, and add: exact where the exponents differ by 0 or 1 (nothing is lost), and otherwise enough,
         # because a subtraction then cancels at most one bit, so rounding to p <= W - 2 bits reads nothing below the
         # window
-        lost = below(m, small, shift, "small")
+        lost = (small_trailing < shift) & small_set
+        if self.checks:
+            m.d.sync += [
+                Assert(~small_set | (small_trailing == trailing_zeros(m, small, "small_tz")),
+                       "the smaller product's trailing zeros, summed from its factors', are its own"),
+                Assert(lost == (((small >> shift) << shift) != small), "the sticky bit is the bits shifted out")]
         wide_big = Signal(W + 1)
         wide_small = Signal(W + 1)
         m.d.comb += [wide_big.eq(big << 1), wide_small.eq(((small >> shift) << 1) | lost)]
@@ -202,7 +217,7 @@ class EngineLane(wiring.Component):
         m.d.comb += total.eq(Mux(subtract, wide_big - wide_small, wide_big + wide_small))  # big >= small: never < 0
         total = self._held(m, total, "total")
         total_sign, total_top = self._held(m, big_sign, "total_sign"), self._held(m, window_top, "total_top")
-        total_ceiling = self._held(m, ceiling, "total_ceiling")
+        total_ceiling = self._held(m, self._ceiling(window_top, W + 2), "total_ceiling")   # beside the adder
         special3, special3_bits = self._held(m, special2, "special3"), self._held(m, special2_bits, "special3_bits")
 
         # stages 5 and 6: normalise the sum into its rounding window (subnormals kept): the p bits kept, guard and
@@ -259,7 +274,7 @@ class EngineLane(wiring.Component):
         leading = Signal(EXPONENT)
         kept = Signal(EXPONENT)
         m.d.comb += [leading.eq(top - zeros), kept.eq(Mux(leading < emin, emin, leading) - (p - 1))]
-        trailing = leading_zeros(m, total[::-1], "sum_trailing")
+        trailing = trailing_zeros(m, total, "sum_trailing")
         total, amount, kept = self._held(m, total, "sum"), self._held(m, amount, "amount"), self._held(m, kept, "kept")
         trailing = self._held(m, trailing, "trailing")
         shifted = Signal(field)

@@ -1,6 +1,6 @@
 """The engine's lane (hw/engine_lane.py), fed by the scalar decoders of c and d as the engine feeds it, in Amaranth's
 simulator against the golden engine (golden/engine.py), on random operands of every class, both formats, update and
-perturb operands, with pipeline stalls."""
+perturb operands, with pipeline stalls, and with the lane's own assertions on its internal invariants."""
 import math
 import random
 import struct
@@ -81,7 +81,8 @@ def far_below(fmt):
 def decoded_lane(fmt):
     """(design, lane, c's bits, d's bits): a lane with a ScalarDecoder in front of c and of d, as hw/engine.py wires
     them (c and d given with theta)."""
-    design, lane, c, d = Module(), EngineLane(fmt, MANTISSA_BITS, EXPONENT_BITS), ScalarDecoder(), ScalarDecoder()
+    design, lane = Module(), EngineLane(fmt, MANTISSA_BITS, EXPONENT_BITS, checks=True)
+    c, d = ScalarDecoder(), ScalarDecoder()
     design.submodules += [lane, c, d]
     design.d.comb += [lane.c.eq(c.scalar), lane.d.eq(d.scalar), c.advance.eq(lane.advance),
                       d.advance.eq(lane.advance)]
