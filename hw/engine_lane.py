@@ -139,7 +139,8 @@ class EngineLane(wiring.Component):
 
         # stage 1: decode theta; count the leading zeros of its significand and of |m|, which stage 2 shifts out so
         # that every factor is normalised (top bit set, unless zero; c's and d's come so) and each exact product,
-        # placed at the top of W bits, has its top bit at W - 1 or W - 2
+        # placed at the top of W bits, has its top bit at W - 1 or W - 2; and their trailing zeros, which stage 2
+        # sums into each product's
         t_sign, t_sig, t_lsb, t_inf, t_nan = decode(m, theta, (self.exponent_bits, self.precision))
         magnitude = Signal(self.mantissa_bits)
         m.d.comb += magnitude.eq(Mux(self.m < 0, -self.m, self.m))

@@ -2,8 +2,8 @@
 gain stops, and whether two configurations differ beyond noise.
 
 Noise rule: two configurations differ in a measure when their difference exceeds SIGNIFICANCE times its standard
-error (about a 95% two-sided test for normal errors). Where they ran seeds in common, the difference is paired
-(`paired`): points with one seed see the same data and batches, so most of their noise is shared and cancels in a
+error (about a 95% two-sided test for normal errors). Where they ran two or more seeds in common, the difference is
+paired (`paired`): points with one seed see the same data and batches, so most of their noise is shared and cancels in a
 difference taken step by step and test example by test example; otherwise it is the difference of their means, with
 the root of the sum of their squared standard errors.
 """
@@ -17,6 +17,8 @@ import numpy as np
 FIELDS = ("size", "generators", "width", "bits", "lanes", "generator_seed")
 """The generator fields a family may vary along."""
 SIGNIFICANCE = 2.0
+PAIRED_SEEDS = 2
+"""Two configurations are compared paired only over at least this many shared seeds."""
 BLOCKS = 10
 """A paired loss difference's standard error comes from the means of this many consecutive blocks of its window
 (batch means): the steps' differences are correlated, because the weights change slowly, so the error of a mean
@@ -89,26 +91,29 @@ def difference(first, second, name):
 
 
 def paired(first, second, name):
-    """(the mean over their shared seeds of first's `name` minus second's, its standard error), or None where they
-    share no seed. Per seed the difference is paired where it can be: the final loss's step by step over the loss
-    window (its error from BLOCKS block means), the test accuracy's example by example where both runs recorded
-    their answers on one test set (so that only the examples they answer differently count); otherwise it is the
-    difference of the two points' values. Over the seeds, the error of the mean difference comes from the seeds'
-    errors, or from the spread of their differences where that is larger (as a configuration's own error)."""
+    """(the mean over the seeds both ran of first's `name` minus second's, its standard error), or None where they
+    share fewer than PAIRED_SEEDS seeds (one seed's paired error measures the noise within its two runs, not how
+    their difference varies from seed to seed, so it would claim too much). Per seed the difference is paired
+    where it can be: the final loss's step by step over the loss window of runs of equal steps (its error from
+    BLOCKS block means), the test accuracy's example by example where both runs recorded their answers on one test
+    set (the same labels in the same order), so that only the examples they answer differently count; otherwise
+    it is the difference of the two points' values. Over the seeds, the error of the mean difference comes from
+    the seeds' errors, or from the spread of their differences where that is larger (or the seeds' errors are
+    unknown)."""
     theirs = {row["seed"]: row for row in second.rows}
     found = [_seed_difference(row, theirs[row["seed"]], name) for row in first.rows if row["seed"] in theirs]
-    if not found:
+    if len(found) < PAIRED_SEEDS:
         return None
     differences = [value for value, _ in found]
-    noise = math.sqrt(sum(error ** 2 for _, error in found)) / len(found)
-    if len(found) > 1:
-        noise = max(noise, statistics.stdev(differences) / math.sqrt(len(found)))
-    return statistics.mean(differences), noise
+    within = math.sqrt(sum(error ** 2 for _, error in found)) / len(found)
+    spread = statistics.stdev(differences) / math.sqrt(len(found))
+    return statistics.mean(differences), spread if math.isnan(within) else max(within, spread)
 
 
 def _seed_difference(first, second, name):
     """(first's `name` minus second's, its standard error) for two points of one seed."""
-    if name == "final_loss" and first["loss_window"] == second["loss_window"] >= 2:
+    if (name == "final_loss" and first["loss_window"] == second["loss_window"] >= 2
+            and first["steps_done"] == second["steps_done"]):
         count = first["loss_window"]
         steps = np.asarray(first["losses"][-count:]) - np.asarray(second["losses"][-count:])
         return float(steps.mean()), _block_error(steps)

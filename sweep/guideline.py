@@ -3,7 +3,9 @@
 import math
 import statistics
 
-from .analysis import FIELDS, SIGNIFICANCE, difference, differs, families, front, gain_stops, known
+from . import claims
+from .analysis import FIELDS, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, front, gain_stops, \
+    known
 from .plots import AXIS
 
 UNKNOWN = "no noise estimate (one seed and a loss window of one step), so no statement"
@@ -23,7 +25,8 @@ def text(groups):
         f"configuration's standard error (SE) comes from those windows and, with several seeds, from the seeds' "
         f"spread where that is larger. Test accuracy has its binomial SE. Two configurations differ only where "
         f"their difference exceeds {SIGNIFICANCE:g} times its SE; every statement below follows that rule. Where "
-        f"they ran seeds in common the difference is paired: per seed, the losses' step by step over the window "
+        f"they ran {PAIRED_SEEDS} or more seeds in common the difference is paired: per seed, the losses' step by "
+        f"step over the window "
         f"(the two runs saw the same batches; the SE from the means of consecutive blocks of the window) and the "
         f"test answers' example by example (where both runs recorded them), then averaged over the seeds, whose "
         f"spread enters the SE where it is larger; otherwise the SE is the root of the two configurations' summed "
@@ -35,6 +38,7 @@ def text(groups):
         *[line for field in FIELDS for family in families(groups, field) for line in _family_section(family)],
         *_controls_section(groups),
         *_sources_section(groups),
+        *_claims_section(groups),
     ]
     return "\n".join(sections) + "\n"
 
@@ -52,9 +56,10 @@ def _listed(values):
 
 def resolution(groups, name):
     """The smallest difference in `name` this sweep resolves: SIGNIFICANCE times the median standard error of a
-    difference between two of its configurations (over every pair; paired where they share seeds)."""
+    difference between two of its configurations (over every pair; paired where they share seeds; a pair of
+    identical runs, such as two that never left their starting weights, tells nothing and is left out)."""
     errors = sorted(error for index, first in enumerate(groups) for second in groups[index + 1:]
-                    if not math.isnan(error := difference(first, second, name)[1]))
+                    if (error := difference(first, second, name)[1]) > 0)     # neither NaN nor two identical runs
     return SIGNIFICANCE * errors[len(errors) // 2] if errors else None
 
 
@@ -197,3 +202,11 @@ def _compared(group, reference, name, above, below):
     verdict = (above if differs(group, reference, name) else below if differs(reference, group, name)
                else "not different beyond noise")
     return f"difference {value:+.3g} ± {noise:.2g}: {verdict}"
+
+
+def _claims_section(groups):
+    """The PeZO paper's claims, judged (sweep/claims.py)."""
+    lines = ["## The PeZO paper's claims", "", "Each judged by the rule above from this sweep's configurations "
+             "(sweep/claims.py says how).", "", "| claim | verdict | evidence |", "|---|---|---|"]
+    lines += [f"| {item.claim} | {item.verdict} | {item.evidence} |" for item in claims.judged(groups)]
+    return lines + [""]

@@ -322,7 +322,7 @@ def paired_configuration(name, offset, shared, answers):
     for seed, (noise, right) in enumerate(zip(shared, answers)):
         losses = [0.4 + offset + value for value in noise]
         answers = {"labels": [0, 1] * 4, "right": [int(bit) for bit in right]} if right else None
-        rows.append({"seed": seed, "losses": losses, "loss_window": len(losses),
+        rows.append({"seed": seed, "losses": losses, "loss_window": len(losses), "steps_done": 50,
                      "final_loss": sum(losses) / len(losses), "final_loss_se": 0.01,
                      "test_accuracy": right.count("1") / 8 if right else 0.5, "test_accuracy_se": 0.18,
                      "test_answers": answers})
@@ -347,6 +347,8 @@ def test_paired_differences_cancel_the_noise_two_runs_of_one_seed_share():
     assert analysis.paired(blind, first, "test_accuracy") == (pytest.approx(0.5 - 0.625), pytest.approx(0.18))
     alone = measures.Configuration("d", "d", {}, [{**first.rows[0], "seed": 7}])
     assert analysis.paired(alone, first, "final_loss") is None
+    one = measures.Configuration("e", "e", {}, [second.rows[0]])     # one shared seed: its runs' noise alone
+    assert analysis.paired(one, first, "final_loss") is None
     assert analysis.difference(alone, first, "final_loss")[1] > 0.005
 
 
@@ -453,3 +455,54 @@ def test_a_generator_yosys_cannot_synthesise_is_left_unpriced(monkeypatch, capsy
     assert cost.hardware_cost(point) is None
     assert "warning: pezo_clt_4 is left unpriced: Yosys could not synthesise it here (thrown Wasm exception)" in \
         capsys.readouterr().err
+
+
+def judged_line(field, losses, perturb="pezo-pool", strategy="pool", se=0.004):
+    """Configurations along `field` with the given final losses ({value: loss}), one seed each."""
+    found = []
+    for value, loss in losses.items():
+        row = {"seed": 0, "loss_window": 1, "final_loss": loss, "final_loss_se": se, "test_accuracy": 0.8,
+               "test_accuracy_se": 0.01, "best_step": 5}
+        settings = {"perturb": perturb, "method": "zo-sgd", "spec": {"strategy": strategy, field: value}}
+        found.append(measures.Configuration(f"{field} {value}", f"{field} {value}", settings, [row]))
+    return found
+
+
+def test_the_papers_claims_are_judged_by_the_noise_rule():
+    from pezo.sweep import claims
+    plateau = judged_line("size", {255: 0.50, 1023: 0.45, 4095: 0.40, 16383: 0.401})
+    assert claims.pool_plateau(plateau) == claims.Claim(
+        claims.pool_plateau([]).claim, "agrees",
+        "no pool of 16383 lowers the final loss beyond noise; smaller pools worse beyond noise: 255 and 1023")
+    assert claims.pool_plateau(judged_line("size", {4095: 0.40, 16383: 0.38})).verdict == "disagrees"
+    assert claims.pool_plateau(judged_line("size", {1023: 0.40, 16383: 0.38})).verdict == "cannot tell"
+    peak = {3: 0.45, 7: 0.42, 15: 0.41, 31: 0.40, 63: 0.41}
+    rngs = judged_line("generators", peak, "pezo-otf", "otf")
+    found = claims.rng_peak(rngs)          # 15 and 63 are within noise of 31
+    assert found.verdict == "agrees" and found.evidence.endswith("; 3 and 7 LFSRs are worse")
+    assert claims.rng_peak(judged_line("generators", {**peak, 63: 0.38}, "pezo-otf", "otf")).verdict == "disagrees"
+    flat = judged_line("generators", {15: 0.40, 31: 0.40}, "pezo-otf", "otf")
+    assert claims.rng_peak(flat).verdict == "cannot tell"
+    widths = judged_line("width", {4: 0.5, 8: 0.45, 10: 0.40, 14: 0.401, 16: 0.40}, "pezo-otf", "otf")
+    assert claims.widths(widths).evidence.startswith("from 10 bits on no wider LFSR (14 and 16)")
+    growing = judged_line("width", {8: 0.5, 14: 0.45, 16: 0.40}, "pezo-otf", "otf")
+    assert claims.widths(growing).verdict == "disagrees"
+    twos = judged_line("size", {2047: 0.40, 2048: 0.45, 4095: 0.40})
+    assert claims.powers_of_two(twos) == claims.Claim(claims.powers_of_two([]).claim, "agrees",
+                                                      "size 2048 raise the final loss beyond noise against 2^n - 1")
+
+
+def test_a_naive_source_collapses_only_where_no_run_left_its_starting_weights():
+    from pezo.sweep import claims
+
+    def source(perturb, loss, best_step):
+        row = {"seed": 0, "loss_window": 1, "final_loss": loss, "final_loss_se": 0.004, "test_accuracy": 0.78,
+               "test_accuracy_se": 0.01, "best_step": best_step}
+        return measures.Configuration(perturb, perturb, {"perturb": perturb, "spec": None}, [row])
+
+    groups = [source("gaussian", 0.41, 500), source("rademacher", 0.41, 1000), source("uniform", 0.44, 500),
+              source("uniform-raw", 0.6931, 0)]
+    found = {item.claim.split()[1]: item for item in claims.naive_sources(groups)}
+    assert found["Rademacher"].verdict == "disagrees" and found["raw"].verdict == "agrees"
+    assert found["uniform"].evidence == "it trains, though its final loss is higher than the Gaussian's beyond noise"
+    assert [item.verdict for item in claims.naive_sources(groups[1:])] == ["cannot tell"] * 3

@@ -1,0 +1,161 @@
+"""The PeZO paper's claims about its generators, each judged from a sweep's configurations by a stated rule (the
+noise rule of sweep/analysis.py): agrees, disagrees or cannot tell, with the evidence.
+
+- pool: 2^12 pre-generated values are enough (Figure 3): no larger pool lowers the final loss beyond noise;
+- RNGs: on-the-fly generation peaks at 2^5 LFSRs (Figure 3): no count beats 31 beyond noise and some is worse;
+- widths: 8 to 14 bits suffice (Figure 4): from some width in 8..14 on, no wider LFSR lowers the final loss;
+- naive sources: Rademacher and unscaled uniform values collapse where Gaussian trains (Table 3): a source
+  collapses where no run's dev accuracy ever beats the starting weights';
+- powers of two: a 2^n pool or LFSR count is worse than its 2^n - 1 neighbour (section 3.1).
+
+A line of configurations (a family along one field, sweep/analysis.py) is judged by its final loss; a source by its
+final loss and test accuracy against the Gaussian's. Where the sweep lacks the configurations a claim needs, or
+they have no noise estimate, the verdict is "cannot tell" and says what is missing.
+"""
+import dataclasses
+
+from .analysis import differs, families, known
+
+AGREES, DISAGREES, CANNOT_TELL = "agrees", "disagrees", "cannot tell"
+POOL, RNGS, WIDTHS = 4095, 31, (8, 14)
+"""The paper's defaults and range: 2^12 - 1 pool values, 2^5 - 1 LFSRs, 8 to 14 bits."""
+NAME = "final_loss"
+
+
+@dataclasses.dataclass
+class Claim:
+    claim: str
+    verdict: str
+    evidence: str
+
+
+def judged(groups):
+    """[Claim] of every claim, judged from the configurations `groups`."""
+    return [pool_plateau(groups), rng_peak(groups), widths(groups), *naive_sources(groups), powers_of_two(groups)]
+
+
+def pool_plateau(groups):
+    claim = "Pre-generation: 2^12 values are enough; a larger pool adds nothing (Figure 3)"
+    line = _line(groups, "size", POOL)
+    if line is None:
+        return Claim(claim, CANNOT_TELL, f"no line of pool sizes through {POOL}")
+    at, larger = line[POOL], [value for value in line if value > POOL]
+    if not larger or not _known(line):
+        return Claim(claim, CANNOT_TELL, "no larger pool measured" if not larger else _UNKNOWN)
+    better = [value for value in larger if differs(at, line[value], NAME)]
+    if better:
+        return Claim(claim, DISAGREES, f"pool {_listed(better)} lowers the final loss beyond noise against {POOL}")
+    worse = [value for value in line if value < POOL and differs(line[value], at, NAME)]
+    smaller = (f"; smaller pools worse beyond noise: {_listed(worse)}" if worse else
+               "; no smaller pool measured is worse beyond noise either")
+    return Claim(claim, AGREES, f"no pool of {_listed(larger)} lowers the final loss beyond noise" + smaller)
+
+
+def rng_peak(groups):
+    claim = "On-the-fly generation peaks at 2^5 LFSRs (Figure 3)"
+    line = _line(groups, "generators", RNGS)
+    if line is None:
+        return Claim(claim, CANNOT_TELL, f"no line of LFSR counts through {RNGS}")
+    if not _known(line):
+        return Claim(claim, CANNOT_TELL, _UNKNOWN)
+    at, others = line[RNGS], [value for value in line if value != RNGS]
+    better = [value for value in others if differs(at, line[value], NAME)]
+    if better:
+        return Claim(claim, DISAGREES, f"{_listed(better)} LFSRs lower the final loss beyond noise against {RNGS}")
+    worse = [value for value in others if differs(line[value], at, NAME)]
+    if worse:
+        return Claim(claim, AGREES, f"none beats {RNGS} beyond noise; {_listed(worse)} LFSRs are worse")
+    return Claim(claim, CANNOT_TELL, f"no count of {_listed(others)} differs from {RNGS} beyond noise: no peak "
+                                     f"resolved at this budget")
+
+
+def widths(groups):
+    claim = "8 to 14 bits suffice: wider LFSRs add nothing (Figure 4)"
+    lines = [{value: group for value, group in family.line} for family in families(groups, "width")]
+    lines = [line for line in lines if any(WIDTHS[0] <= value <= WIDTHS[1] for value in line)]
+    if not lines:
+        return Claim(claim, CANNOT_TELL, f"no line of widths through {WIDTHS[0]}..{WIDTHS[1]}")
+    line = max(lines, key=len)
+    if not _known(line):
+        return Claim(claim, CANNOT_TELL, _UNKNOWN)
+    for width in sorted(value for value in line if WIDTHS[0] <= value <= WIDTHS[1]):
+        wider = [value for value in line if value > width]
+        if wider and not any(differs(line[width], line[value], NAME) for value in wider):
+            return Claim(claim, AGREES, f"from {width} bits on no wider LFSR ({_listed(wider)}) lowers the final "
+                                        f"loss beyond noise")
+    widest = max(value for value in line if value <= WIDTHS[1])
+    wider = [value for value in line if value > widest]
+    if not wider:
+        return Claim(claim, CANNOT_TELL, f"no width above {widest} measured")
+    return Claim(claim, DISAGREES, f"wider LFSRs ({_listed(wider)}) still lower the final loss beyond noise")
+
+
+def naive_sources(groups):
+    """One Claim per naive source the sweep holds: Rademacher, uniform values scaled to [-1, 1) and the raw LFSR
+    integers (the paper's uniform, Table 3)."""
+    reference = next((group for group in groups if group.settings.get("perturb") == "gaussian"), None)
+    found = []
+    for source, what in (("rademacher", "Rademacher values"), ("uniform", "uniform values in [-1, 1)"),
+                         ("uniform-raw", "raw uniform LFSR integers")):
+        claim = f"Naive {what} collapse where Gaussian trains (Table 3)"
+        group = next((group for group in groups if group.settings.get("perturb") == source), None)
+        if group is None:
+            continue
+        if reference is None:
+            found.append(Claim(claim, CANNOT_TELL, "no Gaussian configuration to compare with"))
+            continue
+        found.append(Claim(claim, *_collapse(group, reference)))
+    return found
+
+
+def _collapse(group, reference):
+    """(verdict, evidence) of whether `group` collapses (no run's dev accuracy ever beat its starting weights')
+    where `reference` trains."""
+    unmoved = sum(row["best_step"] == 0 for row in group.rows)
+    if unmoved == len(group.rows):
+        return AGREES, ("in its run" if unmoved == 1 else f"in all {unmoved} runs") + \
+            " no step beat the starting weights on dev"
+    if not (known(group, NAME) and known(reference, NAME)):
+        return CANNOT_TELL, _UNKNOWN
+    worse = [what for what, beyond in (("test accuracy is lower", differs(reference, group, "test_accuracy")),
+                                       ("final loss is higher", differs(group, reference, NAME))) if beyond]
+    return DISAGREES, ("it trains" + (f", though its {' and its '.join(worse)} than the Gaussian's beyond noise"
+                                      if worse else ": final loss and test accuracy not worse than the Gaussian's "
+                                                    "beyond noise"))
+
+
+def powers_of_two(groups):
+    claim = "A 2^n pool size or LFSR count is worse than 2^n - 1 (the paper avoids powers of two)"
+    pairs = [(family.field, value, group, dict(family.line)[value - 1]) for field in ("size", "generators")
+             for family in families(groups, field) for value, group in family.controls]
+    if not pairs:
+        return Claim(claim, CANNOT_TELL, "no power of two beside its 2^n - 1 neighbour in this sweep")
+    if not all(known(group, NAME) and known(neighbour, NAME) for _, _, group, neighbour in pairs):
+        return Claim(claim, CANNOT_TELL, _UNKNOWN)
+    worse = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(group, neighbour, NAME)]
+    better = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(neighbour, group, NAME)]
+    if better:
+        return Claim(claim, DISAGREES, f"{_listed(better)} lower the final loss beyond noise against 2^n - 1")
+    if worse:
+        return Claim(claim, AGREES, f"{_listed(worse)} raise the final loss beyond noise against 2^n - 1")
+    return Claim(claim, CANNOT_TELL, f"none of {_listed(f'{field} {value}' for field, value, _, _ in pairs)} "
+                                     f"differs from 2^n - 1 beyond noise")
+
+
+_UNKNOWN = "no noise estimate (one seed and a loss window of one step)"
+
+
+def _line(groups, field, value):
+    """{value: Configuration} of the longest family along `field` through `value`, or None."""
+    lines = [dict(family.line) for family in families(groups, field)]
+    lines = [line for line in lines if value in line]
+    return max(lines, key=len) if lines else None
+
+
+def _known(line):
+    return all(known(group, NAME) for group in line.values())
+
+
+def _listed(values):
+    values = [str(value) for value in values]
+    return ", ".join(values[:-1]) + " and " + values[-1] if len(values) > 1 else "".join(values)
