@@ -1,5 +1,6 @@
 """The generated guideline: the statements a sweep's data supports, each derived by a stated rule
 (sweep/analysis.py), none written by hand."""
+import json
 import math
 import statistics
 
@@ -35,6 +36,7 @@ def text(groups):
         *_resolution_section(groups),
         *_front_section(groups),
         *_quality_section(groups),
+        *_reach_section(groups),
         *[line for field in FIELDS for family in families(groups, field) for line in _family_section(family)],
         *_controls_section(groups),
         *_sources_section(groups),
@@ -107,6 +109,39 @@ def _quality_section(groups):
         beyond = row["quality_reach"] is not None and steps > row["quality_reach"]
         lines.append(f"| {group.label} | {row['quality_values']:,} | {steps} | {reach(group)} | {span} | "
                      f"{mean_square(group)} | {worst} | {'yes' if beyond else 'no'} |")
+    return lines + [""]
+
+
+REACH_FIELDS = ("hop_bits", "slip")
+"""The spec fields that change only which perturbations a generator reaches (its K), not its values' kind."""
+
+
+def _reach_section(groups):
+    """Configurations that differ only in what sets their reach (a hop, a slip), the smaller K against the larger:
+    whether more distinct perturbations lowered the final loss beyond noise."""
+    alike = {}
+    for group in groups:
+        if group.rows[0]["quality_reach"] is None or not group.spec:
+            continue
+        spec = {name: value for name, value in group.spec.items() if name not in REACH_FIELDS}
+        alike.setdefault(json.dumps({**group.settings, "spec": spec}, sort_keys=True), []).append(group)
+    pairs = []
+    for members in alike.values():
+        ordered = sorted(members, key=lambda group: group.rows[0]["quality_reach"])
+        pairs += [(small, large) for index, small in enumerate(ordered) for large in ordered[index + 1:]]
+    if not pairs:
+        return []
+    lines = ["## Reach: fewer distinct perturbations than steps", "",
+             "The same generator with a smaller and a larger K (a hop or a slip changes only K): whether the larger "
+             "K lowered the final loss beyond noise.", "",
+             "| configuration | K | steps | against | its K | final loss difference ± SE | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for small, large in pairs:
+        value, noise = difference(small, large, "final_loss")
+        verdict = ("the larger K is better" if differs(small, large, "final_loss") else
+                   "the larger K is worse" if differs(large, small, "final_loss") else "not different beyond noise")
+        lines.append(f"| {small.label} | {reach(small)} | {small.settings['steps']} | {large.label} | {reach(large)} "
+                     f"| {value:+.3g} ± {noise:.2g} | {verdict} |")
     return lines + [""]
 
 

@@ -506,3 +506,18 @@ def test_a_naive_source_collapses_only_where_no_run_left_its_starting_weights():
     assert found["Rademacher"].verdict == "disagrees" and found["raw"].verdict == "agrees"
     assert found["uniform"].evidence == "it trains, though its final loss is higher than the Gaussian's beyond noise"
     assert [item.verdict for item in claims.naive_sources(groups[1:])] == ["cannot tell"] * 3
+
+
+def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
+    def pool(hop_bits, slip, loss):
+        spec = {"strategy": "pool", "size": 640, "bits": 12, "hop_bits": hop_bits, "slip": slip}
+        found = quality.of_settings({"perturb": "pezo-pool", "spec": spec, "model": "smollm2", "top_blocks": 2})
+        row = {"seed": 0, "loss_window": 1, "final_loss": loss, "final_loss_se": 0.004, "test_accuracy": 0.8,
+               "test_accuracy_se": 0.01, "best_step": 5, **{f"quality_{key}": found[key] for key in found}}
+        settings = {"perturb": "pezo-pool", "method": "zo-sgd", "steps": 5000, "spec": spec}
+        return measures.Configuration(f"hop {hop_bits} slip {slip}", f"hop {hop_bits} slip {slip}", settings, [row])
+
+    lines = guideline._reach_section([pool(0, 0, 0.45), pool(8, 0, 0.41), pool(0, 1, 0.409)])
+    assert "| hop 0 slip 0 | 10 | 5000 | hop 8 slip 0 | 640 | +0.04 ± 0.0057 | the larger K is better |" in lines
+    assert "| hop 8 slip 0 | 640 | 5000 | hop 0 slip 1 | 6,400 | +0.001 ± 0.0057 | not different beyond noise |" in lines
+    assert guideline._reach_section([pool(0, 0, 0.45)]) == []
