@@ -12,7 +12,8 @@ The paper's points (../docs/results.md has what they measured here):
 - paper: all of the above, once each.
 - protocol-lr: the top-N protocol's lr grid for the Gaussian baseline (PROTOCOL_BUDGET, issue "Accuracy that can
   tell generators apart"); protocol-table3, protocol-reach, protocol-quality: the paper's sources and the
-  stream's defects under the protocol at PROTOCOL_LR (PROTOCOL_BLOCKS).
+  stream's defects under the protocol at PROTOCOL_LR (PROTOCOL_BLOCKS); protocol-full: the whole model, 1,000
+  steps, gaussian against otf-31x8 with and without full reach (a hop), at FULL_LR.
 
 Their budget, `PAPER_BUDGET`, is MeZO's setting (k = 16 per class, batch 16, eps 1e-3) on the default model and
 Rotten Tomatoes, with lr 1e-5 and 100 steps: the whole `paper` grid (23 points) needs about 2 h 20 min on an idle
@@ -70,6 +71,15 @@ reach K = 1, 10, 100, 1,000 against the same pools with full reach (a hop) and w
 the balanced pool) and scale (otf-31x8 with and without --compensate-scale at one lr)."""
 for name, blocks in PROTOCOL_BLOCKS.items():
     PRESETS[name] = {"name": name, "train": {**PROTOCOL_BUDGET, "lr": PROTOCOL_LR}, "grid": blocks}
+FULL_LR = 1e-5
+"""ZO-SGD's lr on the whole default model (134,515,008 weights, 19 times the top 2 blocks'): the design-space
+sweep's, about PROTOCOL_LR scaled by the ratio of trainable counts (an estimate's variance grows with it)."""
+PRESETS["protocol-full"] = {
+    "name": "protocol-full",
+    "description": "the top-N findings checked on the whole model: gaussian, otf-31x8 and otf-31x8 with full reach",
+    "train": {**PROTOCOL_BUDGET, "top_blocks": 0, "lr": FULL_LR, "steps": 1000, "eval_every": 250},
+    "grid": [{"perturb": "gaussian"}, {"perturb": "pezo-otf", "hop_bits": [0, 8]}],
+}
 PRESETS["paper"] = {"name": "paper", "train": PAPER_BUDGET,
                     "grid": [block for blocks in BLOCKS.values() for block in blocks]}
 PRESETS["smoke"] = {

@@ -390,6 +390,10 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     assert {p.settings["compensate_scale"] for p in quality_points} == {False, True}
     assert {p.spec.label for p in quality_points} == {"otf-31x11-hop8", "otf-31x11-leap11-hop8",
                                                       "pool-4095x12-hop8", "pool-4095x12-balanced-hop8", "otf-31x8"}
+    full = grids.points(PRESETS["protocol-full"])
+    assert [p.label for p in full] == ["gaussian, zo-sgd, seed 0", "pezo-otf 31x8, zo-sgd, seed 0",
+                                       "pezo-otf 31x8-hop8, zo-sgd, seed 0"]
+    assert {(p.settings["top_blocks"], p.settings["steps"], p.settings["lr"]) for p in full} == {(0, 1000, 1e-5)}
 
 
 @pytest.mark.parametrize("option, says", [(["--device", "cuda:7"], "device 'cuda:7' cannot be used here"),
