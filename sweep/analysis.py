@@ -17,6 +17,8 @@ import numpy as np
 FIELDS = ("size", "generators", "width", "bits", "lanes", "generator_seed")
 """The generator fields a family may vary along."""
 SIGNIFICANCE = 2.0
+NO_NOISE = "no noise estimate (one seed and a loss window of one step)"
+"""What a statement says where a configuration has no standard error."""
 PAIRED_SEEDS = 2
 """Two configurations are compared paired only over at least this many shared seeds."""
 BLOCKS = 10

@@ -14,7 +14,7 @@ they have no noise estimate, the verdict is "cannot tell" and says what is missi
 """
 import dataclasses
 
-from .analysis import differs, families, known
+from .analysis import NO_NOISE, differs, families, known
 
 AGREES, DISAGREES, CANNOT_TELL = "agrees", "disagrees", "cannot tell"
 POOL, RNGS, WIDTHS = 4095, 31, (8, 14)
@@ -36,12 +36,12 @@ def judged(groups):
 
 def pool_plateau(groups):
     claim = "Pre-generation: 2^12 values are enough; a larger pool adds nothing (Figure 3)"
-    line = _line(groups, "size", POOL)
+    line = _line(groups, "size", [POOL])
     if line is None:
         return Claim(claim, CANNOT_TELL, f"no line of pool sizes through {POOL}")
     at, larger = line[POOL], [value for value in line if value > POOL]
     if not larger or not _known(line):
-        return Claim(claim, CANNOT_TELL, "no larger pool measured" if not larger else _UNKNOWN)
+        return Claim(claim, CANNOT_TELL, "no larger pool measured" if not larger else NO_NOISE)
     better = [value for value in larger if differs(at, line[value], NAME)]
     if better:
         return Claim(claim, DISAGREES, f"pool {_listed(better)} lowers the final loss beyond noise against {POOL}")
@@ -53,11 +53,11 @@ def pool_plateau(groups):
 
 def rng_peak(groups):
     claim = "On-the-fly generation peaks at 2^5 LFSRs (Figure 3)"
-    line = _line(groups, "generators", RNGS)
+    line = _line(groups, "generators", [RNGS])
     if line is None:
         return Claim(claim, CANNOT_TELL, f"no line of LFSR counts through {RNGS}")
     if not _known(line):
-        return Claim(claim, CANNOT_TELL, _UNKNOWN)
+        return Claim(claim, CANNOT_TELL, NO_NOISE)
     at, others = line[RNGS], [value for value in line if value != RNGS]
     better = [value for value in others if differs(at, line[value], NAME)]
     if better:
@@ -71,13 +71,11 @@ def rng_peak(groups):
 
 def widths(groups):
     claim = "8 to 14 bits suffice: wider LFSRs add nothing (Figure 4)"
-    lines = [{value: group for value, group in family.line} for family in families(groups, "width")]
-    lines = [line for line in lines if any(WIDTHS[0] <= value <= WIDTHS[1] for value in line)]
-    if not lines:
+    line = _line(groups, "width", range(WIDTHS[0], WIDTHS[1] + 1))
+    if line is None:
         return Claim(claim, CANNOT_TELL, f"no line of widths through {WIDTHS[0]}..{WIDTHS[1]}")
-    line = max(lines, key=len)
     if not _known(line):
-        return Claim(claim, CANNOT_TELL, _UNKNOWN)
+        return Claim(claim, CANNOT_TELL, NO_NOISE)
     for width in sorted(value for value in line if WIDTHS[0] <= value <= WIDTHS[1]):
         wider = [value for value in line if value > width]
         if wider and not any(differs(line[width], line[value], NAME) for value in wider):
@@ -116,7 +114,7 @@ def _collapse(group, reference):
         return AGREES, ("in its run" if unmoved == 1 else f"in all {unmoved} runs") + \
             " no step beat the starting weights on dev"
     if not (known(group, NAME) and known(reference, NAME)):
-        return CANNOT_TELL, _UNKNOWN
+        return CANNOT_TELL, NO_NOISE
     worse = [what for what, beyond in (("test accuracy is lower", differs(reference, group, "test_accuracy")),
                                        ("final loss is higher", differs(group, reference, NAME))) if beyond]
     return DISAGREES, ("it trains" + (f", though its {' and its '.join(worse)} than the Gaussian's beyond noise"
@@ -131,7 +129,7 @@ def powers_of_two(groups):
     if not pairs:
         return Claim(claim, CANNOT_TELL, "no power of two beside its 2^n - 1 neighbour in this sweep")
     if not all(known(group, NAME) and known(neighbour, NAME) for _, _, group, neighbour in pairs):
-        return Claim(claim, CANNOT_TELL, _UNKNOWN)
+        return Claim(claim, CANNOT_TELL, NO_NOISE)
     worse = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(group, neighbour, NAME)]
     better = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(neighbour, group, NAME)]
     if better:
@@ -142,13 +140,10 @@ def powers_of_two(groups):
                                      f"differs from 2^n - 1 beyond noise")
 
 
-_UNKNOWN = "no noise estimate (one seed and a loss window of one step)"
-
-
-def _line(groups, field, value):
-    """{value: Configuration} of the longest family along `field` through `value`, or None."""
+def _line(groups, field, wanted):
+    """{value: Configuration} of the longest family along `field` through one of the `wanted` values, or None."""
     lines = [dict(family.line) for family in families(groups, field)]
-    lines = [line for line in lines if value in line]
+    lines = [line for line in lines if any(value in line for value in wanted)]
     return max(lines, key=len) if lines else None
 
 

@@ -5,11 +5,11 @@ import math
 import statistics
 
 from . import claims
-from .analysis import FIELDS, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, front, gain_stops, \
+from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, front, gain_stops, \
     known
 from .plots import AXIS
 
-UNKNOWN = "no noise estimate (one seed and a loss window of one step), so no statement"
+UNKNOWN = f"{NO_NOISE}, so no statement"
 
 
 def text(groups):
