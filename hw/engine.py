@@ -104,8 +104,8 @@ class Engine(wiring.Component):
                      power.low.eq(-23 - self.e), power.trailing.eq(23)]
         power = staged(m, advance, power, "perturb_c")
         c_scalar, d_scalar = Signal(SCALAR_FIELDS), Signal(SCALAR_FIELDS)
-        m.d.comb += [c_scalar.eq(Mux(modes[0] == UPDATE, c.scalar, power)),
-                     d_scalar.eq(Mux(modes[0] == UPDATE, d.scalar, ONE_SCALAR))]
+        hosts = modes[0] == UPDATE                      # the mode of the beat in the lanes' second stage
+        m.d.comb += [c_scalar.eq(Mux(hosts, c.scalar, power)), d_scalar.eq(Mux(hosts, d.scalar, ONE_SCALAR))]
         for lane in range(self.spec.lanes):
             unit = EngineLane(self.fmt, self.spec.mantissa_bits, self.spec.exponent_bits)
             m.submodules[f"lane{lane}"] = unit
