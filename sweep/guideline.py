@@ -1,5 +1,6 @@
 """The generated guideline: the statements a sweep's data supports, each derived by a stated rule
 (sweep/analysis.py), none written by hand."""
+import dataclasses
 import json
 import math
 import statistics
@@ -34,6 +35,7 @@ def text(groups):
         f"squared SEs.",
         "",
         *_resolution_section(groups),
+        *_zero_shot_section(groups),
         *_front_section(groups),
         *_quality_section(groups),
         *_reach_section(groups),
@@ -77,6 +79,24 @@ def _resolution_section(groups):
             f"final loss) and whose test accuracies differ by more than {accuracy:.3g} ({accuracy * 100:.2g} "
             f"points); smaller differences are within noise. More seeds, steps (a longer loss window) or test "
             f"examples shrink these.", ""]
+
+
+def _zero_shot_section(groups):
+    """Each configuration's test accuracy against its own runs' starting weights on the same test examples."""
+    pairs = [(group, start) for group in groups if (start := group.starting()) is not None]
+    if not pairs:
+        return []
+    lines = ["## Against the starting weights (zero-shot)", "",
+             "Each configuration's test accuracy, its runs' starting weights' on the same test examples, and the "
+             "gain ± its SE (paired example by example) with what the rule says of it. Runs of versions that did "
+             "not record their starting weights' answers are left out.", "",
+             "| configuration | seeds | test accuracy | zero-shot | gain |", "|---|---|---|---|---|"]
+    for group, start in pairs:
+        trained = dataclasses.replace(group, rows=[row for row in group.rows if row.get("start_answers")])
+        lines.append(f"| {group.label} | {len(start.rows)} | {trained.shown('test_accuracy')} | "
+                     f"{start.shown('test_accuracy')} | "
+                     f"{_compared(trained, start, 'test_accuracy', 'higher', 'lower')} |")
+    return lines + [""]
 
 
 def reach(group):

@@ -27,6 +27,10 @@ QUALITY = ("values", "reach", "span", "span_exact", "mean_square", "worst_correl
 or computed from its settings for runs that predate it."""
 
 
+ANSWERS = ("test_answers", "start_answers")
+"""A row's fields of per-example answers: kept out of the report's files (they stay in the points' folders)."""
+
+
 def point_row(record, folder):
     """One point's measures, as a flat dict (plus its loss trajectory under "losses")."""
     settings, summary = record["settings"], record["summary"]
@@ -38,7 +42,7 @@ def point_row(record, folder):
     cost = record["cost"] or {}
     test = summary["test_accuracy"]
     found = summary.get("quality") or quality.of_settings(settings)
-    answers = folder / records.ANSWERS
+    answers, start = (read_answers(folder / name) for name in (records.ANSWERS, records.START_ANSWERS))
     return {
         "name": record["name"], "label": record["label"], "perturb": settings["perturb"],
         "method": settings["method"], "seed": settings["seed"], "strategy": spec.get("strategy"),
@@ -47,7 +51,7 @@ def point_row(record, folder):
         "final_loss": statistics.mean(window) if window else math.nan,
         "final_loss_se": statistics.stdev(window) / math.sqrt(len(window)) if len(window) > 1 else math.nan,
         "first_loss": losses[0] if losses else math.nan,
-        "test_accuracy": test, "test_accuracy_se": math.sqrt(test * (1 - test) / settings["test_size"]),
+        "test_accuracy": test, "test_accuracy_se": _binomial_se(test, settings["test_size"]),
         "best_dev_accuracy": summary["best_dev_accuracy"], "best_step": summary["best_step"],
         "step_seconds": statistics.median(r["seconds"] for r in steps) if steps else math.nan,
         "train_seconds": sum(r["seconds"] for r in steps), "wall_seconds": record["wall_seconds"],
@@ -55,8 +59,18 @@ def point_row(record, folder):
         **{f"cost_{key}": cost.get(key) for key in ("design", "luts", "ffs", "lut_ff", "bram36", "dsps",
                                                      "lut_levels")},
         **{f"quality_{key}": found[key] for key in QUALITY},
-        "losses": losses, "test_answers": records.read_answers(answers) if answers.exists() else None,
+        "start_test_accuracy": statistics.mean(start["right"]) if start else math.nan,
+        "losses": losses, "test_answers": answers, "start_answers": start,
     }
+
+
+def _binomial_se(accuracy, examples):
+    return math.sqrt(accuracy * (1 - accuracy) / examples)
+
+
+def read_answers(path):
+    """A run's answers (records.read_answers) where it wrote them (runs of older versions did not), else None."""
+    return records.read_answers(path) if path.exists() else None
 
 
 @dataclasses.dataclass
@@ -95,6 +109,14 @@ class Configuration:
     def field(self, name):
         """A grid spec field of this configuration (None where its source has none)."""
         return self.spec.get(SPEC_FIELDS[name])
+
+    def starting(self):
+        """The Configuration of this one's starting weights (zero-shot): the test answers its runs gave before any
+        step, where they recorded them; None where none did."""
+        rows = [{"seed": row["seed"], "test_accuracy": row["start_test_accuracy"], "test_answers": row["start_answers"],
+                 "test_accuracy_se": _binomial_se(row["start_test_accuracy"], len(row["start_answers"]["labels"]))}
+                for row in self.rows if row.get("start_answers")]
+        return Configuration(self.key, f"the starting weights of {self.label}", self.settings, rows) if rows else None
 
 
 def configurations(records):

@@ -16,7 +16,7 @@ from pezo import files
 
 from . import guideline, plots
 from .grid import points as grid_points
-from .measures import configurations, point_row
+from .measures import ANSWERS, configurations, point_row
 from .run import POINT_OWNS, POINT_RECORDS, SWEEP_OWNS, read_point
 
 
@@ -53,7 +53,7 @@ def write(folders, out, with_points=False):
         files.write_file(out / "results.json", json.dumps(
             {"planned": len(planned), "finished": len(rows), "missing": [n for n in planned if n not in
                                                                         {r["name"] for r in rows}],
-             "points": [{name: value for name, value in row.items() if name != "test_answers"} for row in rows],
+             "points": [{name: value for name, value in row.items() if name not in ANSWERS} for row in rows],
              "configurations": [_summary(group) for group in groups]}, indent=1) + "\n")
         files.write_file(out / "results.csv", _csv(rows))
         made = plots.write_all(groups, out / "plots")
@@ -86,7 +86,7 @@ def _summary(group):
 
 def _csv(rows):
     buffer = io.StringIO()
-    names = [name for name in rows[0] if name not in ("losses", "test_answers")]
+    names = [name for name in rows[0] if name not in ("losses", *ANSWERS)]
     writer = csv.DictWriter(buffer, names, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

@@ -352,6 +352,22 @@ def test_paired_differences_cancel_the_noise_two_runs_of_one_seed_share():
     assert analysis.difference(alone, first, "final_loss")[1] > 0.005
 
 
+def test_guideline_sets_each_configuration_against_its_starting_weights():
+    """Gain over zero-shot, paired example by example over the runs that recorded their starting weights' answers:
+    per seed two of 8 examples gained (+0.25, error sqrt(12/56) / sqrt(8)); the seeds agree."""
+    shared = [[0.0] * 20, [0.0] * 20]
+    group = paired_configuration("gaussian", 0.0, shared, ["11110000", "11111100"])
+    for row, start in zip(group.rows, ["11000000", "11110000"]):
+        row.update(start_answers={"labels": [0, 1] * 4, "right": [int(bit) for bit in start]},
+                   start_test_accuracy=start.count("1") / 8)
+    untouched = paired_configuration("old", 0.0, shared, ["11110000", "11111100"])     # no starting answers
+    lines = guideline._zero_shot_section([group, untouched])
+    noise = math.sqrt(2 * (12 / 56) / 8) / 2
+    assert lines[-2] == f"| gaussian | 2 | 0.625 ± 0.13 | 0.375 ± 0.12 | difference +0.25 ± {noise:.2g}: higher |"
+    assert not any("old" in line for line in lines)
+    assert guideline._zero_shot_section([untouched]) == []
+
+
 def test_a_paired_loss_error_comes_from_block_means():
     """The steps' differences drift slowly (correlated): block means see the drift a per-step error misses."""
     drift = __import__("numpy").linspace(-0.01, 0.01, 100)

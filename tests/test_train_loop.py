@@ -61,6 +61,10 @@ def test_outputs_record_seeds_and_spec(tiny, tmp_path):
     right = [label == answer for label, answer in zip(answers["labels"], answers["predictions"])]
     assert answers["step"] == summary["best_step"] and len(right) == 20
     assert summary["test_accuracy"] == sum(right) / 20 and set(answers["predictions"]) <= {0, 1}
+    start = json.loads((out / "start_answers.json").read_text())      # the starting weights', on the same examples
+    zero_shot, = [r for r in records(out) if r.get("event") == "zero-shot"]
+    assert start["step"] == zero_shot["step"] == 0 and start["labels"] == answers["labels"]
+    assert zero_shot["test_accuracy"] == sum(a == b for a, b in zip(start["labels"], start["predictions"])) / 20
 
 
 def test_manifest_selects_the_builds_generator(tiny, tmp_path):

@@ -11,9 +11,10 @@ A run writes into its own folder (its files' names and readers: train/records.py
   perturbation source's position), the lr schedule's and the run's progress; `--resume` continues from it
   bit-identically;
 - `best/`: the trainable weights with the best dev accuracy so far (the dev-selected checkpoint);
+- `start_answers.json` at the start: the starting weights' (zero-shot) answer to each test example (its label and
+  the predicted class, in the test set's order), so that what training gained can be measured example by example;
 - `summary.json` and `plot.png` at the end: the test accuracy of the dev-selected weights; `test_answers.json`
-  their answer to each test example (its label and the predicted class, in the test set's order), so that two runs
-  on one test set can be compared example by example.
+  their answers, so that two runs on one test set can be compared example by example.
 
 Batches are a function of (seed, step): epoch e visits the training set in the order of a permutation seeded with
 (seed, e), so resuming needs no sampler state.
@@ -33,7 +34,7 @@ from pezo import files
 
 from . import adapters, data, distributed, engine, models, perturbations, tasks, top, zo
 from .config import check_layout, compensated, lr_factor
-from .records import ANSWERS, OPTIMIZER, OWNS, STATE, WEIGHTS, Progress, checked_progress, contents, load_weights, \
+from .records import ANSWERS, OPTIMIZER, OWNS, START_ANSWERS, STATE, WEIGHTS, Progress, checked_progress, contents, load_weights, \
     parse, plot, read_metrics
 from .zo import NonFiniteLoss
 
@@ -83,7 +84,8 @@ class Run:
             self.zo.share = distributed.share_queries(self.zo, layout)
 
     def start(self):
-        """A fresh run: refuses a non-empty folder; writes the config and evaluates the starting weights."""
+        """A fresh run: refuses a non-empty folder; writes the config and evaluates the starting weights, on dev and
+        on test."""
         if self.writer:
             if self.out.exists() and not self.out.is_dir():
                 raise files.Refused(f"{self.out} is a file: give a folder as --out")
@@ -95,6 +97,7 @@ class Run:
                 print(f"warning: {warning}", file=sys.stderr)
             files.write_file(self.out / "config.json", json.dumps(self.record(), indent=2) + "\n")
             files.write_file(self.out / "metrics.jsonl", json.dumps({"event": "config", **self.record()}) + "\n")
+        self._log({"event": "zero-shot", "step": 0, "test_accuracy": self._test(START_ANSWERS, 0)})
         self._evaluate()
 
     def resume(self):
@@ -231,19 +234,24 @@ class Run:
         agreement = self.layout.agreement(self.zo.params)
         best = self.out / "best" / WEIGHTS
         load_weights(self.lm.model, distributed.from_writer(self.layout, lambda: contents(best)), best)
-        predictions = self.layout.predictions(self.classifier, self.split.test.texts)
-        test = distributed.accuracy(predictions, self.split.test.labels)
+        test = self._test(ANSWERS, self.progress.best_step)
         self._log({"event": "test", "step": self.progress.best_step, "test_accuracy": test})
         summary = {**self.record(), "steps_done": self.progress.step, "best_step": self.progress.best_step,
                    "best_dev_accuracy": self.progress.best_dev, "test_accuracy": test,
                    "train_seconds": seconds, "stopped": stopped, **agreement, **self.layout.traffic(0)}
         if self.writer:
-            files.write_file(self.out / ANSWERS, json.dumps(
-                {"step": self.progress.best_step, "labels": list(map(int, self.split.test.labels)),
-                 "predictions": predictions.tolist()}) + "\n")
             files.write_file(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
             plot(read_metrics(self.out / "metrics.jsonl"), self.out / "plot.png")
         return summary
+
+    def _test(self, name, step):
+        """The test accuracy of the weights now (those of `step`); their answers written as the file `name`."""
+        predictions = self.layout.predictions(self.classifier, self.split.test.texts)
+        if self.writer:
+            files.write_file(self.out / name, json.dumps(
+                {"step": step, "labels": list(map(int, self.split.test.labels)),
+                 "predictions": predictions.tolist()}) + "\n")
+        return distributed.accuracy(predictions, self.split.test.labels)
 
     def _log(self, record):
         if not self.writer:

@@ -11,7 +11,8 @@ WEIGHTS = "trainable.safetensors"
 OPTIMIZER = "optimizer.pt"
 STATE = "state.json"
 ANSWERS = "test_answers.json"
-OWNS = ["config.json", "metrics.jsonl", "checkpoint/", "best/", "summary.json", ANSWERS, "plot.png"]
+START_ANSWERS = "start_answers.json"
+OWNS = ["config.json", "metrics.jsonl", "checkpoint/", "best/", "summary.json", ANSWERS, START_ANSWERS, "plot.png"]
 """What a run writes in its folder."""
 
 
@@ -37,9 +38,9 @@ ANSWERS_KINDS = {"step": (int,), "labels": (list,), "predictions": (list,)}
 
 
 def read_answers(path):
-    """A run's test answers (test_answers.json) as {"labels", "right"}: each test example's label, and whether the
-    dev-selected weights answered it (0 or 1); a BadFile naming the file where its lists are not of integers of one
-    length."""
+    """A run's test answers (test_answers.json, or start_answers.json: its starting weights') as {"labels",
+    "right"}: each test example's label, and whether the weights answered it (0 or 1); a BadFile naming the file
+    where its lists are not of integers of one length."""
     answers = files.check_record(files.read_json(path, "a run's test answers"), path, "a run's test answers",
                                  ANSWERS_KINDS, required=tuple(ANSWERS_KINDS))
     labels, predictions = answers["labels"], answers["predictions"]
