@@ -11,9 +11,10 @@ The paper's points (../docs/results.md has what they measured here):
   hardware (clt-gaussian, the clt strategy's default clt-1024);
 - paper: all of the above, once each.
 - protocol-lr: the top-N protocol's lr grid for the Gaussian baseline (PROTOCOL_BUDGET, issue "Accuracy that can
-  tell generators apart"); protocol-table3, protocol-reach, protocol-quality: the paper's sources and the
-  stream's defects under the protocol at PROTOCOL_LR (PROTOCOL_BLOCKS); protocol-full: the whole model, 1,000
-  steps, gaussian against otf-31x8 with and without full reach (a hop), at FULL_LR.
+  tell generators apart"); protocol-table3, protocol-reach, protocol-quality, protocol-figure3-pool,
+  protocol-figure3-rngs, protocol-figure4, protocol-powers-of-two: the paper's sources, the stream's defects and
+  the paper's figures under the protocol at PROTOCOL_LR, three seeds each (PROTOCOL_BLOCKS); protocol-full: the
+  whole model, 1,000 steps, gaussian against otf-31x8 with and without full reach (a hop), at FULL_LR.
 
 Their budget, `PAPER_BUDGET`, is MeZO's setting (k = 16 per class, batch 16, eps 1e-3) on the default model and
 Rotten Tomatoes, with lr 1e-5 and 100 steps: the whole `paper` grid (23 points) needs about 2 h 20 min on an idle
@@ -65,10 +66,14 @@ PROTOCOL_BLOCKS = {
                           "seed": PROTOCOL_SEEDS},
                          {"perturb": "pezo-otf", "compensate_scale": [False, True], "seed": PROTOCOL_SEEDS}],
 }
+PROTOCOL_BLOCKS.update({f"protocol-{name}": [{**block, "seed": PROTOCOL_SEEDS} for block in BLOCKS[name]]
+                        for name in ("figure3-pool", "figure3-rngs", "figure4", "powers-of-two")})
 """The paper's questions and the stream defects under the protocol, three seeds each: every source (Table 3);
 reach K = 1, 10, 100, 1,000 against the same pools with full reach (a hop) and with no periodic confinement
 (slip); correlation (otf-31x11 against its leap-ahead variant, both with full reach), mean (pool-4095x12 against
-the balanced pool) and scale (otf-31x8 with and without --compensate-scale at one lr)."""
+the balanced pool) and scale (otf-31x8 with and without --compensate-scale at one lr); the paper's Figures 3 and 4
+and its powers-of-two warning, as the design-space presets of the same names build them (no hop, as the paper's
+generators)."""
 for name, blocks in PROTOCOL_BLOCKS.items():
     PRESETS[name] = {"name": name, "train": {**PROTOCOL_BUDGET, "lr": PROTOCOL_LR}, "grid": blocks}
 FULL_LR = 1e-5

@@ -410,6 +410,11 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     assert [p.label for p in full] == ["gaussian, zo-sgd, seed 0", "pezo-otf 31x8, zo-sgd, seed 0",
                                        "pezo-otf 31x8-hop8, zo-sgd, seed 0"]
     assert {(p.settings["top_blocks"], p.settings["steps"], p.settings["lr"]) for p in full} == {(0, 1000, 1e-5)}
+    figures = {name: grids.points(PRESETS[f"protocol-{name}"]) for name in ("figure3-pool", "figure4")}
+    assert {p.spec.label for p in figures["figure4"]} == {f"otf-31x{width}" for width in (5, 6, 8, 10, 12, 14, 16)}
+    assert len(figures["figure3-pool"]) == 15 and {p.settings["seed"] for p in figures["figure3-pool"]} == {0, 1, 2}
+    shared = {p.name for p in grids.points(PRESETS["protocol-table3"])} & {p.name for p in figures["figure4"]}
+    assert shared == {p.name for p in figures["figure4"] if p.spec.label == "otf-31x8"}   # one folder: run once
 
 
 @pytest.mark.parametrize("option, says", [(["--device", "cuda:7"], "device 'cuda:7' cannot be used here"),
