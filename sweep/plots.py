@@ -43,20 +43,28 @@ def smoothed(losses, window):
 
 def _curves(groups):
     """Learning curves: every point's train loss against the step (a running mean over a 50th of the steps), one
-    colour per configuration, a line per seed."""
+    colour per configuration, a line per seed. The loss axis spans the curves of the configurations whose final
+    losses are not outliers (a diverged run would flatten every other curve); a configuration drawn beyond it is
+    labelled clipped."""
     from matplotlib import pyplot
+    curves = {group.key: [smoothed(row["losses"], max(1, len(row["losses"]) // 50))
+                          for row in group.rows if row["losses"]] for group in groups}
+    drawn = [group for group in groups if curves[group.key]]
+    finals = [group.mean("final_loss") for group in drawn]
+    low, high = _inlier_range(finals, [row["final_loss_se"] for group in drawn for row in group.rows])
+    inside = [value for group, final in zip(drawn, finals) if low <= final <= high
+              for curve in curves[group.key] for value in curve]
+    bottom, top = _padded(min(inside), max(inside)) if inside else (None, None)
     figure, axes = pyplot.subplots(figsize=(11, 5.5))
-    for group in groups:
+    for group in drawn:
+        clipped = inside and any(not bottom <= value <= top for curve in curves[group.key] for value in curve)
         colour = None
-        for row in group.rows:
-            losses = row["losses"]
-            if not losses:
-                continue
-            line, = axes.plot(range(1, len(losses) + 1), smoothed(losses, max(1, len(losses) // 50)), lw=1,
-                              color=colour, label=None if colour else group.label)
+        for curve in curves[group.key]:
+            line, = axes.plot(range(1, len(curve) + 1), curve, lw=1, color=colour,
+                              label=None if colour else group.label + (" (clipped)" if clipped else ""))
             colour = line.get_color()
     axes.set(xlabel="step", ylabel="train loss (running mean over a 50th of the steps)",
-             title="Learning curves: every seed of every configuration")
+             title="Learning curves: every seed of every configuration", ylim=(bottom, top))
     axes.legend(fontsize=7, loc="upper right")
     figure.tight_layout()
     return figure

@@ -296,6 +296,25 @@ def test_learning_curves_are_running_means():
     assert plots.smoothed([5.0], 50) == [5.0]
 
 
+def test_a_diverged_run_does_not_flatten_the_learning_curves():
+    """The loss axis spans the curves of configurations whose final loss is no outlier; the diverged one (its loss
+    up to 240, then ln 2) is labelled clipped."""
+    import matplotlib
+    matplotlib.use("Agg")
+    generator = __import__("random").Random(3)
+    groups = [paired_configuration(name, offset, [[generator.gauss(0, 0.01) for _ in range(40)]] * 2, [None] * 2)
+              for name, offset in (("a", 0.0), ("b", 0.01), ("c", 0.02), ("d", 0.005))]
+    diverged = paired_configuration("raw", 0.2931, [[0.0] * 40] * 2, [None] * 2)
+    for row in diverged.rows:
+        row["losses"][:5] = [240.0] * 5
+    figure = plots._curves(groups + [diverged])
+    axes, = figure.axes
+    bottom, top = axes.get_ylim()
+    assert 0.35 < bottom < 0.4 and 0.42 < top < 0.5
+    labels = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert labels == ["a", "b", "c", "d", "raw (clipped)"]
+
+
 def test_guideline_states_its_resolving_power():
     def configuration(name, loss, se):
         row = {"seed": len(name), "final_loss": loss, "final_loss_se": se, "test_accuracy": 0.8,
