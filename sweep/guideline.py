@@ -36,6 +36,7 @@ def text(groups):
         "",
         *_resolution_section(groups),
         *_zero_shot_section(groups),
+        *_choice_section(groups),
         *_front_section(groups),
         *_quality_section(groups),
         *_reach_section(groups),
@@ -165,6 +166,38 @@ def _reach_section(groups):
     return lines + [""]
 
 
+def _choice_section(groups):
+    """Which generator for which budget: the hardware configurations that train as well as MeZO's Gaussian
+    perturbations (neither final loss nor test accuracy worse beyond noise), cheapest first, with the steps they
+    reach without repeating a perturbation."""
+    reference = _reference(groups)
+    if reference is None:
+        return []
+    fit = [group for group in groups if group.cost and known(group, "final_loss") and known(reference, "final_loss")
+           and not differs(group, reference, "final_loss") and not differs(reference, group, "test_accuracy")]
+    lines = ["## Which generator for which budget", "",
+             f"Hardware generators that train as well as MeZO's Gaussian perturbations ({reference.label}) here: "
+             f"neither their final loss nor their test accuracy is worse beyond noise. Cheapest first, without BRAM "
+             f"then with it. K is the distinct perturbations each gives this model: where the steps measured exceed "
+             f"it, its runs repeated earlier perturbations and still trained as well, at this budget (the reach "
+             f"section sets smaller K against larger for the same generator; a hop input makes K unbounded).", ""]
+    if not fit:
+        return lines + ["None of this sweep's hardware configurations does.", ""]
+    lines += ["| configuration | LUTs + FFs | BRAM36 | K | steps measured | final loss minus the Gaussian's | "
+              "test accuracy minus the Gaussian's |", "|---|---|---|---|---|---|---|"]
+    for group in sorted(fit, key=lambda group: (group.cost["bram36"], group.cost["lut_ff"])):
+        loss, accuracy = (difference(group, reference, name) for name in ("final_loss", "test_accuracy"))
+        lines.append(f"| {group.label} | {group.cost['lut_ff']:,} | {group.cost['bram36']:g} | {reach(group)} | "
+                     f"{group.settings['steps']} | {loss[0]:+.3g} ± {loss[1]:.2g} | "
+                     f"{accuracy[0]:+.3g} ± {accuracy[1]:.2g} |")
+    return lines + [""]
+
+
+def _reference(groups):
+    """MeZO's Gaussian configuration, where the sweep has one."""
+    return next((group for group in groups if group.settings.get("perturb") == "gaussian"), None)
+
+
 def _front_section(groups):
     best = front(groups)
     if not best:
@@ -228,7 +261,7 @@ def _controls_section(groups):
 
 
 def _sources_section(groups):
-    reference = next((group for group in groups if group.settings["perturb"] == "gaussian"), None)
+    reference = _reference(groups)
     if reference is None or len(groups) < 2:
         return []
     lines = [f"## Against MeZO's Gaussian perturbations ({reference.label})", "",

@@ -296,6 +296,25 @@ def test_learning_curves_are_running_means():
     assert plots.smoothed([5.0], 50) == [5.0]
 
 
+def test_guideline_names_the_cheapest_generators_that_train_as_the_gaussian_does():
+    """Hardware configurations not worse than the Gaussian's beyond noise, without BRAM first, then by LUTs + FFs;
+    one whose loss is higher beyond noise is left out, and so are sources without hardware."""
+    def configuration(perturb, loss, cost, reach):
+        row = {"seed": len(perturb), "final_loss": loss, "final_loss_se": 0.003, "test_accuracy": 0.79,
+               "test_accuracy_se": 0.009, "loss_window": 1000, "quality_reach": reach,
+               "cost_lut_ff": cost[0] if cost else None, "cost_bram36": cost[1] if cost else None}
+        return measures.Configuration(perturb, perturb, {"perturb": perturb, "steps": 5000}, [row])
+
+    groups = [configuration("gaussian", 0.414, None, None), configuration("rademacher", 0.414, None, None),
+              configuration("pool", 0.41, (112, 1.5), 455), configuration("otf", 0.413, (820, 0), 465),
+              configuration("cheap", 0.45, (50, 0), 7)]
+    lines = guideline._choice_section(groups)
+    rows = [line.split(" | ")[0] for line in lines if line.startswith("| ") and "---" not in line][1:]
+    assert rows == ["| otf", "| pool"]
+    assert "| otf | 820 | 0 | 465 | 5000 | -0.001 ± 0.0042 | +0 ± 0.013 |" in lines
+    assert guideline._choice_section(groups[:2] + groups[4:])[-2] == "None of this sweep's hardware configurations does."
+
+
 def test_a_diverged_run_does_not_flatten_the_learning_curves():
     """The loss axis spans the curves of configurations whose final loss is no outlier; the diverged one (its loss
     up to 240, then ln 2) is labelled clipped."""
