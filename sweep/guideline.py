@@ -68,18 +68,38 @@ def resolution(groups, name):
     return SIGNIFICANCE * errors[len(errors) // 2] if errors else None
 
 
+REQUIRED = {"test_accuracy": 0.015, "final_loss": 0.02}
+"""The resolving power the accuracy protocol must reach: 1.5 accuracy points, and 2% of the median final loss."""
+
+
 def _resolution_section(groups):
     loss, accuracy = resolution(groups, "final_loss"), resolution(groups, "test_accuracy")
     if loss is None or accuracy is None:
         return []
     losses = [group.mean("final_loss") for group in groups if known(group, "final_loss")]
     share = loss / statistics.median(losses) if losses else math.nan
+    seeds = statistics.median(len(group.rows) for group in groups)
     return ["## Resolving power", "",
             f"With the median standard error of a difference between two of its configurations, this sweep tells "
             f"apart configurations whose final losses differ by more than {loss:.3g} ({share:.1%} of the median "
             f"final loss) and whose test accuracies differ by more than {accuracy:.3g} ({accuracy * 100:.2g} "
             f"points); smaller differences are within noise. More seeds, steps (a longer loss window) or test "
-            f"examples shrink these.", ""]
+            f"examples shrink these.", "",
+            f"Against the protocol's requirement of {REQUIRED['test_accuracy'] * 100:g} accuracy points and "
+            f"{REQUIRED['final_loss']:.0%} of the final loss, with a median of {seeds:g} seed{'s' * (seeds != 1)} per "
+            f"configuration: "
+            f"accuracy {_against(accuracy, REQUIRED['test_accuracy'], seeds)}; final loss "
+            f"{_against(share, REQUIRED['final_loss'], seeds)}.", ""]
+
+
+def _against(resolved, required, seeds):
+    """Whether a resolution meets its requirement, or how many seeds would at this noise (errors falling as the
+    root of the seeds)."""
+    if math.isnan(resolved):
+        return "unknown"
+    if resolved <= required:
+        return "met"
+    return f"not met (about {math.ceil(seeds * (resolved / required) ** 2)} seeds would meet it at this noise)"
 
 
 def _zero_shot_section(groups):

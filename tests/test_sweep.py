@@ -351,6 +351,9 @@ def test_guideline_states_its_resolving_power():
     assert guideline.resolution(groups, "final_loss") == pytest.approx(2 * 0.001 ** 0.5)
     assert ("differ by more than 0.0632 (15.4% of the median final loss) and whose test accuracies differ by more "
             "than 0.0283 (2.8 points)" in guideline.text(groups))
+    assert ("with a median of 1 seed per configuration: accuracy not met (about 4 seeds would meet it at this "
+            "noise); final loss not met (about 60 seeds would meet it at this noise)." in guideline.text(groups))
+    assert guideline._against(0.015, 0.015, 3) == "met" and guideline._against(math.nan, 0.015, 3) == "unknown"
 
 
 def paired_configuration(name, offset, shared, answers):
