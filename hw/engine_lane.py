@@ -89,6 +89,10 @@ def staged(m, advance, value, name):
     return register
 
 
+PIECE = 16
+"""The sum's trailing zeros are counted in pieces of this many bits (a power of two: a piece's count reaches PIECE,
+its top bit, only where the piece is zero)."""
+
 SCALAR_FIELDS = data.StructLayout({"sign": 1, "significand": SCALAR[1], "low": EXPONENT,
                                    "trailing": range(2 * SCALAR[1] + 1)})
 """c or d as the lanes take it: its sign, its significand normalised (top bit set, or zero), the exponent of the
@@ -275,9 +279,17 @@ class EngineLane(wiring.Component):
         leading = Signal(EXPONENT)
         kept = Signal(EXPONENT)
         m.d.comb += [leading.eq(top - zeros), kept.eq(Mux(leading < emin, emin, leading) - (p - 1))]
-        trailing = trailing_zeros(m, total, "sum_trailing")
+        # the sum's trailing zeros counted in pieces of PIECE bits, joined in the next stage (one count of the whole
+        # sum maps deeper where the lane sits in an engine)
+        pieces = [self._held(m, trailing_zeros(m, total[start:start + PIECE], f"piece{start}_trailing"),
+                             f"piece{start}_zeros") for start in range(0, len(total), PIECE)]
         total, amount, kept = self._held(m, total, "sum"), self._held(m, amount, "amount"), self._held(m, kept, "kept")
-        trailing = self._held(m, trailing, "trailing")
+        trailing = pieces[-1] + PIECE * (len(pieces) - 1)
+        for index in reversed(range(len(pieces) - 1)):                   # a full piece's count has its top bit set
+            trailing = Mux(pieces[index][-1], trailing, pieces[index] + PIECE * index)
+        if self.checks:                     # a zero sum's registers start at 0 after reset, not at its count
+            m.d.sync += Assert((total == 0) | (trailing == trailing_zeros(m, total, "sum_tz")),
+                               "the sum's trailing zeros, joined from its pieces', are its own")
         shifted = Signal(field)
         m.d.comb += shifted.eq(total << amount)
         # sticky: a bit of the sum set below the guard bit, which sits at bit field - p - 1 - amount of the sum

@@ -1,0 +1,102 @@
+"""The deepest LUT paths of a design, by the registers they end at: what sets `pezo synth estimate`'s LUT levels.
+
+The design is synthesised as `pezo synth estimate` does it (synth/estimate.py `mapped`, not cached) and its
+mapped netlist walked back from every flip-flop's inputs, counting levels as `lut_levels` does. Prints the
+registers whose inputs are deepest (by name, one line per register, the deepest bit) and the deepest path, cell by
+cell with the nets it passes.
+
+    python bench/deepest_paths.py --preset pool-4095x12 --lanes 1 --block engine_bf16 [--top 12]
+"""
+import argparse
+import collections
+import dataclasses
+import functools
+import sys
+
+from pezo.golden.spec import PAPER_DEFAULTS
+from pezo.hw.verilog import emit
+from pezo.synth.designs import blocks
+from pezo.synth.estimate import _kind, mapped
+
+
+def walk(netlist, top):
+    """({register name: its inputs' deepest level}, the deepest path as [(cell type, level, net name)])."""
+    module = netlist["modules"][top]
+    cells = module["cells"]
+    names = {}
+    for name, info in module["netnames"].items():
+        for index, bit in enumerate(info["bits"]):
+            if bit not in names or names[bit].startswith("$"):
+                names[bit] = f"{name}[{index}]"
+    driver = {bit: name for name, cell in cells.items() for port, bits in cell["connections"].items()
+              if cell["port_directions"].get(port) == "output" for bit in bits}
+
+    def inputs(name):
+        cell = cells[name]
+        return {bit for port, bits in cell["connections"].items() if cell["port_directions"].get(port) == "input"
+                for bit in bits if bit in driver}
+
+    @functools.cache
+    def level(name):
+        """(levels up to and including this cell, the input bit on its deepest path)."""
+        kind = _kind(cells[name]["type"])
+        if kind in ("ff", "bram18", "bram36", "dsp") or cells[name]["type"].startswith("SRL"):
+            return 0, None
+        found = inputs(name)
+        deepest = max(found, key=lambda bit: level(driver[bit])[0], default=None)
+        below = level(driver[deepest])[0] if deepest is not None else 0
+        counted = kind == "lutram" or (kind == "lut" and len({bit for port, bits in cells[name]["connections"].items()
+                                                              if cells[name]["port_directions"].get(port) == "input"
+                                                              for bit in bits if bit not in ("0", "1", "x")}) > 1)
+        return below + counted, deepest
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * len(cells) + 1000))
+    registers, ends = collections.Counter(), {}
+    for name, cell in cells.items():
+        if _kind(cell["type"]) != "ff":
+            continue
+        register = names.get(cell["connections"]["Q"][0], name).split("[")[0]
+        for bit in inputs(name):
+            depth = level(driver[bit])[0]
+            if depth > registers[register]:
+                registers[register], ends[register] = depth, driver[bit]
+    path, at = [], ends[max(registers, key=registers.get)] if registers else None
+    while at is not None:
+        depth, via = level(at)
+        output = next(iter(_outputs(cells[at])))
+        path.append((cells[at]["type"], depth, names.get(output, str(output))))
+        at = driver[via] if via is not None else None
+        if at is not None and level(at)[1] is None:                     # the register (or port) it starts at
+            path.append((cells[at]["type"], 0, names.get(next(iter(_outputs(cells[at]))), at)))
+            at = None
+    return dict(registers), path
+
+
+def _outputs(cell):
+    return [bit for port, bits in cell["connections"].items() if cell["port_directions"].get(port) == "output"
+            for bit in bits]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="pool-4095x12", choices=sorted(PAPER_DEFAULTS))
+    parser.add_argument("--lanes", type=int, help="the generator's lanes per word (default: the preset's)")
+    parser.add_argument("--block", default="engine_bf16")
+    parser.add_argument("--top", type=int, default=12, help="registers to list")
+    args = parser.parse_args()
+    spec = PAPER_DEFAULTS[args.preset]
+    if args.lanes:
+        spec = dataclasses.replace(spec, lanes=args.lanes)
+    (name, build), = blocks(spec, [args.block]).items()
+    _, netlist = mapped(name, emit(build(), name))
+    registers, path = walk(netlist, name)
+    print(f"{name}: {max(registers.values(), default=0)} LUT levels; the deepest registers' inputs:")
+    for register, depth in sorted(registers.items(), key=lambda item: -item[1])[:args.top]:
+        print(f"  {depth:3d}  {register}")
+    print("the deepest path, from its end back:")
+    for kind, depth, net in path:
+        print(f"  {depth:3d}  {kind:8s} {net}")
+
+
+if __name__ == "__main__":
+    main()
