@@ -10,8 +10,9 @@ serves every mode. Seven stages, each advancing when `advance` is high:
 4. align the smaller to the larger in a window of W bits (W the products' width) with the bits shifted out kept
    as a sticky bit, add or subtract: the sum, exact up to that sticky bit, which is all that rounding to
    p <= W - 2 bits reads;
-5. count the sum's leading zeros: the amount of the shift into its rounding window (subnormals kept);
-6. shift: the p bits kept, the guard bit and the sticky bit, at fixed positions;
+5. count the sum's leading zeros: the amount of the shift into its rounding window (subnormals kept); and the
+   trailing zeros of each 16-bit piece of it;
+6. shift: the p bits kept, the guard bit and the sticky bit (from the pieces' counts joined), at fixed positions;
 7. round to nearest even (overflow to infinity, a zero result +0), encode; NaN in theta (or d = 0 with an infinite
    theta) gives the canonical quiet NaN.
 
