@@ -3,7 +3,8 @@
 The design is synthesised as `pezo synth estimate` does it (synth/estimate.py `mapped`, not cached) and its
 mapped netlist walked back from every flip-flop's inputs, counting levels as `lut_levels` does. Prints the
 registers whose inputs are deepest (by name, one line per register, the deepest bit) and the deepest path, cell by
-cell with the nets it passes.
+cell with a net each drives (not always the bit on the path). Paths that end at output ports or at DSP or BRAM
+inputs are not walked, so the level printed can be below `lut_levels`'s where such a path is the deepest.
 
     python bench/deepest_paths.py --preset pool-4095x12 --lanes 1 --block engine_bf16 [--top 12]
 """

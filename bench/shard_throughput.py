@@ -2,8 +2,9 @@
 per core with one thread each (a sweep's shards, `OMP_NUM_THREADS=1 pezo sweep run --shard i/n`), in one run.
 
 Each worker loads the default model, sets up a top-N MeZO step as bench/top_blocks.py does (batch 16, lr 0, its
-kept states computed in an untimed warm-up step) and times `--steps` steps. Rounds alternate the two layouts, so
-that a noisy machine slows them alike; the aggregate rate of a layout is the sum over its workers of steps / time.
+kept states computed in an untimed warm-up step), says it is ready and, once every worker of its layout is, times
+`--steps` steps, so that concurrent workers run side by side throughout. Rounds alternate the two layouts, so that
+a noisy machine slows them alike; the aggregate rate of a layout is the sum over its workers of steps / time.
 
     python bench/shard_throughput.py [--perturb gaussian pezo-otf] [--steps 40] [--rounds 2] [--json FILE]
 """
@@ -26,6 +27,8 @@ def worker(perturb, steps, blocks):
     split = data.few_shot(data.rotten_tomatoes(), 16, 0, 2, test_size=1)
     batch = split.train.take(range(16))
     step, _, _ = setup(blocks, perturb, (batch.texts, batch.labels))
+    print("ready", flush=True)
+    sys.stdin.readline()                                                # every worker is ready: start together
     begin = time.perf_counter()
     for _ in range(steps):
         step()
@@ -37,8 +40,14 @@ def layout(perturb, steps, blocks, processes, threads):
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     command = [sys.executable, __file__, "--worker", "--perturb", perturb, "--steps", str(steps),
                "--blocks", str(blocks)]
-    children = [subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, text=True)
+    children = [subprocess.Popen(command, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                 for _ in range(processes)]
+    for child in children:
+        while child.stdout.readline().strip() not in ("ready", ""):       # its model's loading may print first
+            pass
+    for child in children:
+        child.stdin.write("go\n")
+        child.stdin.flush()
     outputs = [child.communicate()[0] for child in children]
     if any(child.returncode for child in children):
         raise SystemExit(f"a worker failed ({perturb}, {processes} x {threads} threads)")

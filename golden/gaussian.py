@@ -91,6 +91,7 @@ class Words:
         self.lanes = lanes
         self.last = None            # (word, the lanes' states at that word) of the last read's last word
         self.kept = {}              # (start, count) -> int16[count, lanes], oldest first
+        self.kept_values = 0        # their sizes summed
 
     def read(self, start, count):
         if (start, count) in self.kept:
@@ -100,9 +101,12 @@ class Words:
         return out
 
     def _keep(self, key, out):
+        if out.size > KEPT_VALUES:                                  # larger than the bound: not kept
+            return
         self.kept[key] = out.astype(np.int16)                     # |g| <= OFFSET < 2^15
-        while sum(kept.size for kept in self.kept.values()) > KEPT_VALUES:
-            del self.kept[next(iter(self.kept))]
+        self.kept_values += out.size
+        while self.kept_values > KEPT_VALUES:
+            self.kept_values -= self.kept.pop(next(iter(self.kept))).size
 
     def _generate(self, start, count):
         state = self._states_at(start)

@@ -94,7 +94,7 @@ def _resolution_section(groups):
 
 def _against(resolved, required, seeds):
     """Whether a resolution meets its requirement, or how many seeds would at this noise (errors falling as the
-    root of the seeds)."""
+    root of the seeds; from one seed, whose error leaves out the spread between seeds, a lower estimate)."""
     if math.isnan(resolved):
         return "unknown"
     if resolved <= required:
@@ -109,8 +109,9 @@ def _zero_shot_section(groups):
         return []
     lines = ["## Against the starting weights (zero-shot)", "",
              "Each configuration's test accuracy, its runs' starting weights' on the same test examples, and the "
-             "gain ± its SE (paired example by example) with what the rule says of it. Runs of versions that did "
-             "not record their starting weights' answers are left out.", "",
+             f"gain ± its SE (paired example by example where they share {PAIRED_SEEDS} or more seeds) with what the "
+             "rule says of it. Runs of versions that did not record their starting weights' answers are left out.",
+             "",
              "| configuration | seeds | test accuracy | zero-shot | gain |", "|---|---|---|---|---|"]
     for group, start in pairs:
         trained = dataclasses.replace(group, rows=[row for row in group.rows if row.get("start_answers")])
@@ -196,11 +197,12 @@ def _choice_section(groups):
     fit = [group for group in groups if group.cost and known(group, "final_loss") and known(reference, "final_loss")
            and not differs(group, reference, "final_loss") and not differs(reference, group, "test_accuracy")]
     lines = ["## Which generator for which budget", "",
-             f"Hardware generators that train as well as MeZO's Gaussian perturbations ({reference.label}) here: "
-             f"neither their final loss nor their test accuracy is worse beyond noise. Cheapest first, without BRAM "
-             f"then with it. K is the distinct perturbations each gives this model: where the steps measured exceed "
-             f"it, its runs repeated earlier perturbations and still trained as well, at this budget (the reach "
-             f"section sets smaller K against larger for the same generator; a hop input makes K unbounded).", ""]
+             f"Hardware generators not shown worse than MeZO's Gaussian perturbations ({reference.label}) here: "
+             f"neither their final loss nor their test accuracy is worse beyond noise, at the resolving power "
+             f"above (a difference smaller than it is not ruled out). Cheapest first, without BRAM then with it. K "
+             f"is the distinct perturbations each gives this model: where the steps measured exceed it, its runs "
+             f"repeated earlier perturbations and were still not shown worse (the reach section sets smaller K "
+             f"against larger for the same generator; a hop input makes K unbounded).", ""]
     if not fit:
         return lines + ["None of this sweep's hardware configurations does.", ""]
     lines += ["| configuration | LUTs + FFs | BRAM36 | K | steps measured | final loss minus the Gaussian's | "

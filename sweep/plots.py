@@ -51,9 +51,10 @@ def _curves(groups):
                           for row in group.rows if row["losses"]] for group in groups}
     drawn = [group for group in groups if curves[group.key]]
     finals = [group.mean("final_loss") for group in drawn]
-    low, high = _inlier_range(finals, [row["final_loss_se"] for group in drawn for row in group.rows])
+    low, high = _inlier_range([final for final in finals if math.isfinite(final)],
+                              [_finite(row["final_loss_se"]) for group in drawn for row in group.rows])
     inside = [value for group, final in zip(drawn, finals) if low <= final <= high
-              for curve in curves[group.key] for value in curve]
+              for curve in curves[group.key] for value in curve if math.isfinite(value)]
     bottom, top = _padded(min(inside), max(inside)) if inside else (None, None)
     figure, axes = pyplot.subplots(figsize=(11, 5.5))
     for group in drawn:

