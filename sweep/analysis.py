@@ -87,9 +87,24 @@ def differs(first, second, name):
 
 def difference(first, second, name):
     """(first's `name` minus second's, the standard error of that difference): paired over the seeds they share
-    where there are some, else the difference of their means."""
-    return paired(first, second, name) or (first.mean(name) - second.mean(name),
-                                           math.sqrt(first.se(name) ** 2 + second.se(name) ** 2))
+    where there are enough, else the difference of their means over the seeds they share (over all their seeds
+    where they share none)."""
+    found = paired(first, second, name)
+    if found:
+        return found
+    first, second = shared(first, second)
+    return first.mean(name) - second.mean(name), math.sqrt(first.se(name) ** 2 + second.se(name) ** 2)
+
+
+def shared(first, second):
+    """The two configurations with only the runs of the seeds they share, where they share some: seeds differ in
+    their training examples, so a difference of means over different seeds would count the seeds' own
+    differences as the configurations'."""
+    seeds = {row["seed"] for row in first.rows} & {row["seed"] for row in second.rows}
+    if not seeds:
+        return first, second
+    return tuple(dataclasses.replace(group, rows=[row for row in group.rows if row["seed"] in seeds])
+                 for group in (first, second))
 
 
 def paired(first, second, name):

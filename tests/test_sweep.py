@@ -391,6 +391,9 @@ def test_paired_differences_cancel_the_noise_two_runs_of_one_seed_share():
     one = measures.Configuration("e", "e", {}, [second.rows[0]])     # one shared seed: its runs' noise alone
     assert analysis.paired(one, first, "final_loss") is None
     assert analysis.difference(alone, first, "final_loss")[1] > 0.005
+    # one seed in common: the means over that seed only (the other seed's own level left out)
+    assert analysis.difference(one, first, "final_loss") == (pytest.approx(0.003),
+                                                             pytest.approx(math.sqrt(2) * 0.01))
 
 
 def test_guideline_sets_each_configuration_against_its_starting_weights():
