@@ -72,43 +72,19 @@ def outputs(seed, lanes, count):
     return total.astype(np.int64) - OFFSET
 
 
-KEPT_VALUES = 1 << 24
-"""The most outputs `Words` keeps from its latest reads (as int16, 32 MiB): a ZO step reads one perturbation four
-times (+eps, -2 eps, +eps, the update), and the perturbation of a few million values is then generated once."""
-
-
 class Words:
     """The outputs of `lanes` lanes of seed `seed` at any word: `read(start, count)` is int64[count, lanes] of words
     start .. start + count - 1. It jumps ahead by leap^start (by squaring) unless the read continues the last one
     (starts at its last word or the next), whose final states it keeps: a perturbation read tensor by tensor jumps
     once. Long reads are cut into runs (one per 512 words, at most 64) whose first states jump ahead, and the runs
-    leap one word at a time side by side, so numpy works on runs x lanes values per step. The latest reads are
-    kept (up to KEPT_VALUES outputs, the oldest dropped first), so that reading the same words again costs no
-    generation."""
+    leap one word at a time side by side, so numpy works on runs x lanes values per step."""
 
     def __init__(self, seed, lanes):
         self.seeds = np.array(lane_seeds(seed, lanes), np.uint64)
         self.lanes = lanes
         self.last = None            # (word, the lanes' states at that word) of the last read's last word
-        self.kept = {}              # (start, count) -> int16[count, lanes], oldest first
-        self.kept_values = 0        # their sizes summed
 
     def read(self, start, count):
-        if (start, count) in self.kept:
-            return self.kept[start, count].astype(np.int64)
-        out = self._generate(start, count)
-        self._keep((start, count), out)
-        return out
-
-    def _keep(self, key, out):
-        if out.size > KEPT_VALUES:                                  # larger than the bound: not kept
-            return
-        self.kept[key] = out.astype(np.int16)                     # |g| <= OFFSET < 2^15
-        self.kept_values += out.size
-        while self.kept_values > KEPT_VALUES:
-            self.kept_values -= self.kept.pop(next(iter(self.kept))).size
-
-    def _generate(self, start, count):
         state = self._states_at(start)
         runs = max(1, min(64, count // 512))
         length = -(-count // runs)

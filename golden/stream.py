@@ -12,6 +12,7 @@ import torch
 PERIOD_CACHE_VALUES = 1 << 27
 BLOCK_VALUES = 1 << 24
 CHUNK_VALUES = 1 << 21
+KEPT_VALUES = 1 << 24
 
 
 def words_per_perturbation(spec, values):
@@ -51,8 +52,10 @@ class Stream:
     generators fits, e.g. every count up to 64 at 15 bits or less, and 31 or 63 LFSRs of 16 bits) its real values
     are computed once, in chunks of the whole words of CHUNK_VALUES values (at least one word), tiled to a block of
     at least BLOCK_VALUES (64 MiB), and later requests are a few large copies out of that block (many small copies
-    run far below memory bandwidth). A longer period (a clt stream's: 2^63 - 1 words) is computed chunk by chunk on
-    every request, many times slower. The block lives on `device`, and real
+    run far below memory bandwidth). A longer period (a clt stream's: 2^63 - 1 words) is computed chunk by chunk,
+    many times slower; the latest chunks are kept (up to KEPT_VALUES values, 64 MiB, the oldest dropped first), so
+    that the passes of a ZO step, which read one perturbation four times (+eps, -2 eps, +eps, the update), compute
+    it once where it fits. The block lives on `device`, and real
     values are returned there, so a perturbation on a GPU is a copy within it, never one from the host.
     """
 
@@ -64,6 +67,7 @@ class Stream:
         self.device = torch.device(device)
         self.words = spec.words()
         self._block_values = None
+        self._kept, self._kept_values = {}, 0         # (first word, words) -> their real values, oldest first
 
     def __call__(self, start, count):
         """(mantissas int64[count, lanes], exponents int64[count]) of words start .. start + count - 1."""
@@ -96,7 +100,7 @@ class Stream:
             if block is None:
                 word, start = divmod(offset, self.spec.lanes)
                 words = min(chunk_words, math.ceil((start + count - done) / self.spec.lanes))
-                chunk = self._real(word, words).to(out.device)
+                chunk = self._chunk(word, words, out.device)
             else:
                 chunk, start = block, offset
             stop = min(start + count - done, chunk.numel())
@@ -104,6 +108,19 @@ class Stream:
             done += stop - start
             offset = (offset + stop - start) % self.period_values
         return out
+
+    def _chunk(self, word, words, device):
+        """The real values of words word .. word + words - 1 on `device`: kept from an earlier request where they
+        were, and kept for later ones where the stream has no period block."""
+        key = (word, words)
+        if key in self._kept:
+            return self._kept[key]
+        chunk = self._real(word, words).to(device)
+        if self.period_values > PERIOD_CACHE_VALUES and chunk.numel() <= KEPT_VALUES:   # not while building a block
+            self._kept[key], self._kept_values = chunk, self._kept_values + chunk.numel()
+            while self._kept_values > KEPT_VALUES:
+                self._kept_values -= self._kept.pop(next(iter(self._kept))).numel()
+        return chunk
 
     def _block(self):
         if self._block_values is None:

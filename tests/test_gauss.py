@@ -62,25 +62,6 @@ def test_words_at_any_position_in_any_order():
         assert np.array_equal(words.read(start, count), expected[start:start + count]), (start, count)
 
 
-def test_words_read_again_are_kept_within_a_bound(monkeypatch):
-    """A read of words already read returns them without generating (an emptied generator would fail); the kept
-    outputs stay within KEPT_VALUES, the oldest dropped first, and a read larger than the bound is not kept
-    (nor does it drop what is)."""
-    monkeypatch.setattr(gaussian, "KEPT_VALUES", 16 * 300)
-    expected = gaussian.outputs(SEED, 16, 2000)
-    words = gaussian.Words(SEED, 16)
-    for start, count in ((0, 100), (100, 100), (900, 100)):
-        words.read(start, count)
-    generate, words._generate = words._generate, None
-    for start, count in ((0, 100), (900, 100), (100, 100)):
-        assert np.array_equal(words.read(start, count), expected[start:start + count])
-    words._generate = generate
-    words.read(1000, 100)                                       # the fourth read drops the oldest, (0, 100)
-    assert list(words.kept) == [(100, 100), (900, 100), (1000, 100)]
-    assert np.array_equal(words.read(0, 400), expected[:400])
-    assert list(words.kept) == [(100, 100), (900, 100), (1000, 100)] and words.kept_values == 16 * 300
-
-
 def test_the_clt_stream_is_the_lanes_outputs_at_the_constant_exponent():
     spec = CltSpec(lanes=5, seed=SEED)
     mantissas, exponents = Stream(spec)(1000, 40)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pezo.golden import OtfSpec, PoolSpec, Stream, lfsr, words_per_perturbation
+from pezo.golden import CltSpec, OtfSpec, PoolSpec, Stream, lfsr, words_per_perturbation
 from pezo.golden import stream as stream_module
 from pezo.golden.otf import exponent_table, lane_seeds, stride
 from pezo.golden.pool import pool_table, splitmix64
@@ -134,6 +134,29 @@ def test_values_equal_words_across_period_boundaries(spec, cached, periods, monk
     want = torch.ldexp(words[0].double(), words[1][:, None].double()).view(-1)[first % spec.lanes:][:count]
     got = stream.values(first, count)
     assert got.dtype == torch.float32 and torch.equal(got.double(), want)
+
+
+def test_a_long_period_keeps_its_latest_chunks_within_a_bound(monkeypatch):
+    """A stream without a period block keeps the chunks it computed: reading them again computes nothing (an
+    emptied word source would fail), the kept values stay within KEPT_VALUES, the oldest dropped first, and a chunk
+    larger than the bound is not kept (nor does it drop what is); a stream with a period block keeps nothing."""
+    spec = CltSpec(lanes=16, seed=7)
+    monkeypatch.setattr(stream_module, "KEPT_VALUES", 16 * 300)
+    stream, fresh = Stream(spec), Stream(spec)
+    reads = [(0, 1600), (1600, 1600), (900 * 16, 1600)]
+    for first, count in reads:
+        stream.values(first, count)
+    stream.words = None
+    for first, count in reads:
+        assert torch.equal(stream.values(first, count), fresh.values(first, count))
+    stream.words = fresh.words
+    stream.values(1000 * 16, 1600)                                     # a fourth chunk drops the oldest
+    assert list(stream._kept) == [(100, 100), (900, 100), (1000, 100)] and stream._kept_values == 16 * 300
+    assert torch.equal(stream.values(0, 400 * 16), fresh.values(0, 400 * 16))
+    assert list(stream._kept) == [(100, 100), (900, 100), (1000, 100)]
+    blocked = Stream(OtfSpec(generators=7, width=6))
+    blocked.values(0, 700)
+    assert blocked._kept == {}
 
 
 def test_perturbations_take_whole_words():
