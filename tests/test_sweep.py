@@ -312,7 +312,8 @@ def test_guideline_names_the_cheapest_generators_that_train_as_the_gaussian_does
     rows = [line.split(" | ")[0] for line in lines if line.startswith("| ") and "---" not in line][1:]
     assert rows == ["| otf", "| pool"]
     assert "| otf | 820 | 0 | 465 | 5000 | -0.001 ± 0.0042 | +0 ± 0.013 |" in lines
-    assert guideline._choice_section(groups[:2] + groups[4:])[-2] == "None of this sweep's hardware configurations does."
+    none = guideline._choice_section(groups[:2] + groups[4:])
+    assert none[-2] == "None of this sweep's hardware configurations does."
 
 
 def test_a_diverged_run_does_not_flatten_the_learning_curves():

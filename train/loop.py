@@ -34,8 +34,8 @@ from pezo import files
 
 from . import adapters, data, distributed, engine, models, perturbations, tasks, top, zo
 from .config import check_layout, compensated, lr_factor
-from .records import ANSWERS, OPTIMIZER, OWNS, START_ANSWERS, STATE, WEIGHTS, Progress, checked_progress, contents, load_weights, \
-    parse, plot, read_metrics
+from .records import ANSWERS, OPTIMIZER, OWNS, START_ANSWERS, STATE, WEIGHTS, Progress, checked_progress, contents, \
+    load_weights, parse, plot, read_metrics
 from .zo import NonFiniteLoss
 
 
