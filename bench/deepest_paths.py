@@ -11,13 +11,11 @@ inputs are not walked, so the level printed can be below `lut_levels`'s where su
 import argparse
 import collections
 import dataclasses
-import functools
-import sys
 
 from pezo.golden.spec import PAPER_DEFAULTS
 from pezo.hw.verilog import emit
 from pezo.synth.designs import blocks
-from pezo.synth.estimate import _kind, mapped
+from pezo.synth.estimate import _kind, cell_levels, mapped, wiring
 
 
 def walk(netlist, top):
@@ -29,47 +27,23 @@ def walk(netlist, top):
         for index, bit in enumerate(info["bits"]):
             if bit not in names or names[bit].startswith("$"):
                 names[bit] = f"{name}[{index}]"
-    driver = {bit: name for name, cell in cells.items() for port, bits in cell["connections"].items()
-              if cell["port_directions"].get(port) == "output" for bit in bits}
-
-    def inputs(name):
-        cell = cells[name]
-        return {bit for port, bits in cell["connections"].items() if cell["port_directions"].get(port) == "input"
-                for bit in bits if bit in driver}
-
-    @functools.cache
-    def level(name):
-        """(levels up to and including this cell, the input bit on its deepest path)."""
-        kind = _kind(cells[name]["type"])
-        if kind in ("ff", "bram18", "bram36", "dsp") or cells[name]["type"].startswith("SRL"):
-            return 0, None
-        found = inputs(name)
-        deepest = max(found, key=lambda bit: level(driver[bit])[0], default=None)
-        below = level(driver[deepest])[0] if deepest is not None else 0
-        counted = kind == "lutram" or (kind == "lut" and len({bit for port, bits in cells[name]["connections"].items()
-                                                              if cells[name]["port_directions"].get(port) == "input"
-                                                              for bit in bits if bit not in ("0", "1", "x")}) > 1)
-        return below + counted, deepest
-
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * len(cells) + 1000))
+    driver, _ = wiring(cells)
+    level = cell_levels(netlist, top)
     registers, ends = collections.Counter(), {}
     for name, cell in cells.items():
         if _kind(cell["type"]) != "ff":
             continue
         register = names.get(cell["connections"]["Q"][0], name).split("[")[0]
-        for bit in inputs(name):
-            depth = level(driver[bit])[0]
-            if depth > registers[register]:
-                registers[register], ends[register] = depth, driver[bit]
+        inputs = [bit for port, bits in cell["connections"].items() if cell["port_directions"].get(port) == "input"
+                  for bit in bits if bit in driver]
+        for bit in inputs:
+            if level(driver[bit])[0] > registers[register]:
+                registers[register], ends[register] = level(driver[bit])[0], driver[bit]
     path, at = [], ends[max(registers, key=registers.get)] if registers else None
     while at is not None:
         depth, via = level(at)
-        output = next(iter(_outputs(cells[at])))
-        path.append((cells[at]["type"], depth, names.get(output, str(output))))
-        at = driver[via] if via is not None else None
-        if at is not None and level(at)[1] is None:                     # the register (or port) it starts at
-            path.append((cells[at]["type"], 0, names.get(next(iter(_outputs(cells[at]))), at)))
-            at = None
+        path.append((cells[at]["type"], depth, names.get(_outputs(cells[at])[0], at)))
+        at = driver[via] if via is not None else None                # ends at the register it starts from
     return dict(registers), path
 
 

@@ -20,7 +20,7 @@ from pezo.files import write_file
 from pezo.golden.spec import PAPER_DEFAULTS
 from pezo.hw.verilog import emit
 from pezo.synth.designs import blocks
-from pezo.synth.estimate import _kind, mapped
+from pezo.synth.estimate import _kind, mapped, wiring
 
 STAGES = ["decode theta; the leading and trailing zeros of its significand and of |m|",
           "shift the zeros out; the two products (DSPs) and their trailing zeros",
@@ -36,14 +36,7 @@ CLOCKED = ("ff",)
 def breakdown(netlist, top):
     """({stage: LUTs}, {stage: DSPs}) of a mapped lane, stages numbered from 1."""
     cells = netlist["modules"][top]["cells"]
-    driver, readers = {}, collections.defaultdict(list)
-    for name, cell in cells.items():
-        for port, bits in cell["connections"].items():
-            for bit in bits:
-                if cell["port_directions"].get(port) == "output":
-                    driver[bit] = name
-                elif cell["port_directions"].get(port) == "input":
-                    readers[bit].append(name)
+    driver, readers = wiring(cells)
 
     def inputs(name):
         cell = cells[name]
@@ -69,7 +62,7 @@ def breakdown(netlist, top):
         found = set()
         for port, bits in cells[name]["connections"].items():
             if cells[name]["port_directions"].get(port) == "output":
-                for reader in (reader for bit in bits for reader in readers[bit]):
+                for reader in (reader for bit in bits for reader in readers.get(bit, ())):
                     found |= {stage(reader)} if _kind(cells[reader]["type"]) in CLOCKED else reached(reader)
         return frozenset(found)
 

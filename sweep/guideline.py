@@ -1,13 +1,12 @@
 """The generated guideline: the statements a sweep's data supports, each derived by a stated rule
 (sweep/analysis.py), none written by hand."""
-import dataclasses
 import json
 import math
 import statistics
 
 from . import claims
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, front, gain_stops, \
-    known
+    known, shared
 from .plots import AXIS
 
 UNKNOWN = f"{NO_NOISE}, so no statement"
@@ -114,7 +113,7 @@ def _zero_shot_section(groups):
              "",
              "| configuration | seeds | test accuracy | zero-shot | gain |", "|---|---|---|---|---|"]
     for group, start in pairs:
-        trained = dataclasses.replace(group, rows=[row for row in group.rows if row.get("start_answers")])
+        trained, start = shared(group, start)
         lines.append(f"| {group.label} | {len(start.rows)} | {trained.shown('test_accuracy')} | "
                      f"{start.shown('test_accuracy')} | "
                      f"{_compared(trained, start, 'test_accuracy', 'higher', 'lower')} |")

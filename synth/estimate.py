@@ -91,30 +91,49 @@ def _kind(cell_type):
     return next((kind for prefix, kind in CELL_KINDS if cell_type.startswith(prefix)), "other")
 
 
-def lut_levels(netlist, top):
-    """The most LUTs (and LUT-RAM reads) on a combinational path of a mapped netlist (Yosys JSON). A LUT of one
-    distinct input is an inverter or a buffer, which Vivado folds into its neighbours: it adds no level."""
-    cells = netlist["modules"][top]["cells"]
-    driver = {}
+def wiring(cells):
+    """({bit: the cell driving it}, {bit: [the cells reading it]}) of a mapped module's cells (Yosys JSON)."""
+    driver, readers = {}, {}
     for name, cell in cells.items():
         for port, bits in cell["connections"].items():
-            if cell["port_directions"].get(port) == "output":
-                for bit in bits:
+            direction = cell["port_directions"].get(port)
+            for bit in bits:
+                if direction == "output":
                     driver[bit] = name
+                elif direction == "input":
+                    readers.setdefault(bit, []).append(name)
+    return driver, readers
+
+
+def cell_levels(netlist, top):
+    """level(cell) for a mapped netlist: (the LUTs, and LUT-RAM reads, on the deepest combinational path up to and
+    including the cell, the input bit that path enters by, or None). Registers, memories and DSPs start paths at
+    0. A LUT of one distinct input is an inverter or a buffer, which Vivado folds into its neighbours: it adds no
+    level."""
+    cells = netlist["modules"][top]["cells"]
+    driver, _ = wiring(cells)
 
     @functools.cache
     def level(name):
         cell = cells[name]
         kind = _kind(cell["type"])
         if kind in ("ff", "bram18", "bram36", "dsp") or cell["type"].startswith("SRL"):
-            return 0
+            return 0, None
         nets = {bit for port, bits in cell["connections"].items()
                 if cell["port_directions"].get(port) == "input" for bit in bits if bit not in ("0", "1", "x")}
-        deepest = max((level(driver[bit]) for bit in nets if bit in driver), default=0)
-        return deepest + (kind == "lutram" or (kind == "lut" and len(nets) > 1))
+        deepest = max((bit for bit in nets if bit in driver), key=lambda bit: level(driver[bit])[0], default=None)
+        below = level(driver[deepest])[0] if deepest is not None else 0
+        return below + (kind == "lutram" or (kind == "lut" and len(nets) > 1)), deepest
 
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * len(cells) + 1000))
-    return max((level(name) for name in cells), default=0)
+    return level
+
+
+def lut_levels(netlist, top):
+    """The most LUTs (and LUT-RAM reads) on a combinational path of a mapped netlist (Yosys JSON): see
+    `cell_levels`."""
+    level = cell_levels(netlist, top)
+    return max((level(name)[0] for name in netlist["modules"][top]["cells"]), default=0)
 
 
 def _parse(stats, netlist, name):
