@@ -1,13 +1,14 @@
 """Time a ZO step of the top-N protocol (train/top.py) against a full-model step on the default model, in one run.
 
-Each round times one step of every setup in turn (the full model, then top N for each N), so that a noisy machine
-slows them alike; the median step of each and its speed-up over the full model are reported. A step is MeZO's:
+Each round times one step of every setup in turn (the full model, then top N for each N, and with --answer-row each
+N again with its last block at the answer position only), so that a noisy machine slows them alike; the median step
+of each and its speed-up over the full model are reported. A step is MeZO's:
 two forward passes and four passes over the trainable weights (+eps, -2 eps, +eps, update), lr 0 so that every
 round starts from the same weights. The top-N setups compute their kept states in a warm-up step, not timed (a
 run pays it once per example). Each setup's per-example losses on the batch, before any step, are compared with
 the full model's (the largest absolute difference).
 
-    python bench/top_blocks.py [--blocks 2 4] [--perturb gaussian pezo-otf] [--rounds 5] [--json FILE]
+    python bench/top_blocks.py [--blocks 2 4] [--perturb gaussian pezo-otf] [--rounds 5] [--answer-row] [--json FILE]
 """
 import argparse
 import json
@@ -18,12 +19,13 @@ from pezo.files import write_file
 from pezo.train import ZOSGD, adapters, data, models, perturbations, tasks, top
 
 
-def setup(blocks, perturb, batch):
+def setup(blocks, perturb, batch, answer_row=False):
     """(step function, trainable values, per-example losses) of the full model (blocks 0) or its top `blocks`
-    blocks."""
+    blocks (the last at the answer position only with `answer_row`)."""
     lm = adapters.adapt(models.load(), None, top_blocks=blocks)
     task = tasks.get("rt")
-    classifier = top.TopClassifier(lm, task, blocks) if blocks else tasks.Classifier(lm, task)
+    classifier = (top.TopClassifier(lm, task, blocks, answer_row=answer_row) if blocks
+                  else tasks.Classifier(lm, task))
     losses = classifier.losses(batch)
     optimizer = ZOSGD(lm.model, perturbations.make(perturb), lr=0.0, eps=1e-3)
     optimizer.step(lambda: classifier.loss(batch))                   # warm-up: kept states, stream period
@@ -37,6 +39,7 @@ def main():
     parser.add_argument("--perturb", nargs="+", default=["gaussian", "pezo-otf"], choices=perturbations.NAMES)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--answer-row", action="store_true", help="also time each N with --answer-row")
     parser.add_argument("--json", help="also write the medians as JSON here")
     args = parser.parse_args()
     split = data.few_shot(data.rotten_tomatoes(), 16, 0, 2, test_size=1)
@@ -44,20 +47,24 @@ def main():
     batch = (batch.texts, batch.labels)
     results = []
     for perturb in args.perturb:
-        setups = {blocks: setup(blocks, perturb, batch) for blocks in [0, *args.blocks]}
-        times = {blocks: [] for blocks in setups}
+        kinds = [(0, False)] + [(blocks, answer) for blocks in args.blocks
+                                for answer in ([False, True] if args.answer_row else [False])]
+        setups = {kind: setup(*kind[:1], perturb, batch, answer_row=kind[1]) for kind in kinds}
+        times = {kind: [] for kind in setups}
         for _ in range(args.rounds):
-            for blocks, (step, _, _) in setups.items():
+            for kind, (step, _, _) in setups.items():
                 begin = time.perf_counter()
                 step()
-                times[blocks].append(time.perf_counter() - begin)
-        full = statistics.median(times[0])
-        for blocks, (_, values, losses) in setups.items():
-            median = statistics.median(times[blocks])
-            difference = (losses - setups[0][2]).abs().max().item()
-            results.append({"perturb": perturb, "top_blocks": blocks, "trainable": values, "step_seconds": median,
-                            "speedup": full / median, "rounds": times[blocks], "loss_difference": difference})
-            print(f"{perturb:12s} {'full model' if blocks == 0 else f'top {blocks} blocks':12s} "
+                times[kind].append(time.perf_counter() - begin)
+        full = statistics.median(times[0, False])
+        for (blocks, answer), (_, values, losses) in setups.items():
+            median = statistics.median(times[blocks, answer])
+            difference = (losses - setups[0, False][2]).abs().max().item()
+            results.append({"perturb": perturb, "top_blocks": blocks, "answer_row": answer, "trainable": values,
+                            "step_seconds": median, "speedup": full / median, "rounds": times[blocks, answer],
+                            "loss_difference": difference})
+            name = "full model" if blocks == 0 else f"top {blocks} blocks" + (", answer row" if answer else "")
+            print(f"{perturb:12s} {name:25s} "
                   f"{values:>12,} trainable  step {median:.3f} s  speed-up {full / median:.1f}x  "
                   f"max |loss - full model's| {difference:.2g}")
     if args.json:

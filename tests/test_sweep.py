@@ -437,7 +437,8 @@ def test_a_grid_without_blocks_is_refused_not_run_as_one_point(grid, tmp_path, c
 def test_protocol_presets_cross_the_variants_and_boolean_fields():
     """protocol-reach: pools at K = 1, 10, 100, 1,000 for the protocol's trainable count, each plain, with full
     reach (a hop) and slipping; protocol-quality crosses the boolean --compensate-scale (a bool grid value is
-    taken as one, not refused as a non-integer)."""
+    taken as one, not refused as a non-integer); the figures share their common points; all but protocol-table3
+    compute the last block's answer row only."""
     reach = grids.points(PRESETS["protocol-reach"])
     assert len(reach) == 36 and len({p.name for p in reach}) == 36
     assert {p.spec.label for p in reach if p.settings["seed"] == 0} == {
@@ -458,8 +459,12 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     figures = {name: grids.points(PRESETS[f"protocol-{name}"]) for name in ("figure3-pool", "figure4")}
     assert {p.spec.label for p in figures["figure4"]} == {f"otf-31x{width}" for width in (5, 6, 8, 10, 12, 14, 16)}
     assert len(figures["figure3-pool"]) == 15 and {p.settings["seed"] for p in figures["figure3-pool"]} == {0, 1, 2}
-    shared = {p.name for p in grids.points(PRESETS["protocol-table3"])} & {p.name for p in figures["figure4"]}
+    rngs = grids.points(PRESETS["protocol-figure3-rngs"])
+    shared = {p.name for p in rngs} & {p.name for p in figures["figure4"]}
     assert shared == {p.name for p in figures["figure4"] if p.spec.label == "otf-31x8"}   # one folder: run once
+    table3 = grids.points(PRESETS["protocol-table3"])               # begun with the whole last block: kept so
+    assert not {p.name for p in table3} & shared and {p.settings["answer_row"] for p in table3} == {False}
+    assert {p.settings["answer_row"] for p in [*reach, *quality_points, *rngs]} == {True}
 
 
 @pytest.mark.parametrize("option, says", [(["--device", "cuda:7"], "device 'cuda:7' cannot be used here"),

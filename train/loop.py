@@ -68,7 +68,8 @@ class Run:
                                  tokens=config.prefix_tokens, top_blocks=config.top_blocks)
         self.device = distributed.rank_device(config.device)
         self.lm.model.to(self.device)
-        self.classifier = (top.TopClassifier(self.lm, task, config.top_blocks, forward=config.forward)
+        self.classifier = (top.TopClassifier(self.lm, task, config.top_blocks, forward=config.forward,
+                                             answer_row=config.answer_row)
                            if config.top_blocks else tasks.Classifier(self.lm, task, forward=config.forward))
         self.quality = source.quality(sum(param.numel() for param in self.lm.model.parameters()
                                           if param.requires_grad), self.device)

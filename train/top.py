@@ -5,15 +5,19 @@ alone: they are computed once per example (the example by itself, unpadded: what
 batch it later lands in) and kept in memory for the process (KEPT, keyed by model, N, precision and prompt, so the
 points of a sweep share them). Every forward pass of a step then runs only the top N blocks over the kept
 states, left-padded into a batch with positions counted from each prompt's first token, as `tasks.Classifier`
-does, then the final norm at the answer position only and, of the output layer, only the label words' rows.
+does, then the final norm at the answer position only and, of the output layer, only the label words' rows. Only
+the answer position of the last block matters: with `answer_row` that block computes keys and values at every
+position but its query, attention output and MLP at the answer position only. Kernels that multiply one row instead
+of many may round differently (this machine's CPU kernels do, over a batch's rows), so `answer_row` is a setting of
+its own, recorded with the run, and equal to the whole block within the loss bound rather than bit for bit.
 
 The loss is the cross-entropy over the label words' logits. That is the classifier's loss exactly: the label
 words' log-probabilities are their logits less one log-sum-exp over the vocabulary, and cross-entropy over the
 label words subtracts that common term again, so only the label logits matter. The arithmetic differs from the
 uncached, full-logit computation only in rounding (the output layer's product over two rows instead of the
-vocabulary, no vocabulary-wide softmax, the top blocks over a batch instead of one example):
-tests/test_train_top.py bounds the difference in per-example losses and checks the kept states and the final
-hidden states bit for bit.
+vocabulary, no vocabulary-wide softmax, the top blocks over a batch instead of one example, with `answer_row` the
+last block's products over one row): tests/test_train_top.py bounds the difference in per-example losses and checks
+the kept states and the final hidden states bit for bit.
 
 Trainable values: the top N blocks and the final norm (full fine-tuning), or LoRA adapters on the top N blocks
 only. The embeddings, and the output layer tied to them, stay frozen (they feed the cached part). Models: causal
@@ -64,15 +68,16 @@ points, a test session) computes the frozen part of a prompt once."""
 
 class TopClassifier(Classifier):
     """A Classifier (loss, losses, scores, predict, accuracy) whose forward passes run the top `count` blocks
-    only, over the states entering them, kept per prompt."""
+    only, over the states entering them, kept per prompt; with `answer_row`, the last of them at the answer
+    position only."""
 
-    def __init__(self, lm, task, count, forward="fp32"):
+    def __init__(self, lm, task, count, forward="fp32", answer_row=False):
         super().__init__(lm, task, forward=forward)
         check(lm.model, count)                  # refuses what is not a Llama-family causal LM
         if lm.prefix:
             raise ValueError("top_blocks works without prefix tuning (its virtual tokens enter every block)")
         key = (lm.name, count, str(forward), self.max_tokens, str(self.device))
-        self.count, self.kept = count, KEPT.setdefault(key, {})
+        self.count, self.answer_row, self.kept = count, answer_row, KEPT.setdefault(key, {})
 
     @property
     def model(self):
@@ -99,18 +104,19 @@ class TopClassifier(Classifier):
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.forward, enabled=self.forward is not None)
 
-    def _run(self, layers, states, mask):
+    def _run(self, layers, states, mask, answer=False):
         """`layers` over `states` [batch, tokens, hidden] with a left-padding `mask`, as the model's own forward
-        runs its blocks (causal mask, rotary positions counted from each prompt's first token)."""
+        runs its blocks (causal mask, rotary positions counted from each prompt's first token); with `answer`, the
+        last layer gives the last position only ([batch, 1, hidden], `answer_row`)."""
         from transformers.masking_utils import create_causal_mask
         positions = (mask.cumsum(1) - 1).clamp(min=0)
         causal = create_causal_mask(config=base(self.lm.model).config, inputs_embeds=states, attention_mask=mask,
                                     past_key_values=None, position_ids=positions)
         rotary = self.model.rotary_emb(states, position_ids=positions)
-        for layer in layers:
+        for layer in layers[:-1] if answer else layers:
             states = layer(states, attention_mask=causal, position_embeddings=rotary, position_ids=positions,
                            past_key_values=None, use_cache=False)
-        return states
+        return answer_row(layers[-1], states, causal, rotary) if answer else states
 
     @torch.no_grad()
     def answer_states(self, texts):
@@ -123,7 +129,8 @@ class TopClassifier(Classifier):
             batch[row, longest - len(states):] = states
             mask[row, longest - len(states):] = 1
         with self._autocast():
-            states = self._run(self.model.layers[len(self.model.layers) - self.count:], batch, mask)
+            states = self._run(self.model.layers[len(self.model.layers) - self.count:], batch, mask,
+                               answer=self.answer_row)
             return self.model.norm(states[:, -1:])[:, 0]
 
     @torch.no_grad()
@@ -139,3 +146,27 @@ class TopClassifier(Classifier):
     def scores(self, texts):
         """Log-probabilities [batch, classes] over the label words: the classifier's cross-entropy and argmax."""
         return torch.log_softmax(self.label_logits(texts), dim=-1)
+
+
+def answer_row(layer, states, causal, rotary):
+    """A Llama block's output [batch, 1, hidden] at the last position of `states` [batch, tokens, hidden]: keys and
+    values from every position, but the query, attention output, residual and MLP of the last position only (about
+    a sixteenth of the block's arithmetic for the default model's proportions). `causal` and `rotary` are the
+    block's mask and rotary (cos, sin) over all positions, as `TopClassifier._run` forms them."""
+    from transformers.models.llama.modeling_llama import (ALL_ATTENTION_FUNCTIONS, apply_rotary_pos_emb,
+                                                          eager_attention_forward)
+    attention = layer.self_attn
+    normed = layer.input_layernorm(states)
+    last = normed[:, -1:]
+    heads = (*normed.shape[:-1], -1, attention.head_dim)
+    query = attention.q_proj(last).view(*last.shape[:-1], -1, attention.head_dim).transpose(1, 2)
+    key = attention.k_proj(normed).view(heads).transpose(1, 2)
+    value = attention.v_proj(normed).view(heads).transpose(1, 2)
+    cos, sin = rotary
+    query, _ = apply_rotary_pos_emb(query, query, cos[:, -1:], sin[:, -1:])
+    _, key = apply_rotary_pos_emb(key, key, cos, sin)
+    attend = ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, eager_attention_forward)
+    output, _ = attend(attention, query, key, value, None if causal is None else causal[:, :, -1:], dropout=0.0,
+                       scaling=attention.scaling)
+    states = states[:, -1:] + attention.o_proj(output.reshape(*last.shape[:-1], -1))
+    return states + layer.mlp(layer.post_attention_layernorm(states))

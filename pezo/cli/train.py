@@ -36,6 +36,9 @@ def add_parser(commands):
     parser.add_argument("--label-words", nargs="+", help="the custom prompt's label words, one per class")
     parser.add_argument("--data", help="a CSV or JSONL file with text,label (default: Rotten Tomatoes)")
     add_model_options(parser)
+    parser.add_argument("--answer-row", action="store_true", default=None,
+                        help="with --top-blocks: the last block computes the answer position only (keys and values "
+                             "at every position), about 1.5 times faster, equal to the whole block up to rounding")
     parser.add_argument("--perturb", choices=perturbations.NAMES,
                         help="perturbation source (default gaussian, or the --manifest's generator)")
     for name in ("k", "test_size", "steps", "batch_size", "eval_every", "seed"):
