@@ -17,32 +17,37 @@ from pezo import files
 from . import guideline, plots
 from .grid import points as grid_points
 from .measures import ANSWERS, configurations, point_row
-from .run import POINT_OWNS, POINT_RECORDS, SWEEP_OWNS, read_point
+from .run import POINT_OWNS, POINT_RECORDS, SWEEP_OWNS, grid_file, read_point
 
 
-def collect(folders):
-    """(planned point names, [(record, row, folder)] of the finished points) of the sweep folders, and the grid
-    files found."""
-    planned, found, grids = {}, {}, []
+def collect(folders, grid=None):
+    """(planned point names, [(record, row, folder)] of the finished points, {name: bytes} of the grid files) of
+    the sweep folders: of every grid run into them, or of `grid`'s points only (one experiment of a folder that
+    several share)."""
+    planned, found, grids = {}, {}, {}
     for folder in folders:
         paths = sorted((folder / "grids").glob("*.json")) if (folder / "grids").is_dir() else []
         if not paths:
             raise files.BadFile(f"{folder} holds no sweep (no grids/*.json): give a folder `pezo sweep run` wrote")
-        for path in paths:
-            grids.append(path)
+        for path in paths if grid is None else []:
+            grids[path.name] = path.read_bytes()
             for point in grid_points(files.read_json(path, "a sweep grid")):
                 planned.setdefault(point.name, point)
         for path in sorted((folder / "points").glob("*/point.json")):
             record = read_point(path)
             found.setdefault(record["name"], (record, point_row(record, path.parent), path.parent))
+    if grid is not None:
+        grids = dict([grid_file(grid)])
+        planned = {point.name: point for point in grid_points(grid)}
     return list(planned), [found[name] for name in planned if name in found], grids
 
 
-def write(folders, out, with_points=False):
-    """Write the report of `folders` into `out` (one of them, or a new folder); returns (finished, planned).
-    `with_points`: also copy the grids and every finished point's records (no weights) into `out`, which is then a
-    sweep folder of its own, that `run` continues and `write` reports (an archive of the sweep, or shards joined)."""
-    planned, records, grids = collect(folders)
+def write(folders, out, with_points=False, grid=None):
+    """Write the report of `folders` (of `grid`'s points only, when given) into `out` (one of them, or a new
+    folder); returns (finished, planned). `with_points`: also copy the grids and every finished point's records (no
+    weights) into `out`, which is then a sweep folder of its own, that `run` continues and `write` reports (an
+    archive of the sweep, shards joined, or one experiment of a shared folder)."""
+    planned, records, grids = collect(folders, grid)
     if not records:
         raise ValueError(f"no point of {', '.join(map(str, folders))} has finished: nothing to report")
     groups = configurations([(record, row) for record, row, _ in records])
@@ -65,9 +70,9 @@ def write(folders, out, with_points=False):
 def _copy_points(grids, points, out):
     """The grid files and the finished points' records (POINT_RECORDS, point.json last: it marks a point
     finished) into the sweep folder `out`; a point finished there already is left as it is."""
-    for path in grids:
-        if path.parent != out / "grids":
-            files.write_file(out / "grids" / path.name, path.read_bytes())
+    for name, text in grids.items():
+        if not (out / "grids" / name).exists() or (out / "grids" / name).read_bytes() != text:
+            files.write_file(out / "grids" / name, text)
     for folder in points:
         target = out / "points" / folder.name
         if folder.resolve() == target.resolve() or (target / "point.json").exists():

@@ -37,6 +37,11 @@ def grid_digest(grid):
     return hashlib.sha256(json.dumps(grid, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def grid_file(grid):
+    """(name, bytes) of the file under grids/ that records `grid` in a sweep folder."""
+    return f"{grid_digest(grid)}.json", (json.dumps(grid, indent=1) + "\n").encode()
+
+
 def run(grid, points, folder, shard=(1, 1), device="cpu", keep_weights=False, progress=True, log=print):
     """Run this shard's points of `grid` into `folder`; returns (finished, held by other workers) point names."""
     from tqdm import tqdm
@@ -45,7 +50,8 @@ def run(grid, points, folder, shard=(1, 1), device="cpu", keep_weights=False, pr
     finished, held = [], []
     _preflight(mine, device)
     with files.work_folder(folder, SWEEP_OWNS, shared=True):
-        files.write_file(folder / "grids" / f"{grid_digest(grid)}.json", json.dumps(grid, indent=1) + "\n")
+        name, text = grid_file(grid)
+        files.write_file(folder / "grids" / name, text)
         bar = tqdm(mine, desc="points", disable=not progress, position=0)
         for point in bar:
             bar.set_postfix_str(point.label)

@@ -244,6 +244,35 @@ def test_a_report_with_points_is_a_sweep_folder_that_run_continues(tiny, tmp_pat
     assert json.loads((archive / "results.json").read_text())["finished"] == len(found)     # the rest ran there
 
 
+def test_one_experiment_of_a_shared_folder_is_reported_and_archived_alone(tiny, tmp_path, capsys):
+    """Two grids run into one folder, sharing a point (it trains once); `report --grid` reports and archives one
+    of them: its points only, its grid file only, and an archive that `run` continues without training."""
+    first, second = small(tiny), small(tiny)
+    second["grid"] = [{"perturb": "pezo-otf", "generators": 7, "width": 4}, {"perturb": "uniform", "seed": 2}]
+    names = [[p.name for p in grids.points(grid)] for grid in (first, second)]
+    assert set(names[0]) & set(names[1]) == {names[0][1]}
+    paths = [tmp_path / "first.json", tmp_path / "second.json"]
+    for path, grid in zip(paths, (first, second)):
+        path.write_text(json.dumps(grid))
+        assert main(["sweep", "run", "--grid", str(path), "--no-progress", "--out", str(tmp_path / "shared")]) == 0
+    assert len(list((tmp_path / "shared" / "points").iterdir())) == 4
+    archive = tmp_path / "second"
+    assert main(["sweep", "report", str(tmp_path / "shared"), "--grid", str(paths[1]), "--out", str(archive),
+                 "--points"]) == 0
+    assert sorted(path.name for path in (archive / "points").iterdir()) == sorted(names[1])
+    assert [path.name for path in (archive / "grids").iterdir()] == [sweep_run.grid_file(second)[0]]
+    results = json.loads((archive / "results.json").read_text())
+    assert results["planned"] == results["finished"] == 2 and [row["name"] for row in results["points"]] == names[1]
+    before = {name: (archive / "points" / name / "point.json").stat().st_mtime_ns for name in names[1]}
+    assert main(["sweep", "run", "--grid", str(paths[1]), "--no-progress", "--out", str(archive)]) == 0
+    assert before == {name: (archive / "points" / name / "point.json").stat().st_mtime_ns for name in names[1]}
+    assert sorted(path.name for path in (archive / "grids").iterdir()) == [sweep_run.grid_file(second)[0]]
+    capsys.readouterr()
+    assert main(["sweep", "report", str(tmp_path / "shared"), "--grid", str(paths[1])]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "give --out" in error
+
+
 def test_a_point_another_worker_holds_is_skipped(tiny, tmp_path):
     grid = small(tiny)
     found = grids.points(grid)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The top-N protocol's experiments (docs/results.md) in the order their answers matter, run by WORKERS one-thread
+# workers (default 2: one per core; docs/results.md "Shards against threads") that share each sweep folder: a
+# worker moves on to the next preset once every point of this one is finished or held by another worker.
+# protocol-table3 has a folder of its own; the other experiments share OUT/protocol, so that a point two presets
+# both hold trains once (`pezo sweep report OUT/protocol --preset NAME` reports one of them). Resumable: run it
+# again to continue where it stopped. Each worker logs to OUT/protocol-worker-<i>.log; pezo must be on the PATH
+# (scripts/setup.sh).
+#
+#     bash scripts/protocol.sh [OUT]          (default OUT: out/sweep)
+set -uo pipefail
+out=${1:-out/sweep}
+presets=(protocol-table3 protocol-reach protocol-quality protocol-figure3-pool protocol-figure3-rngs
+         protocol-figure4 protocol-powers-of-two protocol-full)
+mkdir -p "$out"
+worker() {
+    for preset in "${presets[@]}"; do
+        folder=$out/protocol
+        [ "$preset" = protocol-table3 ] && folder=$out/protocol-table3
+        OMP_NUM_THREADS=1 pezo sweep run --preset "$preset" --out "$folder" --no-progress \
+            || echo "protocol.sh: $preset stopped with exit status $?; going on with the next preset"
+    done
+}
+for i in $(seq 1 "${WORKERS:-2}"); do
+    worker > "$out/protocol-worker-$i.log" 2>&1 &
+done
+wait
