@@ -68,6 +68,45 @@ def test_kept_and_answer_states_are_the_models_bit_for_bit(folder, blocks, peft)
         assert torch.equal(classifier.answer_states([text])[0], hidden[-1][0, -1])
 
 
+def fresh_process(monkeypatch, cache):
+    """What a new process sees: no kept states in memory, pezo's cache at `cache`."""
+    monkeypatch.setenv("PEZO_CACHE", str(cache))
+    monkeypatch.setattr(top, "KEPT", {})
+    monkeypatch.setattr(top, "STORES", {})
+
+
+def test_kept_states_are_stored_and_another_process_reads_them_bit_for_bit(folder, tmp_path, monkeypatch):
+    fresh_process(monkeypatch, tmp_path / "cache")
+    lm = language_model(folder, "lora", 2)
+    prompts = top.TopClassifier(lm, tasks.get("rt"), 2).prompts(examples(folder)[0])
+    computed = {prompt: top.TopClassifier(lm, tasks.get("rt"), 2).states(prompt) for prompt in prompts}
+    stored = sorted((tmp_path / "cache" / "top-states").glob("*/*.safetensors"))
+    assert len(stored) == len(prompts) and len({path.parent for path in stored}) == 1
+    fresh_process(monkeypatch, tmp_path / "cache")
+    monkeypatch.setattr(top.TopClassifier, "frozen", lambda self, ids: pytest.fail("computed, not read"))
+    reader = top.TopClassifier(language_model(folder, None, 2), tasks.get("rt"), 2)
+    assert all(torch.equal(reader.states(prompt), states) for prompt, states in computed.items())
+    stored[0].write_bytes(b"cut short")                                 # unreadable: computed again, and replaced
+    monkeypatch.undo()
+    fresh_process(monkeypatch, tmp_path / "cache")
+    again = top.TopClassifier(lm, tasks.get("rt"), 2)
+    assert all(torch.equal(again.states(prompt), states) for prompt, states in computed.items())
+    assert stored[0].read_bytes() != b"cut short"
+
+
+def test_stored_states_of_other_blocks_or_weights_are_not_shared(folder, tmp_path, monkeypatch):
+    fresh_process(monkeypatch, tmp_path / "cache")
+    lm = language_model(folder, None, 1)
+    prompt = top.TopClassifier(lm, tasks.get("rt"), 2).prompts(examples(folder, 1)[0])[0]
+    before = top.TopClassifier(lm, tasks.get("rt"), 2).states(prompt)
+    folders = {top.TopClassifier(lm, tasks.get("rt"), count).store.folder for count in (1, 2)}
+    with torch.no_grad():
+        lm.model.model.layers[0].mlp.up_proj.weight[0, 0] += 1.0          # a frozen weight of both
+    fresh_process(monkeypatch, tmp_path / "cache")
+    changed = top.TopClassifier(lm, tasks.get("rt"), 2)
+    assert len(folders | {changed.store.folder}) == 3 and not torch.equal(changed.states(prompt), before)
+
+
 @pytest.mark.parametrize("peft", [None, "lora"])
 @pytest.mark.parametrize("blocks", range(1, BLOCKS + 1))
 def test_the_answer_row_is_the_whole_blocks_last_row_up_to_rounding(folder, blocks, peft):

@@ -1,15 +1,16 @@
 """The top-N protocol: ZO fine-tuning of a causal LM's top N blocks with the frozen part computed once.
 
-The blocks below L - N never change, so the hidden states entering block L - N are a function of the example
-alone: they are computed once per example (the example by itself, unpadded: what those blocks give it whatever
-batch it later lands in) and kept in memory for the process (KEPT, keyed by model, N, precision and prompt, so the
-points of a sweep share them). Every forward pass of a step then runs only the top N blocks over the kept
-states, left-padded into a batch with positions counted from each prompt's first token, as `tasks.Classifier`
-does, then the final norm at the answer position only and, of the output layer, only the label words' rows. Only
-the answer position of the last block matters: with `answer_row` that block computes keys and values at every
-position but its query, attention output and MLP at the answer position only. Kernels that multiply one row instead
-of many may round differently (this machine's CPU kernels do, over a batch's rows), so `answer_row` is a setting of
-its own, recorded with the run, and equal to the whole block within the loss bound rather than bit for bit.
+The blocks below L - N never change, so the hidden states entering block L - N are a function of the example alone:
+they are computed once per example (the example by itself, unpadded: what those blocks give it whatever batch it
+later lands in), kept in memory for the process (KEPT, keyed by model, N, precision and prompt, so the points of a
+sweep share them) and stored in pezo's cache (StoredStates), so that other processes (a sweep's other workers, a
+later session) read them instead. Every forward pass of a step then runs only the top N blocks over the kept states,
+left-padded into a batch with positions counted from each prompt's first token, as `tasks.Classifier` does, then the
+final norm at the answer position only and, of the output layer, only the label words' rows. Only the answer
+position of the last block matters: with `answer_row` that block computes keys and values at every position but its
+query, attention output and MLP at the answer position only. Kernels that multiply one row instead of many may round
+differently (this machine's CPU kernels do, over a batch's rows), so `answer_row` is a setting of its own, recorded
+with the run, and equal to the whole block within the loss bound rather than bit for bit.
 
 The loss is the cross-entropy over the label words' logits. That is the classifier's loss exactly: the label
 words' log-probabilities are their logits less one log-sum-exp over the vocabulary, and cross-entropy over the
@@ -24,7 +25,13 @@ only. The embeddings, and the output layer tied to them, stay frozen (they feed 
 LMs of the Llama family (`model.layers`, `model.norm`, `model.rotary_emb`, `lm_head`: Llama, SmolLM, Mistral,
 Qwen2 ...).
 """
+import hashlib
+import json
+
 import torch
+
+from pezo import files
+from pezo.cache import cache_folder
 
 from .tasks import Classifier
 
@@ -64,6 +71,46 @@ def freeze_below(model, count):
 KEPT = {}
 """Kept states per (model name, N, forward precision, token limit, device), then per prompt: one process (a sweep's
 points, a test session) computes the frozen part of a prompt once."""
+STORES = {}
+"""The StoredStates of each KEPT key: the frozen weights' digest is taken once per process."""
+
+
+class StoredStates:
+    """Kept states on disk, in pezo's cache: one file per prompt's token ids under top-states/<digest>/, so that
+    every process (a sweep's workers, a later session) computes a prompt's frozen part once. The digest covers what
+    the states depend on besides the ids: the frozen weights' bytes (embeddings and the blocks below L - N, rotary
+    buffers included), the model's config, N, the forward precision, the device and its kind (GPU name, or the
+    CPU's vector extension), torch's version and thread count (a kernel may round otherwise with another). A file
+    is written whole (pezo.files.write_file), so workers share the folder; one that cannot be read is computed
+    again. Read back, states are bit for bit those computed."""
+
+    def __init__(self, classifier):
+        model, count, device = classifier.model, classifier.count, classifier.device
+        digest = hashlib.sha256()
+        for module in (model.embed_tokens, model.rotary_emb, *model.layers[:len(model.layers) - count]):
+            for tensor in (*module.parameters(), *module.buffers()):
+                digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+        kind = torch.cuda.get_device_name(device) if device.type == "cuda" else torch.backends.cpu.get_cpu_capability()
+        digest.update(json.dumps([base(classifier.lm.model).config.to_json_string(), count, str(classifier.forward),
+                                  str(device), kind, torch.__version__, torch.get_num_threads()]).encode())
+        self.folder = cache_folder("top-states") / digest.hexdigest()[:16]
+        self.device = device
+
+    def path(self, ids):
+        return self.folder / f"{hashlib.sha256(ids.cpu().numpy().tobytes()).hexdigest()[:32]}.safetensors"
+
+    def read(self, ids):
+        """The stored states of `ids` on the classifier's device, or None where none can be read."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+        try:
+            return load_file(self.path(ids), device=str(self.device))["states"]
+        except (OSError, SafetensorError, KeyError):
+            return None
+
+    def write(self, ids, states):
+        from safetensors.torch import save
+        files.write_file(self.path(ids), save({"states": states.detach().cpu().contiguous()}))
 
 
 class TopClassifier(Classifier):
@@ -76,26 +123,40 @@ class TopClassifier(Classifier):
         check(lm.model, count)                  # refuses what is not a Llama-family causal LM
         if lm.prefix:
             raise ValueError("top_blocks works without prefix tuning (its virtual tokens enter every block)")
-        key = (lm.name, count, str(forward), self.max_tokens, str(self.device))
-        self.count, self.answer_row, self.kept = count, answer_row, KEPT.setdefault(key, {})
+        self.key = (lm.name, count, str(forward), self.max_tokens, str(self.device))
+        self.count, self.answer_row, self.kept = count, answer_row, KEPT.setdefault(self.key, {})
 
     @property
     def model(self):
         return base(self.lm.model).model
 
     def states(self, prompt):
-        """The hidden states [tokens, hidden] entering block L - count for one prompt, computed once."""
+        """The hidden states [tokens, hidden] entering block L - count for one prompt: kept for the process, and
+        stored in pezo's cache so that other processes read them rather than compute them (StoredStates)."""
         if prompt not in self.kept:
-            tokenizer, device = self.lm.tokenizer, self.device
+            tokenizer = self.lm.tokenizer
             tokenizer.truncation_side = "left"
             ids = tokenizer([prompt], return_tensors="pt", truncation=True,
-                            max_length=self.max_tokens).input_ids.to(device)
-            mask = torch.ones_like(ids)
-            with torch.no_grad(), self._autocast():
-                layers = self.model.layers[:len(self.model.layers) - self.count]
-                states = self._run(layers, self.model.embed_tokens(ids), mask)
-            self.kept[prompt] = states[0]
+                            max_length=self.max_tokens).input_ids.to(self.device)
+            states = self.store.read(ids)
+            if states is None:
+                states = self.frozen(ids)
+                self.store.write(ids, states)
+            self.kept[prompt] = states
         return self.kept[prompt]
+
+    @property
+    def store(self):
+        if self.key not in STORES:
+            STORES[self.key] = StoredStates(self)
+        return STORES[self.key]
+
+    @torch.no_grad()
+    def frozen(self, ids):
+        """The states [tokens, hidden] the blocks below L - count give token ids [1, tokens], alone in a batch."""
+        with self._autocast():
+            layers = self.model.layers[:len(self.model.layers) - self.count]
+            return self._run(layers, self.model.embed_tokens(ids), torch.ones_like(ids))[0]
 
     @property
     def device(self):
