@@ -118,13 +118,41 @@ def paired(first, second, name):
     the seeds' errors, or from the spread of their differences where that is larger (or the seeds' errors are
     unknown)."""
     theirs = {row["seed"]: row for row in second.rows}
-    found = [_seed_difference(row, theirs[row["seed"]], name) for row in first.rows if row["seed"] in theirs]
+    return _over_seeds([_seed_difference(row, theirs[row["seed"]], name) for row in first.rows
+                        if row["seed"] in theirs])
+
+
+def _over_seeds(found):
+    """(mean, standard error) of per-seed (value, error) pairs: the error from the seeds' errors, or from the
+    spread of their values where that is larger (or their errors are unknown); None for fewer than PAIRED_SEEDS."""
     if len(found) < PAIRED_SEEDS:
         return None
-    differences = [value for value, _ in found]
+    values = [value for value, _ in found]
     within = math.sqrt(sum(error ** 2 for _, error in found)) / len(found)
-    spread = statistics.stdev(differences) / math.sqrt(len(found))
-    return statistics.mean(differences), spread if math.isnan(within) else max(within, spread)
+    spread = statistics.stdev(values) / math.sqrt(len(found))
+    return statistics.mean(values), spread if math.isnan(within) else max(within, spread)
+
+
+def growth_after(first, second, step):
+    """(how much first's loss minus second's grew from the loss window that begins after `step` to the final
+    window, its standard error), paired step by step over the seeds both ran with equal steps; positive where
+    first's loss fell less than second's after `step` (it flattened). None where they share fewer than
+    PAIRED_SEEDS such seeds or the two windows would overlap."""
+    theirs = {row["seed"]: row for row in second.rows}
+    pairs = [(mine, theirs[mine["seed"]]) for mine in first.rows if mine["seed"] in theirs]
+    if len(pairs) < PAIRED_SEEDS:
+        return None
+    found = []
+    for mine, other in pairs:
+        if mine["steps_done"] != other["steps_done"] or mine["loss_window"] != other["loss_window"]:
+            continue
+        window = mine["loss_window"]
+        if window < 2 or step + window > mine["steps_done"] - window:
+            return None
+        steps = np.asarray(mine["losses"]) - np.asarray(other["losses"])
+        early, final = steps[step:step + window], steps[-window:]
+        found.append((float(final.mean() - early.mean()), math.hypot(_block_error(early), _block_error(final))))
+    return _over_seeds(found)
 
 
 def _seed_difference(first, second, name):

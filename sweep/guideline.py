@@ -6,7 +6,7 @@ import statistics
 
 from . import claims
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, front, gain_stops, \
-    known, shared
+    growth_after, known, shared
 from .plots import AXIS
 
 UNKNOWN = f"{NO_NOISE}, so no statement"
@@ -174,16 +174,31 @@ def _reach_section(groups):
         return []
     lines = ["## Reach: fewer distinct perturbations than steps", "",
              "The same generator with a smaller and a larger K (a hop or a slip changes only K): whether the larger "
-             "K lowered the final loss beyond noise.", "",
-             "| configuration | K | steps | against | its K | final loss difference ± SE | verdict |",
-             "|---|---|---|---|---|---|---|"]
+             "K lowered the final loss beyond noise, and whether the smaller K's loss flattened once the steps "
+             "exceeded it: how much the difference of the two losses grew from the loss window just after step K "
+             f"to the final window (paired step by step; it needs {PAIRED_SEEDS} shared seeds and room for both "
+             "windows).", "",
+             "| configuration | K | steps | against | its K | final loss difference ± SE | verdict | growth after K "
+             "± SE | verdict |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for small, large in pairs:
         value, noise = difference(small, large, "final_loss")
         verdict = ("the larger K is better" if differs(small, large, "final_loss") else
                    "the larger K is worse" if differs(large, small, "final_loss") else "not different beyond noise")
         lines.append(f"| {small.label} | {reach(small)} | {small.settings['steps']} | {large.label} | {reach(large)} "
-                     f"| {value:+.3g} ± {noise:.2g} | {verdict} |")
+                     f"| {value:+.3g} ± {noise:.2g} | {verdict} | {_flattening(small, large)} |")
     return lines + [""]
+
+
+def _flattening(small, large):
+    """The growth after the smaller K of the smaller-K loss minus the larger's, and what the rule says of it."""
+    found = growth_after(small, large, small.rows[0]["quality_reach"])
+    if found is None:
+        return "- | cannot tell"
+    value, noise = found
+    verdict = ("it flattened after K" if value > SIGNIFICANCE * noise else
+               "it fell faster after K" if value < -SIGNIFICANCE * noise else "no flattening beyond noise")
+    return f"{value:+.3g} ± {noise:.2g} | {verdict}"
 
 
 def _choice_section(groups):

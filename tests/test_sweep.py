@@ -622,6 +622,38 @@ def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
         return measures.Configuration(f"hop {hop_bits} slip {slip}", f"hop {hop_bits} slip {slip}", settings, [row])
 
     lines = guideline._reach_section([pool(0, 0, 0.45), pool(8, 0, 0.41), pool(0, 1, 0.409)])
-    assert "| hop 0 slip 0 | 10 | 5000 | hop 8 slip 0 | 640 | +0.04 ± 0.0057 | the larger K is better |" in lines
-    assert "| hop 8 slip 0 | 640 | 5000 | hop 0 slip 1 | 6,400 | +0.001 ± 0.0057 | not different beyond noise |" in lines
+    assert ("| hop 0 slip 0 | 10 | 5000 | hop 8 slip 0 | 640 | +0.04 ± 0.0057 | the larger K is better | - | "
+            "cannot tell |") in lines                                     # one seed: no growth after K
+    assert ("| hop 8 slip 0 | 640 | 5000 | hop 0 slip 1 | 6,400 | +0.001 ± 0.0057 | not different beyond noise | - "
+            "| cannot tell |") in lines
     assert guideline._reach_section([pool(0, 0, 0.45)]) == []
+
+
+def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k():
+    """Two seeds of 100 steps (loss window 20): a K = 10 pool whose loss stops falling after step 10 against its
+    full-reach twin that keeps falling; the same K whose loss keeps falling does not flatten."""
+    import numpy as np
+
+    def pool(hop_bits, curve, name):
+        spec = {"strategy": "pool", "size": 640, "bits": 12, "hop_bits": hop_bits, "slip": 0}
+        found = quality.of_settings({"perturb": "pezo-pool", "spec": spec, "model": "smollm2", "top_blocks": 2})
+        rows = []
+        for seed in (0, 1):
+            noise = np.random.default_rng([seed, len(name)]).normal(0, 0.01, 100)
+            losses = [curve(t) + noise[t - 1] for t in range(1, 101)]
+            rows.append({"seed": seed, "steps_done": 100, "loss_window": 20, "losses": losses,
+                         "final_loss": float(np.mean(losses[-20:])), "final_loss_se": 0.002, "test_accuracy": 0.8,
+                         "test_accuracy_se": 0.01, "best_step": 5, **{f"quality_{key}": found[key] for key in found}})
+        settings = {"perturb": "pezo-pool", "method": "zo-sgd", "steps": 100, "spec": spec}
+        return measures.Configuration(name, name, settings, rows)
+
+    falling = lambda t: 0.7 - 0.003 * t                                      # noqa: E731
+    full = pool(8, falling, "full")
+    flat = guideline._reach_section([pool(0, lambda t: 0.7 - 0.003 * min(t, 10), "flat"), full])
+    assert any(line.startswith("| flat | 10 | 100 | full | 640 |") and line.endswith("| it flattened after K |")
+               for line in flat)
+    kept = guideline._reach_section([pool(0, falling, "kept"), full])
+    assert any(line.startswith("| kept | 10 |") and line.endswith("| no flattening beyond noise |") for line in kept)
+    found = analysis.growth_after(pool(0, lambda t: 0.7 - 0.003 * min(t, 10), "flat"), full, 10)
+    assert found[0] == pytest.approx(0.003 * 70, abs=0.02)      # 0.003 a step, from steps 11..30 to 81..100
+    assert analysis.growth_after(full, full, 70) is None                 # the windows would overlap
