@@ -49,7 +49,7 @@ def main():
     for perturb in args.perturb:
         kinds = [(0, False)] + [(blocks, answer) for blocks in args.blocks
                                 for answer in ([False, True] if args.answer_row else [False])]
-        setups = {kind: setup(*kind[:1], perturb, batch, answer_row=kind[1]) for kind in kinds}
+        setups = {kind: setup(kind[0], perturb, batch, answer_row=kind[1]) for kind in kinds}
         times = {kind: [] for kind in setups}
         for _ in range(args.rounds):
             for kind, (step, _, _) in setups.items():

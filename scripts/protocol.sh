@@ -3,9 +3,9 @@
 # workers (default 2: one per core; docs/results.md "Shards against threads") that share each sweep folder: a
 # worker moves on to the next preset once every point of this one is finished or held by another worker.
 # protocol-table3 has a folder of its own; the other experiments share OUT/protocol, so that a point two presets
-# both hold trains once (`pezo sweep report OUT/protocol --preset NAME` reports one of them). Resumable: run it
-# again to continue where it stopped. Each worker logs to OUT/protocol-worker-<i>.log; pezo must be on the PATH
-# (scripts/setup.sh).
+# both hold trains once (`pezo sweep report OUT/protocol --preset NAME --out DIR` reports one of them). Resumable:
+# run it again to continue where it stopped. Each worker logs to OUT/protocol-worker-<i>.log; pezo must be on the
+# PATH (scripts/setup.sh).
 #
 #     bash scripts/protocol.sh [OUT]          (default OUT: out/sweep)
 set -uo pipefail

@@ -159,7 +159,8 @@ REACH_FIELDS = ("hop_bits", "slip")
 
 def _reach_section(groups):
     """Configurations that differ only in what sets their reach (a hop, a slip), the smaller K against the larger:
-    whether more distinct perturbations lowered the final loss beyond noise."""
+    whether more distinct perturbations lowered the final loss beyond noise, and whether the smaller K's loss
+    flattened after step K (`_flattening`)."""
     alike = {}
     for group in groups:
         if group.rows[0]["quality_reach"] is None or not group.spec:
@@ -178,8 +179,8 @@ def _reach_section(groups):
              "exceeded it: how much the difference of the two losses grew from the loss window just after step K "
              f"to the final window (paired step by step; it needs {PAIRED_SEEDS} shared seeds and room for both "
              "windows).", "",
-             "| configuration | K | steps | against | its K | final loss difference ± SE | verdict | growth after K "
-             "± SE | verdict |",
+             "| configuration | K | steps | against | its K | final loss difference ± SE | the larger K | growth "
+             "after K ± SE | after K |",
              "|---|---|---|---|---|---|---|---|---|"]
     for small, large in pairs:
         value, noise = difference(small, large, "final_loss")

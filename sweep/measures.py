@@ -18,7 +18,7 @@ import statistics
 
 from pezo.train import quality, records
 
-from .grid import SPEC_FIELDS, Point
+from .grid import DEFAULTS, SPEC_FIELDS, Point
 
 WINDOW_FRACTION = 5
 """The final loss averages the last 1/WINDOW_FRACTION of a run's steps (at least one)."""
@@ -121,10 +121,11 @@ class Configuration:
 
 def configurations(records):
     """[Configuration] of (record, row) pairs, in the order of their first point; labels name any setting that
-    tells two configurations apart beyond source, generator and method."""
+    tells two configurations apart beyond source, generator and method. A setting added to the trainer after a
+    point ran is taken at its default, as the point's name takes it (grid.Point.digest)."""
     groups = {}
     for record, row in records:
-        settings = {name: value for name, value in record["settings"].items() if name != "seed"}
+        settings = {name: value for name, value in {**DEFAULTS, **record["settings"]}.items() if name != "seed"}
         key = json.dumps(settings, sort_keys=True)
         groups.setdefault(key, (settings, record, []))[2].append(row)
     varying = _varying([settings for settings, _, _ in groups.values()])

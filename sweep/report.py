@@ -25,6 +25,9 @@ def collect(folders, grid=None):
     the sweep folders: of every grid run into them, or of `grid`'s points only (one experiment of a folder that
     several share)."""
     planned, found, grids = {}, {}, {}
+    if grid is not None:
+        grids = dict([grid_file(grid)])
+        planned = {point.name: point for point in grid_points(grid)}
     for folder in folders:
         paths = sorted((folder / "grids").glob("*.json")) if (folder / "grids").is_dir() else []
         if not paths:
@@ -34,11 +37,10 @@ def collect(folders, grid=None):
             for point in grid_points(files.read_json(path, "a sweep grid")):
                 planned.setdefault(point.name, point)
         for path in sorted((folder / "points").glob("*/point.json")):
+            if grid is not None and path.parent.name not in planned:
+                continue
             record = read_point(path)
             found.setdefault(record["name"], (record, point_row(record, path.parent), path.parent))
-    if grid is not None:
-        grids = dict([grid_file(grid)])
-        planned = {point.name: point for point in grid_points(grid)}
     return list(planned), [found[name] for name in planned if name in found], grids
 
 
@@ -48,6 +50,9 @@ def write(folders, out, with_points=False, grid=None):
     weights) into `out`, which is then a sweep folder of its own, that `run` continues and `write` reports (an
     archive of the sweep, shards joined, or one experiment of a shared folder)."""
     planned, records, grids = collect(folders, grid)
+    if not records and grid is not None:
+        raise ValueError(f"none of the grid's {len(planned)} points has finished in {', '.join(map(str, folders))} "
+                         f"(a point run with other settings is another point): nothing to report")
     if not records:
         raise ValueError(f"no point of {', '.join(map(str, folders))} has finished: nothing to report")
     groups = configurations([(record, row) for record, row, _ in records])

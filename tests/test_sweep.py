@@ -70,6 +70,13 @@ def test_configuration_labels_name_each_setting_once():
                       "pezo-otf 31x8, zo-sgd, numerics engine (lr 1e-06)"]
 
 
+def test_a_point_run_before_a_setting_existed_groups_with_its_default():
+    found = grids.points({"grid": [{"perturb": "gaussian", "seed": [0, 1]}]})
+    earlier = {name: value for name, value in found[0].settings.items() if name != "answer_row"}
+    groups = measures.configurations([({"settings": earlier}, {}), ({"settings": found[1].settings}, {})])
+    assert len(groups) == 1 and groups[0].label == "gaussian, zo-sgd" and len(groups[0].rows) == 2
+
+
 def test_front_treats_differences_within_noise_as_ties():
     """A dearer configuration whose loss is lower only within noise is off the front; beyond noise it is on it; and
     without a noise estimate the means decide."""
@@ -268,9 +275,16 @@ def test_one_experiment_of_a_shared_folder_is_reported_and_archived_alone(tiny, 
     assert before == {name: (archive / "points" / name / "point.json").stat().st_mtime_ns for name in names[1]}
     assert sorted(path.name for path in (archive / "grids").iterdir()) == [sweep_run.grid_file(second)[0]]
     capsys.readouterr()
-    assert main(["sweep", "report", str(tmp_path / "shared"), "--grid", str(paths[1])]) == 2
+    for out in ([], ["--out", str(tmp_path / "shared")]):
+        assert main(["sweep", "report", str(tmp_path / "shared"), "--grid", str(paths[1]), *out]) == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "give an --out of its own" in error
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(small(tiny, steps=7)))                       # run with other settings: not run here
+    assert main(["sweep", "report", str(tmp_path / "shared"), "--grid", str(other), "--out", str(tmp_path / "o")]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "give --out" in error
+    assert error.count("\n") == 1 and "none of the grid's 3 points has finished" in error
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_point_another_worker_holds_is_skipped(tiny, tmp_path):
@@ -631,29 +645,36 @@ def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
 
 def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k():
     """Two seeds of 100 steps (loss window 20): a K = 10 pool whose loss stops falling after step 10 against its
-    full-reach twin that keeps falling; the same K whose loss keeps falling does not flatten."""
+    full-reach twin that keeps falling flattened; the same K whose loss keeps falling did not. Without noise the
+    growth is exact: the twin falls 0.003 a step from the window after K (steps 11..30) to the final one (81..100)."""
     import numpy as np
 
-    def pool(hop_bits, curve, name):
+    def pool(hop_bits, curve, noise):
         spec = {"strategy": "pool", "size": 640, "bits": 12, "hop_bits": hop_bits, "slip": 0}
         found = quality.of_settings({"perturb": "pezo-pool", "spec": spec, "model": "smollm2", "top_blocks": 2})
         rows = []
         for seed in (0, 1):
-            noise = np.random.default_rng([seed, len(name)]).normal(0, 0.01, 100)
-            losses = [curve(t) + noise[t - 1] for t in range(1, 101)]
+            jitter = np.random.default_rng([seed, noise]).normal(0, 0.01, 100) if noise else np.zeros(100)
+            losses = [curve(t) + jitter[t - 1] for t in range(1, 101)]
             rows.append({"seed": seed, "steps_done": 100, "loss_window": 20, "losses": losses,
                          "final_loss": float(np.mean(losses[-20:])), "final_loss_se": 0.002, "test_accuracy": 0.8,
                          "test_accuracy_se": 0.01, "best_step": 5, **{f"quality_{key}": found[key] for key in found}})
         settings = {"perturb": "pezo-pool", "method": "zo-sgd", "steps": 100, "spec": spec}
-        return measures.Configuration(name, name, settings, rows)
+        return measures.Configuration(f"{curve.__name__} {noise}", curve.__name__, settings, rows)
 
-    falling = lambda t: 0.7 - 0.003 * t                                      # noqa: E731
-    full = pool(8, falling, "full")
-    flat = guideline._reach_section([pool(0, lambda t: 0.7 - 0.003 * min(t, 10), "flat"), full])
-    assert any(line.startswith("| flat | 10 | 100 | full | 640 |") and line.endswith("| it flattened after K |")
-               for line in flat)
-    kept = guideline._reach_section([pool(0, falling, "kept"), full])
-    assert any(line.startswith("| kept | 10 |") and line.endswith("| no flattening beyond noise |") for line in kept)
-    found = analysis.growth_after(pool(0, lambda t: 0.7 - 0.003 * min(t, 10), "flat"), full, 10)
-    assert found[0] == pytest.approx(0.003 * 70, abs=0.02)      # 0.003 a step, from steps 11..30 to 81..100
-    assert analysis.growth_after(full, full, 70) is None                 # the windows would overlap
+    def falling(t):
+        return 0.7 - 0.003 * t
+
+    def flat(t):
+        return 0.7 - 0.003 * min(t, 10)
+
+    assert analysis.growth_after(pool(0, flat, 0), pool(8, falling, 0), 10)[0] == pytest.approx(0.21, abs=1e-9)
+    assert analysis.growth_after(pool(0, flat, 0), pool(8, falling, 0), 60) is not None
+    assert analysis.growth_after(pool(0, flat, 0), pool(8, falling, 0), 61) is None     # the windows would overlap
+    full = pool(8, falling, 1)
+    lines = guideline._reach_section([pool(0, flat, 2), full])
+    assert any(line.startswith("| flat | 10 | 100 | falling | 640 |") and line.endswith("| it flattened after K |")
+               for line in lines)
+    lines = guideline._reach_section([pool(0, falling, 3), full])
+    assert any(line.startswith("| falling | 10 | 100 | falling | 640 |")
+               and line.endswith("| no flattening beyond noise |") for line in lines)

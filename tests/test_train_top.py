@@ -2,9 +2,11 @@
 answer row equals the whole block's last row up to rounding on a padded batch, the per-example losses equal the
 full-logit classifier's within a stated bound, for several N and with LoRA (and with the answer row); only the top
 blocks train; runs resume bit-identically; bad settings get one line."""
+import dataclasses
 import json
 
 import pytest
+import safetensors.torch
 import torch
 from safetensors.torch import load_file
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -35,6 +37,27 @@ def folder(tmp_path_factory):
     LlamaForCausalLM(config).save_pretrained(path / "model")
     tokenizer.save_pretrained(path / "model")
     return {"model": str(path / "model"), "data": train_tiny.sentiment_csv(path / "reviews.csv")}
+
+
+def fresh_process(monkeypatch, cache):
+    """What a new process sees: no kept states in memory, pezo's cache at `cache`."""
+    monkeypatch.setenv("PEZO_CACHE", str(cache))
+    monkeypatch.setattr(top, "KEPT", {})
+    monkeypatch.setattr(top, "STORES", {})
+
+
+@pytest.fixture(autouse=True)
+def new_process(tmp_path, monkeypatch):
+    """Every test starts as a new process with a cache of its own: it computes every state it checks."""
+    fresh_process(monkeypatch, tmp_path / "cache")
+
+
+def counted(monkeypatch):
+    """Count the calls of top.at_answer (the answer-row path), which still runs."""
+    calls = []
+    original = top.at_answer
+    monkeypatch.setattr(top, "at_answer", lambda *args: calls.append(1) or original(*args))
+    return calls
 
 
 def language_model(folder, peft=None, blocks=0):
@@ -68,13 +91,6 @@ def test_kept_and_answer_states_are_the_models_bit_for_bit(folder, blocks, peft)
         assert torch.equal(classifier.answer_states([text])[0], hidden[-1][0, -1])
 
 
-def fresh_process(monkeypatch, cache):
-    """What a new process sees: no kept states in memory, pezo's cache at `cache`."""
-    monkeypatch.setenv("PEZO_CACHE", str(cache))
-    monkeypatch.setattr(top, "KEPT", {})
-    monkeypatch.setattr(top, "STORES", {})
-
-
 def test_kept_states_are_stored_and_another_process_reads_them_bit_for_bit(folder, tmp_path, monkeypatch):
     fresh_process(monkeypatch, tmp_path / "cache")
     lm = language_model(folder, "lora", 2)
@@ -92,6 +108,23 @@ def test_kept_states_are_stored_and_another_process_reads_them_bit_for_bit(folde
     again = top.TopClassifier(lm, tasks.get("rt"), 2)
     assert all(torch.equal(again.states(prompt), states) for prompt, states in computed.items())
     assert stored[0].read_bytes() != b"cut short"
+    prompt = prompts[1]
+    target = next(path for path in stored if torch.equal(safetensors.torch.load_file(path)["states"],
+                                                         computed[prompt]))
+    target.write_bytes(safetensors.torch.save({"states": computed[prompt][1:]}))   # readable, of another shape
+    fresh_process(monkeypatch, tmp_path / "cache")
+    assert torch.equal(top.TopClassifier(lm, tasks.get("rt"), 2).states(prompt), computed[prompt])
+    assert torch.equal(safetensors.torch.load_file(target)["states"], computed[prompt])      # and replaced
+
+
+def test_a_cache_that_cannot_be_written_is_warned_of_once(folder, tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    fresh_process(monkeypatch, tmp_path / "file" / "cache")
+    classifier = top.TopClassifier(language_model(folder, None, 2), tasks.get("rt"), 2)
+    capsys.readouterr()
+    assert classifier.answer_states(examples(folder, 3)[0]).shape == (3, 32)      # three prompts' states computed
+    warning = capsys.readouterr().err
+    assert warning.count("warning: the top-N states cannot be stored in") == 1 and warning.count("\n") == 1
 
 
 def test_stored_states_of_other_blocks_or_weights_are_not_shared(folder, tmp_path, monkeypatch):
@@ -109,27 +142,31 @@ def test_stored_states_of_other_blocks_or_weights_are_not_shared(folder, tmp_pat
 
 @pytest.mark.parametrize("peft", [None, "lora"])
 @pytest.mark.parametrize("blocks", range(1, BLOCKS + 1))
-def test_the_answer_row_is_the_whole_blocks_last_row_up_to_rounding(folder, blocks, peft):
+def test_the_answer_row_is_the_whole_blocks_last_row_up_to_rounding(folder, blocks, peft, monkeypatch):
     lm = language_model(folder, peft, blocks)
     whole, row = (top.TopClassifier(lm, tasks.get("rt"), blocks, answer_row=answer) for answer in (False, True))
-    texts = examples(folder)[0]
-    expected, found = whole.answer_states(texts), row.answer_states(texts)
-    assert found.shape == expected.shape == (len(texts), 32)
-    assert (found - expected).abs().max().item() <= STATE_BOUND * expected.abs().max().item()
+    calls = counted(monkeypatch)
+    for texts in (examples(folder)[0], examples(folder)[0][:1]):      # a padded batch, and one prompt (no padding)
+        expected, found = whole.answer_states(texts), row.answer_states(texts)
+        assert found.shape == expected.shape == (len(texts), 32)
+        assert (found - expected).abs().max().item() <= STATE_BOUND * expected.abs().max().item()
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("answer_row", [False, True])
 @pytest.mark.parametrize("peft", [None, "lora"])
 @pytest.mark.parametrize("blocks", range(1, BLOCKS + 1))
-def test_losses_equal_the_full_logit_classifier_within_the_bound(folder, blocks, peft, answer_row):
+def test_losses_equal_the_full_logit_classifier_within_the_bound(folder, blocks, peft, answer_row, monkeypatch):
     lm = language_model(folder, peft, blocks)
     full = tasks.Classifier(lm, tasks.get("rt"))
     fast = top.TopClassifier(lm, tasks.get("rt"), blocks, answer_row=answer_row)
+    calls = counted(monkeypatch)
     batch = examples(folder)
     assert len({len(text.split()) for text in batch[0]}) == 3         # a padded batch (one word, one token)
     difference = (full.losses(batch) - fast.losses(batch)).abs().max().item()
     assert difference <= LOSS_BOUND
     assert torch.equal(full.predict(batch[0]), fast.predict(batch[0]))
+    assert bool(calls) == answer_row
 
 
 @pytest.mark.parametrize("peft, trained", [(None, {"model.norm.weight"}), ("lora", set())])
@@ -150,8 +187,10 @@ def train(folder, out, *options):
 
 
 @pytest.mark.parametrize("answer_row", [[], ["--answer-row"]])
-def test_a_top_blocks_run_resumes_bit_identically_and_keeps_only_its_blocks(folder, tmp_path, answer_row):
+def test_a_top_blocks_run_resumes_bit_identically_and_keeps_only_its_blocks(
+        folder, tmp_path, monkeypatch, answer_row):
     options = ["--top-blocks", "2", "--perturb", "pezo-otf", "--seed", "3", *answer_row]
+    calls = counted(monkeypatch)
     assert train(folder, tmp_path / "whole", *options, "--steps", "6") == 0
     assert train(folder, tmp_path / "split", *options, "--steps", "2") == 0
     assert main(["train", "--out", str(tmp_path / "split"), "--resume", "--steps", "6", "--no-progress"]) == 0
@@ -162,7 +201,7 @@ def test_a_top_blocks_run_resumes_bit_identically_and_keeps_only_its_blocks(fold
                if "loss" in r] for run in ("whole", "split")]
     assert losses[0] == losses[1] and len(losses[0]) == 6
     config = json.loads((tmp_path / "whole" / "config.json").read_text())
-    assert config["top_blocks"] == 2 and config["answer_row"] == bool(answer_row)
+    assert config["top_blocks"] == 2 and config["answer_row"] == bool(answer_row) == bool(calls)
     assert config["quality"]["values"] == sum(t.numel() for t in whole.values())
 
 
@@ -176,6 +215,22 @@ def test_bad_top_blocks_are_one_line(folder, tmp_path, capsys, options, named):
     assert train(folder, tmp_path / "run", *options, "--steps", "1") == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and named in error
+
+
+def test_the_answer_row_refuses_blocks_it_does_not_compute(folder, tmp_path):
+    """A Qwen3 block (query and key norms that at_answer does not apply) passes the Llama-family check but not
+    answer_row's; neither does a Llama block under an attention implementation at_answer was not checked with."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+    lm = language_model(folder, None, 2)
+    config = Qwen3Config(vocab_size=lm.model.config.vocab_size, hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=8)
+    qwen = dataclasses.replace(lm, model=Qwen3ForCausalLM(config))
+    top.TopClassifier(qwen, tasks.get("rt"), 1)
+    with pytest.raises(ValueError, match="this model has Qwen3DecoderLayer with sdpa attention: leave answer_row out"):
+        top.TopClassifier(qwen, tasks.get("rt"), 1, answer_row=True)
+    lm.model.config._attn_implementation = "flex_attention"
+    with pytest.raises(ValueError, match="LlamaDecoderLayer with flex_attention attention"):
+        top.TopClassifier(lm, tasks.get("rt"), 2, answer_row=True)
 
 
 def test_a_masked_lm_is_refused(tmp_path, capsys):

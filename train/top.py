@@ -27,11 +27,12 @@ Qwen2 ...).
 """
 import hashlib
 import json
+import sys
 
 import torch
 
 from pezo import files
-from pezo.cache import cache_folder
+from pezo.cache import cache_dir, cache_folder
 
 from .tasks import Classifier
 
@@ -72,17 +73,26 @@ KEPT = {}
 """Kept states per (model name, N, forward precision, token limit, device), then per prompt: one process (a sweep's
 points, a test session) computes the frozen part of a prompt once."""
 STORES = {}
-"""The StoredStates of each KEPT key: the frozen weights' digest is taken once per process."""
+"""The StoredStates of each KEPT key and thread count: the frozen weights' digest is taken once per process."""
+STATES_FOLDER = "top-states"
+STATES_FORMAT = 1
+"""The stored states' computation: raise it when `TopClassifier.frozen` computes them otherwise, so that states
+stored before are not read."""
+ANSWER_ROW_BLOCKS = ("LlamaDecoderLayer", "MistralDecoderLayer", "Qwen2DecoderLayer")
+ANSWER_ROW_ATTENTION = ("sdpa", "eager")
+"""The blocks and attention implementations `at_answer` computes as their own forward does."""
 
 
 class StoredStates:
     """Kept states on disk, in pezo's cache: one file per prompt's token ids under top-states/<digest>/, so that
     every process (a sweep's workers, a later session) computes a prompt's frozen part once. The digest covers what
     the states depend on besides the ids: the frozen weights' bytes (embeddings and the blocks below L - N, rotary
-    buffers included), the model's config, N, the forward precision, the device and its kind (GPU name, or the
-    CPU's vector extension), torch's version and thread count (a kernel may round otherwise with another). A file
-    is written whole (pezo.files.write_file), so workers share the folder; one that cannot be read is computed
-    again. Read back, states are bit for bit those computed."""
+    buffers included), the model's config and attention implementation, N, the forward precision, the device and
+    its kind (GPU name, or the CPU's vector extension), torch's version, thread count and float32 matmul precision
+    (a kernel may round otherwise with another), and STATES_FORMAT. A file is written whole (pezo.files.write_file),
+    so workers share the folder; one that cannot be read, or holds states of another shape, is computed again; a
+    cache that cannot be written is warned of once and left alone. Read back, states are bit for bit those
+    computed."""
 
     def __init__(self, classifier):
         model, count, device = classifier.model, classifier.count, classifier.device
@@ -91,10 +101,12 @@ class StoredStates:
             for tensor in (*module.parameters(), *module.buffers()):
                 digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
         kind = torch.cuda.get_device_name(device) if device.type == "cuda" else torch.backends.cpu.get_cpu_capability()
-        digest.update(json.dumps([base(classifier.lm.model).config.to_json_string(), count, str(classifier.forward),
-                                  str(device), kind, torch.__version__, torch.get_num_threads()]).encode())
-        self.folder = cache_folder("top-states") / digest.hexdigest()[:16]
-        self.device = device
+        config = base(classifier.lm.model).config
+        digest.update(json.dumps([config.to_json_string(), config._attn_implementation, count, str(classifier.forward),
+                                  str(device), kind, torch.__version__, torch.get_num_threads(),
+                                  torch.get_float32_matmul_precision(), STATES_FORMAT]).encode())
+        self.folder = cache_dir() / STATES_FOLDER / digest.hexdigest()[:16]
+        self.device, self.hidden, self.writable = device, config.hidden_size, None      # None: not tried yet
 
     def path(self, ids):
         return self.folder / f"{hashlib.sha256(ids.cpu().numpy().tobytes()).hexdigest()[:32]}.safetensors"
@@ -104,13 +116,25 @@ class StoredStates:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
         try:
-            return load_file(self.path(ids), device=str(self.device))["states"]
+            states = load_file(self.path(ids), device=str(self.device))["states"]
         except (OSError, SafetensorError, KeyError):
             return None
+        return states if states.shape == (ids.shape[1], self.hidden) else None
 
     def write(self, ids, states):
+        """Store the states of `ids`; where the cache cannot be written, warn once and go on without it."""
         from safetensors.torch import save
-        files.write_file(self.path(ids), save({"states": states.detach().cpu().contiguous()}))
+        if self.writable is False:
+            return
+        try:
+            if self.writable is None:
+                cache_folder(STATES_FOLDER)             # recorded as pezo's own in the cache's marker
+                self.writable = True
+            files.write_file(self.path(ids), save({"states": states.detach().cpu().contiguous()}))
+        except OSError as error:
+            self.writable = False
+            print(f"warning: the top-N states cannot be stored in {self.folder} ({error}): each process computes "
+                  f"them again", file=sys.stderr)
 
 
 class TopClassifier(Classifier):
@@ -123,6 +147,8 @@ class TopClassifier(Classifier):
         check(lm.model, count)                  # refuses what is not a Llama-family causal LM
         if lm.prefix:
             raise ValueError("top_blocks works without prefix tuning (its virtual tokens enter every block)")
+        if answer_row:
+            check_answer_row(lm.model)
         self.key = (lm.name, count, str(forward), self.max_tokens, str(self.device))
         self.count, self.answer_row, self.kept = count, answer_row, KEPT.setdefault(self.key, {})
 
@@ -147,9 +173,10 @@ class TopClassifier(Classifier):
 
     @property
     def store(self):
-        if self.key not in STORES:
-            STORES[self.key] = StoredStates(self)
-        return STORES[self.key]
+        key = (*self.key, torch.get_num_threads())
+        if key not in STORES:
+            STORES[key] = StoredStates(self)
+        return STORES[key]
 
     @torch.no_grad()
     def frozen(self, ids):
@@ -168,7 +195,7 @@ class TopClassifier(Classifier):
     def _run(self, layers, states, mask, answer=False):
         """`layers` over `states` [batch, tokens, hidden] with a left-padding `mask`, as the model's own forward
         runs its blocks (causal mask, rotary positions counted from each prompt's first token); with `answer`, the
-        last layer gives the last position only ([batch, 1, hidden], `answer_row`)."""
+        last layer gives the last position only ([batch, 1, hidden], `at_answer`)."""
         from transformers.masking_utils import create_causal_mask
         positions = (mask.cumsum(1) - 1).clamp(min=0)
         causal = create_causal_mask(config=base(self.lm.model).config, inputs_embeds=states, attention_mask=mask,
@@ -177,7 +204,7 @@ class TopClassifier(Classifier):
         for layer in layers[:-1] if answer else layers:
             states = layer(states, attention_mask=causal, position_embeddings=rotary, position_ids=positions,
                            past_key_values=None, use_cache=False)
-        return answer_row(layers[-1], states, causal, rotary) if answer else states
+        return at_answer(layers[-1], states, causal, rotary) if answer else states
 
     @torch.no_grad()
     def answer_states(self, texts):
@@ -209,13 +236,21 @@ class TopClassifier(Classifier):
         return torch.log_softmax(self.label_logits(texts), dim=-1)
 
 
-def answer_row(layer, states, causal, rotary):
+def check_answer_row(model):
+    """Refuse answer_row for a model whose blocks `at_answer` does not compute as their own forward does."""
+    block, attention = type(blocks(model)[-1]).__name__, base(model).config._attn_implementation
+    if block not in ANSWER_ROW_BLOCKS or attention not in ANSWER_ROW_ATTENTION:
+        raise ValueError(f"answer_row computes {', '.join(ANSWER_ROW_BLOCKS)} blocks with "
+                         f"{' or '.join(ANSWER_ROW_ATTENTION)} attention, and this model has {block} with {attention} "
+                         f"attention: leave answer_row out")
+
+
+def at_answer(layer, states, causal, rotary):
     """A Llama block's output [batch, 1, hidden] at the last position of `states` [batch, tokens, hidden]: keys and
     values from every position, but the query, attention output, residual and MLP of the last position only (about
     a sixteenth of the block's arithmetic for the default model's proportions). `causal` and `rotary` are the
     block's mask and rotary (cos, sin) over all positions, as `TopClassifier._run` forms them."""
-    from transformers.models.llama.modeling_llama import (ALL_ATTENTION_FUNCTIONS, apply_rotary_pos_emb,
-                                                          eager_attention_forward)
+    from transformers.models.llama.modeling_llama import ALL_ATTENTION_FUNCTIONS, eager_attention_forward, rotate_half
     attention = layer.self_attn
     normed = layer.input_layernorm(states)
     last = normed[:, -1:]
@@ -223,9 +258,9 @@ def answer_row(layer, states, causal, rotary):
     query = attention.q_proj(last).view(*last.shape[:-1], -1, attention.head_dim).transpose(1, 2)
     key = attention.k_proj(normed).view(heads).transpose(1, 2)
     value = attention.v_proj(normed).view(heads).transpose(1, 2)
-    cos, sin = rotary
-    query, _ = apply_rotary_pos_emb(query, query, cos[:, -1:], sin[:, -1:])
-    _, key = apply_rotary_pos_emb(key, key, cos, sin)
+    cos, sin = (half.unsqueeze(1) for half in rotary)                  # as the block's own rotation, per element
+    query = query * cos[:, :, -1:] + rotate_half(query) * sin[:, :, -1:]
+    key = key * cos + rotate_half(key) * sin
     attend = ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, eager_attention_forward)
     output, _ = attend(attention, query, key, value, None if causal is None else causal[:, :, -1:], dropout=0.0,
                        scaling=attention.scaling)

@@ -93,9 +93,9 @@ def report_command(args):
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a folder: give sweep folders that `pezo sweep run` wrote")
     part = PRESETS[args.preset] if args.preset else read_grid(args.grid) if args.grid else None
-    if part is not None and args.out is None:
-        raise ValueError(f"--{'preset' if args.preset else 'grid'} reports a part of the folders: give --out, so that "
-                         f"the folders keep the report of all their points")
+    if part is not None and (args.out is None or args.out.resolve() in {folder.resolve() for folder in args.folders}):
+        raise ValueError(f"--{'preset' if args.preset else 'grid'} reports a part of the folders: give an --out of its "
+                         f"own, so that the folders keep the report of all their points")
     out = args.out or args.folders[0]
     done, planned = report.write(args.folders, out, with_points=args.points, grid=part)
     print(f"report of {done} of {planned} finished points in {out}"
