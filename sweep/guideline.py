@@ -39,6 +39,7 @@ def text(groups):
         *_front_section(groups),
         *_quality_section(groups),
         *_reach_section(groups),
+        *_variants_section(groups),
         *[line for field in FIELDS for family in families(groups, field) for line in _family_section(family)],
         *_controls_section(groups),
         *_sources_section(groups),
@@ -200,6 +201,37 @@ def _flattening(small, large):
     verdict = ("it flattened after K" if value > SIGNIFICANCE * noise else
                "it fell faster after K" if value < -SIGNIFICANCE * noise else "no flattening beyond noise")
     return f"{value:+.3g} ± {noise:.2g} | {verdict}"
+
+
+VARIANTS = {"leap": "a leap-ahead array (values decorrelated)", "balanced": "a zero-mean pool",
+            "compensate_scale": "scale compensation (lr / E[u^2], eps / sqrt(E[u^2]))"}
+"""Settings that change one property of a source's perturbations (correlation, mean, step size), each set against
+the same configuration without it: on where the generator spec holds the field (a spec leaves defaults out) or
+the setting is true."""
+
+
+def _variants_section(groups):
+    """Each configuration with a VARIANTS setting against the one alike in all else without it."""
+    lines = []
+    for name, meaning in VARIANTS.items():
+        alike = {}
+        for group in groups:
+            rest = {key: value for key, value in group.settings.items() if key != name}
+            rest["spec"] = {key: value for key, value in group.spec.items() if key != name}
+            alike.setdefault(json.dumps(rest, sort_keys=True), []).append(group)
+        for members in alike.values():
+            plain = [group for group in members if not (group.spec.get(name) or group.settings.get(name))]
+            lines += [f"| {meaning} | {group.label} | {base.label} | "
+                      + " | ".join(_compared(group, base, measure, "higher", "lower") if known(group, measure)
+                                   and known(base, measure) else UNKNOWN for measure in ("final_loss", "test_accuracy"))
+                      + " |" for base in plain for group in members if group not in plain]
+    if not lines:
+        return []
+    return ["## Correlation, mean and scale: each variant against its plain configuration", "",
+            "Each configuration with a variant setting against the same configuration without it: its difference "
+            "± SE and what the rule says of it.", "",
+            "| variant | configuration | against | final loss | test accuracy |", "|---|---|---|---|---|",
+            *lines, ""]
 
 
 def _choice_section(groups):

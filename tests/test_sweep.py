@@ -643,6 +643,32 @@ def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
     assert guideline._reach_section([pool(0, 0, 0.45)]) == []
 
 
+def test_each_variant_is_set_against_its_plain_configuration():
+    """leap (correlation), balanced (mean) and compensate_scale (step size), each against the configuration alike
+    in all else; a configuration without its plain twin, or another generator, is not compared."""
+    def config(label, loss, spec, compensate=False):
+        row = {"seed": 0, "loss_window": 1, "final_loss": loss, "final_loss_se": 0.004, "test_accuracy": 0.8,
+               "test_accuracy_se": 0.01, "best_step": 5}
+        settings = {"perturb": "pezo-otf", "method": "zo-sgd", "compensate_scale": compensate, "spec": spec}
+        return measures.Configuration(label, label, settings, [row])
+
+    otf = {"strategy": "otf", "generators": 31, "width": 11, "hop_bits": 8}
+    pool = {"strategy": "pool", "size": 4095, "bits": 12, "hop_bits": 8}
+    groups = [config("otf", 0.45, otf), config("leap", 0.41, {**otf, "leap": 11}), config("pool", 0.43, pool),
+              config("balanced", 0.429, {**pool, "balanced": 1}), config("scaled", 0.47, otf, compensate=True),
+              config("lone leap", 0.40, {**otf, "width": 12, "leap": 12})]
+    lines = guideline._variants_section(groups)
+    rows = [line for line in lines if line.startswith("| a ") or line.startswith("| scale")]
+    assert rows == [
+        "| a leap-ahead array (values decorrelated) | leap | otf | difference -0.04 ± 0.0057: lower | "
+        "difference +0 ± 0.014: not different beyond noise |",
+        "| a zero-mean pool | balanced | pool | difference -0.001 ± 0.0057: not different beyond noise | "
+        "difference +0 ± 0.014: not different beyond noise |",
+        "| scale compensation (lr / E[u^2], eps / sqrt(E[u^2])) | scaled | otf | difference +0.02 ± 0.0057: higher | "
+        "difference +0 ± 0.014: not different beyond noise |"]
+    assert guideline._variants_section(groups[:1] + groups[2:3]) == []
+
+
 def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k():
     """Two seeds of 100 steps (loss window 20): a K = 10 pool whose loss stops falling after step 10 against its
     full-reach twin that keeps falling flattened; the same K whose loss keeps falling did not. Without noise the
