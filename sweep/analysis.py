@@ -133,23 +133,46 @@ def _over_seeds(found):
     return statistics.mean(values), spread if math.isnan(within) else max(within, spread)
 
 
+REACH_FIELDS = ("hop_bits", "slip")
+"""The spec fields that change only which perturbations a generator reaches (its K), not its values' kind."""
+
+
+def reach_pairs(groups):
+    """(smaller K, larger K) of every two configurations that differ only in REACH_FIELDS (both of bounded K)."""
+    alike = {}
+    for group in groups:
+        if group.rows[0]["quality_reach"] is None or not group.spec:
+            continue
+        spec = {name: value for name, value in group.spec.items() if name not in REACH_FIELDS}
+        alike.setdefault(json.dumps({**group.settings, "spec": spec}, sort_keys=True), []).append(group)
+    pairs = []
+    for members in alike.values():
+        ordered = sorted(members, key=lambda group: group.rows[0]["quality_reach"])
+        pairs += [(small, large) for index, small in enumerate(ordered) for large in ordered[index + 1:]]
+    return pairs
+
+
+def paired_losses(first, second):
+    """Per seed both ran with equal steps and loss windows: (first's loss minus second's at every step, a numpy
+    array; the loss window)."""
+    theirs = {row["seed"]: row for row in second.rows}
+    return [(np.asarray(mine["losses"]) - np.asarray(other["losses"]), mine["loss_window"])
+            for mine, other in ((row, theirs.get(row["seed"])) for row in first.rows)
+            if other is not None and mine["losses"] and mine["steps_done"] == other["steps_done"]
+            and mine["loss_window"] == other["loss_window"]]
+
+
 def growth_after(first, second, step):
     """(how much first's loss minus second's grew from the loss window that begins after `step` to the final
     window, its standard error), paired step by step over the seeds both ran with equal steps; positive where
     first's loss fell less than second's after `step` (it flattened). None where they share fewer than
     PAIRED_SEEDS such seeds or the two windows would overlap."""
-    theirs = {row["seed"]: row for row in second.rows}
-    pairs = [(mine, theirs[mine["seed"]]) for mine in first.rows if mine["seed"] in theirs]
-    if len(pairs) < PAIRED_SEEDS:
+    if len({row["seed"] for row in first.rows} & {row["seed"] for row in second.rows}) < PAIRED_SEEDS:
         return None
     found = []
-    for mine, other in pairs:
-        if mine["steps_done"] != other["steps_done"] or mine["loss_window"] != other["loss_window"]:
-            continue
-        window = mine["loss_window"]
-        if window < 2 or step + window > mine["steps_done"] - window:
+    for steps, window in paired_losses(first, second):
+        if window < 2 or step + window > len(steps) - window:
             return None
-        steps = np.asarray(mine["losses"]) - np.asarray(other["losses"])
         early, final = steps[step:step + window], steps[-window:]
         found.append((float(final.mean() - early.mean()), math.hypot(_block_error(early), _block_error(final))))
     return _over_seeds(found)

@@ -6,7 +6,7 @@ import statistics
 
 from . import claims
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, front, gain_stops, \
-    growth_after, known, shared
+    growth_after, known, reach_pairs, shared
 from .plots import AXIS
 
 UNKNOWN = f"{NO_NOISE}, so no statement"
@@ -154,24 +154,11 @@ def _quality_section(groups):
     return lines + [""]
 
 
-REACH_FIELDS = ("hop_bits", "slip")
-"""The spec fields that change only which perturbations a generator reaches (its K), not its values' kind."""
-
-
 def _reach_section(groups):
     """Configurations that differ only in what sets their reach (a hop, a slip), the smaller K against the larger:
     whether more distinct perturbations lowered the final loss beyond noise, and whether the smaller K's loss
     flattened after step K (`_flattening`)."""
-    alike = {}
-    for group in groups:
-        if group.rows[0]["quality_reach"] is None or not group.spec:
-            continue
-        spec = {name: value for name, value in group.spec.items() if name not in REACH_FIELDS}
-        alike.setdefault(json.dumps({**group.settings, "spec": spec}, sort_keys=True), []).append(group)
-    pairs = []
-    for members in alike.values():
-        ordered = sorted(members, key=lambda group: group.rows[0]["quality_reach"])
-        pairs += [(small, large) for index, small in enumerate(ordered) for large in ordered[index + 1:]]
+    pairs = reach_pairs(groups)
     if not pairs:
         return []
     lines = ["## Reach: fewer distinct perturbations than steps", "",

@@ -1,12 +1,13 @@
 """The report's PNG plots: test accuracy and final loss along each generator field, cost against quality with the
-Pareto front, and every point's learning curve."""
+Pareto front, every point's learning curve, and the loss of a generator of few distinct perturbations against the
+same generator of more, step by step."""
 import math
 import statistics
 from collections import Counter
 
 from pezo import files
 
-from .analysis import FIELDS, SIGNIFICANCE, families, front
+from .analysis import FIELDS, SIGNIFICANCE, families, front, paired_losses, reach_pairs
 
 AXIS = {"size": "pool size (entries)", "generators": "LFSRs (RNG count)", "width": "LFSR width (bits)",
         "bits": "pool value bits", "lanes": "lanes per word", "generator_seed": "generator seed"}
@@ -29,6 +30,10 @@ def write_all(groups, folder):
         made.append(_save(_pareto(groups), folder / "pareto.png"))
     if any(row["losses"] for group in groups for row in group.rows):
         made.append(_save(_curves(groups), folder / "curves.png"))
+    confined = [(small, large) for small, large in reach_pairs(groups) if paired_losses(small, large)
+                and small.rows[0]["quality_reach"] < small.rows[0]["steps_done"]]
+    if confined:
+        made.append(_save(_reach(confined), folder / "reach.png"))
     return [path.name for path in made]
 
 
@@ -67,6 +72,34 @@ def _curves(groups):
     axes.set(xlabel="step", ylabel="train loss (running mean over a 50th of the steps)",
              title="Learning curves: every seed of every configuration", ylim=(bottom, top))
     axes.legend(fontsize=7, loc="upper right")
+    figure.tight_layout()
+    return figure
+
+
+def _reach(pairs):
+    """Per configuration whose K is below its steps, its loss minus each larger-K twin's (a running mean over a
+    50th of the steps, a line per seed both ran), K marked: where the difference rises after K, the smaller K's
+    loss flattened there."""
+    from matplotlib import pyplot
+    panels = {}
+    for small, large in pairs:
+        panels.setdefault(small.key, (small, []))[1].append(large)
+    figure, axes = pyplot.subplots(len(panels), 1, figsize=(11, 2.8 * len(panels)), squeeze=False, sharex=True)
+    for panel, (small, larges) in zip(axes[:, 0], panels.values()):
+        for large in larges:
+            colour = None
+            for steps, _ in paired_losses(small, large):
+                curve = smoothed(list(steps), max(1, len(steps) // 50))
+                line, = panel.plot(range(1, len(curve) + 1), curve, lw=1, color=colour,
+                                   label=None if colour else f"minus {large.label} "
+                                                             f"(K {large.rows[0]['quality_reach']:,})")
+                colour = line.get_color()
+        reach = small.rows[0]["quality_reach"]
+        panel.axvline(reach, ls="--", lw=1, color="grey")
+        panel.axhline(0, lw=0.5, color="black")
+        panel.set(title=f"{small.label}: K = {reach:,} (dashed)", ylabel="loss difference")
+        panel.legend(fontsize=7, loc="upper left")
+    axes[-1, 0].set(xlabel="step")
     figure.tight_layout()
     return figure
 

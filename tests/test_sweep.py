@@ -669,7 +669,7 @@ def test_each_variant_is_set_against_its_plain_configuration():
     assert guideline._variants_section(groups[:1] + groups[2:3]) == []
 
 
-def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k():
+def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k(tmp_path):
     """Two seeds of 100 steps (loss window 20): a K = 10 pool whose loss stops falling after step 10 against its
     full-reach twin that keeps falling flattened; the same K whose loss keeps falling did not. Without noise the
     growth is exact: the twin falls 0.003 a step from the window after K (steps 11..30) to the final one (81..100)."""
@@ -704,3 +704,8 @@ def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k():
     lines = guideline._reach_section([pool(0, falling, 3), full])
     assert any(line.startswith("| falling | 10 | 100 | falling | 640 |")
                and line.endswith("| no flattening beyond noise |") for line in lines)
+    drawn = plots._reach(analysis.reach_pairs([pool(0, flat, 2), full]))
+    lines = drawn.axes[0].get_lines()                                     # two seeds, K and zero
+    assert len(lines) == 4 and lines[0].get_label() == "minus falling (K 640)"
+    assert list(lines[2].get_xdata()) == [10, 10]
+    assert plots._save(drawn, tmp_path / "reach.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
