@@ -1,4 +1,5 @@
-"""The project's cache folder, outside the repository: model copies and synthesis estimates live in it."""
+"""The project's cache folder, outside the repository: model copies, synthesis estimates and the top-N protocol's
+kept states live in it."""
 import os
 from pathlib import Path
 
