@@ -110,14 +110,19 @@ def _zero_shot_section(groups):
     lines = ["## Against the starting weights (zero-shot)", "",
              "Each configuration's test accuracy, its runs' starting weights' on the same test examples, and the "
              f"gain ± its SE (paired example by example where they share {PAIRED_SEEDS} or more seeds) with what the "
-             "rule says of it. Runs of versions that did not record their starting weights' answers are left out.",
+             "rule says of it, and where a gain is within noise, how many seeds would resolve a gain of its size at "
+             "this noise (errors falling as the root of the seeds). Runs of versions that did not record their "
+             "starting weights' answers are left out.",
              "",
              "| configuration | seeds | test accuracy | zero-shot | gain |", "|---|---|---|---|---|"]
     for group, start in pairs:
         trained, start = shared(group, start)
+        value, noise = difference(trained, start, "test_accuracy")
+        needed = (f"; about {math.ceil(len(start.rows) * (SIGNIFICANCE * noise / value) ** 2)} seeds would resolve "
+                  f"it" if 0 < value <= SIGNIFICANCE * noise else "")
         lines.append(f"| {group.label} | {len(start.rows)} | {trained.shown('test_accuracy')} | "
                      f"{start.shown('test_accuracy')} | "
-                     f"{_compared(trained, start, 'test_accuracy', 'higher', 'lower')} |")
+                     f"{_compared(trained, start, 'test_accuracy', 'higher', 'lower')}{needed} |")
     return lines + [""]
 
 

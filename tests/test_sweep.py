@@ -454,6 +454,13 @@ def test_guideline_sets_each_configuration_against_its_starting_weights():
     assert lines[-2] == f"| gaussian | 2 | 0.625 ± 0.13 | 0.375 ± 0.12 | difference +0.25 ± {noise:.2g}: higher |"
     assert not any("old" in line for line in lines)
     assert guideline._zero_shot_section([untouched]) == []
+    small = paired_configuration("small", 0.0, shared, ["11110000", "11110001"])      # a gain within noise
+    for row, start in zip(small.rows, ["11100000", "11110010"]):
+        row.update(start_answers={"labels": [0, 1] * 4, "right": [int(bit) for bit in start]},
+                   start_test_accuracy=start.count("1") / 8)
+    assert guideline._zero_shot_section([small])[-2] == (          # 2 seeds x (2 x 0.113 / 0.0625)^2 = 26.3
+        "| small | 2 | 0.5625 ± 0.13 | 0.5 ± 0.12 | difference +0.0625 ± 0.11: not different beyond noise; about 27 "
+        "seeds would resolve it |")
 
 
 def test_a_paired_loss_error_comes_from_block_means():
