@@ -1,7 +1,8 @@
 """A sweep's report, from the finished points of one or more sweep folders (the shards of one sweep, or one folder):
 
-- `results.json` (every point's measures, its loss trajectory and cost, and the configurations' means; the
-  points' answers to each test example stay in their folders) and `results.csv` (one row per point);
+- `results.json` (every point's measures and cost, and the configurations' means; the points' loss trajectories
+  and answers to each test example stay in their folders, whose metrics the report reads) and `results.csv` (one
+  row per point);
 - `plots/<field>.png` for each generator field that varies with all else fixed (pool `size` and RNG count
   `generators`: the PeZO paper's Figure 3; LFSR `width`: its Figure 4): test accuracy and final loss against it;
 - `plots/pareto.png`: hardware cost (LUTs + FFs; pools also use BRAM) against final loss and test accuracy, the
@@ -18,6 +19,10 @@ from pezo import files
 from . import guideline, plots
 from .grid import points as grid_points
 from .measures import ANSWERS, configurations, point_row
+
+PER_POINT = ("losses", *ANSWERS)
+"""A row's fields that stay in the points' folders, out of results.json and results.csv (a trajectory is 5,000
+numbers a point: a sweep's results.json would grow by megabytes)."""
 from .run import POINT_OWNS, POINT_RECORDS, SWEEP_OWNS, grid_file, read_point
 
 
@@ -64,7 +69,7 @@ def write(folders, out, with_points=False, grid=None):
         files.write_file(out / "results.json", json.dumps(
             {"planned": len(planned), "finished": len(rows), "missing": [n for n in planned if n not in
                                                                         {r["name"] for r in rows}],
-             "points": [{name: value for name, value in row.items() if name not in ANSWERS} for row in rows],
+             "points": [{name: value for name, value in row.items() if name not in PER_POINT} for row in rows],
              "configurations": [_summary(group) for group in groups]}, indent=1) + "\n")
         files.write_file(out / "results.csv", _csv(rows))
         made = plots.write_all(groups, out / "plots")
@@ -97,7 +102,7 @@ def _summary(group):
 
 def _csv(rows):
     buffer = io.StringIO()
-    names = [name for name in rows[0] if name not in ("losses", *ANSWERS)]
+    names = [name for name in rows[0] if name not in PER_POINT]
     writer = csv.DictWriter(buffer, names, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
