@@ -517,6 +517,7 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     assert shared == {p.name for p in figures["figure4"] if p.spec.label == "otf-31x8"}   # one folder: run once
     table3 = grids.points(PRESETS["protocol-table3"])               # begun with the whole last block: kept so
     assert not {p.name for p in table3} & shared and {p.settings["answer_row"] for p in table3} == {False}
+    assert sorted(p.settings["seed"] for p in table3 if p.settings["perturb"] == "gaussian") == [0, 1, 2, 3, 4]
     assert {p.settings["answer_row"] for p in [*reach, *quality_points, *rngs]} == {True}
 
 
