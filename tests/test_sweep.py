@@ -503,8 +503,10 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
         assert size // math.gcd(counted, size) == k
     quality_points = grids.points(PRESETS["protocol-quality"])
     assert {p.settings["compensate_scale"] for p in quality_points} == {False, True}
-    assert {p.spec.label for p in quality_points} == {"otf-31x11-hop8", "otf-31x11-leap11-hop8",
-                                                      "pool-4095x12-hop8", "pool-4095x12-balanced-hop8", "otf-31x8"}
+    assert {p.spec.label for p in quality_points if p.spec} == {"otf-31x11-hop8", "otf-31x11-leap11-hop8",
+                                                                "pool-4095x12-hop8", "pool-4095x12-balanced-hop8",
+                                                                "otf-31x8"}
+    assert len(quality_points) == 24 and sum(p.settings["perturb"] == "uniform" for p in quality_points) == 6
     full = grids.points(PRESETS["protocol-full"])
     assert [p.label for p in full] == ["gaussian, zo-sgd, seed 0", "pezo-otf 31x8, zo-sgd, seed 0",
                                        "pezo-otf 31x8-hop8, zo-sgd, seed 0"]
