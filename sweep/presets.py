@@ -81,13 +81,16 @@ the same names build them (no hop, as the paper's generators: for the protocol's
 protocol-reach separates them)."""
 PROTOCOL_BLOCKS.update({f"protocol-{name}": [{**block, "seed": PROTOCOL_SEEDS} for block in BLOCKS[name]]
                         for name in ("figure3-pool", "figure3-rngs", "figure4", "powers-of-two")})
-WHOLE_LAST_BLOCK = ("protocol-table3",)
-"""Protocol presets begun before answer_row (train/top.py) existed: they keep the whole last block, so that each
-preset's points are one computation; the others compute its answer row only (1.3 to 1.6 times faster a step,
+BEGUN_WITH = {"protocol-table3": {"answer_row": False, "packed": False},
+              "protocol-reach": {"answer_row": True, "packed": False}}
+"""Protocol presets begun before answer_row or packed (train/top.py) existed keep the computation they began with,
+so that each preset's points are one computation; the others compute the last block's answer row only, over the
+batch's prompts packed end to end (FASTEST: 2.4 times faster an otf step than the padded whole block at one thread,
 docs/results.md)."""
+FASTEST = {"answer_row": True, "packed": True}
 for name, blocks in PROTOCOL_BLOCKS.items():
     PRESETS[name] = {"name": name, "grid": blocks,
-                     "train": {**PROTOCOL_BUDGET, "lr": PROTOCOL_LR, "answer_row": name not in WHOLE_LAST_BLOCK}}
+                     "train": {**PROTOCOL_BUDGET, "lr": PROTOCOL_LR, **BEGUN_WITH.get(name, FASTEST)}}
 FULL_LR = 1e-5
 """ZO-SGD's lr on the whole default model (134,515,008 weights, 19 times the top 2 blocks'): the design-space
 sweep's, about PROTOCOL_LR scaled by the ratio of trainable counts (an estimate's variance grows with it)."""

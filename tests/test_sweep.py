@@ -491,7 +491,7 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     """protocol-reach: pools at K = 1, 10, 100, 1,000 for the protocol's trainable count, each plain, with full
     reach (a hop) and slipping; protocol-quality crosses the boolean --compensate-scale (a bool grid value is
     taken as one, not refused as a non-integer); the figures share their common points; all but protocol-table3
-    compute the last block's answer row only."""
+    compute the last block's answer row only, and all but it and protocol-reach over packed prompts."""
     reach = grids.points(PRESETS["protocol-reach"])
     assert len(reach) == 36 and len({p.name for p in reach}) == 36
     assert {p.spec.label for p in reach if p.settings["seed"] == 0} == {
@@ -521,6 +521,8 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     assert not {p.name for p in table3} & shared and {p.settings["answer_row"] for p in table3} == {False}
     assert sorted(p.settings["seed"] for p in table3 if p.settings["perturb"] == "gaussian") == [0, 1, 2, 3, 4]
     assert {p.settings["answer_row"] for p in [*reach, *quality_points, *rngs]} == {True}
+    assert {p.settings["packed"] for p in reach} == {False}                 # begun before packing: kept so
+    assert {p.settings["packed"] for p in [*quality_points, *rngs, *figures["figure3-pool"]]} == {True}
 
 
 @pytest.mark.parametrize("option, says", [(["--device", "cuda:7"], "device 'cuda:7' cannot be used here"),

@@ -1,7 +1,7 @@
 """The top-N protocol (train/top.py): kept states and answer states equal the uncached model's bit for bit, the
-answer row equals the whole block's last row up to rounding on a padded batch, the per-example losses equal the
-full-logit classifier's within a stated bound, for several N and with LoRA (and with the answer row); only the top
-blocks train; runs resume bit-identically; bad settings get one line."""
+answer row and packed prompts equal the padded whole block's answer states up to rounding, the per-example losses
+equal the full-logit classifier's within a stated bound, for several N and with LoRA (and with the answer row,
+packed or not); only the top blocks train; runs resume bit-identically; bad settings get one line."""
 import dataclasses
 import json
 
@@ -21,8 +21,10 @@ LOSS_BOUND = 1e-5
 instead of the vocabulary's, no vocabulary-wide log-sum-exp, the top blocks over another batch. On the default
 model bench/top_blocks.py measured at most 2.5e-6 (docs/results.md)."""
 STATE_BOUND = 1e-6
-"""The answer row's states may differ from the whole block's last row by rounding only (a product over one row
-rounds otherwise than over many on some kernels): relative to the largest state, a few float32 ulps."""
+"""The answer row's and packed prompts' states may differ from the padded whole block's by rounding only (a product
+over another number of rows rounds otherwise on some kernels): relative to the largest state, a few float32 ulps."""
+FAST = [(False, False), (True, False), (False, True), (True, True)]
+"""(answer_row, packed) of every way TopClassifier computes the top blocks."""
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +82,10 @@ def examples(folder, count=12):
 @pytest.mark.parametrize("peft", [None, "lora"])
 @pytest.mark.parametrize("blocks", range(1, BLOCKS + 1))
 def test_kept_and_answer_states_are_the_models_bit_for_bit(folder, blocks, peft):
+    """One prompt alone is the model's computation, padded or packed (a batch of one has nothing to pack)."""
     lm = language_model(folder, peft, blocks)
-    classifier = top.TopClassifier(lm, tasks.get("rt"), blocks)
-    for text in examples(folder, 4)[0]:
+    for text, packed in zip(examples(folder, 4)[0], [False, True] * 2):
+        classifier = top.TopClassifier(lm, tasks.get("rt"), blocks, packed=packed)
         prompt = classifier.prompts([text])[0]
         ids = lm.tokenizer([prompt], return_tensors="pt").input_ids
         with torch.no_grad():
@@ -140,26 +143,47 @@ def test_stored_states_of_other_blocks_or_weights_are_not_shared(folder, tmp_pat
     assert len(folders | {changed.store.folder}) == 3 and not torch.equal(changed.states(prompt), before)
 
 
+@pytest.mark.parametrize("answer_row, packed", FAST[1:])
 @pytest.mark.parametrize("peft", [None, "lora"])
 @pytest.mark.parametrize("blocks", range(1, BLOCKS + 1))
-def test_the_answer_row_is_the_whole_blocks_last_row_up_to_rounding(folder, blocks, peft, monkeypatch):
+def test_the_answer_row_and_packing_are_the_padded_whole_block_up_to_rounding(folder, blocks, peft, answer_row,
+                                                                              packed, monkeypatch):
     lm = language_model(folder, peft, blocks)
-    whole, row = (top.TopClassifier(lm, tasks.get("rt"), blocks, answer_row=answer) for answer in (False, True))
+    whole = top.TopClassifier(lm, tasks.get("rt"), blocks)
+    fast = top.TopClassifier(lm, tasks.get("rt"), blocks, answer_row=answer_row, packed=packed)
     calls = counted(monkeypatch)
     for texts in (examples(folder)[0], examples(folder)[0][:1]):      # a padded batch, and one prompt (no padding)
-        expected, found = whole.answer_states(texts), row.answer_states(texts)
+        expected, found = whole.answer_states(texts), fast.answer_states(texts)
         assert found.shape == expected.shape == (len(texts), 32)
         assert (found - expected).abs().max().item() <= STATE_BOUND * expected.abs().max().item()
-    assert len(calls) == 2
+    assert len(calls) == 2 * answer_row
 
 
-@pytest.mark.parametrize("answer_row", [False, True])
+@pytest.mark.parametrize("attention", top.ANSWER_ROW_ATTENTION)
+def test_packed_prompts_attend_to_themselves_only(folder, attention):
+    """Under each attention implementation packing is checked with, each packed prompt's answer states are those
+    it has alone in a batch (up to rounding), whatever precedes it; a prompt changed leaves the others' as they
+    were."""
+    lm = language_model(folder, None, 2)
+    lm.model.config._attn_implementation = attention
+    packed = top.TopClassifier(lm, tasks.get("rt"), 2, packed=True)
+    texts = examples(folder)[0]
+    together = packed.answer_states(texts)
+    alone = torch.cat([packed.answer_states([text]) for text in texts])
+    assert (together - alone).abs().max().item() <= STATE_BOUND * alone.abs().max().item()
+    changed = packed.answer_states(["bad " + texts[0], *texts[1:]])
+    assert not torch.equal(changed[0], together[0])
+    assert (changed[1:] - together[1:]).abs().max().item() <= STATE_BOUND * alone.abs().max().item()
+
+
+@pytest.mark.parametrize("answer_row, packed", FAST)
 @pytest.mark.parametrize("peft", [None, "lora"])
 @pytest.mark.parametrize("blocks", range(1, BLOCKS + 1))
-def test_losses_equal_the_full_logit_classifier_within_the_bound(folder, blocks, peft, answer_row, monkeypatch):
+def test_losses_equal_the_full_logit_classifier_within_the_bound(folder, blocks, peft, answer_row, packed,
+                                                                 monkeypatch):
     lm = language_model(folder, peft, blocks)
     full = tasks.Classifier(lm, tasks.get("rt"))
-    fast = top.TopClassifier(lm, tasks.get("rt"), blocks, answer_row=answer_row)
+    fast = top.TopClassifier(lm, tasks.get("rt"), blocks, answer_row=answer_row, packed=packed)
     calls = counted(monkeypatch)
     batch = examples(folder)
     assert len({len(text.split()) for text in batch[0]}) == 3         # a padded batch (one word, one token)
@@ -186,10 +210,9 @@ def train(folder, out, *options):
                  "--out", str(out), *options])
 
 
-@pytest.mark.parametrize("answer_row", [[], ["--answer-row"]])
-def test_a_top_blocks_run_resumes_bit_identically_and_keeps_only_its_blocks(
-        folder, tmp_path, monkeypatch, answer_row):
-    options = ["--top-blocks", "2", "--perturb", "pezo-otf", "--seed", "3", *answer_row]
+@pytest.mark.parametrize("fast", [[], ["--answer-row"], ["--answer-row", "--packed"]])
+def test_a_top_blocks_run_resumes_bit_identically_and_keeps_only_its_blocks(folder, tmp_path, monkeypatch, fast):
+    options = ["--top-blocks", "2", "--perturb", "pezo-otf", "--seed", "3", *fast]
     calls = counted(monkeypatch)
     assert train(folder, tmp_path / "whole", *options, "--steps", "6") == 0
     assert train(folder, tmp_path / "split", *options, "--steps", "2") == 0
@@ -201,7 +224,8 @@ def test_a_top_blocks_run_resumes_bit_identically_and_keeps_only_its_blocks(
                if "loss" in r] for run in ("whole", "split")]
     assert losses[0] == losses[1] and len(losses[0]) == 6
     config = json.loads((tmp_path / "whole" / "config.json").read_text())
-    assert config["top_blocks"] == 2 and config["answer_row"] == bool(answer_row) == bool(calls)
+    assert config["top_blocks"] == 2 and config["answer_row"] == bool(fast) == bool(calls)
+    assert config["packed"] == ("--packed" in fast)
     assert config["quality"]["values"] == sum(t.numel() for t in whole.values())
 
 
@@ -210,6 +234,7 @@ def test_a_top_blocks_run_resumes_bit_identically_and_keeps_only_its_blocks(
     (["--top-blocks", "-1"], "top_blocks=-1"),
     (["--top-blocks", "1", "--peft", "prefix"], "prefix"),
     (["--answer-row"], "answer_row"),
+    (["--packed"], "packed"),
 ])
 def test_bad_top_blocks_are_one_line(folder, tmp_path, capsys, options, named):
     assert train(folder, tmp_path / "run", *options, "--steps", "1") == 2
@@ -228,6 +253,8 @@ def test_the_answer_row_refuses_blocks_it_does_not_compute(folder, tmp_path):
     top.TopClassifier(qwen, tasks.get("rt"), 1)
     with pytest.raises(ValueError, match="this model has Qwen3DecoderLayer with sdpa attention: leave answer_row out"):
         top.TopClassifier(qwen, tasks.get("rt"), 1, answer_row=True)
+    with pytest.raises(ValueError, match="Qwen3DecoderLayer with sdpa attention: leave packed out"):
+        top.TopClassifier(qwen, tasks.get("rt"), 1, packed=True)
     lm.model.config._attn_implementation = "flex_attention"
     with pytest.raises(ValueError, match="LlamaDecoderLayer with flex_attention attention"):
         top.TopClassifier(lm, tasks.get("rt"), 2, answer_row=True)

@@ -21,7 +21,9 @@ class Config:
     (train/engine.py); compensate_scale: lr / E[u^2] and eps / sqrt(E[u^2]) of the source (golden/quality.py), so
     that sources with other mean squares take equal effective steps; top_blocks: 0 trains the whole model, N > 0
     only its top N blocks over kept states of the frozen part (train/top.py); answer_row: with top_blocks, the last
-    block computes the answer position only (about 1.5 times faster, equal to the whole block up to rounding)."""
+    block computes the answer position only (about 1.5 times faster, equal to the whole block up to rounding);
+    packed: with top_blocks, a batch's prompts run end to end instead of left-padded (no padding multiplied, equal
+    up to rounding)."""
     out: str
     model: str = models.DEFAULT_MODEL
     task: str = "rt"
@@ -52,6 +54,7 @@ class Config:
     compensate_scale: bool = False
     top_blocks: int = 0
     answer_row: bool = False
+    packed: bool = False
 
     @classmethod
     def from_record(cls, record, path):
@@ -88,9 +91,10 @@ class Config:
         adapters.check(self.peft, self.lora_r, self.lora_alpha, self.prefix_tokens)
         if self.top_blocks < 0:
             raise ValueError(f"top_blocks={self.top_blocks} is out of range: allowed 0 (the whole model) or more")
-        if self.answer_row and not self.top_blocks:
-            raise ValueError("answer_row applies to the top-N protocol, and this run trains the whole model: give "
-                             "--top-blocks N or leave answer_row out")
+        for name in ("answer_row", "packed"):
+            if getattr(self, name) and not self.top_blocks:
+                raise ValueError(f"{name} applies to the top-N protocol, and this run trains the whole model: give "
+                                 f"--top-blocks N or leave {name} out")
         if self.steps < 0:
             raise ValueError(f"steps={self.steps} is out of range: allowed 0 or more")
         if not 0 <= self.seed < 2 ** 32:

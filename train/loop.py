@@ -69,7 +69,7 @@ class Run:
         self.device = distributed.rank_device(config.device)
         self.lm.model.to(self.device)
         self.classifier = (top.TopClassifier(self.lm, task, config.top_blocks, forward=config.forward,
-                                             answer_row=config.answer_row)
+                                             answer_row=config.answer_row, packed=config.packed)
                            if config.top_blocks else tasks.Classifier(self.lm, task, forward=config.forward))
         self.quality = source.quality(sum(param.numel() for param in self.lm.model.parameters()
                                           if param.requires_grad), self.device)

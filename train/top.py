@@ -6,19 +6,23 @@ later lands in), kept in memory for the process (KEPT, keyed by model, N, precis
 sweep share them) and stored in pezo's cache (StoredStates), so that other processes (a sweep's other workers, a
 later session) read them instead. Every forward pass of a step then runs only the top N blocks over the kept states,
 left-padded into a batch with positions counted from each prompt's first token, as `tasks.Classifier` does, then the
-final norm at the answer position only and, of the output layer, only the label words' rows. Only the answer
-position of the last block matters: with `answer_row` that block computes keys and values at every position but its
-query, attention output and MLP at the answer position only. Kernels that multiply one row instead of many may round
-differently (this machine's CPU kernels do, over a batch's rows), so `answer_row` is a setting of its own, recorded
-with the run, and equal to the whole block within the loss bound rather than bit for bit.
+final norm at the answer position only and, of the output layer, only the label words' rows. Only the answer position
+of the last block matters: with `answer_row` that block computes keys and values at every position but its query,
+attention output and MLP at the answer position only. With `packed` the batch's prompts run end to end as one
+sequence, each attending to itself only (transformers' packed-sequence mask, found from positions that restart at
+each prompt), so no block multiplies padding (about half of a padded batch of 16 reviews: bench/top_blocks.py).
+Kernels that multiply one row instead of many, or another number of rows, may round differently (this machine's CPU
+kernels do), so `answer_row` and `packed` are settings of their own, recorded with the run, and equal to the padded
+whole block within the loss bound rather than bit for bit.
 
 The loss is the cross-entropy over the label words' logits. That is the classifier's loss exactly: the label
 words' log-probabilities are their logits less one log-sum-exp over the vocabulary, and cross-entropy over the
 label words subtracts that common term again, so only the label logits matter. The arithmetic differs from the
 uncached, full-logit computation only in rounding (the output layer's product over two rows instead of the
 vocabulary, no vocabulary-wide softmax, the top blocks over a batch instead of one example, with `answer_row` the
-last block's products over one row): tests/test_train_top.py bounds the difference in per-example losses and checks
-the kept states and the final hidden states bit for bit.
+last block's products over the answer rows, with `packed` over the prompts' rows without padding):
+tests/test_train_top.py bounds the difference in per-example losses and checks the kept states and the final hidden
+states bit for bit.
 
 Trainable values: the top N blocks and the final norm (full fine-tuning), or LoRA adapters on the top N blocks
 only. The embeddings, and the output layer tied to them, stay frozen (they feed the cached part). Models: causal
@@ -140,17 +144,18 @@ class StoredStates:
 class TopClassifier(Classifier):
     """A Classifier (loss, losses, scores, predict, accuracy) whose forward passes run the top `count` blocks
     only, over the states entering them, kept per prompt; with `answer_row`, the last of them at the answer
-    position only."""
+    position only; with `packed`, over the batch's prompts end to end instead of left-padded."""
 
-    def __init__(self, lm, task, count, forward="fp32", answer_row=False):
+    def __init__(self, lm, task, count, forward="fp32", answer_row=False, packed=False):
         super().__init__(lm, task, forward=forward)
         check(lm.model, count)                  # refuses what is not a Llama-family causal LM
         if lm.prefix:
             raise ValueError("top_blocks works without prefix tuning (its virtual tokens enter every block)")
-        if answer_row:
-            check_answer_row(lm.model)
+        for setting, given in (("answer_row", answer_row), ("packed", packed)):
+            if given:
+                check_answer_row(lm.model, setting)
         self.key = (lm.name, count, str(forward), self.max_tokens, str(self.device))
-        self.count, self.answer_row, self.kept = count, answer_row, KEPT.setdefault(self.key, {})
+        self.count, self.answer_row, self.packed, self.kept = count, answer_row, packed, KEPT.setdefault(self.key, {})
 
     @property
     def model(self):
@@ -183,7 +188,8 @@ class TopClassifier(Classifier):
         """The states [tokens, hidden] the blocks below L - count give token ids [1, tokens], alone in a batch."""
         with self._autocast():
             layers = self.model.layers[:len(self.model.layers) - self.count]
-            return self._run(layers, self.model.embed_tokens(ids), torch.ones_like(ids))[0]
+            mask = torch.ones_like(ids)
+            return self._run(layers, self.model.embed_tokens(ids), mask, mask.cumsum(1) - 1)[0]
 
     @property
     def device(self):
@@ -192,34 +198,29 @@ class TopClassifier(Classifier):
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=self.forward, enabled=self.forward is not None)
 
-    def _run(self, layers, states, mask, answer=False):
-        """`layers` over `states` [batch, tokens, hidden] with a left-padding `mask`, as the model's own forward
-        runs its blocks (causal mask, rotary positions counted from each prompt's first token); with `answer`, the
-        last layer gives the last position only ([batch, 1, hidden], `at_answer`)."""
+    def _run(self, layers, states, mask, positions, rows=None):
+        """`layers` over `states` [batch, tokens, hidden] as the model's own forward runs its blocks: a causal mask
+        from the left-padding `mask`, or with mask None from `positions` (rotary positions, counted from each
+        prompt's first token), so that packed prompts each attend to themselves; with `rows` (indices along the
+        tokens), the last layer gives those rows only ([batch, len(rows), hidden], `at_answer`)."""
         from transformers.masking_utils import create_causal_mask
-        positions = (mask.cumsum(1) - 1).clamp(min=0)
         causal = create_causal_mask(config=base(self.lm.model).config, inputs_embeds=states, attention_mask=mask,
                                     past_key_values=None, position_ids=positions)
         rotary = self.model.rotary_emb(states, position_ids=positions)
-        for layer in layers[:-1] if answer else layers:
+        for layer in layers if rows is None else layers[:-1]:
             states = layer(states, attention_mask=causal, position_embeddings=rotary, position_ids=positions,
                            past_key_values=None, use_cache=False)
-        return at_answer(layers[-1], states, causal, rotary) if answer else states
+        return states if rows is None else at_answer(layers[-1], states, causal, rotary, rows)
 
     @torch.no_grad()
     def answer_states(self, texts):
         """The final norm's output [batch, hidden] at each prompt's answer position, from the top blocks."""
         kept = [self.states(prompt) for prompt in self.prompts(texts)]
-        longest = max(len(states) for states in kept)
-        batch = kept[0].new_zeros(len(kept), longest, kept[0].shape[-1])
-        mask = torch.zeros(len(kept), longest, dtype=torch.int64, device=batch.device)
-        for row, states in enumerate(kept):
-            batch[row, longest - len(states):] = states
-            mask[row, longest - len(states):] = 1
+        batch, mask, positions, answers = (packed if self.packed else padded)(kept)
         with self._autocast():
-            states = self._run(self.model.layers[len(self.model.layers) - self.count:], batch, mask,
-                               answer=self.answer_row)
-            return self.model.norm(states[:, -1:])[:, 0]
+            states = self._run(self.model.layers[len(self.model.layers) - self.count:], batch, mask, positions,
+                               rows=answers if self.answer_row else None)
+            return self.model.norm(states if self.answer_row else states[:, answers]).reshape(len(kept), -1)
 
     @torch.no_grad()
     def label_logits(self, texts):
@@ -236,33 +237,56 @@ class TopClassifier(Classifier):
         return torch.log_softmax(self.label_logits(texts), dim=-1)
 
 
-def check_answer_row(model):
-    """Refuse answer_row for a model whose blocks `at_answer` does not compute as their own forward does."""
+def padded(kept):
+    """(states [batch, longest, hidden], left-padding mask, positions, answer rows) of prompts' kept states."""
+    longest = max(len(states) for states in kept)
+    batch = kept[0].new_zeros(len(kept), longest, kept[0].shape[-1])
+    mask = torch.zeros(len(kept), longest, dtype=torch.int64, device=batch.device)
+    for row, states in enumerate(kept):
+        batch[row, longest - len(states):] = states
+        mask[row, longest - len(states):] = 1
+    return batch, mask, (mask.cumsum(1) - 1).clamp(min=0), torch.tensor([longest - 1], device=batch.device)
+
+
+def packed(kept):
+    """(states [1, total, hidden], no mask, positions restarting at each prompt, answer rows) of prompts' kept
+    states end to end."""
+    device = kept[0].device
+    lengths = torch.tensor([len(states) for states in kept], device=device)
+    ends = lengths.cumsum(0)
+    positions = torch.arange(int(ends[-1]), device=device) - (ends - lengths).repeat_interleave(lengths)
+    return torch.cat(kept)[None], None, positions[None], ends - 1
+
+
+def check_answer_row(model, setting="answer_row"):
+    """Refuse answer_row or packed (`setting`) for a model whose blocks `at_answer` and the packed mask were not
+    checked with."""
     block, attention = type(blocks(model)[-1]).__name__, base(model).config._attn_implementation
     if block not in ANSWER_ROW_BLOCKS or attention not in ANSWER_ROW_ATTENTION:
-        raise ValueError(f"answer_row computes {', '.join(ANSWER_ROW_BLOCKS)} blocks with "
+        raise ValueError(f"{setting} computes {', '.join(ANSWER_ROW_BLOCKS)} blocks with "
                          f"{' or '.join(ANSWER_ROW_ATTENTION)} attention, and this model has {block} with {attention} "
-                         f"attention: leave answer_row out")
+                         f"attention: leave {setting} out")
 
 
-def at_answer(layer, states, causal, rotary):
-    """A Llama block's output [batch, 1, hidden] at the last position of `states` [batch, tokens, hidden]: keys and
-    values from every position, but the query, attention output, residual and MLP of the last position only (about
-    a sixteenth of the block's arithmetic for the default model's proportions). `causal` and `rotary` are the
-    block's mask and rotary (cos, sin) over all positions, as `TopClassifier._run` forms them."""
+def at_answer(layer, states, causal, rotary, rows):
+    """A Llama block's output [batch, len(rows), hidden] at the positions `rows` of `states` [batch, tokens,
+    hidden]: keys and values from every position, but the query, attention output, residual and MLP of those rows
+    only (for a padded batch's last row about a sixteenth of the block's arithmetic for the default model's
+    proportions). `causal` and `rotary` are the block's mask and rotary (cos, sin) over all positions, as
+    `TopClassifier._run` forms them."""
     from transformers.models.llama.modeling_llama import ALL_ATTENTION_FUNCTIONS, eager_attention_forward, rotate_half
     attention = layer.self_attn
     normed = layer.input_layernorm(states)
-    last = normed[:, -1:]
+    last = normed[:, rows]
     heads = (*normed.shape[:-1], -1, attention.head_dim)
     query = attention.q_proj(last).view(*last.shape[:-1], -1, attention.head_dim).transpose(1, 2)
     key = attention.k_proj(normed).view(heads).transpose(1, 2)
     value = attention.v_proj(normed).view(heads).transpose(1, 2)
     cos, sin = (half.unsqueeze(1) for half in rotary)                  # as the block's own rotation, per element
-    query = query * cos[:, :, -1:] + rotate_half(query) * sin[:, :, -1:]
+    query = query * cos[:, :, rows] + rotate_half(query) * sin[:, :, rows]
     key = key * cos + rotate_half(key) * sin
     attend = ALL_ATTENTION_FUNCTIONS.get_interface(attention.config._attn_implementation, eager_attention_forward)
-    output, _ = attend(attention, query, key, value, None if causal is None else causal[:, :, -1:], dropout=0.0,
+    output, _ = attend(attention, query, key, value, None if causal is None else causal[:, :, rows], dropout=0.0,
                        scaling=attention.scaling)
-    states = states[:, -1:] + attention.o_proj(output.reshape(*last.shape[:-1], -1))
+    states = states[:, rows] + attention.o_proj(output.reshape(*last.shape[:-1], -1))
     return states + layer.mlp(layer.post_attention_layernorm(states))

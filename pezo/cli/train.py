@@ -39,6 +39,9 @@ def add_parser(commands):
     parser.add_argument("--answer-row", action="store_true", default=None,
                         help="with --top-blocks: the last block computes the answer position only (keys and values "
                              "at every position), about 1.5 times faster, equal to the whole block up to rounding")
+    parser.add_argument("--packed", action="store_true", default=None,
+                        help="with --top-blocks: a batch's prompts run end to end, each attending to itself, instead "
+                             "of left-padded (no padding multiplied), equal to the padded batch up to rounding")
     parser.add_argument("--perturb", choices=perturbations.NAMES,
                         help="perturbation source (default gaussian, or the --manifest's generator)")
     for name in ("k", "test_size", "steps", "batch_size", "eval_every", "seed"):
