@@ -178,6 +178,20 @@ def growth_after(first, second, step):
     return _over_seeds(found)
 
 
+def final_trend(group):
+    """(the mean loss of the final window minus that of the window before it, its standard error): per run from the
+    two windows' block means, over the seeds as `paired` combines them (one seed: its own). None where a run has
+    windows of one step or no room for two."""
+    found = []
+    for row in group.rows:
+        window, losses = row["loss_window"], np.asarray(row["losses"])
+        if window < 2 or len(losses) < 2 * window:
+            return None
+        final, before = losses[-window:], losses[-2 * window:-window]
+        found.append((float(final.mean() - before.mean()), math.hypot(_block_error(final), _block_error(before))))
+    return found[0] if len(found) == 1 else _over_seeds(found)
+
+
 def _seed_difference(first, second, name):
     """(first's `name` minus second's, its standard error) for two points of one seed."""
     if (name == "final_loss" and first["loss_window"] == second["loss_window"] >= 2

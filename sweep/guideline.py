@@ -5,8 +5,8 @@ import math
 import statistics
 
 from . import claims
-from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, front, gain_stops, \
-    growth_after, known, reach_pairs, shared
+from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
+    front, gain_stops, growth_after, known, reach_pairs, shared
 from .plots import AXIS
 
 UNKNOWN = f"{NO_NOISE}, so no statement"
@@ -34,6 +34,7 @@ def text(groups):
         f"squared SEs.",
         "",
         *_resolution_section(groups),
+        *_trend_section(groups),
         *_zero_shot_section(groups),
         *_choice_section(groups),
         *_front_section(groups),
@@ -100,6 +101,28 @@ def _against(resolved, required, seeds):
     if resolved <= required:
         return "met"
     return f"not met (about {math.ceil(seeds * (resolved / required) ** 2)} seeds would meet it at this noise)"
+
+
+def _trend_section(groups):
+    """Whether each configuration's loss was still falling when its runs stopped (`final_trend`)."""
+    found = [(group, trend) for group in groups if (trend := final_trend(group)) is not None]
+    if not found:
+        return []
+    falling = sum(value < -SIGNIFICANCE * noise for _, (value, noise) in found)
+    lines = ["## Still falling at the end?", "",
+             "Whether more steps would have lowered each configuration's loss: the mean loss of its final window "
+             "minus that of the window before it, ± its SE (per run from block means, then over the seeds). Where "
+             "it fell beyond noise, the runs had not settled: the final loss is where they stood at this budget, and "
+             "differences between configurations may still grow or shrink with more steps.", "",
+             f"{falling} of {len(found)} configurations were still falling beyond noise.", "",
+             "| configuration | seeds | steps | window | last window minus the one before | at the end |",
+             "|---|---|---|---|---|---|"]
+    for group, (value, noise) in found:
+        verdict = ("still falling" if value < -SIGNIFICANCE * noise else
+                   "rising" if value > SIGNIFICANCE * noise else "flat within noise")
+        lines.append(f"| {group.label} | {len(group.rows)} | {group.settings['steps']} | "
+                     f"{group.rows[0]['loss_window']} | {value:+.3g} ± {noise:.2g} | {verdict} |")
+    return lines + [""]
 
 
 def _zero_shot_section(groups):

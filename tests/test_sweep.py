@@ -724,3 +724,41 @@ def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k(tmp_p
     assert len(lines) == 4 and lines[0].get_label() == "minus falling (K 640)"
     assert list(lines[2].get_xdata()) == [10, 10]
     assert plots._save(drawn, tmp_path / "reach.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_trend_section_tells_whether_the_loss_was_still_falling():
+    """Two seeds of 100 steps (loss window 20): a loss falling 0.003 a step falls 0.06 from the window before the
+    last to the last, exactly without noise (its SE, from block means, counts the fall within each window: a
+    cautious error); one that settled at step 60 is flat, and with noise flat within its SE; runs without room for
+    two windows give nothing."""
+    import numpy as np
+
+    def config(curve, noise=0.0, steps=100):
+        rows = []
+        for seed in (0, 1):
+            jitter = np.random.default_rng(seed).normal(0, noise, steps)
+            losses = [curve(t) + jitter[t - 1] for t in range(1, steps + 1)]
+            rows.append({"seed": seed, "steps_done": steps, "loss_window": 20, "losses": losses,
+                         "final_loss": float(np.mean(losses[-20:])), "final_loss_se": 0.002, "test_accuracy": 0.8,
+                         "test_accuracy_se": 0.01, "best_step": 5})
+        settings = {"perturb": "gaussian", "method": "zo-sgd", "steps": steps, "spec": None}
+        return measures.Configuration(curve.__name__, curve.__name__, settings, rows)
+
+    def falling(t):
+        return 0.7 - 0.003 * t
+
+    def settled(t):
+        return 0.7 - 0.003 * min(t, 60)
+
+    value, fall_noise = analysis.final_trend(config(falling))
+    assert value == pytest.approx(-0.06, abs=1e-9) and 0 < fall_noise < 0.06 / 2
+    assert analysis.final_trend(config(settled)) == pytest.approx((0, 0), abs=1e-12)
+    assert analysis.final_trend(config(falling, steps=39)) is None
+    noisy = config(settled, noise=0.01)
+    value, noise = analysis.final_trend(noisy)
+    assert abs(value) < 2 * noise and 0.001 < noise < 0.01
+    lines = guideline._trend_section([config(falling), noisy, config(falling, steps=39)])
+    assert "1 of 2 configurations were still falling beyond noise." in lines
+    assert f"| falling | 2 | 100 | 20 | -0.06 ± {fall_noise:.2g} | still falling |" in lines
+    assert lines[-2].startswith("| settled | 2 | 100 | 20 |") and lines[-2].endswith("| flat within noise |")
+    assert guideline._trend_section([config(falling, steps=39)]) == []
