@@ -19,7 +19,7 @@ BLOCKS = 4
 LOSS_BOUND = 1e-5
 """Per-example losses may differ from the full-logit classifier's by rounding only: the output layer's two rows
 instead of the vocabulary's, no vocabulary-wide log-sum-exp, the top blocks over another batch. On the default
-model bench/top_blocks.py measured at most 2.5e-6 (docs/results.md)."""
+model bench/top_blocks.py measured at most 2.5e-6 padded, 3.3e-6 packed (docs/results.md)."""
 STATE_BOUND = 1e-6
 """The answer row's and packed prompts' states may differ from the padded whole block's by rounding only (a product
 over another number of rows rounds otherwise on some kernels): relative to the largest state, a few float32 ulps."""
@@ -159,14 +159,15 @@ def test_the_answer_row_and_packing_are_the_padded_whole_block_up_to_rounding(fo
     assert len(calls) == 2 * answer_row
 
 
+@pytest.mark.parametrize("answer_row", [False, True])
 @pytest.mark.parametrize("attention", top.ANSWER_ROW_ATTENTION)
-def test_packed_prompts_attend_to_themselves_only(folder, attention):
-    """Under each attention implementation packing is checked with, each packed prompt's answer states are those
-    it has alone in a batch (up to rounding), whatever precedes it; a prompt changed leaves the others' as they
-    were."""
+def test_packed_prompts_attend_to_themselves_only(folder, attention, answer_row):
+    """Under each attention implementation packing is checked with, with and without the answer row, each packed
+    prompt's answer states are those it has alone in a batch (up to rounding), whatever precedes it; a prompt
+    changed leaves the others' as they were."""
     lm = language_model(folder, None, 2)
     lm.model.config._attn_implementation = attention
-    packed = top.TopClassifier(lm, tasks.get("rt"), 2, packed=True)
+    packed = top.TopClassifier(lm, tasks.get("rt"), 2, answer_row=answer_row, packed=True)
     texts = examples(folder)[0]
     together = packed.answer_states(texts)
     alone = torch.cat([packed.answer_states([text]) for text in texts])
@@ -174,6 +175,41 @@ def test_packed_prompts_attend_to_themselves_only(folder, attention):
     changed = packed.answer_states(["bad " + texts[0], *texts[1:]])
     assert not torch.equal(changed[0], together[0])
     assert (changed[1:] - together[1:]).abs().max().item() <= STATE_BOUND * alone.abs().max().item()
+
+
+@pytest.mark.parametrize("answer_row, packed", FAST[1:])
+def test_prompts_of_one_token_pack_and_pad_alike(folder, monkeypatch, answer_row, packed):
+    """Kept states of 1, 5, 1, 1 and 3 tokens (prompts of one token side by side, where positions restart at once):
+    every way of computing the top blocks gives each the answer states it has alone, up to rounding."""
+    lm = language_model(folder, None, 2)
+    whole = top.TopClassifier(lm, tasks.get("rt"), 2)
+    fast = top.TopClassifier(lm, tasks.get("rt"), 2, answer_row=answer_row, packed=packed)
+    generator = torch.Generator().manual_seed(3)
+    kept = {f"prompt {index}": torch.randn(length, 32, generator=generator)
+            for index, length in enumerate([1, 5, 1, 1, 3])}
+    for classifier in (whole, fast):
+        monkeypatch.setattr(classifier, "prompts", lambda texts: texts)
+        monkeypatch.setattr(classifier, "states", kept.get)
+    alone = torch.cat([whole.answer_states([prompt]) for prompt in kept])
+    found = fast.answer_states(list(kept))
+    assert (found - alone).abs().max().item() <= STATE_BOUND * alone.abs().max().item()
+
+
+def test_a_window_shorter_than_a_prompt_is_refused(folder):
+    """The blocks run with full causal attention: a model whose attention slides over fewer tokens than a prompt
+    may have would compute otherwise, so it is refused; one whose window covers the prompts is not."""
+    from transformers import MistralConfig, MistralForCausalLM
+    lm = language_model(folder, None, 2)
+    for window, refused in ((8, True), (4096, False)):
+        config = MistralConfig(vocab_size=lm.model.config.vocab_size, hidden_size=32, intermediate_size=64,
+                               num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                               sliding_window=window)
+        mistral = dataclasses.replace(lm, model=MistralForCausalLM(config))
+        if refused:
+            with pytest.raises(ValueError, match="slides over 8 tokens, fewer than a prompt's 256"):
+                top.TopClassifier(mistral, tasks.get("rt"), 1)
+        else:
+            top.TopClassifier(mistral, tasks.get("rt"), 1, answer_row=True, packed=True)
 
 
 @pytest.mark.parametrize("answer_row, packed", FAST)

@@ -64,6 +64,16 @@ def check(model, count):
                          f"(0: the whole model)")
 
 
+def check_window(model, tokens):
+    """Refuse a model whose attention slides over a window shorter than a prompt may be (`tokens`): the blocks run
+    here with a full causal mask, as such a model's own forward does only for prompts within its window."""
+    config = base(model).config
+    window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
+    if window is not None and window < tokens:
+        raise ValueError(f"top_blocks computes full causal attention, and this model's attention slides over "
+                         f"{window} tokens, fewer than a prompt's {tokens}: use top_blocks 0 (the whole model)")
+
+
 def freeze_below(model, count):
     """Full fine-tuning of the top `count` blocks and the final norm: every other weight stops being trainable."""
     inner = base(model).model
@@ -149,6 +159,7 @@ class TopClassifier(Classifier):
     def __init__(self, lm, task, count, forward="fp32", answer_row=False, packed=False):
         super().__init__(lm, task, forward=forward)
         check(lm.model, count)                  # refuses what is not a Llama-family causal LM
+        check_window(lm.model, self.max_tokens)
         if lm.prefix:
             raise ValueError("top_blocks works without prefix tuning (its virtual tokens enter every block)")
         for setting, given in (("answer_row", answer_row), ("packed", packed)):
@@ -201,8 +212,8 @@ class TopClassifier(Classifier):
     def _run(self, layers, states, mask, positions, rows=None):
         """`layers` over `states` [batch, tokens, hidden] as the model's own forward runs its blocks: a causal mask
         from the left-padding `mask`, or with mask None from `positions` (rotary positions, counted from each
-        prompt's first token), so that packed prompts each attend to themselves; with `rows` (indices along the
-        tokens), the last layer gives those rows only ([batch, len(rows), hidden], `at_answer`)."""
+        prompt's first token), so that packed prompts each attend to themselves; with `rows` (indices or a slice
+        along the tokens), the last layer gives those rows only ([batch, rows, hidden], `at_answer`)."""
         from transformers.masking_utils import create_causal_mask
         causal = create_causal_mask(config=base(self.lm.model).config, inputs_embeds=states, attention_mask=mask,
                                     past_key_values=None, position_ids=positions)
@@ -238,14 +249,16 @@ class TopClassifier(Classifier):
 
 
 def padded(kept):
-    """(states [batch, longest, hidden], left-padding mask, positions, answer rows) of prompts' kept states."""
+    """(states [batch, longest, hidden], left-padding mask, positions, answer rows) of prompts' kept states; the
+    answer rows are the last position as a slice, so that products read a view of it, not a copy (a copy may take
+    another kernel: a linear layer with a bias fuses its addition then, and rounds otherwise)."""
     longest = max(len(states) for states in kept)
     batch = kept[0].new_zeros(len(kept), longest, kept[0].shape[-1])
     mask = torch.zeros(len(kept), longest, dtype=torch.int64, device=batch.device)
     for row, states in enumerate(kept):
         batch[row, longest - len(states):] = states
         mask[row, longest - len(states):] = 1
-    return batch, mask, (mask.cumsum(1) - 1).clamp(min=0), torch.tensor([longest - 1], device=batch.device)
+    return batch, mask, (mask.cumsum(1) - 1).clamp(min=0), slice(longest - 1, longest)
 
 
 def packed(kept):
@@ -269,10 +282,10 @@ def check_answer_row(model, setting="answer_row"):
 
 
 def at_answer(layer, states, causal, rotary, rows):
-    """A Llama block's output [batch, len(rows), hidden] at the positions `rows` of `states` [batch, tokens,
-    hidden]: keys and values from every position, but the query, attention output, residual and MLP of those rows
-    only (for a padded batch's last row about a sixteenth of the block's arithmetic for the default model's
-    proportions). `causal` and `rotary` are the block's mask and rotary (cos, sin) over all positions, as
+    """A Llama block's output [batch, rows, hidden] at the positions `rows` (indices or a slice) of `states`
+    [batch, tokens, hidden]: keys and values from every position, but the query, attention output, residual and MLP
+    of those rows only (for a padded batch's last row about a sixteenth of the block's arithmetic for the default
+    model's proportions). `causal` and `rotary` are the block's mask and rotary (cos, sin) over all positions, as
     `TopClassifier._run` forms them."""
     from transformers.models.llama.modeling_llama import ALL_ATTENTION_FUNCTIONS, eager_attention_forward, rotate_half
     attention = layer.self_attn
