@@ -14,7 +14,8 @@ The paper's points (../docs/results.md has what they measured here):
   tell generators apart"); protocol-table3, protocol-reach, protocol-quality, protocol-figure3-pool,
   protocol-figure3-rngs, protocol-figure4, protocol-powers-of-two: the paper's sources, the stream's defects and
   the paper's figures under the protocol at PROTOCOL_LR, three seeds each (PROTOCOL_BLOCKS); protocol-full: the
-  whole model, 1,000 steps, gaussian against otf-31x8 with and without full reach (a hop), at FULL_LR.
+  whole model, 1,000 steps, gaussian against otf-31x8 with and without full reach (a hop), at FULL_LR;
+  protocol-long: Table 3's gaussian, otf and pool at 20,000 steps.
 
 Their budget, `PAPER_BUDGET`, is MeZO's setting (k = 16 per class, batch 16, eps 1e-3) on the default model and
 Rotten Tomatoes, with lr 1e-5 and 100 steps: the whole `paper` grid (23 points) needs about 2 h 20 min on an idle
@@ -99,6 +100,13 @@ PRESETS["protocol-full"] = {
     "description": "the top-N findings checked on the whole model: gaussian, otf-31x8 and otf-31x8 with full reach",
     "train": {**PROTOCOL_BUDGET, "top_blocks": 0, "lr": FULL_LR, "steps": 1000, "eval_every": 250},
     "grid": [{"perturb": "gaussian"}, {"perturb": "pezo-otf", "hop_bits": [0, 8]}],
+}
+PRESETS["protocol-long"] = {
+    "name": "protocol-long",
+    "description": "gaussian, pezo-otf and pezo-pool at four times the protocol's steps, two seeds: whether the "
+                   "differences of Table 3, whose losses were still falling at 5,000 steps, hold at 20,000",
+    "train": {**PROTOCOL_BUDGET, "lr": PROTOCOL_LR, **FASTEST, "steps": 20000, "eval_every": 1000},
+    "grid": [{"perturb": ["gaussian", "pezo-otf", "pezo-pool"], "seed": [0, 1]}],
 }
 PRESETS["paper"] = {"name": "paper", "train": PAPER_BUDGET,
                     "grid": [block for blocks in BLOCKS.values() for block in blocks]}

@@ -19,45 +19,46 @@ from pezo import files
 from . import guideline, plots
 from .grid import points as grid_points
 from .measures import ANSWERS, configurations, point_row
+from .run import POINT_OWNS, POINT_RECORDS, SWEEP_OWNS, grid_file, read_point
 
 PER_POINT = ("losses", *ANSWERS)
 """A row's fields that stay in the points' folders, out of results.json and results.csv (a trajectory is 5,000
 numbers a point: a sweep's results.json would grow by megabytes)."""
-from .run import POINT_OWNS, POINT_RECORDS, SWEEP_OWNS, grid_file, read_point
 
 
-def collect(folders, grid=None):
+def collect(folders, part=None):
     """(planned point names, [(record, row, folder)] of the finished points, {name: bytes} of the grid files) of
-    the sweep folders: of every grid run into them, or of `grid`'s points only (one experiment of a folder that
-    several share)."""
+    the sweep folders: of every grid run into them, or of the points of the grids `part` only (experiments of a
+    folder that several share)."""
     planned, found, grids = {}, {}, {}
-    if grid is not None:
-        grids = dict([grid_file(grid)])
-        planned = {point.name: point for point in grid_points(grid)}
+    for grid in part or []:
+        grids.update([grid_file(grid)])
+        for point in grid_points(grid):
+            planned.setdefault(point.name, point)
     for folder in folders:
         paths = sorted((folder / "grids").glob("*.json")) if (folder / "grids").is_dir() else []
         if not paths:
             raise files.BadFile(f"{folder} holds no sweep (no grids/*.json): give a folder `pezo sweep run` wrote")
-        for path in paths if grid is None else []:
+        for path in paths if part is None else []:
             grids[path.name] = path.read_bytes()
             for point in grid_points(files.read_json(path, "a sweep grid")):
                 planned.setdefault(point.name, point)
         for path in sorted((folder / "points").glob("*/point.json")):
-            if grid is not None and path.parent.name not in planned:
+            if part is not None and path.parent.name not in planned:
                 continue
             record = read_point(path)
             found.setdefault(record["name"], (record, point_row(record, path.parent), path.parent))
     return list(planned), [found[name] for name in planned if name in found], grids
 
 
-def write(folders, out, with_points=False, grid=None):
-    """Write the report of `folders` (of `grid`'s points only, when given) into `out` (one of them, or a new
-    folder); returns (finished, planned). `with_points`: also copy the grids and every finished point's records (no
-    weights) into `out`, which is then a sweep folder of its own, that `run` continues and `write` reports (an
-    archive of the sweep, shards joined, or one experiment of a shared folder)."""
-    planned, records, grids = collect(folders, grid)
-    if not records and grid is not None:
-        raise ValueError(f"none of the grid's {len(planned)} points has finished in {', '.join(map(str, folders))} "
+def write(folders, out, with_points=False, part=None):
+    """Write the report of `folders` (of the points of the grids `part` only, when given) into `out` (one of them,
+    or a new folder); returns (finished, planned). `with_points`: also copy the grids and every finished point's
+    records (no weights) into `out`, which is then a sweep folder of its own, that `run` continues and `write`
+    reports (an archive of the sweep, shards joined, or experiments of a shared folder)."""
+    planned, records, grids = collect(folders, part)
+    if not records and part is not None:
+        raise ValueError(f"none of the grids' {len(planned)} points has finished in {', '.join(map(str, folders))} "
                          f"(a point run with other settings is another point): nothing to report")
     if not records:
         raise ValueError(f"no point of {', '.join(map(str, folders))} has finished: nothing to report")

@@ -256,7 +256,8 @@ def test_a_report_with_points_is_a_sweep_folder_that_run_continues(tiny, tmp_pat
 
 def test_one_experiment_of_a_shared_folder_is_reported_and_archived_alone(tiny, tmp_path, capsys):
     """Two grids run into one folder, sharing a point (it trains once); `report --grid` reports and archives one
-    of them: its points only, its grid file only, and an archive that `run` continues without training."""
+    of them: its points only, its grid file only, and an archive that `run` continues without training; given both
+    grids, the union of their points."""
     first, second = small(tiny), small(tiny)
     second["grid"] = [{"perturb": "pezo-otf", "generators": 7, "width": 4}, {"perturb": "uniform", "seed": 2}]
     names = [[p.name for p in grids.points(grid)] for grid in (first, second)]
@@ -286,8 +287,12 @@ def test_one_experiment_of_a_shared_folder_is_reported_and_archived_alone(tiny, 
     other.write_text(json.dumps(small(tiny, steps=7)))                       # run with other settings: not run here
     assert main(["sweep", "report", str(tmp_path / "shared"), "--grid", str(other), "--out", str(tmp_path / "o")]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "none of the grid's 3 points has finished" in error
+    assert error.count("\n") == 1 and "none of the grids' 3 points has finished" in error
     assert not (tmp_path / "o").exists()
+    assert main(["sweep", "report", str(tmp_path / "shared"), "--grid", *map(str, paths), "--out",
+                 str(tmp_path / "both")]) == 0
+    results = json.loads((tmp_path / "both" / "results.json").read_text())
+    assert results["planned"] == results["finished"] == 4
 
 
 def test_a_point_another_worker_holds_is_skipped(tiny, tmp_path):
@@ -511,6 +516,9 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     assert [p.label for p in full] == ["gaussian, zo-sgd, seed 0", "pezo-otf 31x8, zo-sgd, seed 0",
                                        "pezo-otf 31x8-hop8, zo-sgd, seed 0"]
     assert {(p.settings["top_blocks"], p.settings["steps"], p.settings["lr"]) for p in full} == {(0, 1000, 1e-5)}
+    long = grids.points(PRESETS["protocol-long"])
+    assert len(long) == 6 and {(p.settings["steps"], p.settings["packed"], p.settings["top_blocks"]) for p in long} == {
+        (20000, True, 2)}
     figures = {name: grids.points(PRESETS[f"protocol-{name}"]) for name in ("figure3-pool", "figure4")}
     assert {p.spec.label for p in figures["figure4"]} == {f"otf-31x{width}" for width in (5, 6, 8, 10, 12, 14, 16)}
     assert len(figures["figure3-pool"]) == 15 and {p.settings["seed"] for p in figures["figure3-pool"]} == {0, 1, 2}

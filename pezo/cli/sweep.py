@@ -8,6 +8,8 @@ guideline.
     pezo sweep report out/sweep/fig3 --out docs/sweep/fig3 --points       # an archive that `run --out` continues
     pezo sweep report out/sweep/protocol --preset protocol-reach --out docs/sweep/protocol-reach --points
                                                                          # one experiment of a shared folder
+    pezo sweep report out/sweep/protocol-table3 out/sweep/protocol --preset protocol-table3 protocol-reach \
+        --out out/sweep/both                                             # several, from several folders
     pezo sweep run --preset paper --list                                 # the points, without running them
 
 Options named after grid fields (every `pezo train` setting, and the generator fields) take one value or several
@@ -56,9 +58,9 @@ def add_parser(commands):
                         help="also copy the grids and every finished point's records (no weights) into --out, "
                              "which becomes a sweep folder of its own: `pezo sweep run --out` continues it")
     part = report.add_mutually_exclusive_group()
-    part.add_argument("--preset", choices=sorted(PRESETS),
-                      help="report only this preset's points (one experiment of a folder several share; needs --out)")
-    part.add_argument("--grid", type=Path, help="report only this grid file's points (needs --out)")
+    part.add_argument("--preset", choices=sorted(PRESETS), nargs="+",
+                      help="report only these presets' points (experiments of a folder several share; needs --out)")
+    part.add_argument("--grid", type=Path, nargs="+", help="report only these grid files' points (needs --out)")
     report.set_defaults(run=report_command)
 
 
@@ -92,12 +94,13 @@ def report_command(args):
     for folder in args.folders:
         if not folder.is_dir():
             raise ValueError(f"{folder} is not a folder: give sweep folders that `pezo sweep run` wrote")
-    part = PRESETS[args.preset] if args.preset else read_grid(args.grid) if args.grid else None
+    part = ([PRESETS[name] for name in args.preset] if args.preset else
+            [read_grid(path) for path in args.grid] if args.grid else None)
     if part is not None and (args.out is None or args.out.resolve() in {folder.resolve() for folder in args.folders}):
         raise ValueError(f"--{'preset' if args.preset else 'grid'} reports a part of the folders: give an --out of its "
                          f"own, so that the folders keep the report of all their points")
     out = args.out or args.folders[0]
-    done, planned = report.write(args.folders, out, with_points=args.points, grid=part)
+    done, planned = report.write(args.folders, out, with_points=args.points, part=part)
     print(f"report of {done} of {planned} finished points in {out}"
           + (", with their records" if args.points else ""))
     return 0
