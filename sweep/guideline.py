@@ -204,7 +204,39 @@ def _reach_section(groups):
                    "the larger K is worse" if differs(large, small, "final_loss") else "not different beyond noise")
         lines.append(f"| {small.label} | {reach(small)} | {small.settings['steps']} | {large.label} | {reach(large)} "
                      f"| {value:+.3g} ± {noise:.2g} | {verdict} | {_flattening(small, large)} |")
-    return lines + [""]
+    return lines + ["", *_reach_rule(pairs)]
+
+
+def _reach_rule(pairs):
+    """The rule the reach pairs support, per run length: the K up to which a generator trained worse than the same
+    generator with more distinct perturbations (than any of its twins with more), and the K from which more did not
+    help (none of them)."""
+    lines = []
+    for steps in sorted({small.settings["steps"] for small, _ in pairs}):
+        verdicts = {}
+        for small, large in pairs:
+            if small.settings["steps"] == steps and known(small, "final_loss") and known(large, "final_loss"):
+                verdicts.setdefault(small.rows[0]["quality_reach"], []).append(differs(small, large, "final_loss"))
+        worse = {k for k, found in verdicts.items() if any(found)}
+        enough = set(verdicts) - worse
+        if not verdicts:
+            continue
+
+        def ks(values):
+            return _listed(f"{value:,} ({value / steps:.2g} of the steps)" for value in sorted(values))
+
+        if worse and enough and max(worse) < min(enough):
+            rule = (f"a generator of K = {ks([max(worse)])} or fewer distinct perturbations trained worse than the "
+                    f"same generator with more; from K = {ks([min(enough)])} on, more did not lower the final loss "
+                    f"beyond noise")
+        elif worse and enough:
+            rule = f"no threshold: K = {ks(worse)} trained worse than their twins with more, K = {ks(enough)} did not"
+        elif worse:
+            rule = f"every K measured below its twin's ({ks(worse)}) trained worse: a larger K must be measured"
+        else:
+            rule = f"no K measured ({ks(enough)}) trained worse than its twin with more"
+        lines += [f"Reach rule over {steps:,} steps: {rule}.", ""]
+    return lines
 
 
 def _flattening(small, large):

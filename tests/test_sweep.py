@@ -663,6 +663,12 @@ def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
             "cannot tell |") in lines                                     # one seed: no growth after K
     assert ("| hop 8 slip 0 | 640 | 5000 | hop 0 slip 1 | 6,400 | +0.001 ± 0.0057 | not different beyond noise | - "
             "| cannot tell |") in lines
+    assert ("Reach rule over 5,000 steps: a generator of K = 10 (0.002 of the steps) or fewer distinct perturbations "
+            "trained worse than the same generator with more; from K = 640 (0.13 of the steps) on, more did not lower "
+            "the final loss beyond noise.") in lines
+    mixed = guideline._reach_rule(analysis.reach_pairs([pool(0, 0, 0.40), pool(8, 0, 0.45), pool(0, 1, 0.40)]))
+    assert mixed == ["Reach rule over 5,000 steps: no threshold: K = 640 (0.13 of the steps) trained worse than their "
+                     "twins with more, K = 10 (0.002 of the steps) did not.", ""]
     assert guideline._reach_section([pool(0, 0, 0.45)]) == []
 
 
