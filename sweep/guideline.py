@@ -232,9 +232,9 @@ def _reach_rule(pairs):
         elif worse and enough:
             rule = f"no threshold: K = {ks(worse)} trained worse than their twins with more, K = {ks(enough)} did not"
         elif worse:
-            rule = f"every K measured below its twin's ({ks(worse)}) trained worse: a larger K must be measured"
+            rule = f"every K measured below its twin's trained worse, K = {ks(worse)}: a larger K must be measured"
         else:
-            rule = f"no K measured ({ks(enough)}) trained worse than its twin with more"
+            rule = f"no K measured below its twin's trained worse than it, K = {ks(enough)}"
         lines += [f"Reach rule over {steps:,} steps: {rule}.", ""]
     return lines
 
