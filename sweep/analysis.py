@@ -138,7 +138,8 @@ REACH_FIELDS = ("hop_bits", "slip")
 
 
 def reach_pairs(groups):
-    """(smaller K, larger K) of every two configurations that differ only in REACH_FIELDS (both of bounded K)."""
+    """(smaller K, larger K) of every two configurations that differ only in REACH_FIELDS (both of bounded K, the
+    smaller strictly below the larger: twins of equal K are not compared)."""
     alike = {}
     for group in groups:
         if group.rows[0]["quality_reach"] is None or not group.spec:
@@ -148,7 +149,8 @@ def reach_pairs(groups):
     pairs = []
     for members in alike.values():
         ordered = sorted(members, key=lambda group: group.rows[0]["quality_reach"])
-        pairs += [(small, large) for index, small in enumerate(ordered) for large in ordered[index + 1:]]
+        pairs += [(small, large) for index, small in enumerate(ordered) for large in ordered[index + 1:]
+                  if small.rows[0]["quality_reach"] < large.rows[0]["quality_reach"]]
     return pairs
 
 

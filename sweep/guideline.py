@@ -110,10 +110,12 @@ def _trend_section(groups):
         return []
     falling = sum(value < -SIGNIFICANCE * noise for _, (value, noise) in found)
     lines = ["## Still falling at the end?", "",
-             "Whether more steps would have lowered each configuration's loss: the mean loss of its final window "
-             "minus that of the window before it, ± its SE (per run from block means, then over the seeds). Where "
-             "it fell beyond noise, the runs had not settled: the final loss is where they stood at this budget, and "
-             "differences between configurations may still grow or shrink with more steps.", "",
+             "Whether each configuration's loss was still falling when its runs stopped: the mean loss of its final "
+             "window minus that of the window before it, ± its SE (per run from block means, then over the seeds). "
+             "Where it fell beyond noise, the runs had not settled: the final loss is where they stood at this "
+             "budget, and differences between configurations may still grow or shrink with more steps (with a "
+             "decaying lr schedule, a flat end may be the schedule's). Configurations with a run too short for two "
+             "windows are left out.", "",
              f"{falling} of {len(found)} configurations were still falling beyond noise.", "",
              "| configuration | seeds | steps | window | last window minus the one before | at the end |",
              "|---|---|---|---|---|---|"]
@@ -208,35 +210,51 @@ def _reach_section(groups):
 
 
 def _reach_rule(pairs):
-    """The rule the reach pairs support, per run length: the K up to which a generator trained worse than the same
-    generator with more distinct perturbations (than any of its twins with more), and the K from which more did not
-    help (none of them)."""
+    """The rule the reach pairs support, per run length, from the pairs whose smaller K is below the steps (only
+    there does a run repeat perturbations): which such K trained worse than the same generator with more distinct
+    perturbations (than any of its twins with more), which did not (than none of them), and the threshold between
+    them where one separates them."""
     lines = []
     for steps in sorted({small.settings["steps"] for small, _ in pairs}):
-        verdicts = {}
+        verdicts, seeds, count = {}, set(), 0
         for small, large in pairs:
-            if small.settings["steps"] == steps and known(small, "final_loss") and known(large, "final_loss"):
-                verdicts.setdefault(small.rows[0]["quality_reach"], []).append(differs(small, large, "final_loss"))
-        worse = {k for k, found in verdicts.items() if any(found)}
-        enough = set(verdicts) - worse
+            k = small.rows[0]["quality_reach"]
+            if small.settings["steps"] == steps and k < steps and known(small, "final_loss") and known(
+                    large, "final_loss"):
+                verdicts.setdefault(k, []).append(differs(small, large, "final_loss"))
+                seeds |= {row["seed"] for row in small.rows}
+                count += 1
         if not verdicts:
             continue
-
-        def ks(values):
-            return _listed(f"{value:,} ({value / steps:.2g} of the steps)" for value in sorted(values))
-
-        if worse and enough and max(worse) < min(enough):
-            rule = (f"a generator of K = {ks([max(worse)])} or fewer distinct perturbations trained worse than the "
-                    f"same generator with more; from K = {ks([min(enough)])} on, more did not lower the final loss "
-                    f"beyond noise")
+        worse = sorted(k for k, found in verdicts.items() if any(found))
+        enough = sorted(set(verdicts) - set(worse))
+        if worse and enough and worse[-1] < enough[0]:
+            rule = (f"K = {_ks(worse, steps)} trained worse than the same generator with more distinct perturbations; "
+                    f"K = {_ks(enough, steps)} did not: the threshold lies between {worse[-1]:,} and {enough[0]:,}")
         elif worse and enough:
-            rule = f"no threshold: K = {ks(worse)} trained worse than their twins with more, K = {ks(enough)} did not"
+            rule = (f"no threshold: K = {_ks(worse, steps)} trained worse than a twin with more, K = "
+                    f"{_ks(enough, steps)} did not")
         elif worse:
-            rule = f"every K measured below its twin's trained worse, K = {ks(worse)}: a larger K must be measured"
+            rule = (f"every K measured against a twin with more trained worse (K = {_ks(worse, steps)}): the K from "
+                    f"which more stops helping lies above {worse[-1]:,}")
         else:
-            rule = f"no K measured below its twin's trained worse than it, K = {ks(enough)}"
-        lines += [f"Reach rule over {steps:,} steps: {rule}.", ""]
+            rule = f"no K measured against a twin with more trained worse (K = {_ks(enough, steps)})"
+        lines += [f"Reach rule over {steps:,} steps ({count} pairs whose smaller K is below the steps, seeds "
+                  f"{_and(sorted(seeds))}): {rule}. Each K is judged against every twin with more, by the "
+                  f"rule above (a difference beyond {SIGNIFICANCE:g} SE); a K of the steps or more repeats no "
+                  f"perturbation and is left out.", ""]
     return lines
+
+
+def _ks(values, steps):
+    """K values with their share of the steps, as a list in words."""
+    return _and(f"{value:,} ({value / steps:.2g} of the steps)" for value in values)
+
+
+def _and(values):
+    """Values as a list in words: a, b and c."""
+    shown = [str(value) for value in values]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
 def _flattening(small, large):

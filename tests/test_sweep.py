@@ -517,7 +517,7 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
                                        "pezo-otf 31x8-hop8, zo-sgd, seed 0"]
     assert {(p.settings["top_blocks"], p.settings["steps"], p.settings["lr"]) for p in full} == {(0, 1000, 1e-5)}
     long = grids.points(PRESETS["protocol-long"])
-    assert len(long) == 6 and {(p.settings["steps"], p.settings["packed"], p.settings["top_blocks"]) for p in long} == {
+    assert len(long) == 9 and {(p.settings["steps"], p.settings["packed"], p.settings["top_blocks"]) for p in long} == {
         (20000, True, 2)}
     figures = {name: grids.points(PRESETS[f"protocol-{name}"]) for name in ("figure3-pool", "figure4")}
     assert {p.spec.label for p in figures["figure4"]} == {f"otf-31x{width}" for width in (5, 6, 8, 10, 12, 14, 16)}
@@ -663,12 +663,26 @@ def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
             "cannot tell |") in lines                                     # one seed: no growth after K
     assert ("| hop 8 slip 0 | 640 | 5000 | hop 0 slip 1 | 6,400 | +0.001 ± 0.0057 | not different beyond noise | - "
             "| cannot tell |") in lines
-    assert ("Reach rule over 5,000 steps: a generator of K = 10 (0.002 of the steps) or fewer distinct perturbations "
-            "trained worse than the same generator with more; from K = 640 (0.13 of the steps) on, more did not lower "
-            "the final loss beyond noise.") in lines
+    assert ("Reach rule over 5,000 steps (3 pairs whose smaller K is below the steps, seeds 0): K = 10 (0.002 of the "
+            "steps) trained worse than the same generator with more distinct perturbations; K = 640 (0.13 of the "
+            "steps) did not: the threshold lies between 10 and 640. Each K is judged against every twin with more, by "
+            "the rule above (a difference beyond 2 SE); a K of the steps or more repeats no perturbation and is left "
+            "out.") in lines
     mixed = guideline._reach_rule(analysis.reach_pairs([pool(0, 0, 0.40), pool(8, 0, 0.45), pool(0, 1, 0.40)]))
-    assert mixed == ["Reach rule over 5,000 steps: no threshold: K = 640 (0.13 of the steps) trained worse than their "
-                     "twins with more, K = 10 (0.002 of the steps) did not.", ""]
+    assert mixed[0].startswith("Reach rule over 5,000 steps (3 pairs whose smaller K is below the steps, seeds 0): "
+                               "no threshold: K = 640 (0.13 of the steps) trained worse than a twin with more, K = 10 "
+                               "(0.002 of the steps) did not.")
+    short = [pool(0, 0, 0.45), pool(8, 0, 0.41), pool(0, 1, 0.30)]
+    for group in short:                                   # 500 steps: K = 640 repeats nothing, so it is left out
+        group.settings["steps"] = 500
+    rule = guideline._reach_rule(analysis.reach_pairs(short))[0]
+    assert "(2 pairs whose smaller K is below the steps" in rule and "every K measured against a twin with more " \
+        "trained worse (K = 10 (0.02 of the steps)): the K from which more stops helping lies above 10" in rule
+    twins = [pool(hop, 0, loss) for hop, loss in ((4, 0.45), (8, 0.40))]           # K = 640 both: not compared
+    assert analysis.reach_pairs(twins) == [] and guideline._reach_rule(analysis.reach_pairs(twins)) == []
+    beyond = guideline._reach_rule(analysis.reach_pairs([pool(0, 0, 0.45), pool(0, 1, 0.40), pool(8, 0, 0.45)]))
+    assert "3 pairs" in beyond[0] and "every K measured against a twin with more trained worse (K = 10 (0.002 of " \
+        "the steps) and 640 (0.13 of the steps)): the K from which more stops helping lies above 640" in beyond[0]
     assert guideline._reach_section([pool(0, 0, 0.45)]) == []
 
 

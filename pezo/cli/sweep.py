@@ -52,7 +52,7 @@ def add_parser(commands):
                             nargs="+" if several else None, metavar=name.upper())
     run.set_defaults(run=run_command)
     report = actions.add_parser("report", help="write the report of one or more sweep folders (shards)")
-    report.add_argument("folders", type=Path, nargs="+", help="sweep folders (the shards of one sweep)")
+    report.add_argument("folders", type=Path, nargs="+", help="sweep folders (the shards of one sweep, or folders to join)")
     report.add_argument("--out", type=output_folder, help="where the report goes (default: the first folder)")
     report.add_argument("--points", action="store_true",
                         help="also copy the grids and every finished point's records (no weights) into --out, "
