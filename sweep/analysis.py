@@ -186,7 +186,7 @@ def final_trend(group):
     windows of one step or no room for two."""
     found = []
     for row in group.rows:
-        window, losses = row["loss_window"], np.asarray(row["losses"])
+        window, losses = row["loss_window"], np.asarray(row.get("losses") or [])
         if window < 2 or len(losses) < 2 * window:
             return None
         final, before = losses[-window:], losses[-2 * window:-window]

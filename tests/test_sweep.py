@@ -782,6 +782,10 @@ def test_the_trend_section_tells_whether_the_loss_was_still_falling():
     assert value == pytest.approx(-0.06, abs=1e-9) and 0 < fall_noise < 0.06 / 2
     assert analysis.final_trend(config(settled)) == pytest.approx((0, 0), abs=1e-12)
     assert analysis.final_trend(config(falling, steps=39)) is None
+    bare = config(falling)
+    for row in bare.rows:                                 # a row without its trajectory (results.json's rows)
+        del row["losses"]
+    assert analysis.final_trend(bare) is None
     noisy = config(settled, noise=0.01)
     value, noise = analysis.final_trend(noisy)
     assert abs(value) < 2 * noise and 0.001 < noise < 0.01
