@@ -133,6 +133,12 @@ def _over_seeds(found):
     return statistics.mean(values), spread if math.isnan(within) else max(within, spread)
 
 
+def reference(groups):
+    """MeZO's Gaussian configuration, the one every source is set against: the first gaussian of `groups`, or
+    None."""
+    return next((group for group in groups if group.settings.get("perturb") == "gaussian"), None)
+
+
 REACH_FIELDS = ("hop_bits", "slip")
 """The spec fields that change only which perturbations a generator reaches (its K), not its values' kind."""
 

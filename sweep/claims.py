@@ -14,7 +14,7 @@ they have no noise estimate, the verdict is "cannot tell" and says what is missi
 """
 import dataclasses
 
-from .analysis import NO_NOISE, differs, families, known
+from .analysis import NO_NOISE, differs, families, known, reference
 
 AGREES, DISAGREES, CANNOT_TELL = "agrees", "disagrees", "cannot tell"
 POOL, RNGS, WIDTHS = 4095, 31, (8, 14)
@@ -91,7 +91,7 @@ def widths(groups):
 def naive_sources(groups):
     """One Claim per naive source the sweep holds: Rademacher, uniform values scaled to [-1, 1) and the raw LFSR
     integers (the paper's uniform, Table 3)."""
-    reference = next((group for group in groups if group.settings.get("perturb") == "gaussian"), None)
+    gaussian = reference(groups)
     found = []
     for source, what in (("rademacher", "Rademacher values"), ("uniform", "uniform values in [-1, 1)"),
                          ("uniform-raw", "raw uniform LFSR integers")):
@@ -99,10 +99,10 @@ def naive_sources(groups):
         group = next((group for group in groups if group.settings.get("perturb") == source), None)
         if group is None:
             continue
-        if reference is None:
+        if gaussian is None:
             found.append(Claim(claim, CANNOT_TELL, "no Gaussian configuration to compare with"))
             continue
-        found.append(Claim(claim, *_collapse(group, reference)))
+        found.append(Claim(claim, *_collapse(group, gaussian)))
     return found
 
 

@@ -6,7 +6,7 @@ import statistics
 
 from . import claims
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
-    front, gain_stops, growth_after, known, reach_pairs, shared
+    front, gain_stops, growth_after, known, reach_pairs, reference, shared
 from .plots import AXIS
 
 UNKNOWN = f"{NO_NOISE}, so no statement"
@@ -303,13 +303,13 @@ def _choice_section(groups):
     """Which generator for which budget: the hardware configurations that train as well as MeZO's Gaussian
     perturbations (neither final loss nor test accuracy worse beyond noise), cheapest first, with the steps they
     reach without repeating a perturbation."""
-    reference = _reference(groups)
-    if reference is None:
+    gaussian = reference(groups)
+    if gaussian is None:
         return []
-    fit = [group for group in groups if group.cost and known(group, "final_loss") and known(reference, "final_loss")
-           and not differs(group, reference, "final_loss") and not differs(reference, group, "test_accuracy")]
+    fit = [group for group in groups if group.cost and known(group, "final_loss") and known(gaussian, "final_loss")
+           and not differs(group, gaussian, "final_loss") and not differs(gaussian, group, "test_accuracy")]
     lines = ["## Which generator for which budget", "",
-             f"Hardware generators not shown worse than MeZO's Gaussian perturbations ({reference.label}) here: "
+             f"Hardware generators not shown worse than MeZO's Gaussian perturbations ({gaussian.label}) here: "
              f"neither their final loss nor their test accuracy is worse beyond noise, at the resolving power "
              f"above (a difference smaller than it is not ruled out). Cheapest first, without BRAM then with it. K "
              f"is the distinct perturbations each gives this model: where the steps measured exceed it, its runs "
@@ -320,16 +320,11 @@ def _choice_section(groups):
     lines += ["| configuration | LUTs + FFs | BRAM36 | K | steps measured | final loss minus the Gaussian's | "
               "test accuracy minus the Gaussian's |", "|---|---|---|---|---|---|---|"]
     for group in sorted(fit, key=lambda group: (group.cost["bram36"], group.cost["lut_ff"])):
-        loss, accuracy = (difference(group, reference, name) for name in ("final_loss", "test_accuracy"))
+        loss, accuracy = (difference(group, gaussian, name) for name in ("final_loss", "test_accuracy"))
         lines.append(f"| {group.label} | {group.cost['lut_ff']:,} | {group.cost['bram36']:g} | {reach(group)} | "
                      f"{group.settings['steps']} | {loss[0]:+.3g} ± {loss[1]:.2g} | "
                      f"{accuracy[0]:+.3g} ± {accuracy[1]:.2g} |")
     return lines + [""]
-
-
-def _reference(groups):
-    """MeZO's Gaussian configuration, where the sweep has one."""
-    return next((group for group in groups if group.settings.get("perturb") == "gaussian"), None)
 
 
 def _front_section(groups):
@@ -395,18 +390,18 @@ def _controls_section(groups):
 
 
 def _sources_section(groups):
-    reference = _reference(groups)
-    if reference is None or len(groups) < 2:
+    gaussian = reference(groups)
+    if gaussian is None or len(groups) < 2:
         return []
-    lines = [f"## Against MeZO's Gaussian perturbations ({reference.label})", "",
+    lines = [f"## Against MeZO's Gaussian perturbations ({gaussian.label})", "",
              "Each configuration's value, then its difference from the Gaussian's ± the SE of that difference "
              "(paired where they share seeds) and what the rule says of it.", ""]
     for group in groups:
-        if group is reference:
+        if group is gaussian:
             continue
-        loss = (UNKNOWN if not (known(group, "final_loss") and known(reference, "final_loss")) else
-                _compared(group, reference, "final_loss", "higher", "lower"))
-        accuracy = _compared(group, reference, "test_accuracy", "higher", "lower")
+        loss = (UNKNOWN if not (known(group, "final_loss") and known(gaussian, "final_loss")) else
+                _compared(group, gaussian, "final_loss", "higher", "lower"))
+        accuracy = _compared(group, gaussian, "test_accuracy", "higher", "lower")
         stopped = sum(bool(row["stopped"]) for row in group.rows)
         unmoved = sum(row["best_step"] == 0 for row in group.rows)
         lines.append(f"- {group.label}: final loss {group.shown('final_loss')} ({loss}), test accuracy "

@@ -1,13 +1,13 @@
 """The report's PNG plots: test accuracy and final loss along each generator field, cost against quality with the
-Pareto front, every point's learning curve, and the loss of a generator of few distinct perturbations against the
-same generator of more, step by step."""
+Pareto front, every point's learning curve, each configuration's loss against MeZO's Gaussian's and the loss of a
+generator of few distinct perturbations against the same generator of more, step by step."""
 import math
 import statistics
 from collections import Counter
 
 from pezo import files
 
-from .analysis import FIELDS, SIGNIFICANCE, families, front, paired_losses, reach_pairs
+from .analysis import FIELDS, SIGNIFICANCE, families, front, paired_losses, reach_pairs, reference
 
 AXIS = {"size": "pool size (entries)", "generators": "LFSRs (RNG count)", "width": "LFSR width (bits)",
         "bits": "pool value bits", "lanes": "lanes per word", "generator_seed": "generator seed"}
@@ -30,6 +30,9 @@ def write_all(groups, folder):
         made.append(_save(_pareto(groups), folder / "pareto.png"))
     if any(row["losses"] for group in groups for row in group.rows):
         made.append(_save(_curves(groups), folder / "curves.png"))
+    against = _against_gaussian(groups)
+    if against:
+        made.append(_save(_against(against, reference(groups)), folder / "against-gaussian.png"))
     confined = [(small, large) for small, large in reach_pairs(groups) if paired_losses(small, large)
                 and small.rows[0]["quality_reach"] < small.rows[0]["steps_done"]]
     if confined:
@@ -72,6 +75,42 @@ def _curves(groups):
     axes.set(xlabel="step", ylabel="train loss (running mean over a 50th of the steps)",
              title="Learning curves: every seed of every configuration", ylim=(bottom, top))
     axes.legend(fontsize=7, loc="upper right")
+    figure.tight_layout()
+    return figure
+
+
+def _against_gaussian(groups):
+    """[(configuration, its loss minus the Gaussian's step by step, the mean over the seeds both ran with equal
+    steps, as a list; the number of such seeds)] of every configuration that has any."""
+    gaussian = reference(groups)
+    found = []
+    for group in groups if gaussian is not None else []:
+        steps = [difference for difference, _ in paired_losses(group, gaussian)] if group is not gaussian else []
+        if steps and len({len(difference) for difference in steps}) == 1:
+            found.append((group, [sum(values) / len(steps) for values in zip(*steps)], len(steps)))
+    return found
+
+
+def _against(found, gaussian):
+    """Each configuration's loss minus MeZO's Gaussian's, step by step (`_against_gaussian`; a running mean over a
+    50th of the steps), a line each: batch noise shared by the runs cancels, so what stays is the configurations'
+    own difference as it develops. The axis spans the configurations whose final differences are not outliers; one
+    drawn beyond it is labelled clipped."""
+    from matplotlib import pyplot
+    curves = [(group, smoothed(steps, max(1, len(steps) // 50)), seeds) for group, steps, seeds in found]
+    low, high = _inlier_range([curve[-1] for _, curve, _ in curves],
+                              [_finite(row["final_loss_se"]) for group, _, _ in curves for row in group.rows])
+    inside = [value for _, curve, _ in curves if low <= curve[-1] <= high for value in curve]
+    bottom, top = _padded(min(inside + [0.0]), max(inside + [0.0]))
+    figure, axes = pyplot.subplots(figsize=(11, 5.5))
+    for group, curve, seeds in curves:
+        clipped = any(not bottom <= value <= top for value in curve)
+        axes.plot(range(1, len(curve) + 1), curve, lw=1,
+                  label=f"{group.label} ({seeds} seed{'s' * (seeds > 1)})" + (" (clipped)" if clipped else ""))
+    axes.axhline(0, lw=0.5, color="black")
+    axes.set(xlabel="step", ylabel="loss minus the Gaussian's (running mean over a 50th of the steps)",
+             title=f"Against MeZO's Gaussian ({gaussian.label}): the mean over the seeds both ran", ylim=(bottom, top))
+    axes.legend(fontsize=7, loc="upper left", ncol=2 if len(curves) > 8 else 1)
     figure.tight_layout()
     return figure
 

@@ -6,8 +6,10 @@
 - `plots/<field>.png` for each generator field that varies with all else fixed (pool `size` and RNG count
   `generators`: the PeZO paper's Figure 3; LFSR `width`: its Figure 4): test accuracy and final loss against it;
 - `plots/pareto.png`: hardware cost (LUTs + FFs; pools also use BRAM) against final loss and test accuracy, the
-  Pareto front marked; `plots/curves.png`: every point's learning curve; `plots/reach.png`: the loss of a generator
-  of fewer distinct perturbations than steps minus the same generator's with more, step by step, K marked;
+  Pareto front marked; `plots/curves.png`: every point's learning curve; `plots/against-gaussian.png`: each
+  configuration's loss minus MeZO's Gaussian's, step by step, over the seeds both ran; `plots/reach.png`: the loss
+  of a generator of fewer distinct perturbations than steps minus the same generator's with more, step by step, K
+  marked;
 - `report.md`: the table of configurations; `guideline.md`: what the data supports (sweep/guideline.py).
 """
 import csv

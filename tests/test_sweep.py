@@ -794,3 +794,28 @@ def test_the_trend_section_tells_whether_the_loss_was_still_falling():
     assert f"| falling | 2 | 100 | 20 | -0.06 ± {fall_noise:.2g} | still falling |" in lines
     assert lines[-2].startswith("| settled | 2 | 100 | 20 |") and lines[-2].endswith("| flat within noise |")
     assert guideline._trend_section([config(falling, steps=39)]) == []
+
+
+def test_each_configuration_is_drawn_against_the_gaussian_step_by_step(tmp_path):
+    """A source whose loss is the Gaussian's plus 0.01 at one seed and 0.03 at the other is drawn 0.02 above it at
+    every step (the mean over the seeds both ran); one that shares no seed with the Gaussian is not drawn; a
+    diverged source is drawn, labelled clipped, without flattening the others."""
+    def source(perturb, offsets, seeds=(0, 1)):
+        rows = [{"seed": seed, "steps_done": 50, "loss_window": 10, "final_loss_se": 0.002,
+                 "losses": [0.7 - 0.004 * t + offset for t in range(50)]} for seed, offset in zip(seeds, offsets)]
+        return measures.Configuration(perturb, perturb, {"perturb": perturb, "steps": 50}, rows)
+
+    gaussian, above = source("gaussian", (0, 0)), source("otf", (0.01, 0.03))
+    groups = [gaussian, above, source("alone", (0.05,), seeds=(7,)), source("diverged", (0.5, 0.5)),
+              *(source(name, offsets) for name, offsets in (("pool", (0.0, -0.002)), ("clt", (-0.01, 0.0)),
+                                                            ("rademacher", (0.001, 0.001)), ("uniform", (0.03, 0.03))))]
+    found = plots._against_gaussian(groups)
+    assert [(group.label, seeds) for group, _, seeds in found] == [
+        ("otf", 2), ("diverged", 2), ("pool", 2), ("clt", 2), ("rademacher", 2), ("uniform", 2)]
+    assert found[0][1] == pytest.approx([0.02] * 50)
+    assert plots._against_gaussian(groups[1:]) == []
+    drawn = plots._against(found, gaussian)
+    labels = [line.get_label() for line in drawn.axes[0].get_lines()]
+    assert labels[:3] == ["otf (2 seeds)", "diverged (2 seeds) (clipped)", "pool (2 seeds)"]
+    assert drawn.axes[0].get_ylim()[1] < 0.5
+    assert plots._save(drawn, tmp_path / "against.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
