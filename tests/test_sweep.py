@@ -516,6 +516,8 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     assert [p.label for p in full] == ["gaussian, zo-sgd, seed 0", "pezo-otf 31x8, zo-sgd, seed 0",
                                        "pezo-otf 31x8-hop8, zo-sgd, seed 0"]
     assert {(p.settings["top_blocks"], p.settings["steps"], p.settings["lr"]) for p in full} == {(0, 1000, 1e-5)}
+    gain = grids.points(PRESETS["protocol-gain"])
+    assert {(p.settings["top_blocks"], p.settings["lr"]) for p in gain} == {(4, 3e-4), (2, 1e-3)} and len(gain) == 6
     long = grids.points(PRESETS["protocol-long"])
     assert len(long) == 9 and {(p.settings["steps"], p.settings["packed"], p.settings["top_blocks"]) for p in long} == {
         (20000, True, 2)}
