@@ -44,11 +44,11 @@ def pool_plateau(groups):
         return Claim(claim, CANNOT_TELL, "no larger pool measured" if not larger else NO_NOISE)
     better = [value for value in larger if differs(at, line[value], NAME)]
     if better:
-        return Claim(claim, DISAGREES, f"pool {_listed(better)} lowers the final loss beyond noise against {POOL}")
+        return Claim(claim, DISAGREES, f"pool {listed(better)} lowers the final loss beyond noise against {POOL}")
     worse = [value for value in line if value < POOL and differs(line[value], at, NAME)]
-    smaller = (f"; smaller pools worse beyond noise: {_listed(worse)}" if worse else
+    smaller = (f"; smaller pools worse beyond noise: {listed(worse)}" if worse else
                "; no smaller pool measured is worse beyond noise either")
-    return Claim(claim, AGREES, f"no pool of {_listed(larger)} lowers the final loss beyond noise" + smaller)
+    return Claim(claim, AGREES, f"no pool of {listed(larger)} lowers the final loss beyond noise" + smaller)
 
 
 def rng_peak(groups):
@@ -61,11 +61,11 @@ def rng_peak(groups):
     at, others = line[RNGS], [value for value in line if value != RNGS]
     better = [value for value in others if differs(at, line[value], NAME)]
     if better:
-        return Claim(claim, DISAGREES, f"{_listed(better)} LFSRs lower the final loss beyond noise against {RNGS}")
+        return Claim(claim, DISAGREES, f"{listed(better)} LFSRs lower the final loss beyond noise against {RNGS}")
     worse = [value for value in others if differs(line[value], at, NAME)]
     if worse:
-        return Claim(claim, AGREES, f"none beats {RNGS} beyond noise; {_listed(worse)} LFSRs are worse")
-    return Claim(claim, CANNOT_TELL, f"no count of {_listed(others)} differs from {RNGS} beyond noise: no peak "
+        return Claim(claim, AGREES, f"none beats {RNGS} beyond noise; {listed(worse)} LFSRs are worse")
+    return Claim(claim, CANNOT_TELL, f"no count of {listed(others)} differs from {RNGS} beyond noise: no peak "
                                      f"resolved at this budget")
 
 
@@ -79,13 +79,13 @@ def widths(groups):
     for width in sorted(value for value in line if WIDTHS[0] <= value <= WIDTHS[1]):
         wider = [value for value in line if value > width]
         if wider and not any(differs(line[width], line[value], NAME) for value in wider):
-            return Claim(claim, AGREES, f"from {width} bits on no wider LFSR ({_listed(wider)}) lowers the final "
+            return Claim(claim, AGREES, f"from {width} bits on no wider LFSR ({listed(wider)}) lowers the final "
                                         f"loss beyond noise")
     widest = max(value for value in line if value <= WIDTHS[1])
     wider = [value for value in line if value > widest]
     if not wider:
         return Claim(claim, CANNOT_TELL, f"no width above {widest} measured")
-    return Claim(claim, DISAGREES, f"wider LFSRs ({_listed(wider)}) still lower the final loss beyond noise")
+    return Claim(claim, DISAGREES, f"wider LFSRs ({listed(wider)}) still lower the final loss beyond noise")
 
 
 def naive_sources(groups):
@@ -133,10 +133,10 @@ def powers_of_two(groups):
     worse = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(group, neighbour, NAME)]
     better = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(neighbour, group, NAME)]
     if better:
-        return Claim(claim, DISAGREES, f"{_listed(better)} lower the final loss beyond noise against 2^n - 1")
+        return Claim(claim, DISAGREES, f"{listed(better)} lower the final loss beyond noise against 2^n - 1")
     if worse:
-        return Claim(claim, AGREES, f"{_listed(worse)} raise the final loss beyond noise against 2^n - 1")
-    return Claim(claim, CANNOT_TELL, f"none of {_listed(f'{field} {value}' for field, value, _, _ in pairs)} "
+        return Claim(claim, AGREES, f"{listed(worse)} raise the final loss beyond noise against 2^n - 1")
+    return Claim(claim, CANNOT_TELL, f"none of {listed(f'{field} {value}' for field, value, _, _ in pairs)} "
                                      f"differs from 2^n - 1 beyond noise")
 
 
@@ -151,6 +151,7 @@ def _known(line):
     return all(known(group, NAME) for group in line.values())
 
 
-def _listed(values):
+def listed(values, word="and"):
+    """Values as a list in words: "a, b and c" (or `word` instead of "and")."""
     values = [str(value) for value in values]
-    return ", ".join(values[:-1]) + " and " + values[-1] if len(values) > 1 else "".join(values)
+    return ", ".join(values[:-1]) + f" {word} " + values[-1] if len(values) > 1 else "".join(values)

@@ -160,7 +160,7 @@ def test_the_answer_row_and_packing_are_the_padded_whole_block_up_to_rounding(fo
 
 
 @pytest.mark.parametrize("answer_row", [False, True])
-@pytest.mark.parametrize("attention", top.ANSWER_ROW_ATTENTION)
+@pytest.mark.parametrize("attention", top.CHECKED_ATTENTION)
 def test_packed_prompts_attend_to_themselves_only(folder, attention, answer_row):
     """Under each attention implementation packing is checked with, with and without the answer row, each packed
     prompt's answer states are those it has alone in a batch (up to rounding), whatever precedes it; a prompt

@@ -92,9 +92,10 @@ STATES_FOLDER = "top-states"
 STATES_FORMAT = 1
 """The stored states' computation: raise it when `TopClassifier.frozen` computes them otherwise, so that states
 stored before are not read."""
-ANSWER_ROW_BLOCKS = ("LlamaDecoderLayer", "MistralDecoderLayer", "Qwen2DecoderLayer")
-ANSWER_ROW_ATTENTION = ("sdpa", "eager")
-"""The blocks and attention implementations `at_answer` computes as their own forward does."""
+CHECKED_BLOCKS = ("LlamaDecoderLayer", "MistralDecoderLayer", "Qwen2DecoderLayer")
+CHECKED_ATTENTION = ("sdpa", "eager")
+"""The blocks and attention implementations `at_answer` computes as their own forward does, and whose packed
+prompts (`packed`) transformers' packed-sequence mask keeps apart: those answer_row and packed are checked with."""
 
 
 class StoredStates:
@@ -162,9 +163,8 @@ class TopClassifier(Classifier):
         check_window(lm.model, self.max_tokens)
         if lm.prefix:
             raise ValueError("top_blocks works without prefix tuning (its virtual tokens enter every block)")
-        for setting, given in (("answer_row", answer_row), ("packed", packed)):
-            if given:
-                check_answer_row(lm.model, setting)
+        if answer_row or packed:
+            check_blocks(lm.model, "answer_row" if answer_row else "packed")
         self.key = (lm.name, count, str(forward), self.max_tokens, str(self.device))
         self.count, self.answer_row, self.packed, self.kept = count, answer_row, packed, KEPT.setdefault(self.key, {})
 
@@ -271,13 +271,13 @@ def packed(kept):
     return torch.cat(kept)[None], None, positions[None], ends - 1
 
 
-def check_answer_row(model, setting="answer_row"):
-    """Refuse answer_row or packed (`setting`) for a model whose blocks `at_answer` and the packed mask were not
-    checked with."""
+def check_blocks(model, setting):
+    """Refuse answer_row or packed (`setting`) for a model whose blocks and attention they were not checked with
+    (CHECKED_BLOCKS, CHECKED_ATTENTION)."""
     block, attention = type(blocks(model)[-1]).__name__, base(model).config._attn_implementation
-    if block not in ANSWER_ROW_BLOCKS or attention not in ANSWER_ROW_ATTENTION:
-        raise ValueError(f"{setting} computes {', '.join(ANSWER_ROW_BLOCKS)} blocks with "
-                         f"{' or '.join(ANSWER_ROW_ATTENTION)} attention, and this model has {block} with {attention} "
+    if block not in CHECKED_BLOCKS or attention not in CHECKED_ATTENTION:
+        raise ValueError(f"{setting} computes {', '.join(CHECKED_BLOCKS)} blocks with "
+                         f"{' or '.join(CHECKED_ATTENTION)} attention, and this model has {block} with {attention} "
                          f"attention: leave {setting} out")
 
 
