@@ -30,6 +30,7 @@ import shutil
 import signal
 import stat
 import tempfile
+import threading
 import typing
 from pathlib import Path
 
@@ -319,7 +320,8 @@ def work_folder(folder, owns, shared=False):
         except BlockingIOError:
             raise Busy(f"{folder} is in use by another pezo process: give another folder or wait") from None
         _remove_stale(folder)
-        _mark(folder, sorted(set(_owned(folder)) | set(owns) | {LOCK}), _digests(folder))
+        with _marking(folder):
+            _mark(folder, sorted(set(_owned(folder)) | set(owns) | {LOCK}), _digests(folder))
         yield folder
 
 
@@ -327,10 +329,24 @@ def own(folder, names):
     """Record in the marker of `folder` (created if need be) that pezo owns `names` there ("x/": a whole folder)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    owned = _owned(folder)
-    if not set(names) <= set(owned):
-        _mark(folder, sorted(set(owned) | set(names)), _digests(folder))
+    with _marking(folder):
+        owned = _owned(folder)
+        if not set(names) <= set(owned):
+            _mark(folder, sorted(set(owned) | set(names)), _digests(folder))
     return folder
+
+
+_threads_marking = threading.Lock()
+
+
+@contextlib.contextmanager
+def _marking(folder):
+    """Let one thread of one process at a time read and rewrite the marker of `folder`, so that no name another
+    adds meanwhile is lost. A record lock on the lock file: independent of the flock a work folder's holders
+    take on it."""
+    with _threads_marking, open(folder / LOCK, "a") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        yield
 
 
 def discard(path):
@@ -530,8 +546,10 @@ def _foreign(folder, name=None):
 def _mark(folder, owns, digests=None):
     """Write the marker of `folder` (through a staging file, so it is never half-written)."""
     marker = {"written_by": "pezo", "owns": owns, **({"sha256": digests} if digests else {})}
-    staging = folder / f"{STAGING}{os.getpid()}-{MARKER}"
-    staging.write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n")
+    handle, staging = tempfile.mkstemp(prefix=f"{STAGING}{os.getpid()}-", suffix=f"-{MARKER}", dir=folder)
+    with os.fdopen(handle, "w") as file:
+        file.write(json.dumps(marker, indent=1, sort_keys=True) + "\n")
+    os.chmod(staging, 0o644)
     os.replace(staging, folder / MARKER)
 
 

@@ -1,4 +1,5 @@
 """pezo.files, the one writer: whole or nothing, never over what pezo did not write, no staging left behind."""
+import concurrent.futures
 import json
 import os
 import shutil
@@ -126,6 +127,19 @@ def test_work_folder_claims_and_locks(tmp_path):
     with pytest.raises(files.Refused, match=r"holds what pezo did not write \(notes.md\)"):
         with files.work_folder(tmp_path / "w", ["run/"]):
             pass
+
+
+def test_owning_at_once_loses_no_name(tmp_path):
+    """Threads of one process and several processes marking one folder at once: each name ends up owned, and no
+    staging file is left."""
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: files.own(tmp_path, [f"thread{i}/"]), range(32)))
+    code = "import sys; from pezo import files; [files.own(sys.argv[1], [f'{sys.argv[2]}-{i}/']) for i in range(20)]"
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), f"process{p}"]) for p in range(3)]
+    assert [run.wait() for run in runs] == [0, 0, 0]
+    wanted = {f"thread{i}/" for i in range(32)} | {f"process{p}-{i}/" for p in range(3) for i in range(20)}
+    assert wanted <= set(files._owned(tmp_path))
+    assert not list(tmp_path.glob(files.STAGING + "*"))
 
 
 def test_discard_removes_only_pezos(tmp_path):
