@@ -22,7 +22,8 @@ from amaranth.hdl import Shape
 from amaranth.lib.wiring import In
 
 from pezo import __version__
-from pezo.files import check_replaceable, read_json, write_folder
+from pezo.files import check_replaceable, write_folder
+from pezo.reading import read_json
 from pezo.golden.engine import FORMATS
 from pezo.golden.spec import PerturbSpec
 

@@ -1,5 +1,5 @@
 """The errors every layer may raise and the command line turns into one line: `UsageError` (bad input, exit 2;
-ValueError and `pezo.files.BadFile` are too) and `ToolFailed` (an external tool or a check failed, exit 1)."""
+ValueError and `pezo.reading.BadFile` are too) and `ToolFailed` (an external tool or a check failed, exit 1)."""
 
 
 def reason(error, limit=160):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import files
+from . import files, reading
 from .golden.stream import hop
 from .hw.engine import PERTURB_MINUS, PERTURB_PLUS, UPDATE
 from .hw.ip import write_ip
@@ -175,5 +175,5 @@ def train_through_rtl(config, steps, simulator, folder, via="harness"):
         plan.update(dump=str(folder / "run" / "dump.hex"), e=run.engine_exponent, weights_sha256=digest(weights))
         _, seconds = simulation.run(weights, plan, host=host)
         build_seconds = simulation.build_seconds
-    recorded = files.read_json(report, "the training-through-RTL report")["steps"]
+    recorded = reading.read_json(report, "the training-through-RTL report")["steps"]
     return Outcome(recorded, seconds, build_seconds, trainable(run).numel())

@@ -18,7 +18,7 @@ import json
 import re
 import warnings
 
-from pezo import files
+from pezo import reading
 from pezo.errors import reason
 from pezo.golden.spec import FIELDS, SHARED, PerturbSpec
 from pezo.train import perturbations
@@ -34,7 +34,7 @@ spec, which the spec fields build."""
 TRAIN_FIELDS = tuple(field.name for field in dataclasses.fields(Config) if field.name not in NOT_GRID)
 GRID_FIELDS = TRAIN_FIELDS + tuple(SPEC_FIELDS)
 DEFAULTS = {name: getattr(Config(out=""), name) for name in TRAIN_FIELDS}
-CONFIG_KINDS = files.kinds_of(Config)
+CONFIG_KINDS = reading.kinds_of(Config)
 TOP_LEVEL = ("name", "description", "train", "grid")
 
 
@@ -184,8 +184,8 @@ def _quiet_spec(fields):
 def _typed(name, value, where):
     """`value` if it is of the kind of Config's field `name` (an int stands for a float), else a ValueError."""
     kinds = CONFIG_KINDS[name]
-    if files.kind_error(name, value, kinds):
-        raise ValueError(f"{where}: {files.kind_error(name, value, kinds)}")
+    if reading.kind_error(name, value, kinds):
+        raise ValueError(f"{where}: {reading.kind_error(name, value, kinds)}")
     return float(value) if float in kinds and isinstance(value, int) else value
 
 
@@ -196,18 +196,18 @@ def _shown(settings):
 def read_grid(path):
     """A grid file (JSON, or YAML by its .yaml/.yml name) as a dict, or a BadFile naming it."""
     if path.suffix not in (".yaml", ".yml"):
-        return files.read_json(path, "a sweep grid")
+        return reading.read_json(path, "a sweep grid")
     import yaml
     loader = type("GridLoader", (yaml.SafeLoader,), {})
     loader.add_implicit_resolver(            # YAML 1.1 reads 1e-5 as text; a grid means the number
         "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
-    text = files.read_text(path, "a sweep grid")
+    text = reading.read_text(path, "a sweep grid")
     try:
         grid = yaml.load(text, Loader=loader)
     except yaml.YAMLError as error:
-        raise files.BadFile(f"{path} is not YAML ({reason(error, 200)}): give a grid file") from None
+        raise reading.BadFile(f"{path} is not YAML ({reason(error, 200)}): give a grid file") from None
     except RecursionError:
-        raise files.BadFile(f"{path} nests its YAML too deeply to read: give a grid file") from None
+        raise reading.BadFile(f"{path} nests its YAML too deeply to read: give a grid file") from None
     if not isinstance(grid, dict):
-        raise files.BadFile(f"{path} holds a YAML {type(grid).__name__}, not a sweep grid (a mapping)")
+        raise reading.BadFile(f"{path} holds a YAML {type(grid).__name__}, not a sweep grid (a mapping)")
     return grid

@@ -16,7 +16,7 @@ import csv
 import io
 import json
 
-from pezo import files
+from pezo import files, reading
 
 from . import guideline, plots
 from .grid import points as grid_points
@@ -40,10 +40,10 @@ def collect(folders, part=None):
     for folder in folders:
         paths = sorted((folder / "grids").glob("*.json")) if (folder / "grids").is_dir() else []
         if not paths:
-            raise files.BadFile(f"{folder} holds no sweep (no grids/*.json): give a folder `pezo sweep run` wrote")
+            raise reading.BadFile(f"{folder} holds no sweep (no grids/*.json): give a folder `pezo sweep run` wrote")
         for path in paths if part is None else []:
             grids[path.name] = path.read_bytes()
-            for point in grid_points(files.read_json(path, "a sweep grid")):
+            for point in grid_points(reading.read_json(path, "a sweep grid")):
                 planned.setdefault(point.name, point)
         for path in sorted((folder / "points").glob("*/point.json")):
             if part is not None and path.parent.name not in planned:

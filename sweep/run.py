@@ -16,7 +16,7 @@ point another one holds. `shard` (i, n) gives a worker every n-th point from the
 import json
 import time
 
-from pezo import files
+from pezo import files, reading
 from pezo.train import distributed, models, records, zo
 from pezo.train.config import Config
 from pezo.train.loop import carry_out
@@ -76,7 +76,7 @@ def _preflight(points, device):
     for name in sorted({point.settings["model"] for point in points}):
         models.check_available(name)
     for path in sorted({point.settings["data"] for point in points if point.settings["data"]}):
-        files.read_text(path, "examples (CSV or JSONL with text and label fields)")
+        reading.read_text(path, "examples (CSV or JSONL with text and label fields)")
 
 
 POINT_KINDS = {"name": (str,), "label": (str,), "settings": (dict,), "cost": (dict, type(None)), "summary": (dict,),
@@ -86,7 +86,7 @@ POINT_KINDS = {"name": (str,), "label": (str,), "settings": (dict,), "cost": (di
 
 def read_point(path):
     """A finished point's record (point.json), checked: its fields, and its summary's, of their kinds."""
-    record = files.check_record(files.read_json(path, "a sweep point's record"), path, "a sweep point's record",
+    record = reading.check_record(reading.read_json(path, "a sweep point's record"), path, "a sweep point's record",
                                 POINT_KINDS, required=tuple(POINT_KINDS))
     records.check_summary(record["summary"], f"{path} summary")
     return record
@@ -113,17 +113,17 @@ def run_point(point, folder, device="cpu", keep_weights=False, progress=False):
 def _trained(point, folder, device, progress):
     """The training summary of the point: a finished run's, or a run resumed or started now."""
     if (folder / "summary.json").exists():
-        return records.check_summary(files.read_json(folder / "summary.json", "a run's summary"),
+        return records.check_summary(reading.read_json(folder / "summary.json", "a run's summary"),
                                      folder / "summary.json")
     config = point.config(folder, device)
     if (folder / "checkpoint" / records.STATE).exists():
-        recorded = Config.from_record(files.read_json(folder / "config.json", "a run's config"),
+        recorded = Config.from_record(reading.read_json(folder / "config.json", "a run's config"),
                                       folder / "config.json")      # settings added since: their defaults
         held = {name: getattr(recorded, name) for name in point.settings}
         wanted = {**point.settings, "method_args": zo.resolved(point.settings["method"], point.settings["method_args"])}
         held["method_args"] = zo.resolved(held["method"], held["method_args"])
         differing = sorted(name for name, value in wanted.items() if held[name] != value)
         if differing:
-            raise files.BadFile(f"{folder / 'config.json'} records {differing[0]}={held[differing[0]]!r}, "
+            raise reading.BadFile(f"{folder / 'config.json'} records {differing[0]}={held[differing[0]]!r}, "
                                 f"not this point's {wanted[differing[0]]!r}: the point folder was changed")
     return carry_out(config, resume=True, progress_bar=progress, held=True)[1]   # a start cut short starts again

@@ -1,14 +1,14 @@
 """The layers' import directions (docs/architecture.md): the host driver alone (it runs on the board's processor),
 spec and golden model at the bottom, hardware, simulation
 and synthesis on them, the trainer on the golden model alone, the sweep on the trainer and synthesis, and the
-command line on top; files, cache and errors below everything. No module imports upwards or sideways."""
+command line on top; files, reading, cache and errors below everything. No module imports upwards or sideways."""
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
 PACKAGES = {"host": "host", "golden": "golden", "hw": "hw", "sim": "sim", "synth": "synth", "train": "train", "sweep": "sweep",
             "cli": "pezo/cli"}
-BASE = {"pezo", "pezo.files", "pezo.cache", "pezo.errors"}
+BASE = {"pezo", "pezo.files", "pezo.reading", "pezo.cache", "pezo.errors"}
 APPLICATION = {"pezo.hil"}
 """Modules of the application layer besides the command line's package (pezo.cli: a module per command, and their
 options): training through the simulated RTL (which joins sim and train)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pezo import files
+from pezo import files, reading
 
 
 def tree(folder):
@@ -163,8 +163,8 @@ def test_discard_removes_only_pezos(tmp_path):
 def test_read_json_names_the_file(tmp_path, content, message):
     path = tmp_path / "s.json"
     path.mkdir() if content is None else path.write_text(content)
-    with pytest.raises(files.BadFile, match=message) as error:
-        files.read_json(path, "a generator spec")
+    with pytest.raises(reading.BadFile, match=message) as error:
+        reading.read_json(path, "a generator spec")
     assert str(path) in str(error.value)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pezo import files
+from pezo import files, reading
 from pezo.cli import main
 
 UNWRITABLE = Path("/sys/pezo-unwritable")       # sysfs refuses new entries, even to root
@@ -443,7 +443,7 @@ def test_export_force_never_replaces_a_training_run(tmp_path, capsys):
 def test_input_files_are_read_only_when_regular_bounded_and_shallow(tmp_path, capsys, monkeypatch, kind, message,
                                                                     command):
     """A pipe nobody writes would block, /dev/zero never ends, deep nesting overflows the parser: each is refused
-    by the one checked reader (pezo.files.read_text) with one line naming the file."""
+    by the one checked reader (pezo.reading.read_text) with one line naming the file."""
     monkeypatch.chdir(tmp_path)
     path = Path("in.json")
     if kind == "fifo":
@@ -455,7 +455,7 @@ def test_input_files_are_read_only_when_regular_bounded_and_shallow(tmp_path, ca
     elif kind == "latin-1":
         path.write_bytes('{"strategy": "otf", "x": "caf\u00e9"}'.encode("latin-1"))
     else:
-        monkeypatch.setattr(files, "MAX_READ_BYTES", 64)
+        monkeypatch.setattr(reading, "MAX_READ_BYTES", 64)
         path.write_text(json.dumps({"strategy": "otf", "padding": "x" * 100}))
     status, _, err = run(capsys, *command, str(path))
     assert status == 2 and not Path("o").exists()

@@ -4,7 +4,7 @@ import dataclasses
 import math
 import sys
 
-from pezo import files
+from pezo import reading
 
 from . import adapters, distributed, engine, models, perturbations, tasks, zo
 
@@ -61,8 +61,8 @@ class Config:
         """The Config a run's config.json (`record`, read from `path`) records: its fields of their kinds (other
         keys are the run's extras: the source's seed or spec, its quality, the layout); a BadFile naming the file
         and field otherwise."""
-        kinds = files.kinds_of(cls)
-        files.check_record(record, path, "a run's config", kinds, required=("out",), others=True)
+        kinds = reading.kinds_of(cls)
+        reading.check_record(record, path, "a run's config", kinds, required=("out",), others=True)
         config = cls(**{key: value for key, value in record.items() if key in kinds})
         unrecorded = sorted(set(zo.resolved(config.method, {})) - set(config.method_args))
         if unrecorded:

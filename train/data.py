@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pezo.files import read_text
+from pezo.reading import read_text
 
 RT_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
 RT_LABELS = {"rotten": 0, "fresh": 1}

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pezo import files
+from pezo import files, reading
 
 from . import adapters, data, distributed, engine, models, perturbations, tasks, top, zo
 from .config import check_layout, compensated, lr_factor
@@ -113,12 +113,12 @@ class Run:
             self.start()
             return
         state, weights, optimizer, records = distributed.from_writer(self.layout, lambda: (
-            files.read_json(folder / STATE, "a checkpoint's state"), contents(folder / WEIGHTS),
+            reading.read_json(folder / STATE, "a checkpoint's state"), contents(folder / WEIGHTS),
             contents(folder / OPTIMIZER), read_metrics(self.out / "metrics.jsonl")))
         load_weights(self.lm.model, weights, folder / WEIGHTS)
         optimizer = parse(torch.load, io.BytesIO(optimizer), folder / OPTIMIZER, weights_only=True,
                            map_location=self.device)
-        files.check_record(optimizer, folder / OPTIMIZER, "a checkpoint's optimizer state",
+        reading.check_record(optimizer, folder / OPTIMIZER, "a checkpoint's optimizer state",
                            {"optimizer": (dict,), "schedule": (dict,)}, required=("optimizer", "schedule"))
         parse(self.zo.load_state_dict, optimizer["optimizer"], folder / OPTIMIZER)
         parse(self.schedule.load_state_dict, optimizer["schedule"], folder / OPTIMIZER)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from pezo import errors, files
+from pezo import errors, files, reading
 
 WEIGHTS = "trainable.safetensors"
 OPTIMIZER = "optimizer.pt"
@@ -31,7 +31,7 @@ SUMMARY_KINDS = {"steps_done": (int,), "best_step": (int,), "best_dev_accuracy":
 def check_summary(summary, path):
     """A run's summary (summary.json, or a sweep point's copy of it) with the fields pezo reads, of their kinds."""
     required = [key for key in SUMMARY_KINDS if key != "quality"]
-    return files.check_record(summary, path, "a run's summary", SUMMARY_KINDS, required=required, others=True)
+    return reading.check_record(summary, path, "a run's summary", SUMMARY_KINDS, required=required, others=True)
 
 
 ANSWERS_KINDS = {"step": (int,), "labels": (list,), "predictions": (list,)}
@@ -41,11 +41,11 @@ def read_answers(path):
     """A run's test answers (test_answers.json, or start_answers.json: its starting weights') as {"labels",
     "right"}: each test example's label, and whether the weights answered it (0 or 1); a BadFile naming the file
     where its lists are not of integers of one length."""
-    answers = files.check_record(files.read_json(path, "a run's test answers"), path, "a run's test answers",
+    answers = reading.check_record(reading.read_json(path, "a run's test answers"), path, "a run's test answers",
                                  ANSWERS_KINDS, required=tuple(ANSWERS_KINDS))
     labels, predictions = answers["labels"], answers["predictions"]
     if len(labels) != len(predictions) or not all(type(value) is int for value in labels + predictions):
-        raise files.BadFile(f"{path}: its labels and predictions must be lists of integers of one length")
+        raise reading.BadFile(f"{path}: its labels and predictions must be lists of integers of one length")
     return {"labels": labels, "right": [int(label == prediction) for label, prediction in zip(labels, predictions)]}
 
 
@@ -58,18 +58,18 @@ def read_metrics(path):
     """The records of a run's metrics.jsonl, checked: JSON objects (a last line cut short by a killed run is
     dropped), the first the run's config, the fields pezo reads of their kinds; a BadFile naming the file and
     line otherwise."""
-    records = files.read_jsonl(path, "a run's metrics (JSON lines)", cut_last=True)
+    records = reading.read_jsonl(path, "a run's metrics (JSON lines)", cut_last=True)
     if not records or records[0].get("event") != "config":
-        raise files.BadFile(f"{path} does not begin with the run's config record: the run's metrics are damaged")
+        raise reading.BadFile(f"{path} does not begin with the run's config record: the run's metrics are damaged")
     for number, record in enumerate(records, 1):
-        files.check_record(record, f"{path} line {number}", "a metrics record", STEP_KINDS, others=True)
+        reading.check_record(record, f"{path} line {number}", "a metrics record", STEP_KINDS, others=True)
     return records
 
 
 def contents(path):
     """The bytes of a run's file; a BadFile naming it where it is missing."""
     if not Path(path).is_file():
-        raise files.BadFile(f"{path} is missing: the run's files are incomplete")
+        raise reading.BadFile(f"{path} is missing: the run's files are incomplete")
     return Path(path).read_bytes()
 
 
@@ -79,7 +79,7 @@ def parse(load, data, path, **options):
     try:
         return load(data, **options)
     except Exception as error:      # safetensors and torch.load each raise their own types for a damaged file
-        raise files.BadFile(f"{path} cannot be read ({errors.reason(error, 200)}): the file is damaged, truncated "
+        raise reading.BadFile(f"{path} cannot be read ({errors.reason(error, 200)}): the file is damaged, truncated "
                             f"or another run's") from None
 
 
@@ -87,16 +87,16 @@ def checked_progress(state, path, scheduled):
     """The Progress a checkpoint's state.json (`state`) records, checked: its fields and the progress's, of their
     kinds, the counts non-negative, and at the step the lr schedule's own state counts (`scheduled`); a BadFile
     naming the file otherwise."""
-    files.check_record(state, path, "a checkpoint's state", {"progress": (dict,), "seed": (int,)},
+    reading.check_record(state, path, "a checkpoint's state", {"progress": (dict,), "seed": (int,)},
                        required=("progress",))
-    kinds = files.kinds_of(Progress)
-    progress = files.check_record(state["progress"], f"{path} progress", "a checkpoint's progress", kinds,
+    kinds = reading.kinds_of(Progress)
+    progress = reading.check_record(state["progress"], f"{path} progress", "a checkpoint's progress", kinds,
                                   required=tuple(kinds))
     if progress["step"] < 0 or progress["best_step"] < 0:
-        raise files.BadFile(f"{path}: progress step {progress['step']}, best_step {progress['best_step']}: "
+        raise reading.BadFile(f"{path}: progress step {progress['step']}, best_step {progress['best_step']}: "
                             f"allowed non-negative counts; the checkpoint is damaged")
     if progress["step"] != scheduled:
-        raise files.BadFile(f"{path}: step {progress['step']} disagrees with the checkpoint's lr schedule, at step "
+        raise reading.BadFile(f"{path}: step {progress['step']} disagrees with the checkpoint's lr schedule, at step "
                             f"{scheduled}: the checkpoint is damaged")
     return Progress(**progress)
 

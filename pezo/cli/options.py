@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from pezo.errors import UsageError
-from pezo.files import read_json
+from pezo.reading import read_json
 from pezo.golden import PAPER_DEFAULTS, PerturbSpec
 from pezo.golden.spec import ALL_FIELDS, FIELDS, SHARED
 

@@ -196,7 +196,7 @@ def _resumed_config(args):
         named = ", ".join("--" + name.removeprefix("method_").replace("_", "-") for name in others)
         raise ValueError(f"--resume takes the run's recorded settings: only --steps and --device may be given, "
                          f"not {named}")
-    from pezo.files import read_json
+    from pezo.reading import read_json
     path = args.out / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"--resume: {path} does not exist (no run to resume in {args.out})")
