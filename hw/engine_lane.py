@@ -82,9 +82,10 @@ def _leading_zeros(bits):
     return Cat(Mux(high_found, high, low), ~high_found), high_found | low_found
 
 
-def staged(m, advance, value, name):
-    """A register `name` holding `value` from one `advance` to the next: a pipeline stage's boundary."""
-    register = Signal(value.shape(), name=name)
+def staged(m, advance, value, name, init=None):
+    """A register `name` holding `value` from one `advance` to the next (`init`, else zero, after reset): a
+    pipeline stage's boundary."""
+    register = Signal(value.shape(), name=name, init=init)
     with m.If(advance):
         m.d.sync += register.eq(value)
     return register
@@ -241,8 +242,8 @@ class EngineLane(wiring.Component):
                                            self._rounded(m, held, held_guard, held_sticky, kept_lsb, placed_sign)))
         return m
 
-    def _held(self, m, value, name):
-        return staged(m, self.advance, value, name)
+    def _held(self, m, value, name, init=None):
+        return staged(m, self.advance, value, name, init)
 
     def _special(self, sign, nan):
         """The bits for an infinite or NaN theta."""
@@ -281,15 +282,16 @@ class EngineLane(wiring.Component):
         kept = Signal(EXPONENT)
         m.d.comb += [leading.eq(top - zeros), kept.eq(Mux(leading < emin, emin, leading) - (p - 1))]
         # the sum's trailing zeros counted in pieces of PIECE bits, joined in the next stage (one count of the whole
-        # sum maps deeper where the lane sits in an engine)
-        pieces = [self._held(m, trailing_zeros(m, total[start:start + PIECE], f"piece{start}_trailing"),
-                             f"piece{start}_zeros") for start in range(0, len(total), PIECE)]
+        # sum maps deeper where the lane sits in an engine); after reset each piece holds a zero sum's count
+        pieces = [self._held(m, trailing_zeros(m, piece, f"piece{start}_trailing"), f"piece{start}_zeros",
+                             init=len(piece))
+                  for start in range(0, len(total), PIECE) for piece in [total[start:start + PIECE]]]
         total, amount, kept = self._held(m, total, "sum"), self._held(m, amount, "amount"), self._held(m, kept, "kept")
         trailing = pieces[-1] + PIECE * (len(pieces) - 1)
         for index in reversed(range(len(pieces) - 1)):                   # a full piece's count has its top bit set
             trailing = Mux(pieces[index][-1], trailing, pieces[index] + PIECE * index)
-        if self.checks:                     # a zero sum's registers start at 0 after reset, not at its count
-            m.d.sync += Assert((total == 0) | (trailing == trailing_zeros(m, total, "sum_tz")),
+        if self.checks:
+            m.d.sync += Assert(trailing == trailing_zeros(m, total, "sum_tz"),
                                "the sum's trailing zeros, joined from its pieces', are its own")
         shifted = Signal(field)
         m.d.comb += shifted.eq(total << amount)
