@@ -283,9 +283,9 @@ class EngineLane(wiring.Component):
         m.d.comb += [leading.eq(top - zeros), kept.eq(Mux(leading < emin, emin, leading) - (p - 1))]
         # the sum's trailing zeros counted in pieces of PIECE bits, joined in the next stage (one count of the whole
         # sum maps deeper where the lane sits in an engine); after reset each piece holds a zero sum's count
-        pieces = [self._held(m, trailing_zeros(m, piece, f"piece{start}_trailing"), f"piece{start}_zeros",
-                             init=len(piece))
-                  for start in range(0, len(total), PIECE) for piece in [total[start:start + PIECE]]]
+        pieces = [self._held(m, trailing_zeros(m, total[start:start + PIECE], f"piece{start}_trailing"),
+                             f"piece{start}_zeros", init=min(PIECE, len(total) - start))
+                  for start in range(0, len(total), PIECE)]
         total, amount, kept = self._held(m, total, "sum"), self._held(m, amount, "amount"), self._held(m, kept, "kept")
         trailing = pieces[-1] + PIECE * (len(pieces) - 1)
         for index in reversed(range(len(pieces) - 1)):                   # a full piece's count has its top bit set

@@ -6,7 +6,9 @@ file or folder it did not write (a file the user names as an output, such as `--
   files given as bytes.
 - `work_folder(folder, owns)`: a folder pezo fills over time (a simulation's work folder, a training run), claimed
   and locked against a second pezo using it at the same time.
-- `discard(path)`: remove something pezo wrote (pezo.reading reads what it wrote back, and every other input).
+- `discard(path)`: remove something pezo wrote.
+
+Reading input files back is pezo.reading's job.
 
 Every folder pezo writes carries a marker, `.pezo.json`, listing what pezo put there (a name ending in "/" is a
 folder pezo owns whole) with the sha256 of each file it wrote whole. A folder is replaced only with `force`, and
@@ -26,11 +28,13 @@ import shutil
 import signal
 import stat
 import tempfile
-import threading
 from pathlib import Path
 
 MARKER = ".pezo.json"
 LOCK = ".pezo.lock"
+MARKING = ".pezo.marking"
+BOOKKEEPING = (MARKER, LOCK, MARKING)
+"""The files pezo keeps in a folder for itself: never counted as its contents."""
 STAGING = ".pezo-staging-"
 OLD = "-old"
 NAME_BYTES = 255
@@ -210,6 +214,8 @@ def work_folder(folder, owns, shared=False):
 def own(folder, names):
     """Record in the marker of `folder` (created if need be) that pezo owns `names` there ("x/": a whole folder)."""
     folder = Path(folder)
+    if set(names) <= set(_owned(folder)):
+        return folder
     folder.mkdir(parents=True, exist_ok=True)
     with _marking(folder):
         owned = _owned(folder)
@@ -218,16 +224,13 @@ def own(folder, names):
     return folder
 
 
-_threads_marking = threading.Lock()
-
-
 @contextlib.contextmanager
 def _marking(folder):
-    """Let one thread of one process at a time read and rewrite the marker of `folder`, so that no name another
-    adds meanwhile is lost. A record lock on the lock file: independent of the flock a work folder's holders
-    take on it."""
-    with _threads_marking, open(folder / LOCK, "a") as lock:
-        fcntl.lockf(lock, fcntl.LOCK_EX)
+    """Let one writer at a time, thread or process, read and rewrite the marker of `folder`, so that no name another
+    adds meanwhile is lost: an flock of a file of its own (each open of it is locked apart, so threads exclude
+    each other too; the work folder's lock file is held for as long as a run lasts)."""
+    with open(folder / MARKING, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
@@ -259,7 +262,7 @@ def _is_pezos(path):
 
 def is_empty(folder):
     """Whether `folder` holds nothing but pezo's marker and lock."""
-    return all(path.name in (MARKER, LOCK) for path in Path(folder).iterdir())
+    return all(path.name in BOOKKEEPING for path in Path(folder).iterdir())
 
 
 def link(path, target):
@@ -403,7 +406,7 @@ def _foreign(folder, name=None):
     where the parent's marker owns the folder whole."""
     if f"{name or folder.name}/" in _owned(folder.parent):
         return []
-    owned, digests, found = set(_owned(folder)) | {MARKER, LOCK}, _digests(folder), []
+    owned, digests, found = set(_owned(folder)) | set(BOOKKEEPING), _digests(folder), []
 
     def visit(directory, prefix):
         for entry in sorted(os.scandir(directory), key=lambda entry: entry.name):
@@ -428,11 +431,17 @@ def _foreign(folder, name=None):
 def _mark(folder, owns, digests=None):
     """Write the marker of `folder` (through a staging file, so it is never half-written)."""
     marker = {"written_by": "pezo", "owns": owns, **({"sha256": digests} if digests else {})}
-    handle, staging = tempfile.mkstemp(prefix=f"{STAGING}{os.getpid()}-", suffix=f"-{MARKER}", dir=folder)
-    with os.fdopen(handle, "w") as file:
-        file.write(json.dumps(marker, indent=1, sort_keys=True) + "\n")
-    os.chmod(staging, 0o644)
-    os.replace(staging, folder / MARKER)
+    handle, staging = tempfile.mkstemp(prefix=_staging_prefix(MARKER), dir=folder)
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(json.dumps(marker, indent=1, sort_keys=True) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(staging, 0o644)
+        os.replace(staging, folder / MARKER)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
 
 
 def _names(names, shown=5):

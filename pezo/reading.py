@@ -1,5 +1,6 @@
-"""The one file reader: every input file pezo reads (a grid, a spec, a config, a run's records) arrives as checked
-text or JSON, or as a `BadFile` whose one line names the file and what it should hold.
+"""The checked reader of input files: a file a user gives (a grid, a spec, data) and the records pezo reads back (a
+run's config, metrics, checkpoint state) arrive as checked text or JSON, or as a `BadFile` whose one line names
+the file and what it should hold.
 
 - `read_text(path, what)`: an input file's text (a regular file of bounded size, UTF-8); `read_json(path)` and
   `read_jsonl(path, what)`: its JSON object or JSON-lines objects.

@@ -87,7 +87,7 @@ POINT_KINDS = {"name": (str,), "label": (str,), "settings": (dict,), "cost": (di
 def read_point(path):
     """A finished point's record (point.json), checked: its fields, and its summary's, of their kinds."""
     record = reading.check_record(reading.read_json(path, "a sweep point's record"), path, "a sweep point's record",
-                                POINT_KINDS, required=tuple(POINT_KINDS))
+                                  POINT_KINDS, required=tuple(POINT_KINDS))
     records.check_summary(record["summary"], f"{path} summary")
     return record
 
@@ -125,5 +125,5 @@ def _trained(point, folder, device, progress):
         differing = sorted(name for name, value in wanted.items() if held[name] != value)
         if differing:
             raise reading.BadFile(f"{folder / 'config.json'} records {differing[0]}={held[differing[0]]!r}, "
-                                f"not this point's {wanted[differing[0]]!r}: the point folder was changed")
+                                  f"not this point's {wanted[differing[0]]!r}: the point folder was changed")
     return carry_out(config, resume=True, progress_bar=progress, held=True)[1]   # a start cut short starts again

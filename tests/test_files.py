@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pezo import files, reading
+from pezo import files
 
 
 def tree(folder):
@@ -132,10 +132,10 @@ def test_work_folder_claims_and_locks(tmp_path):
 def test_owning_at_once_loses_no_name(tmp_path):
     """Threads of one process and several processes marking one folder at once: each name ends up owned, and no
     staging file is left."""
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: files.own(tmp_path, [f"thread{i}/"]), range(32)))
     code = "import sys; from pezo import files; [files.own(sys.argv[1], [f'{sys.argv[2]}-{i}/']) for i in range(20)]"
     runs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), f"process{p}"]) for p in range(3)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: files.own(tmp_path, [f"thread{i}/"]), range(32)))
     assert [run.wait() for run in runs] == [0, 0, 0]
     wanted = {f"thread{i}/" for i in range(32)} | {f"process{p}-{i}/" for p in range(3) for i in range(20)}
     assert wanted <= set(files._owned(tmp_path))
@@ -154,18 +154,6 @@ def test_discard_removes_only_pezos(tmp_path):
     files.write_folder(tmp_path / "o", {"a.v": b"1"})
     files.discard(tmp_path / "o")                                   # marked, and nothing else in it
     assert not (tmp_path / "o").exists()
-
-
-@pytest.mark.parametrize("content, message", [
-    ("[1, 2]", "holds a JSON list, not a generator spec"), ('"otf"', "holds a JSON str, not a generator spec"),
-    ("{", "is not JSON"), (None, "is a folder: give a file holding a generator spec"),
-])
-def test_read_json_names_the_file(tmp_path, content, message):
-    path = tmp_path / "s.json"
-    path.mkdir() if content is None else path.write_text(content)
-    with pytest.raises(reading.BadFile, match=message) as error:
-        reading.read_json(path, "a generator spec")
-    assert str(path) in str(error.value)
 
 
 def test_a_hand_edited_file_is_not_pezos_any_more(tmp_path):

@@ -46,4 +46,4 @@ def test_the_host_driver_trains_through_the_ip_bit_for_bit(tmp_path, capsys):
     report = json.loads((tmp_path / "hil" / "report.json").read_text())["steps"]
     assert len(report) == 1 and report[0]["identical"] and report[0]["perturbed_differing"] == [0, 0]
     assert sorted(path.name for path in (tmp_path / "hil").iterdir()) == [
-        ".pezo.json", ".pezo.lock", "ip", "plan.json", "report.json", "run"]
+        ".pezo.json", ".pezo.lock", ".pezo.marking", "ip", "plan.json", "report.json", "run"]

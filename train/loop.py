@@ -119,7 +119,7 @@ class Run:
         optimizer = parse(torch.load, io.BytesIO(optimizer), folder / OPTIMIZER, weights_only=True,
                            map_location=self.device)
         reading.check_record(optimizer, folder / OPTIMIZER, "a checkpoint's optimizer state",
-                           {"optimizer": (dict,), "schedule": (dict,)}, required=("optimizer", "schedule"))
+                             {"optimizer": (dict,), "schedule": (dict,)}, required=("optimizer", "schedule"))
         parse(self.zo.load_state_dict, optimizer["optimizer"], folder / OPTIMIZER)
         parse(self.schedule.load_state_dict, optimizer["schedule"], folder / OPTIMIZER)
         self.progress = checked_progress(state, folder / STATE, self.schedule.last_epoch)

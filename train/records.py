@@ -42,7 +42,7 @@ def read_answers(path):
     "right"}: each test example's label, and whether the weights answered it (0 or 1); a BadFile naming the file
     where its lists are not of integers of one length."""
     answers = reading.check_record(reading.read_json(path, "a run's test answers"), path, "a run's test answers",
-                                 ANSWERS_KINDS, required=tuple(ANSWERS_KINDS))
+                                   ANSWERS_KINDS, required=tuple(ANSWERS_KINDS))
     labels, predictions = answers["labels"], answers["predictions"]
     if len(labels) != len(predictions) or not all(type(value) is int for value in labels + predictions):
         raise reading.BadFile(f"{path}: its labels and predictions must be lists of integers of one length")
@@ -80,7 +80,7 @@ def parse(load, data, path, **options):
         return load(data, **options)
     except Exception as error:      # safetensors and torch.load each raise their own types for a damaged file
         raise reading.BadFile(f"{path} cannot be read ({errors.reason(error, 200)}): the file is damaged, truncated "
-                            f"or another run's") from None
+                              f"or another run's") from None
 
 
 def checked_progress(state, path, scheduled):
@@ -88,16 +88,16 @@ def checked_progress(state, path, scheduled):
     kinds, the counts non-negative, and at the step the lr schedule's own state counts (`scheduled`); a BadFile
     naming the file otherwise."""
     reading.check_record(state, path, "a checkpoint's state", {"progress": (dict,), "seed": (int,)},
-                       required=("progress",))
+                         required=("progress",))
     kinds = reading.kinds_of(Progress)
     progress = reading.check_record(state["progress"], f"{path} progress", "a checkpoint's progress", kinds,
-                                  required=tuple(kinds))
+                                    required=tuple(kinds))
     if progress["step"] < 0 or progress["best_step"] < 0:
         raise reading.BadFile(f"{path}: progress step {progress['step']}, best_step {progress['best_step']}: "
-                            f"allowed non-negative counts; the checkpoint is damaged")
+                              f"allowed non-negative counts; the checkpoint is damaged")
     if progress["step"] != scheduled:
         raise reading.BadFile(f"{path}: step {progress['step']} disagrees with the checkpoint's lr schedule, at step "
-                            f"{scheduled}: the checkpoint is damaged")
+                              f"{scheduled}: the checkpoint is damaged")
     return Progress(**progress)
 
 

@@ -1,0 +1,49 @@
+"""pezo.reading, the one checked reader: an input file arrives as checked text or JSON, or as a BadFile naming
+it."""
+import dataclasses
+
+import pytest
+
+from pezo import reading
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[1, 2]", "holds a JSON list, not a generator spec"), ('"otf"', "holds a JSON str, not a generator spec"),
+    ("{", "is not JSON"), (None, "is a folder: give a file holding a generator spec"),
+])
+def test_read_json_names_the_file(tmp_path, content, message):
+    path = tmp_path / "s.json"
+    path.mkdir() if content is None else path.write_text(content)
+    with pytest.raises(reading.BadFile, match=message) as error:
+        reading.read_json(path, "a generator spec")
+    assert str(path) in str(error.value)
+
+
+def test_a_line_cut_short_is_dropped_only_at_the_end(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"step": 1}\n{"step": 2}\n{"ste')
+    assert reading.read_jsonl(path, "metrics", cut_last=True) == [{"step": 1}, {"step": 2}]
+    with pytest.raises(reading.BadFile, match="line 3 is not JSON"):
+        reading.read_jsonl(path, "metrics")
+    path.write_text('{"step": 1}\n{"ste\n{"step": 2}\n')
+    with pytest.raises(reading.BadFile, match="line 2 is not JSON"):
+        reading.read_jsonl(path, "metrics", cut_last=True)
+
+
+@dataclasses.dataclass
+class Point:
+    name: str
+    steps: int
+    lr: float | None = None
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"steps": 3}, "lacks 'name'"), ({"name": "a", "steps": True}, "steps=true is not an integer"),
+    ({"name": "a", "steps": 3, "lr": "x"}, 'lr="x" is not a number or null'),
+    ({"name": "a", "steps": 3, "seed": 1}, "'seed' is not a field of a point: allowed name, steps, lr"),
+])
+def test_check_record_names_the_file_the_key_and_what_is_allowed(record, message):
+    with pytest.raises(reading.BadFile, match=message) as error:
+        reading.check_record(record, "p.json", "a point", reading.kinds_of(Point), required=("name", "steps"))
+    assert str(error.value).startswith("p.json")
+    assert reading.check_record({"name": "a", "steps": 3, "lr": 2}, "p.json", "a point", reading.kinds_of(Point))
