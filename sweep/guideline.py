@@ -209,8 +209,8 @@ def _reach_section(groups):
 def _reach_rule(pairs):
     """The rule the reach pairs support, per run length, from the pairs whose smaller K is below the steps (only
     there does a run repeat perturbations): which such K trained worse than the same generator with more distinct
-    perturbations (than any of its twins with more), which did not (than none of them), and the threshold between
-    them where one separates them."""
+    perturbations (than any of its twins with more), which did not (than none of them), the threshold between
+    them where one separates them, and which even trained better than a twin with more."""
     lines = []
     for steps in sorted({small.settings["steps"] for small, _ in pairs}):
         verdicts, seeds, count = {}, set(), 0
@@ -218,12 +218,14 @@ def _reach_rule(pairs):
             k = small.rows[0]["quality_reach"]
             if small.settings["steps"] == steps and k < steps and known(small, "final_loss") and known(
                     large, "final_loss"):
-                verdicts.setdefault(k, []).append(differs(small, large, "final_loss"))
+                verdicts.setdefault(k, []).append((differs(small, large, "final_loss"),
+                                                   differs(large, small, "final_loss")))
                 seeds |= {row["seed"] for row in small.rows}
                 count += 1
         if not verdicts:
             continue
-        worse = sorted(k for k, found in verdicts.items() if any(found))
+        worse = sorted(k for k, found in verdicts.items() if any(worse for worse, _ in found))
+        better = sorted(k for k, found in verdicts.items() if any(better for _, better in found))
         enough = sorted(set(verdicts) - set(worse))
         if worse and enough and worse[-1] < enough[0]:
             rule = (f"K = {_ks(worse, steps)} trained worse than the same generator with more distinct perturbations; "
@@ -236,6 +238,8 @@ def _reach_rule(pairs):
                     f"which more stops helping lies above {worse[-1]:,}")
         else:
             rule = f"no K measured against a twin with more trained worse (K = {_ks(enough, steps)})"
+        if better:
+            rule += f"; K = {_ks(better, steps)} even trained better than a twin with more"
         lines += [f"Reach rule over {steps:,} steps ({count} pairs whose smaller K is below the steps, seeds "
                   f"{listed(sorted(seeds))}): {rule}. Each K is judged against every twin with more, by the "
                   f"rule above (a difference beyond {SIGNIFICANCE:g} SE); a K of the steps or more repeats no "

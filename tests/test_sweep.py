@@ -673,7 +673,8 @@ def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
     mixed = guideline._reach_rule(analysis.reach_pairs([pool(0, 0, 0.40), pool(8, 0, 0.45), pool(0, 1, 0.40)]))
     assert mixed[0].startswith("Reach rule over 5,000 steps (3 pairs whose smaller K is below the steps, seeds 0): "
                                "no threshold: K = 640 (0.13 of the steps) trained worse than a twin with more, K = 10 "
-                               "(0.002 of the steps) did not.")
+                               "(0.002 of the steps) did not; K = 10 (0.002 of the steps) even trained better than a "
+                               "twin with more.")
     short = [pool(0, 0, 0.45), pool(8, 0, 0.41), pool(0, 1, 0.30)]
     for group in short:                                   # 500 steps: K = 640 repeats nothing, so it is left out
         group.settings["steps"] = 500
