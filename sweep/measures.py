@@ -121,8 +121,9 @@ class Configuration:
 
 def configurations(records):
     """[Configuration] of (record, row) pairs, in the order of their first point; labels name any setting that
-    tells two configurations apart beyond source, generator and method. A setting added to the trainer after a
-    point ran is taken at its default, as the point's name takes it (grid.Point.digest)."""
+    tells two configurations apart beyond source, generator and method (a switch by its name, where it is on). A
+    setting added to the trainer after a point ran is taken at its default, as the point's name takes it
+    (grid.Point.digest)."""
     groups = {}
     for record, row in records:
         settings = {name: value for name, value in {**DEFAULTS, **record["settings"]}.items() if name != "seed"}
@@ -132,9 +133,14 @@ def configurations(records):
     found = []
     for key, (settings, record, rows) in groups.items():
         base = Point({**settings, "seed": 0}).label.rsplit(", seed", 1)[0]
-        extra = ", ".join(f"{name} {settings[name]}" for name in varying)
+        extra = ", ".join(_shown(name, settings[name]) for name in varying if settings[name] is not False)
         found.append(Configuration(key, base + (f" ({extra})" if extra else ""), settings, rows))
     return found
+
+
+def _shown(name, value):
+    """A setting as a label names it: a switch that is on by its name alone (one that is off is not named)."""
+    return name.replace("_", " ") if value is True else f"{name} {value}"
 
 
 def _varying(all_settings):

@@ -69,6 +69,12 @@ def test_configuration_labels_name_each_setting_once():
                       "pezo-otf 31x8, zo-sgd, numerics engine (lr 1e-05)",
                       "pezo-otf 31x8, zo-sgd, numerics engine (lr 1e-06)"]
 
+    switched = grids.points({"train": {"top_blocks": 2}, "grid": [
+        {"perturb": "gaussian", "answer_row": [False, True], "packed": [False, True]}]})
+    labels = [item.label for item in measures.configurations([({"settings": p.settings}, {}) for p in switched])]
+    assert labels == ["gaussian, zo-sgd", "gaussian, zo-sgd (packed)", "gaussian, zo-sgd (answer row)",
+                      "gaussian, zo-sgd (answer row, packed)"]
+
 
 def test_a_point_run_before_a_setting_existed_groups_with_its_default():
     found = grids.points({"grid": [{"perturb": "gaussian", "seed": [0, 1]}]})
