@@ -183,8 +183,8 @@ def _quality_section(groups):
 
 def _reach_section(groups):
     """Configurations that differ only in what sets their reach (a hop, a slip), the smaller K against the larger:
-    whether more distinct perturbations lowered the final loss beyond noise, and whether the smaller K's loss
-    flattened after step K (`_flattening`)."""
+    whether more distinct perturbations lowered the final loss beyond noise, whether the smaller K's loss
+    flattened after step K (`_flattening`), and the test accuracy's difference."""
     pairs = reach_pairs(groups)
     if not pairs:
         return []
@@ -193,16 +193,18 @@ def _reach_section(groups):
              "K lowered the final loss beyond noise, and whether the smaller K's loss flattened once the steps "
              "exceeded it: how much the difference of the two losses grew from the loss window just after step K "
              f"to the final window (paired step by step; it needs {PAIRED_SEEDS} shared seeds and room for both "
-             "windows).", "",
+             "windows), and the smaller K's test accuracy against the larger's.", "",
              "| configuration | K | steps | against | its K | final loss difference ± SE | the larger K | growth "
-             "after K ± SE | after K |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "after K ± SE | after K | test accuracy |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for small, large in pairs:
         value, noise = difference(small, large, "final_loss")
         verdict = ("the larger K is better" if differs(small, large, "final_loss") else
                    "the larger K is worse" if differs(large, small, "final_loss") else "not different beyond noise")
+        accuracy = (_compared(small, large, "test_accuracy", "higher", "lower")
+                    if known(small, "test_accuracy") and known(large, "test_accuracy") else "-")
         lines.append(f"| {small.label} | {reach(small)} | {small.settings['steps']} | {large.label} | {reach(large)} "
-                     f"| {value:+.3g} ± {noise:.2g} | {verdict} | {_flattening(small, large)} |")
+                     f"| {value:+.3g} ± {noise:.2g} | {verdict} | {_flattening(small, large)} | {accuracy} |")
     return lines + ["", *_reach_rule(pairs)]
 
 
@@ -224,8 +226,8 @@ def _reach_rule(pairs):
                 count += 1
         if not verdicts:
             continue
-        worse = sorted(k for k, found in verdicts.items() if any(worse for worse, _ in found))
-        better = sorted(k for k, found in verdicts.items() if any(better for _, better in found))
+        worse = sorted(k for k, found in verdicts.items() if any(lost for lost, _ in found))
+        better = sorted(k for k, found in verdicts.items() if any(won for _, won in found))
         enough = sorted(set(verdicts) - set(worse))
         if worse and enough and worse[-1] < enough[0]:
             rule = (f"K = {_ks(worse, steps)} trained worse than the same generator with more distinct perturbations; "
@@ -238,7 +240,9 @@ def _reach_rule(pairs):
                     f"which more stops helping lies above {worse[-1]:,}")
         else:
             rule = f"no K measured against a twin with more trained worse (K = {_ks(enough, steps)})"
-        if better:
+        if mixed := [k for k in better if k in worse]:
+            rule += f"; K = {_ks(mixed, steps)} trained worse than one twin with more and better than another"
+        if better := [k for k in better if k not in worse]:
             rule += f"; K = {_ks(better, steps)} even trained better than a twin with more"
         lines += [f"Reach rule over {steps:,} steps ({count} pairs whose smaller K is below the steps, seeds "
                   f"{listed(sorted(seeds))}): {rule}. Each K is judged against every twin with more, by the "

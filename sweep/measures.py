@@ -133,7 +133,7 @@ def configurations(records):
     found = []
     for key, (settings, record, rows) in groups.items():
         base = Point({**settings, "seed": 0}).label.rsplit(", seed", 1)[0]
-        extra = ", ".join(_shown(name, settings[name]) for name in varying if settings[name] is not False)
+        extra = ", ".join(_shown(name, settings.get(name)) for name in varying if settings.get(name) is not False)
         found.append(Configuration(key, base + (f" ({extra})" if extra else ""), settings, rows))
     return found
 

@@ -668,9 +668,9 @@ def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
 
     lines = guideline._reach_section([pool(0, 0, 0.45), pool(8, 0, 0.41), pool(0, 1, 0.409)])
     assert ("| hop 0 slip 0 | 10 | 5000 | hop 8 slip 0 | 640 | +0.04 ± 0.0057 | the larger K is better | - | "
-            "cannot tell |") in lines                                     # one seed: no growth after K
+            "cannot tell | difference +0 ± 0.014: not different beyond noise |") in lines       # one seed: no growth after K
     assert ("| hop 8 slip 0 | 640 | 5000 | hop 0 slip 1 | 6,400 | +0.001 ± 0.0057 | not different beyond noise | - "
-            "| cannot tell |") in lines
+            "| cannot tell | difference +0 ± 0.014: not different beyond noise |") in lines
     assert ("Reach rule over 5,000 steps (3 pairs whose smaller K is below the steps, seeds 0): K = 10 (0.002 of the "
             "steps) trained worse than the same generator with more distinct perturbations; K = 640 (0.13 of the "
             "steps) did not: the threshold lies between 10 and 640. Each K is judged against every twin with more, by "
@@ -693,6 +693,11 @@ def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
     assert "3 pairs" in beyond[0] and "every K measured against a twin with more trained worse (K = 10 (0.002 of " \
         "the steps) and 640 (0.13 of the steps)): the K from which more stops helping lies above 640" in beyond[0]
     assert guideline._reach_section([pool(0, 0, 0.45)]) == []
+    split = guideline._reach_rule(analysis.reach_pairs([pool(0, 0, 0.42), pool(8, 0, 0.45), pool(0, 1, 0.38)]))
+    assert split[0].endswith("the K from which more stops helping lies above 640; K = 10 (0.002 of the steps) "
+                             "trained worse than one twin with more and better than another. Each K is judged against "
+                             "every twin with more, by the rule above (a difference beyond 2 SE); a K of the steps or "
+                             "more repeats no perturbation and is left out.") and "even" not in split[0]
 
 
 def test_each_variant_is_set_against_its_plain_configuration():
@@ -751,11 +756,11 @@ def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k(tmp_p
     assert analysis.growth_after(pool(0, flat, 0), pool(8, falling, 0), 61) is None     # the windows would overlap
     full = pool(8, falling, 1)
     lines = guideline._reach_section([pool(0, flat, 2), full])
-    assert any(line.startswith("| flat | 10 | 100 | falling | 640 |") and line.endswith("| it flattened after K |")
+    assert any(line.startswith("| flat | 10 | 100 | falling | 640 |") and "| it flattened after K | difference +0 ± " in line
                for line in lines)
     lines = guideline._reach_section([pool(0, falling, 3), full])
     assert any(line.startswith("| falling | 10 | 100 | falling | 640 |")
-               and line.endswith("| no flattening beyond noise |") for line in lines)
+               and "| no flattening beyond noise | difference +0 ± " in line for line in lines)
     drawn = plots._reach(analysis.reach_pairs([pool(0, flat, 2), full]))
     lines = drawn.axes[0].get_lines()                                     # two seeds, K and zero
     assert len(lines) == 4 and lines[0].get_label() == "minus falling (K 640)"
