@@ -22,8 +22,9 @@ from pezo.train import ZOSGD, adapters, data, models, perturbations, tasks, top
 
 
 def setup(blocks, perturb, batch, answer_row=False, packed=False):
-    """(step function, trainable values, per-example losses) of the full model (blocks 0) or its top `blocks`
-    blocks (the last at the answer position only with `answer_row`, the prompts end to end with `packed`)."""
+    """(step function, trainable values, per-example losses, classifier) of the full model (blocks 0) or its top
+    `blocks` blocks (the last at the answer position only with `answer_row`, the prompts end to end with
+    `packed`)."""
     lm = adapters.adapt(models.load(), None, top_blocks=blocks)
     task = tasks.get("rt")
     classifier = (top.TopClassifier(lm, task, blocks, answer_row=answer_row, packed=packed) if blocks
@@ -32,13 +33,12 @@ def setup(blocks, perturb, batch, answer_row=False, packed=False):
     optimizer = ZOSGD(lm.model, perturbations.make(perturb), lr=0.0, eps=1e-3)
     optimizer.step(lambda: classifier.loss(batch))                   # warm-up: kept states, stream period
     return ((lambda: optimizer.step(lambda: classifier.loss(batch))), sum(p.numel() for p in optimizer.params),
-            losses)
+            losses, classifier)
 
 
-def prompt_share(texts):
+def prompt_share(classifier, texts):
     """The share of a left-padded batch's token rows that hold its prompts (the rest is padding)."""
-    lm = models.load()
-    lengths = [len(ids) for ids in lm.tokenizer(tasks.Classifier(lm, tasks.get("rt")).prompts(texts)).input_ids]
+    lengths = [len(ids) for ids in classifier.lm.tokenizer(classifier.prompts(texts)).input_ids]
     return sum(lengths) / (len(lengths) * max(lengths))
 
 
@@ -55,22 +55,23 @@ def main():
     split = data.few_shot(data.rotten_tomatoes(), 16, 0, 2, test_size=1)
     batch = split.train.take(range(args.batch_size))
     batch = (batch.texts, batch.labels)
-    share = prompt_share(batch[0])
-    print(f"prompts fill {share:.0%} of the padded batch's token rows")
-    results = []
+    results, share = [], None
     for perturb in args.perturb:
         kinds = [(0, False, False)] + [(blocks, answer, packed) for blocks in args.blocks
                                        for answer in ([False, True] if args.answer_row else [False])
                                        for packed in ([False, True] if args.packed else [False])]
         setups = {kind: setup(kind[0], perturb, batch, answer_row=kind[1], packed=kind[2]) for kind in kinds}
+        if share is None:
+            share = prompt_share(setups[0, False, False][3], batch[0])
+            print(f"prompts fill {share:.0%} of the padded batch's token rows")
         times = {kind: [] for kind in setups}
         for _ in range(args.rounds):
-            for kind, (step, _, _) in setups.items():
+            for kind, (step, _, _, _) in setups.items():
                 begin = time.perf_counter()
                 step()
                 times[kind].append(time.perf_counter() - begin)
         full = statistics.median(times[0, False, False])
-        for (blocks, answer, packed), (_, values, losses) in setups.items():
+        for (blocks, answer, packed), (_, values, losses, _) in setups.items():
             median = statistics.median(times[blocks, answer, packed])
             difference = (losses - setups[0, False, False][2]).abs().max().item()
             results.append({"perturb": perturb, "top_blocks": blocks, "answer_row": answer, "packed": packed,
