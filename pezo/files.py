@@ -206,8 +206,7 @@ def work_folder(folder, owns, shared=False):
         except BlockingIOError:
             raise Busy(f"{folder} is in use by another pezo process: give another folder or wait") from None
         _remove_stale(folder)
-        with _marking(folder):
-            _mark(folder, sorted(set(_owned(folder)) | set(owns) | {LOCK}), _digests(folder))
+        own(folder, [*owns, LOCK])
         yield folder
 
 
@@ -431,17 +430,8 @@ def _foreign(folder, name=None):
 def _mark(folder, owns, digests=None):
     """Write the marker of `folder` (through a staging file, so it is never half-written)."""
     marker = {"written_by": "pezo", "owns": owns, **({"sha256": digests} if digests else {})}
-    handle, staging = tempfile.mkstemp(prefix=_staging_prefix(MARKER), dir=folder)
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(json.dumps(marker, indent=1, sort_keys=True) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(staging, 0o644)
-        os.replace(staging, folder / MARKER)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    with staged_file(folder / MARKER) as staging:
+        staging.write_text(json.dumps(marker, indent=1, sort_keys=True) + "\n")
 
 
 def _names(names, shown=5):

@@ -240,10 +240,11 @@ def _reach_rule(pairs):
                     f"which more stops helping lies above {worse[-1]:,}")
         else:
             rule = f"no K measured against a twin with more trained worse (K = {_ks(enough, steps)})"
-        if mixed := [k for k in better if k in worse]:
+        mixed, only_better = [k for k in better if k in worse], [k for k in better if k not in worse]
+        if mixed:
             rule += f"; K = {_ks(mixed, steps)} trained worse than one twin with more and better than another"
-        if better := [k for k in better if k not in worse]:
-            rule += f"; K = {_ks(better, steps)} even trained better than a twin with more"
+        if only_better:
+            rule += f"; K = {_ks(only_better, steps)} even trained better than a twin with more"
         lines += [f"Reach rule over {steps:,} steps ({count} pairs whose smaller K is below the steps, seeds "
                   f"{listed(sorted(seeds))}): {rule}. Each K is judged against every twin with more, by the "
                   f"rule above (a difference beyond {SIGNIFICANCE:g} SE); a K of the steps or more repeats no "

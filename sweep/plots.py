@@ -5,6 +5,8 @@ import math
 import statistics
 from collections import Counter
 
+import numpy as np
+
 from pezo import files
 
 from .analysis import FIELDS, SIGNIFICANCE, families, front, paired_losses, reach_pairs, reference
@@ -83,11 +85,13 @@ def _against_gaussian(groups):
     """[(configuration, its loss minus the Gaussian's step by step, the mean over the seeds both ran with equal
     steps, as a list; the number of such seeds)] of every configuration that has any."""
     gaussian = reference(groups)
+    if gaussian is None:
+        return []
     found = []
-    for group in groups if gaussian is not None else []:
+    for group in groups:
         steps = [difference for difference, _ in paired_losses(group, gaussian)] if group is not gaussian else []
         if steps and len({len(difference) for difference in steps}) == 1:
-            found.append((group, [sum(values) / len(steps) for values in zip(*steps)], len(steps)))
+            found.append((group, np.mean(steps, axis=0).tolist(), len(steps)))
     return found
 
 
