@@ -11,6 +11,9 @@ from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, 
 from .plots import AXIS
 
 UNKNOWN = f"{NO_NOISE}, so no statement"
+ROUNDING = 1e-12
+"""A difference smaller than this is float rounding of an exact zero (such as two seeds' accuracy differences of
+opposite sign) and is shown as 0."""
 
 
 def text(groups):
@@ -120,7 +123,7 @@ def _trend_section(groups):
         verdict = ("still falling" if value < -SIGNIFICANCE * noise else
                    "rising" if value > SIGNIFICANCE * noise else "flat within noise")
         lines.append(f"| {group.label} | {len(group.rows)} | {group.settings['steps']} | "
-                     f"{group.rows[0]['loss_window']} | {value:+.3g} ± {noise:.2g} | {verdict} |")
+                     f"{group.rows[0]['loss_window']} | {_estimate(value, noise)} | {verdict} |")
     return lines + [""]
 
 
@@ -204,7 +207,7 @@ def _reach_section(groups):
         accuracy = (_compared(small, large, "test_accuracy", "higher", "lower")
                     if known(small, "test_accuracy") and known(large, "test_accuracy") else "-")
         lines.append(f"| {small.label} | {reach(small)} | {small.settings['steps']} | {large.label} | {reach(large)} "
-                     f"| {value:+.3g} ± {noise:.2g} | {verdict} | {_flattening(small, large)} | {accuracy} |")
+                     f"| {_estimate(value, noise)} | {verdict} | {_flattening(small, large)} | {accuracy} |")
     return lines + ["", *_reach_rule(pairs)]
 
 
@@ -265,7 +268,7 @@ def _flattening(small, large):
     value, noise = found
     verdict = ("it flattened after K" if value > SIGNIFICANCE * noise else
                "it fell faster after K" if value < -SIGNIFICANCE * noise else "no flattening beyond noise")
-    return f"{value:+.3g} ± {noise:.2g} | {verdict}"
+    return f"{_estimate(value, noise)} | {verdict}"
 
 
 VARIANTS = {"leap": "a leap-ahead array (values decorrelated)", "balanced": "a zero-mean pool",
@@ -322,8 +325,8 @@ def _choice_section(groups):
     for group in sorted(fit, key=lambda group: (group.cost["bram36"], group.cost["lut_ff"])):
         loss, accuracy = (difference(group, gaussian, name) for name in ("final_loss", "test_accuracy"))
         lines.append(f"| {group.label} | {group.cost['lut_ff']:,} | {group.cost['bram36']:g} | {reach(group)} | "
-                     f"{group.settings['steps']} | {loss[0]:+.3g} ± {loss[1]:.2g} | "
-                     f"{accuracy[0]:+.3g} ± {accuracy[1]:.2g} |")
+                     f"{group.settings['steps']} | {_estimate(*loss)} | "
+                     f"{_estimate(*accuracy)} |")
     return lines + [""]
 
 
@@ -413,12 +416,17 @@ def _sources_section(groups):
     return lines + [""]
 
 
+def _estimate(value, noise):
+    """A signed difference and its SE as the guideline shows them."""
+    return f"{0.0 if abs(value) < ROUNDING else value:+.3g} ± {noise:.2g}"
+
+
 def _compared(group, reference, name, above, below):
     """`group`'s difference from `reference` in `name` with its SE, and the rule's verdict."""
     value, noise = difference(group, reference, name)
     verdict = (above if differs(group, reference, name) else below if differs(reference, group, name)
                else "not different beyond noise")
-    return f"difference {value:+.3g} ± {noise:.2g}: {verdict}"
+    return f"difference {_estimate(value, noise)}: {verdict}"
 
 
 def _claims_section(groups):

@@ -477,6 +477,13 @@ def test_guideline_sets_each_configuration_against_its_starting_weights():
         "seeds would resolve it |")
 
 
+def test_a_difference_that_cancels_is_shown_as_zero():
+    """Seeds' differences of +0.1, +0.2 and -0.3 cancel, but not in floats: their mean is float rounding, shown as
+    zero rather than as 2e-17."""
+    assert guideline._estimate((0.1 + 0.2 - 0.3) / 3, 0.0043) == "+0 ± 0.0043"
+    assert guideline._estimate(-0.00183, 0.0036) == "-0.00183 ± 0.0036"
+
+
 def test_a_paired_loss_error_comes_from_block_means():
     """The steps' differences drift slowly (correlated): block means see the drift a per-step error misses."""
     drift = __import__("numpy").linspace(-0.01, 0.01, 100)
