@@ -325,8 +325,7 @@ def _choice_section(groups):
     for group in sorted(fit, key=lambda group: (group.cost["bram36"], group.cost["lut_ff"])):
         loss, accuracy = (difference(group, gaussian, name) for name in ("final_loss", "test_accuracy"))
         lines.append(f"| {group.label} | {group.cost['lut_ff']:,} | {group.cost['bram36']:g} | {reach(group)} | "
-                     f"{group.settings['steps']} | {_estimate(*loss)} | "
-                     f"{_estimate(*accuracy)} |")
+                     f"{group.settings['steps']} | {_estimate(*loss)} | {_estimate(*accuracy)} |")
     return lines + [""]
 
 
