@@ -5,17 +5,19 @@ PeZO/MeZO papers' models (full fine-tuning, trainable counts from their configs 
     python bench/quality_table.py --json q.json   # also every figure as JSON
 
 One table of what does not depend on the model (period, E[u], E[u^2], largest autocorrelation, step bias), one
-of the reach K (and, where the span is below K, the span) per model.
+of the reach K (and, where the span is below K, the span) per model, one of the weight matrix whose rank the
+stream's period confines most per model (train/quality.py: its rank bound of its full rank).
 """
 import argparse
 import json
+import math
 import sys
 import warnings
 
 from pezo.golden import PAPER_DEFAULTS, PerturbSpec, RegularPatternWarning
 from pezo.sweep.grid import points
 from pezo.sweep.presets import PRESETS
-from pezo.train import models, perturbations
+from pezo.train import models, perturbations, quality
 
 MODELS = [models.DEFAULT_MODEL, *models.PAPER_MODELS]
 
@@ -36,12 +38,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write every figure to this file")
     args = parser.parse_args(argv)
-    counts = {model: models.trainable_values(model) for model in MODELS}
+    shapes = {model: models.trainable_shapes(model) for model in MODELS}
+    counts = {model: sum(math.prod(shape) for _, shape in found) for model, found in shapes.items()}
     rows = []
     for label, (perturb, spec) in sources().items():
         source = perturbations.make(perturb, spec=spec)
+        analysed = {model: source.quality(values).to_dict() for model, values in counts.items()}
         rows.append({"source": label, "perturb": perturb, "spec": spec and spec.to_dict(),
-                     "models": {model: source.quality(values).to_dict() for model, values in counts.items()}})
+                     "models": {model: {**found, **quality.weakest_matrix(found["period_values"], shapes[model])}
+                                for model, found in analysed.items()}})
     print("| source | period (values) | E[u] | E[u^2] | largest autocorrelation (lag) | step bias |")
     print("|---|---|---|---|---|---|")
     for row in rows:
@@ -55,6 +60,12 @@ def main(argv=None):
     print("|---|" + "---|" * len(MODELS))
     for row in rows:
         print(f"| {row['source']} | " + " | ".join(_reach(row["models"][model]) for model in MODELS) + " |")
+    print()
+    print("| source | " + " | ".join(MODELS) + " |")
+    print("|---|" + "---|" * len(MODELS))
+    for row in rows:
+        print(f"| {row['source']} | " + " | ".join(quality.matrix_cell(row["models"][model]) for model in MODELS)
+              + " |")
     if args.json:
         with open(args.json, "w") as file:
             json.dump({"trainable_values": counts, "sources": rows}, file, indent=1)

@@ -4,6 +4,8 @@ import json
 import math
 import statistics
 
+from pezo.train import quality
+
 from . import claims
 from .claims import listed
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
@@ -169,9 +171,12 @@ def _quality_section(groups):
              "exceed K, steps repeat earlier directions. E[u^2] != 1 runs the source at E[u^2] times the step size "
              "of a unit-variance source at the same lr (`pezo train --compensate-scale` removes it). A hop input "
              "(`--hop-bits 8`, about 40 LUTs) makes K the whole period for any model; a leap-ahead array (`--leap`, "
-             "free at 11 bits) removes the autocorrelation (docs/results.md, generator variants).", "",
-             "| configuration | trainable values | steps | K | span | E[u^2] | largest autocorrelation (lag) | "
-             "steps beyond K |", "|---|---|---|---|---|---|---|---|"]
+             "free at 11 bits) removes the autocorrelation (docs/results.md, generator variants). The weakest "
+             "matrix is the weight matrix whose rank the stream's period confines most: rows whose distance times "
+             "the row length is a multiple of the period always move together, so the run can only change it "
+             "by a matrix of that rank (golden/quality.py).", "",
+             "| configuration | trainable values | steps | K | span | weakest matrix: rank bound | E[u^2] | "
+             "largest autocorrelation (lag) | steps beyond K |", "|---|---|---|---|---|---|---|---|---|"]
     for group in groups:
         row, steps = group.rows[0], group.settings["steps"]
         worst = (f"{row['quality_worst_correlation']:.2f} ({row['quality_worst_lag']})"
@@ -179,7 +184,8 @@ def _quality_section(groups):
         span = ("min(steps, d)" if row["quality_span"] is None else
                 ("" if row["quality_span_exact"] else "<= ") + f"{row['quality_span']:,}")
         beyond = row["quality_reach"] is not None and steps > row["quality_reach"]
-        lines.append(f"| {group.label} | {row['quality_values']:,} | {steps} | {reach(group)} | {span} | "
+        matrix = quality.matrix_cell({key: row["quality_" + key] for key in quality.MATRIX})
+        lines.append(f"| {group.label} | {row['quality_values']:,} | {steps} | {reach(group)} | {span} | {matrix} | "
                      f"{mean_square(group)} | {worst} | {'yes' if beyond else 'no'} |")
     return lines + [""]
 

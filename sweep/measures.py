@@ -22,9 +22,10 @@ from .grid import DEFAULTS, SPEC_FIELDS, Point
 
 WINDOW_FRACTION = 5
 """The final loss averages the last 1/WINDOW_FRACTION of a run's steps (at least one)."""
-QUALITY = ("values", "reach", "span", "span_exact", "mean_square", "worst_correlation", "worst_lag", "step_bias")
+QUALITY = ("values", "reach", "span", "span_exact", "mean_square", "worst_correlation", "worst_lag", "step_bias",
+           *quality.MATRIX)
 """The perturbation quality figures (golden/quality.py) a point's row holds, as quality_<name>: its run's record,
-or computed from its settings for runs that predate it."""
+or computed from its settings for runs that predate it; the weakest matrix (train/quality.py) from its settings."""
 
 
 ANSWERS = ("test_answers", "start_answers")
@@ -42,6 +43,7 @@ def point_row(record, folder):
     cost = record["cost"] or {}
     test = summary["test_accuracy"]
     found = summary.get("quality") or quality.of_settings(settings)
+    found = {**found, **quality.matrices_of_settings(settings, found["period_values"])}
     answers, start = (read_answers(folder / name) for name in (records.ANSWERS, records.START_ANSWERS))
     return {
         "name": record["name"], "label": record["label"], "perturb": settings["perturb"],

@@ -10,9 +10,10 @@ import pytest
 import train_tiny
 from pezo.cli import main
 from pezo.golden import PAPER_DEFAULTS, OtfSpec, PoolSpec, Stream
-from pezo.golden.quality import analyse, lags
+from pezo.golden.quality import analyse, lags, matrix_rank
 from pezo.golden.stream import words_per_perturbation
 from pezo.train import models, perturbations
+from pezo.train import quality as train_quality
 
 DEFAULT_VALUES = 134_515_008
 """Trainable values of the default model (SmolLM2-135M, full fine-tuning)."""
@@ -93,6 +94,41 @@ def test_confinement_of_a_one_direction_generator():
     first = stream.perturbation(0, 100_000)
     assert all(np.array_equal(first, stream.perturbation(t * words, 100_000)) for t in (1, 2, 17))
     assert analyse(spec, DEFAULT_VALUES).span == 1
+
+
+MATRIX_SPECS = [PoolSpec(size=24, bits=6), PoolSpec(size=20, bits=6, hop_bits=3), PoolSpec(size=24, bits=6, slip=1),
+                OtfSpec(generators=3, width=4), OtfSpec(generators=7, width=3)]
+
+
+@pytest.mark.parametrize("spec", MATRIX_SPECS, ids=lambda spec: json.dumps(spec.to_dict(), sort_keys=True))
+@pytest.mark.parametrize("lead, rows, cols", [(0, 30, 12), (5, 16, 30), (7, 40, 10), (0, 6, 48)])
+def test_matrix_rank_is_the_rank_a_run_reaches(spec, lead, rows, cols):
+    """A random combination of every perturbation of a whole period, on a rows x cols matrix that follows `lead`
+    values of another tensor: its rank is the bound, and each of its rows repeats the row N / gcd(cols, N) above."""
+    params = [torch.empty(lead), torch.empty(rows, cols)] if lead else [torch.empty(rows, cols)]
+    quality = analyse(spec, sum(param.numel() for param in params))
+    source, total = perturbations.make(spec.source, spec=spec), np.zeros((rows, cols))
+    coefficients = np.random.default_rng(0).standard_normal(quality.reach)
+    for coefficient in coefficients:
+        total += coefficient * list(source.tensors(params))[-1].numpy()
+        source.next(sum(param.numel() for param in params))
+    bound = matrix_rank(quality.period_values, rows, cols)
+    assert np.linalg.matrix_rank(total) == bound
+    classes = quality.period_values // math.gcd(cols, quality.period_values)
+    if classes < rows:
+        assert np.array_equal(total[classes:], total[:-classes])
+
+
+def test_the_weakest_matrix_of_a_model():
+    pooled = train_quality.analyse("pezo-pool", PoolSpec(size=576, bits=12), top_blocks=2)
+    assert (pooled["matrix"], pooled["matrix_rank"], pooled["matrix_full_rank"]) == (
+        "model.layers.28.self_attn.q_proj.weight", 1, 576)        # every row of q_proj moves alike
+    assert train_quality.matrix_cell(pooled) == "1 of 576 (layers.28.self_attn.q_proj)"
+    down = train_quality.analyse("pezo-pool", PoolSpec(size=6400, bits=12), top_blocks=2)
+    assert (down["matrix"], down["matrix_rank"]) == ("model.layers.28.mlp.down_proj.weight", 6400 // 256)
+    gaussian = train_quality.analyse("gaussian", top_blocks=2)
+    assert gaussian["matrix_rank"] == 576 and train_quality.matrix_cell(gaussian) == "full"
+    assert train_quality.analyse("gaussian", values=100)["matrix"] is None
 
 
 def test_seeded_sources_by_definition():

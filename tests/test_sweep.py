@@ -337,8 +337,8 @@ def test_guideline_says_where_dev_selection_kept_the_starting_weights():
             "dev, so the test accuracy is theirs." in text)
     assert ("- rademacher: final loss 0.42 ± 0.015 (difference +0.01 ± 0.021: not different beyond noise), test "
             "accuracy 0.78 ± 0.02 (difference +0 ± 0.028: not different beyond noise).\n" in text)
-    assert "| uniform-raw | 84,640 | 100 | 7,905 | <= 7,905 | 5.42e+03 | 0.48 (30) | no |" in text
-    assert "| gaussian | 84,640 | 100 | unbounded | min(steps, d) | 1 | 0 (independent) | no |" in text
+    assert "| uniform-raw | 84,640 | 100 | 7,905 | <= 7,905 | full | 5.42e+03 | 0.48 (30) | no |" in text
+    assert "| gaussian | 84,640 | 100 | unbounded | min(steps, d) | full | 1 | 0 (independent) | no |" in text
 
 
 def test_a_diverged_run_does_not_set_the_plots_quality_range():

@@ -236,6 +236,8 @@ def test_only_the_top_blocks_train(folder, peft, trained):
     layers = {int(name.split("layers.")[1].split(".")[0]) for name in names if "layers." in name}
     assert layers == {BLOCKS - 2, BLOCKS - 1} and trained <= names
     assert all("lora_" in name for name in names) if peft else not any("embed" in name for name in names)
+    assert models.trainable_shapes(folder["model"], peft, top_blocks=2) == [
+        (name, tuple(param.shape)) for name, param in lm.model.named_parameters() if param.requires_grad]
     assert models.trainable_values(folder["model"], peft, top_blocks=2) == sum(
         param.numel() for param in lm.model.parameters() if param.requires_grad)
 

@@ -7,6 +7,7 @@ safetensors in the project cache (pezo/cache.py), so later loads take seconds.
 import dataclasses
 import importlib.util
 import logging
+import math
 from pathlib import Path
 
 import torch
@@ -110,9 +111,15 @@ def _build_tiny():
 
 
 def trainable_values(name=DEFAULT_MODEL, peft=None, r=8, alpha=16, tokens=5, top_blocks=0):
-    """How many values `pezo train` would train for the model `name` under `peft` (adapters.adapt's settings):
-    the model is built from its config on torch's meta device, so no weights are read or made. Configs come from
-    PAPER_MODELS, the default model's cache or GGUF metadata, or Hugging Face (a name or folder)."""
+    """How many values `pezo train` would train for the model `name` under `peft` (adapters.adapt's settings)."""
+    return sum(math.prod(shape) for _, shape in trainable_shapes(name, peft, r, alpha, tokens, top_blocks))
+
+
+def trainable_shapes(name=DEFAULT_MODEL, peft=None, r=8, alpha=16, tokens=5, top_blocks=0):
+    """(name, shape) of each tensor `pezo train` would train for the model `name` under `peft`, in the order a
+    perturbation fills them: the model is built from its config on torch's meta device, so no weights are read or
+    made. Configs come from PAPER_MODELS, the default model's cache or GGUF metadata, or Hugging Face (a name or
+    folder)."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
     from . import adapters
     if name == TINY_MODEL:
@@ -133,7 +140,7 @@ def trainable_values(name=DEFAULT_MODEL, peft=None, r=8, alpha=16, tokens=5, top
         lm = LanguageModel(name, model, None, masked=masked)
     with torch.device("meta"):
         model = adapters.adapt(lm, peft, r=r, alpha=alpha, tokens=tokens, top_blocks=top_blocks).model
-    return sum(param.numel() for param in model.parameters() if param.requires_grad)
+    return [(tensor, tuple(param.shape)) for tensor, param in model.named_parameters() if param.requires_grad]
 
 
 def _masked(config):

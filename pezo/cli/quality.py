@@ -39,7 +39,7 @@ def quality_command(args):
     for model, values in targets:
         found = quality.analyse(perturb, spec, values, model or models.DEFAULT_MODEL, args.peft, args.lora_r,
                                 args.lora_alpha, args.prefix_tokens, args.top_blocks)
-        rows.append({"model": model, "peft": args.peft, "top_blocks": args.top_blocks, **found.to_dict()})
+        rows.append({"model": model, "peft": args.peft, "top_blocks": args.top_blocks, **found})
     print(f"{perturb}" + (f" {json.dumps(spec.to_dict(), sort_keys=True)}" if spec else ""))
     print(quality.table(rows))
     if args.json:
