@@ -6,7 +6,8 @@ noise rule of sweep/analysis.py): agrees, disagrees or cannot tell, with the evi
 - widths: 8 to 14 bits suffice (Figure 4): from some width in 8..14 on, no wider LFSR lowers the final loss;
 - naive sources: Rademacher and unscaled uniform values collapse where Gaussian trains (Table 3): a source
   collapses where no run's dev accuracy ever beats the starting weights';
-- powers of two: a 2^n pool or LFSR count is worse than its 2^n - 1 neighbour (section 3.1).
+- powers of two: a 2^n pool or LFSR count is worse than its 2^n - 1 neighbour (section 3.1); the evidence names
+  each one's weakest matrix (train/quality.py), the rank its period leaves a weight matrix.
 
 A line of configurations (a family along one field, sweep/analysis.py) is judged by its final loss; a source by its
 final loss and test accuracy against the Gaussian's. Where the sweep lacks the configurations a claim needs, or
@@ -15,6 +16,7 @@ they have no noise estimate, the verdict is "cannot tell" and says what is missi
 import dataclasses
 
 from .analysis import NO_NOISE, differs, families, known, reference
+from .measures import weakest_matrix
 
 AGREES, DISAGREES, CANNOT_TELL = "agrees", "disagrees", "cannot tell"
 POOL, RNGS, WIDTHS = 4095, 31, (8, 14)
@@ -132,12 +134,15 @@ def powers_of_two(groups):
         return Claim(claim, CANNOT_TELL, NO_NOISE)
     worse = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(group, neighbour, NAME)]
     better = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(neighbour, group, NAME)]
+    ranks = "; weakest matrix " + listed(f"{field} {value}: {weakest_matrix(group.rows[0])} against "
+                                         f"{weakest_matrix(neighbour.rows[0])}" for field, value, group, neighbour
+                                         in pairs)
     if better:
-        return Claim(claim, DISAGREES, f"{listed(better)} lower the final loss beyond noise against 2^n - 1")
+        return Claim(claim, DISAGREES, f"{listed(better)} lower the final loss beyond noise against 2^n - 1{ranks}")
     if worse:
-        return Claim(claim, AGREES, f"{listed(worse)} raise the final loss beyond noise against 2^n - 1")
+        return Claim(claim, AGREES, f"{listed(worse)} raise the final loss beyond noise against 2^n - 1{ranks}")
     return Claim(claim, CANNOT_TELL, f"none of {listed(f'{field} {value}' for field, value, _, _ in pairs)} "
-                                     f"differs from 2^n - 1 beyond noise")
+                                     f"differs from 2^n - 1 beyond noise{ranks}")
 
 
 def _line(groups, field, wanted):

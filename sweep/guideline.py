@@ -4,12 +4,11 @@ import json
 import math
 import statistics
 
-from pezo.train import quality
-
 from . import claims
 from .claims import listed
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
     front, gain_stops, growth_after, known, reach_pairs, reference, shared
+from .measures import weakest_matrix
 from .plots import AXIS
 
 UNKNOWN = f"{NO_NOISE}, so no statement"
@@ -184,9 +183,8 @@ def _quality_section(groups):
         span = ("min(steps, d)" if row["quality_span"] is None else
                 ("" if row["quality_span_exact"] else "<= ") + f"{row['quality_span']:,}")
         beyond = row["quality_reach"] is not None and steps > row["quality_reach"]
-        matrix = quality.matrix_cell({key: row["quality_" + key] for key in quality.MATRIX})
-        lines.append(f"| {group.label} | {row['quality_values']:,} | {steps} | {reach(group)} | {span} | {matrix} | "
-                     f"{mean_square(group)} | {worst} | {'yes' if beyond else 'no'} |")
+        lines.append(f"| {group.label} | {row['quality_values']:,} | {steps} | {reach(group)} | {span} | "
+                     f"{weakest_matrix(row)} | {mean_square(group)} | {worst} | {'yes' if beyond else 'no'} |")
     return lines + [""]
 
 

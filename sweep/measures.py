@@ -66,6 +66,11 @@ def point_row(record, folder):
     }
 
 
+def weakest_matrix(row):
+    """A row's weakest matrix as train/quality.py's matrix_cell writes it."""
+    return quality.matrix_cell({key: row["quality_" + key] for key in quality.MATRIX})
+
+
 def _binomial_se(accuracy, examples):
     return math.sqrt(accuracy * (1 - accuracy) / examples)
 

@@ -613,12 +613,14 @@ def test_a_generator_yosys_cannot_synthesise_is_left_unpriced(monkeypatch, capsy
         capsys.readouterr().err
 
 
-def judged_line(field, losses, perturb="pezo-pool", strategy="pool", se=0.004):
-    """Configurations along `field` with the given final losses ({value: loss}), one seed each."""
+def judged_line(field, losses, perturb="pezo-pool", strategy="pool", se=0.004, ranks=None):
+    """Configurations along `field` with the given final losses ({value: loss}), one seed each, and the weakest
+    matrix's rank ({value: rank} of 576, default full rank)."""
     found = []
     for value, loss in losses.items():
         row = {"seed": 0, "loss_window": 1, "final_loss": loss, "final_loss_se": se, "test_accuracy": 0.8,
-               "test_accuracy_se": 0.01, "best_step": 5}
+               "test_accuracy_se": 0.01, "best_step": 5, "quality_matrix": "model.layers.0.mlp.down_proj.weight",
+               "quality_matrix_rank": (ranks or {}).get(value, 576), "quality_matrix_full_rank": 576}
         settings = {"perturb": perturb, "method": "zo-sgd", "spec": {"strategy": strategy, field: value}}
         found.append(measures.Configuration(f"{field} {value}", f"{field} {value}", settings, [row]))
     return found
@@ -643,9 +645,10 @@ def test_the_papers_claims_are_judged_by_the_noise_rule():
     assert claims.widths(widths).evidence.startswith("from 10 bits on no wider LFSR (14 and 16)")
     growing = judged_line("width", {8: 0.5, 14: 0.45, 16: 0.40}, "pezo-otf", "otf")
     assert claims.widths(growing).verdict == "disagrees"
-    twos = judged_line("size", {2047: 0.40, 2048: 0.45, 4095: 0.40})
-    assert claims.powers_of_two(twos) == claims.Claim(claims.powers_of_two([]).claim, "agrees",
-                                                      "size 2048 raise the final loss beyond noise against 2^n - 1")
+    twos = judged_line("size", {2047: 0.40, 2048: 0.45, 4095: 0.40}, ranks={2048: 8})
+    assert claims.powers_of_two(twos) == claims.Claim(
+        claims.powers_of_two([]).claim, "agrees", "size 2048 raise the final loss beyond noise against 2^n - 1; "
+        "weakest matrix size 2048: 8 of 576 (layers.0.mlp.down_proj) against full")
 
 
 def test_a_naive_source_collapses_only_where_no_run_left_its_starting_weights():
