@@ -10,7 +10,6 @@ stream's period confines most per model (train/quality.py: its rank bound of its
 """
 import argparse
 import json
-import math
 import sys
 import warnings
 
@@ -39,14 +38,12 @@ def main(argv=None):
     parser.add_argument("--json", help="also write every figure to this file")
     args = parser.parse_args(argv)
     shapes = {model: models.trainable_shapes(model) for model in MODELS}
-    counts = {model: sum(math.prod(shape) for _, shape in found) for model, found in shapes.items()}
     rows = []
     for label, (perturb, spec) in sources().items():
         source = perturbations.make(perturb, spec=spec)
-        analysed = {model: source.quality(values).to_dict() for model, values in counts.items()}
         rows.append({"source": label, "perturb": perturb, "spec": spec and spec.to_dict(),
-                     "models": {model: {**found, **quality.weakest_matrix(found["period_values"], shapes[model])}
-                                for model, found in analysed.items()}})
+                     "models": {model: quality.of_source(source, shapes[model]) for model in MODELS}})
+    counts = {model: found["values"] for model, found in rows[0]["models"].items()}
     print("| source | period (values) | E[u] | E[u^2] | largest autocorrelation (lag) | step bias |")
     print("|---|---|---|---|---|---|")
     for row in rows:

@@ -19,9 +19,10 @@ values (it can be shorter: otf-3x4 repeats after 5 words, not lcm(15, 3) = 15). 
   E[u^2] != 1 is a hidden change of learning rate;
 - autocorrelation r(k) over the period (cyclic, centred) at lags 1 .. 4 lanes (at least 1 .. 2 lanes + 2:
   every lag where a value meets the same generator a word or more later), its largest |r| and that lag;
-- matrix rank (`matrix_rank`): a weight matrix whose row length shares factors with N holds rows that always move
-  together, so the run can only change it by a matrix of that many distinct rows (a pool of as many entries as a
-  row has values perturbs every row alike: rank one);
+- matrix rank (`matrix_rank`): rows of a weight matrix whose distance times the row length is a multiple of N
+  hold the same values in every perturbation, so every perturbation of the matrix, and every combination of them
+  (ZO-SGD's update without weight decay), has at most N / gcd(cols, N) distinct rows (a pool of as many entries
+  as a row has values perturbs every row alike: rank one);
 - step bias: for a white test gradient g, ||E[u u^T] g / E[u^2] - g|| / ||g|| under the period's statistics,
   sqrt(2 sum_k c(k)^2) / c(0) with c(k) = E[u_i u_(i+k)] over the lags above: the share of the expected ZO-SGD
   step that lands on other coordinates than the gradient's own.
@@ -121,11 +122,13 @@ def analyse(spec, values, scaled=True, stream=None):
 
 
 def matrix_rank(period_values, rows, cols):
-    """The most rank a run's perturbations, and any sum of them, can have on a rows x cols weight matrix that they
-    fill row by row: row r is read cols r values after row 0, so rows r and r' hold the same values in every
-    perturbation whenever cols (r' - r) is a multiple of the stream's period N, leaving at most N / gcd(cols, N)
-    distinct rows (a multiple of the least period gives a bound as well). period_values None: independent values,
-    full rank min(rows, cols)."""
+    """An upper bound on the rank of a run's perturbations, and of any combination of them, on a rows x cols weight
+    matrix that they fill row by row (a tensor unfolded to rows of its last dimension): row r is read cols r values
+    after row 0, so rows r and r' hold the same values in every perturbation whenever cols (r' - r) is a multiple
+    of the stream's period N, leaving at most N / gcd(cols, N) distinct rows (a multiple of the least period gives
+    a looser bound). period_values None: independent values, full rank min(rows, cols). Rules that scale elements
+    one by one (ZO-Adam, HiZOO, Sparse-MeZO's masks) or decay the weights move a matrix outside it; the
+    perturbations themselves, what every method probes, stay within it."""
     full = min(rows, cols)
     return full if period_values is None else min(full, period_values // math.gcd(cols, period_values))
 

@@ -16,7 +16,7 @@ they have no noise estimate, the verdict is "cannot tell" and says what is missi
 import dataclasses
 
 from .analysis import NO_NOISE, differs, families, known, reference
-from .measures import weakest_matrix
+from .measures import matrix_label
 
 AGREES, DISAGREES, CANNOT_TELL = "agrees", "disagrees", "cannot tell"
 POOL, RNGS, WIDTHS = 4095, 31, (8, 14)
@@ -134,8 +134,8 @@ def powers_of_two(groups):
         return Claim(claim, CANNOT_TELL, NO_NOISE)
     worse = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(group, neighbour, NAME)]
     better = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(neighbour, group, NAME)]
-    ranks = "; weakest matrix " + listed(f"{field} {value}: {weakest_matrix(group.rows[0])} against "
-                                         f"{weakest_matrix(neighbour.rows[0])}" for field, value, group, neighbour
+    ranks = "; weakest matrix " + listed(f"{field} {value}: {matrix_label(group.rows[0])} against "
+                                         f"{matrix_label(neighbour.rows[0])}" for field, value, group, neighbour
                                          in pairs)
     if better:
         return Claim(claim, DISAGREES, f"{listed(better)} lower the final loss beyond noise against 2^n - 1{ranks}")

@@ -8,7 +8,7 @@ from . import claims
 from .claims import listed
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
     front, gain_stops, growth_after, known, reach_pairs, reference, shared
-from .measures import weakest_matrix
+from .measures import matrix_label
 from .plots import AXIS
 
 UNKNOWN = f"{NO_NOISE}, so no statement"
@@ -184,7 +184,7 @@ def _quality_section(groups):
                 ("" if row["quality_span_exact"] else "<= ") + f"{row['quality_span']:,}")
         beyond = row["quality_reach"] is not None and steps > row["quality_reach"]
         lines.append(f"| {group.label} | {row['quality_values']:,} | {steps} | {reach(group)} | {span} | "
-                     f"{weakest_matrix(row)} | {mean_square(group)} | {worst} | {'yes' if beyond else 'no'} |")
+                     f"{matrix_label(row)} | {mean_square(group)} | {worst} | {'yes' if beyond else 'no'} |")
     return lines + [""]
 
 

@@ -43,7 +43,8 @@ def point_row(record, folder):
     cost = record["cost"] or {}
     test = summary["test_accuracy"]
     found = summary.get("quality") or quality.of_settings(settings)
-    found = {**found, **quality.matrices_of_settings(settings, found["period_values"])}
+    if "matrix" not in found:                           # recorded before runs recorded their weakest matrix
+        found = {**found, **quality.matrices_of_settings(settings, found["period_values"])}
     answers, start = (read_answers(folder / name) for name in (records.ANSWERS, records.START_ANSWERS))
     return {
         "name": record["name"], "label": record["label"], "perturb": settings["perturb"],
@@ -66,7 +67,7 @@ def point_row(record, folder):
     }
 
 
-def weakest_matrix(row):
+def matrix_label(row):
     """A row's weakest matrix as train/quality.py's matrix_cell writes it."""
     return quality.matrix_cell({key: row["quality_" + key] for key in quality.MATRIX})
 

@@ -186,8 +186,11 @@ def test_a_run_records_its_quality_and_warns_beyond_reach(tiny, tmp_path, capsys
                  "16") == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    values = config["quality"]["values"]
-    assert config["quality"] == summary["quality"] == analyse(PoolSpec(size=15, bits=4), values).to_dict()
+    spec = PoolSpec(size=15, bits=4)
+    from_config = train_quality.analyse("pezo-pool", spec, model=tiny["model"])      # the meta device's shapes
+    assert config["quality"] == summary["quality"] == from_config
+    assert from_config.items() >= analyse(spec, from_config["values"]).to_dict().items()
+    assert from_config["matrix_rank"] < from_config["matrix_full_rank"]
     assert config["quality"]["reach"] <= 15 and "16 steps exceed the" in capsys.readouterr().err
 
 

@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ import torch
 
 from pezo import files, reading
 
-from . import adapters, data, distributed, engine, models, perturbations, tasks, top, zo
+from . import adapters, data, distributed, engine, models, perturbations, quality, tasks, top, zo
 from .config import check_layout, compensated, lr_factor
 from .records import ANSWERS, OPTIMIZER, OWNS, START_ANSWERS, STATE, WEIGHTS, Progress, checked_progress, contents, \
     load_weights, parse, plot, read_metrics
@@ -71,8 +72,10 @@ class Run:
         self.classifier = (top.TopClassifier(self.lm, task, config.top_blocks, forward=config.forward,
                                              answer_row=config.answer_row, packed=config.packed)
                            if config.top_blocks else tasks.Classifier(self.lm, task, forward=config.forward))
-        self.quality = source.quality(sum(param.numel() for param in self.lm.model.parameters()
-                                          if param.requires_grad), self.device)
+        trained = [(name, tuple(param.shape)) for name, param in self.lm.model.named_parameters()
+                   if param.requires_grad]
+        self.quality = source.quality(sum(math.prod(shape) for _, shape in trained), self.device)
+        self.matrix = quality.weakest_matrix(self.quality.period_values, trained)
         self.lr, self.eps = compensated(config, self.quality)
         self.zo = zo.make(config.method, self.lm.model, source, lr=self.lr, eps=self.eps,
                           weight_decay=config.weight_decay, **config.method_args)
@@ -136,9 +139,9 @@ class Run:
 
     def record(self):
         """The config, with every method argument (the defaults too), plus what the perturbation source adds (its
-        seed or spec, its quality analysis for this model), the lr and eps in effect, and the ranks' layout."""
+        seed or spec, its quality analysis for this model with its weakest matrix), the lr and eps in effect, and the ranks' layout."""
         return {**dataclasses.asdict(self.config), "method_args": dict(self.zo.args), **self.zo.source.describe(),
-                "quality": self.quality.to_dict(),
+                "quality": {**self.quality.to_dict(), **self.matrix},
                 "effective_lr": self.lr, "effective_eps": self.eps, **self.layout.describe()}
 
     def train(self):

@@ -29,13 +29,18 @@ def analyse(perturb="gaussian", spec=None, values=None, model=models.DEFAULT_MOD
     """The analysis (a dict: golden/quality.py's Quality and the MATRIX fields) of source `perturb` (with generator
     `spec`, a PerturbSpec or None for its default) for `values` trainable values (no matrices), or for those of
     `model` under `peft` and `top_blocks` when values is None."""
-    shapes = ()
+    source = perturbations.make(perturb, spec=spec)
     if values is None:
-        shapes = _shapes(model, peft, lora_r, lora_alpha, prefix_tokens, top_blocks)
-        values = sum(math.prod(shape) for _, shape in shapes)
-    elif isinstance(values, bool) or not isinstance(values, int) or values < 1:
+        return of_source(source, _shapes(model, peft, lora_r, lora_alpha, prefix_tokens, top_blocks))
+    if isinstance(values, bool) or not isinstance(values, int) or values < 1:
         raise ValueError(f"--values {values} is out of range: allowed a count of 1 or more trainable values")
-    found = perturbations.make(perturb, spec=spec).quality(values).to_dict()
+    return {**source.quality(values).to_dict(), **dict.fromkeys(MATRIX)}
+
+
+def of_source(source, shapes):
+    """The analysis (a dict) of a perturbation source (train/perturbations.py) for trainable tensors of `shapes`
+    ((name, shape) pairs, in the order the perturbation fills them)."""
+    found = source.quality(sum(math.prod(shape) for _, shape in shapes)).to_dict()
     return {**found, **weakest_matrix(found["period_values"], shapes)}
 
 
@@ -54,7 +59,8 @@ def matrices_of_settings(settings, period_values):
 def weakest_matrix(period_values, shapes):
     """The MATRIX fields: the trainable matrix (a tensor of two or more dimensions, rows along its last one) of
     `shapes` ((name, shape) pairs) whose rank golden/quality.py's matrix_rank confines most against its full rank
-    min(rows, cols), the first where several tie; all None where no tensor is a matrix."""
+    min(rows, cols), the first where several tie; all None where no tensor is a matrix. Under LoRA the matrices are
+    the adapters' A and B, not the change B A they make."""
     found = dict.fromkeys(MATRIX)
     for name, shape in shapes:
         if len(shape) < 2:
