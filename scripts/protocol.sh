@@ -10,8 +10,8 @@
 #     bash scripts/protocol.sh [OUT]          (default OUT: out/sweep)
 set -uo pipefail
 out=${1:-out/sweep}
-presets=(protocol-table3 protocol-reach protocol-gain protocol-quality protocol-figure3-pool protocol-figure3-rngs
-         protocol-figure4 protocol-powers-of-two protocol-full protocol-long)
+presets=(protocol-table3 protocol-reach protocol-gain protocol-quality protocol-rank protocol-figure3-pool
+         protocol-figure3-rngs protocol-figure4 protocol-powers-of-two protocol-full protocol-long)
 mkdir -p "$out"
 worker() {
     for preset in "${presets[@]}"; do

@@ -73,12 +73,16 @@ PROTOCOL_BLOCKS = {
                           "seed": PROTOCOL_SEEDS},
                          {"perturb": ["pezo-otf", "uniform"], "compensate_scale": [False, True],
                           "seed": PROTOCOL_SEEDS}],
+    "protocol-rank": [{"perturb": "pezo-pool", "size": [4095, 4096], "bits": 12, "hop_bits": 8,
+                       "seed": PROTOCOL_SEEDS}],
 }
 """The paper's questions and the stream defects under the protocol, three seeds each: every source (Table 3, and the
 Gaussian baseline at ZERO_SHOT_SEEDS too); reach K = 1, 10, 100, 1,000 against the same pools with full reach (a hop)
 and with no periodic confinement (slip); correlation (otf-31x11 against its leap-ahead variant, both with full reach),
 mean (pool-4095x12 against the balanced pool) and scale (otf-31x8, E[u^2] 1.32, and uniform, 1/3, with and without
---compensate-scale at one lr); the paper's Figures 3 and 4 and its powers-of-two warning, as the design-space presets of
+--compensate-scale at one lr); the weakest matrix's rank apart from reach (pools of 4095 and 4096 entries, both with
+full reach, K 4,095 and 4,096, leave the top blocks' weakest matrix rank 455 and 8 of 576: golden/quality.py
+matrix_rank); the paper's Figures 3 and 4 and its powers-of-two warning, as the design-space presets of
 the same names build them (no hop, as the paper's generators: for the protocol's 7,080,768 trainable values pools of
 255, 1023 and 4095 give K = 85, 341 and 455, fewer than the steps, so protocol-figure3-pool varies reach with pool size;
 protocol-reach separates them)."""

@@ -525,6 +525,9 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
                                                                 "pool-4095x12-hop8", "pool-4095x12-balanced-hop8",
                                                                 "otf-31x8"}
     assert len(quality_points) == 24 and sum(p.settings["perturb"] == "uniform" for p in quality_points) == 6
+    rank = grids.points(PRESETS["protocol-rank"])               # the 4095-entry pool's points are quality's
+    assert {p.name for p in rank} - {p.name for p in quality_points} == {
+        p.name for p in rank if p.spec.label == "pool-4096x12-hop8"} and len(rank) == 6
     full = grids.points(PRESETS["protocol-full"])
     assert [p.label for p in full] == ["gaussian, zo-sgd, seed 0", "pezo-otf 31x8, zo-sgd, seed 0",
                                        "pezo-otf 31x8-hop8, zo-sgd, seed 0"]
