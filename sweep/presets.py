@@ -120,8 +120,8 @@ PRESETS["protocol-gain"] = {
     "description": "the Gaussian baseline where fine-tuning may gain more over the starting weights than the "
                    "protocol's (under one point at five seeds): the top 4 blocks at its lr, and the top 2 at 1e-3",
     "train": {**PROTOCOL_BUDGET, **FASTEST},
-    "grid": [{"perturb": "gaussian", "top_blocks": 4, "lr": PROTOCOL_LR, "seed": PROTOCOL_SEEDS},
-             {"perturb": "gaussian", "top_blocks": 2, "lr": 1e-3, "seed": PROTOCOL_SEEDS}],
+    "grid": [{"perturb": "gaussian", "top_blocks": 2, "lr": 1e-3, "seed": PROTOCOL_SEEDS},
+             {"perturb": "gaussian", "top_blocks": 4, "lr": PROTOCOL_LR, "seed": PROTOCOL_SEEDS}],
 }
 PRESETS["paper"] = {"name": "paper", "train": PAPER_BUDGET,
                     "grid": [block for blocks in BLOCKS.values() for block in blocks]}
