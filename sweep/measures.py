@@ -24,8 +24,8 @@ WINDOW_FRACTION = 5
 """The final loss averages the last 1/WINDOW_FRACTION of a run's steps (at least one)."""
 QUALITY = ("values", "reach", "span", "span_exact", "mean_square", "worst_correlation", "worst_lag", "step_bias",
            *quality.MATRIX)
-"""The perturbation quality figures (golden/quality.py) a point's row holds, as quality_<name>: its run's record,
-or computed from its settings for runs that predate it; the weakest matrix (train/quality.py) from its settings."""
+"""The perturbation quality figures (golden/quality.py, and the weakest matrix of train/quality.py) a point's row
+holds, as quality_<name>: its run's record, or computed from its settings for runs that predate them."""
 
 
 ANSWERS = ("test_answers", "start_answers")

@@ -72,8 +72,7 @@ class Run:
         self.classifier = (top.TopClassifier(self.lm, task, config.top_blocks, forward=config.forward,
                                              answer_row=config.answer_row, packed=config.packed)
                            if config.top_blocks else tasks.Classifier(self.lm, task, forward=config.forward))
-        trained = [(name, tuple(param.shape)) for name, param in self.lm.model.named_parameters()
-                   if param.requires_grad]
+        trained = models.trained_shapes(self.lm.model)
         self.quality = source.quality(sum(math.prod(shape) for _, shape in trained), self.device)
         self.matrix = quality.weakest_matrix(self.quality.period_values, trained)
         self.lr, self.eps = compensated(config, self.quality)
@@ -139,7 +138,8 @@ class Run:
 
     def record(self):
         """The config, with every method argument (the defaults too), plus what the perturbation source adds (its
-        seed or spec, its quality analysis for this model with its weakest matrix), the lr and eps in effect, and the ranks' layout."""
+        seed or spec, its quality analysis for this model with its weakest matrix), the lr and eps in effect, and
+        the ranks' layout."""
         return {**dataclasses.asdict(self.config), "method_args": dict(self.zo.args), **self.zo.source.describe(),
                 "quality": {**self.quality.to_dict(), **self.matrix},
                 "effective_lr": self.lr, "effective_eps": self.eps, **self.layout.describe()}

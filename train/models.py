@@ -140,7 +140,13 @@ def trainable_shapes(name=DEFAULT_MODEL, peft=None, r=8, alpha=16, tokens=5, top
         lm = LanguageModel(name, model, None, masked=masked)
     with torch.device("meta"):
         model = adapters.adapt(lm, peft, r=r, alpha=alpha, tokens=tokens, top_blocks=top_blocks).model
-    return [(tensor, tuple(param.shape)) for tensor, param in model.named_parameters() if param.requires_grad]
+    return trained_shapes(model)
+
+
+def trained_shapes(module):
+    """(name, shape) of each trainable tensor of `module`, in the order a perturbation fills them (its
+    `named_parameters()`, train/zo.py)."""
+    return [(name, tuple(param.shape)) for name, param in module.named_parameters() if param.requires_grad]
 
 
 def _masked(config):
