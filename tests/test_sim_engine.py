@@ -12,9 +12,17 @@ VALUES = {"verilator": 10 ** 6, "icarus": 10 ** 5}
 SPECS = [PoolSpec(size=255, bits=8, lanes=5), OtfSpec(generators=7, width=6)]
 
 
-@pytest.mark.parametrize("simulator", sorted(VALUES))
-@pytest.mark.parametrize("fmt", ["fp32", "bf16"])
-@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.strategy)
+def engine_params():
+    """Every strategy x format on each simulator; the short form runs two of the four on Verilator (otf in fp32,
+    pool in bf16: each strategy and each format once), the long form (`pytest --long`) all four."""
+    short = {("otf", "fp32"), ("pool", "bf16")}
+    return [pytest.param(spec, fmt, simulator, id=f"{spec.strategy}-{fmt}-{simulator}",
+                         marks=[pytest.mark.long] if simulator == "verilator" and (spec.strategy, fmt) not in short
+                         else [])
+            for spec in SPECS for fmt in ("fp32", "bf16") for simulator in sorted(VALUES)]
+
+
+@pytest.mark.parametrize("spec, fmt, simulator", engine_params())
 def test_engine_is_bit_exact(tmp_path, simulator, fmt, spec):
     steps = 2
     beats = -(-VALUES[simulator] // (3 * steps * spec.lanes))
