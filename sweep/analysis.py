@@ -67,9 +67,10 @@ def _spec_name(field):
 
 
 def _family_label(group, field):
-    """A configuration's label with the varying field's value left out of its generator name."""
+    """A configuration's label with the varying field's value left out of its generator name (the spec's seed is
+    the generator's, not the run's)."""
     spec = group.spec
-    fixed = ", ".join(f"{name} {value}" for name, value in spec.items()
+    fixed = ", ".join(f"{'generator seed' if name == 'seed' else name} {value}" for name, value in spec.items()
                       if name not in ("strategy", _spec_name(field), "length_bits") and value is not None)
     return f"{group.settings['perturb']} ({fixed}), {group.settings['method']}"
 

@@ -846,3 +846,11 @@ def test_each_configuration_is_drawn_against_the_gaussian_step_by_step(tmp_path)
     assert labels[:3] == ["otf (2 seeds)", "diverged (2 seeds) (clipped)", "pool (2 seeds)"]
     assert drawn.axes[0].get_ylim()[1] < 0.5
     assert plots._save(drawn, tmp_path / "against.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_line_names_the_generator_seed_apart_from_the_runs():
+    found = grids.points({"grid": [{"perturb": "pezo-pool", "size": [255, 1023], "bits": 12, "seed": [0, 1]}]})
+    groups = measures.configurations([({"settings": p.settings}, {}) for p in found])
+    [line] = analysis.families(groups, "size")
+    assert line.label == "pezo-pool (bits 12, lanes 1, generator seed 1), zo-sgd"
+    assert [value for value, _ in line.line] == [255, 1023]
