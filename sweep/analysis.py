@@ -42,6 +42,40 @@ class Family:
 
 def families(groups, field):
     """The Families along `field` with at least two values on their line."""
+    result = []
+    for members in _alike(groups, field):
+        values = {value for value, _ in members}
+        controls = [(v, g) for v, g in members if _is_control(field, v, values)]
+        line = [(v, g) for v, g in members if (v, g) not in controls]
+        if len(line) >= 2:
+            result.append(Family(field, _family_label(line[0][1], field), line, controls))
+    return result
+
+
+@dataclasses.dataclass
+class PowerOfTwo:
+    """A power-of-two pool size or RNG count (`group`) measured beside its 2^k - 1 `neighbour`."""
+    field: str
+    value: int
+    group: object
+    neighbour: object
+    label: str
+
+
+def power_of_two_pairs(groups):
+    """[PowerOfTwo] of every configuration whose pool size or RNG count is a power of two, alike but for it to a
+    configuration one smaller: with or without a line of further values."""
+    found = []
+    for field in WARNED:
+        for members in _alike(groups, field):
+            line = dict(members)
+            found += [PowerOfTwo(field, v, g, line[v - 1], _family_label(g, field)) for v, g in members
+                      if _is_control(field, v, line)]
+    return found
+
+
+def _alike(groups, field):
+    """[[(value, Configuration)]]: the configurations alike in everything but `field`, each list ascending."""
     found = {}
     for group in groups:
         value = group.field(field)
@@ -49,16 +83,12 @@ def families(groups, field):
             continue
         rest = {**group.settings, "spec": {k: v for k, v in group.spec.items() if k != _spec_name(field)}}
         found.setdefault(json.dumps(rest, sort_keys=True), []).append((value, group))
-    result = []
-    for members in found.values():
-        members.sort(key=lambda member: member[0])
-        values = {value for value, _ in members}
-        controls = [(v, g) for v, g in members
-                    if field in WARNED and v > 2 and v & (v - 1) == 0 and v - 1 in values]
-        line = [(v, g) for v, g in members if (v, g) not in controls]
-        if len(line) >= 2:
-            result.append(Family(field, _family_label(line[0][1], field), line, controls))
-    return result
+    return [sorted(members, key=lambda member: member[0]) for members in found.values()]
+
+
+def _is_control(field, value, values):
+    """Whether `value` is a power of two the PeZO paper avoids with its 2^k - 1 neighbour among `values`."""
+    return field in WARNED and value > 2 and value & (value - 1) == 0 and value - 1 in values
 
 
 def _spec_name(field):
@@ -72,7 +102,7 @@ def _family_label(group, field):
     spec = group.spec
     fixed = ", ".join(f"{'generator seed' if name == 'seed' else name} {value}" for name, value in spec.items()
                       if name not in ("strategy", _spec_name(field), "length_bits") and value is not None)
-    return f"{group.settings['perturb']} ({fixed}), {group.settings['method']}"
+    return f"{group.settings['perturb']}{f' ({fixed})' if fixed else ''}, {group.settings['method']}"
 
 
 def known(group, name):

@@ -15,7 +15,7 @@ they have no noise estimate, the verdict is "cannot tell" and says what is missi
 """
 import dataclasses
 
-from .analysis import NO_NOISE, differs, families, known, reference
+from .analysis import NO_NOISE, differs, families, known, power_of_two_pairs, reference
 from .measures import matrix_label
 
 AGREES, DISAGREES, CANNOT_TELL = "agrees", "disagrees", "cannot tell"
@@ -126,22 +126,20 @@ def _collapse(group, reference):
 
 def powers_of_two(groups):
     claim = "A 2^n pool size or LFSR count is worse than 2^n - 1 (the paper avoids powers of two)"
-    pairs = [(family.field, value, group, dict(family.line)[value - 1]) for field in ("size", "generators")
-             for family in families(groups, field) for value, group in family.controls]
+    pairs = power_of_two_pairs(groups)
     if not pairs:
         return Claim(claim, CANNOT_TELL, "no power of two beside its 2^n - 1 neighbour in this sweep")
-    if not all(known(group, NAME) and known(neighbour, NAME) for _, _, group, neighbour in pairs):
+    if not all(known(pair.group, NAME) and known(pair.neighbour, NAME) for pair in pairs):
         return Claim(claim, CANNOT_TELL, NO_NOISE)
-    worse = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(group, neighbour, NAME)]
-    better = [f"{field} {value}" for field, value, group, neighbour in pairs if differs(neighbour, group, NAME)]
-    ranks = "; weakest matrix " + listed(f"{field} {value}: {matrix_label(group.rows[0])} against "
-                                         f"{matrix_label(neighbour.rows[0])}" for field, value, group, neighbour
-                                         in pairs)
+    worse = [f"{pair.field} {pair.value}" for pair in pairs if differs(pair.group, pair.neighbour, NAME)]
+    better = [f"{pair.field} {pair.value}" for pair in pairs if differs(pair.neighbour, pair.group, NAME)]
+    ranks = "; weakest matrix " + listed(f"{pair.field} {pair.value}: {matrix_label(pair.group.rows[0])} against "
+                                         f"{matrix_label(pair.neighbour.rows[0])}" for pair in pairs)
     if better:
         return Claim(claim, DISAGREES, f"{listed(better)} lower the final loss beyond noise against 2^n - 1{ranks}")
     if worse:
         return Claim(claim, AGREES, f"{listed(worse)} raise the final loss beyond noise against 2^n - 1{ranks}")
-    return Claim(claim, CANNOT_TELL, f"none of {listed(f'{field} {value}' for field, value, _, _ in pairs)} "
+    return Claim(claim, CANNOT_TELL, f"none of {listed(f'{pair.field} {pair.value}' for pair in pairs)} "
                                      f"differs from 2^n - 1 beyond noise{ranks}")
 
 

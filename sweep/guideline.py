@@ -7,7 +7,7 @@ import statistics
 from . import claims
 from .claims import listed
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
-    front, gain_stops, growth_after, known, reach_pairs, reference, shared
+    front, gain_stops, growth_after, known, power_of_two_pairs, reach_pairs, reference, shared
 from .measures import matrix_label
 from .plots import AXIS
 
@@ -378,20 +378,21 @@ def _family_section(family):
 
 
 def _controls_section(groups):
-    pairs = [(family, value, group, next(g for v, g in family.line if v == value - 1))
-             for field in FIELDS for family in families(groups, field) for value, group in family.controls]
+    pairs = power_of_two_pairs(groups)
     if not pairs:
         return []
-    lines = ["## Powers of two (the PeZO paper warns that they repeat in regular patterns)", ""]
-    for family, value, group, neighbour in pairs:
-        if not (known(group, "final_loss") and known(neighbour, "final_loss")):
-            lines.append(f"- {family.field} {value} against {value - 1}: {UNKNOWN}")
-            continue
-        worse = differs(group, neighbour, "final_loss")
-        better = differs(neighbour, group, "final_loss")
-        verdict = ("worse than" if worse else "better than" if better else "not different beyond noise from")
-        lines.append(f"- {family.field} {value}: final loss {group.shown('final_loss')}, {verdict} {value - 1} "
-                     f"({neighbour.shown('final_loss')}); {family.label}.")
+    lines = ["## Powers of two (the PeZO paper warns that they repeat in regular patterns)", "",
+             "Each power-of-two pool size or LFSR count against its 2^n - 1 neighbour: the differences (paired "
+             "where they share seeds) with what the rule says of them, and the weakest matrix of each (the rank "
+             "its period leaves a weight matrix).", ""]
+    for pair in pairs:
+        loss = (UNKNOWN if not (known(pair.group, "final_loss") and known(pair.neighbour, "final_loss")) else
+                _compared(pair.group, pair.neighbour, "final_loss", "higher", "lower"))
+        accuracy = _compared(pair.group, pair.neighbour, "test_accuracy", "higher", "lower")
+        lines.append(f"- {pair.field} {pair.value} against {pair.value - 1}, {pair.label}: final loss "
+                     f"{pair.group.shown('final_loss')} against {pair.neighbour.shown('final_loss')} ({loss}), "
+                     f"test accuracy {accuracy}; weakest matrix {matrix_label(pair.group.rows[0])} against "
+                     f"{matrix_label(pair.neighbour.rows[0])}.")
     return lines + [""]
 
 

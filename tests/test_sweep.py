@@ -652,6 +652,17 @@ def test_the_papers_claims_are_judged_by_the_noise_rule():
     assert claims.powers_of_two(twos) == claims.Claim(
         claims.powers_of_two([]).claim, "agrees", "size 2048 raise the final loss beyond noise against 2^n - 1; "
         "weakest matrix size 2048: 8 of 576 (layers.0.mlp.down_proj) against full")
+    alone = judged_line("size", {4095: 0.40, 4096: 0.45}, ranks={4096: 8})    # no line, only the pair
+    assert claims.powers_of_two(alone).evidence.startswith("size 4096 raise the final loss beyond noise")
+
+
+def test_a_power_of_two_beside_its_neighbour_is_reported_without_a_line():
+    """4096 against 4095 alone (the protocol's rank pair) still gets its section, difference and weakest matrices."""
+    from pezo.sweep import guideline
+    section = "\n".join(guideline._controls_section(judged_line("size", {4095: 0.40, 4096: 0.45}, ranks={4096: 8})))
+    assert "- size 4096 against 4095, pezo-pool, zo-sgd: final loss 0.45 ± 0.004 against 0.4 ± 0.004 " \
+           "(difference +0.05 ± 0.0057: higher)" in section
+    assert section.endswith("weakest matrix 8 of 576 (layers.0.mlp.down_proj) against full.\n")
 
 
 def test_a_naive_source_collapses_only_where_no_run_left_its_starting_weights():
