@@ -98,14 +98,26 @@ def naive_sources(groups):
     for source, what in (("rademacher", "Rademacher values"), ("uniform", "uniform values in [-1, 1)"),
                          ("uniform-raw", "raw uniform LFSR integers")):
         claim = f"Naive {what} collapse where Gaussian trains (Table 3)"
-        group = next((group for group in groups if group.settings.get("perturb") == source), None)
+        group, compensated = (next((group for group in groups if group.settings.get("perturb") == source
+                                    and bool(group.settings.get("compensate_scale")) == scaled), None)
+                              for scaled in (False, True))
         if group is None:
             continue
         if gaussian is None:
             found.append(Claim(claim, CANNOT_TELL, "no Gaussian configuration to compare with"))
             continue
-        found.append(Claim(claim, *_collapse(group, gaussian)))
+        verdict, evidence = _collapse(group, gaussian)
+        found.append(Claim(claim, verdict, evidence + _scaled(compensated, gaussian)))
     return found
+
+
+def _scaled(group, reference):
+    """What the source's scale-compensated configuration `group` (or None) shows against `reference`."""
+    if group is None or not (known(group, NAME) and known(reference, NAME)):
+        return ""
+    verdict = ("higher than" if differs(group, reference, NAME) else "lower than" if differs(reference, group, NAME)
+               else "not different beyond noise from")
+    return f"; with its step size compensated (--compensate-scale) its final loss is {verdict} the Gaussian's"
 
 
 def _collapse(group, reference):

@@ -679,6 +679,12 @@ def test_a_naive_source_collapses_only_where_no_run_left_its_starting_weights():
     assert found["Rademacher"].verdict == "disagrees" and found["raw"].verdict == "agrees"
     assert found["uniform"].evidence == "it trains, though its final loss is higher than the Gaussian's beyond noise"
     assert [item.verdict for item in claims.naive_sources(groups[1:])] == ["cannot tell"] * 3
+    scaled = source("uniform", 0.41, 500)
+    scaled.settings["compensate_scale"] = True
+    found = {item.claim.split()[1]: item for item in claims.naive_sources([scaled, *groups])}
+    assert found["uniform"].evidence == "it trains, though its final loss is higher than the Gaussian's beyond " \
+        "noise; with its step size compensated (--compensate-scale) its final loss is not different beyond noise " \
+        "from the Gaussian's"
 
 
 def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
