@@ -36,7 +36,9 @@ def text(groups):
         f"(the two runs saw the same batches; the SE from the means of consecutive blocks of the window) and the "
         f"test answers' example by example (where both runs recorded them), then averaged over the seeds, whose "
         f"spread enters the SE where it is larger; otherwise the SE is the root of the two configurations' summed "
-        f"squared SEs.",
+        f"squared SEs. The rule calls about {math.erfc(SIGNIFICANCE / math.sqrt(2)):.0%} of comparisons between "
+        f"configurations that do not differ different (normal errors), so among the many comparisons below a lone "
+        f"difference just past it may be chance: more seeds settle it.",
         "",
         *_resolution_section(groups),
         *_trend_section(groups),

@@ -412,6 +412,8 @@ def test_guideline_states_its_resolving_power():
     assert ("with a median of 1 seed per configuration: accuracy not met (about 4 seeds would meet it at this "
             "noise); final loss not met (about 60 seeds would meet it at this noise)." in guideline.text(groups))
     assert guideline._against(0.015, 0.015, 3) == "met" and guideline._against(math.nan, 0.015, 3) == "unknown"
+    assert "The rule calls about 5% of comparisons between configurations that do not differ different" in \
+        guideline.text(groups)                   # two SEs: erfc(2 / sqrt(2)) = 0.0455 of normal errors
 
 
 def paired_configuration(name, offset, shared, answers):
