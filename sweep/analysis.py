@@ -170,6 +170,28 @@ def reference(groups):
     return next((group for group in groups if group.settings.get("perturb") == "gaussian"), None)
 
 
+VARIANTS = {"leap": "a leap-ahead array (values decorrelated)", "balanced": "a zero-mean pool",
+            "compensate_scale": "scale compensation (lr / E[u^2], eps / sqrt(E[u^2]))"}
+"""Settings that change one property of a source's perturbations (correlation, mean, step size), each set against
+the same configuration without it: on where the generator spec holds the field (a spec leaves defaults out) or
+the setting is true."""
+
+
+def variant_pairs(groups):
+    """(VARIANTS name, the configuration with it on, the one alike in all else with it off) of every such pair."""
+    found = []
+    for name in VARIANTS:
+        alike = {}
+        for group in groups:
+            rest = {key: value for key, value in group.settings.items() if key != name}
+            rest["spec"] = {key: value for key, value in group.spec.items() if key != name}
+            alike.setdefault(json.dumps(rest, sort_keys=True), []).append(group)
+        for members in alike.values():
+            plain = [group for group in members if not (group.spec.get(name) or group.settings.get(name))]
+            found += [(name, group, base) for base in plain for group in members if group not in plain]
+    return found
+
+
 REACH_FIELDS = ("hop_bits", "slip")
 """The spec fields that change only which perturbations a generator reaches (its K), not its values' kind."""
 
@@ -192,13 +214,13 @@ def reach_pairs(groups):
 
 
 def paired_losses(first, second):
-    """Per seed both ran with equal steps and loss windows: (first's loss minus second's at every step, a numpy
-    array; the loss window)."""
+    """{seed: (first's loss minus second's at every step, a numpy array; the loss window)} of the seeds both ran with
+    equal steps and loss windows, in first's order."""
     theirs = {row["seed"]: row for row in second.rows}
-    return [(np.asarray(mine["losses"]) - np.asarray(other["losses"]), mine["loss_window"])
+    return {mine["seed"]: (np.asarray(mine["losses"]) - np.asarray(other["losses"]), mine["loss_window"])
             for mine, other in ((row, theirs.get(row["seed"])) for row in first.rows)
             if other is not None and mine["losses"] and mine["steps_done"] == other["steps_done"]
-            and mine["loss_window"] == other["loss_window"]]
+            and mine["loss_window"] == other["loss_window"]}
 
 
 def growth_after(first, second, step):
@@ -209,7 +231,7 @@ def growth_after(first, second, step):
     if len({row["seed"] for row in first.rows} & {row["seed"] for row in second.rows}) < PAIRED_SEEDS:
         return None
     found = []
-    for steps, window in paired_losses(first, second):
+    for steps, window in paired_losses(first, second).values():
         if window < 2 or step + window > len(steps) - window:
             return None
         early, final = steps[step:step + window], steps[-window:]

@@ -1,13 +1,13 @@
 """The generated guideline: the statements a sweep's data supports, each derived by a stated rule
 (sweep/analysis.py), none written by hand."""
-import json
 import math
 import statistics
 
 from . import claims
 from .claims import listed
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
-    front, gain_stops, growth_after, known, power_of_two_pairs, reach_pairs, reference, shared
+    front, gain_stops, growth_after, known, power_of_two_pairs, reach_pairs, reference, shared, VARIANTS, \
+    variant_pairs
 from .measures import matrix_label
 from .plots import AXIS
 
@@ -277,28 +277,12 @@ def _flattening(small, large):
     return f"{_estimate(value, noise)} | {verdict}"
 
 
-VARIANTS = {"leap": "a leap-ahead array (values decorrelated)", "balanced": "a zero-mean pool",
-            "compensate_scale": "scale compensation (lr / E[u^2], eps / sqrt(E[u^2]))"}
-"""Settings that change one property of a source's perturbations (correlation, mean, step size), each set against
-the same configuration without it: on where the generator spec holds the field (a spec leaves defaults out) or
-the setting is true."""
-
-
 def _variants_section(groups):
     """Each configuration with a VARIANTS setting against the one alike in all else without it."""
-    lines = []
-    for name, meaning in VARIANTS.items():
-        alike = {}
-        for group in groups:
-            rest = {key: value for key, value in group.settings.items() if key != name}
-            rest["spec"] = {key: value for key, value in group.spec.items() if key != name}
-            alike.setdefault(json.dumps(rest, sort_keys=True), []).append(group)
-        for members in alike.values():
-            plain = [group for group in members if not (group.spec.get(name) or group.settings.get(name))]
-            lines += [f"| {meaning} | {group.label} | {base.label} | "
-                      + " | ".join(_compared(group, base, measure, "higher", "lower") if known(group, measure)
-                                   and known(base, measure) else UNKNOWN for measure in ("final_loss", "test_accuracy"))
-                      + " |" for base in plain for group in members if group not in plain]
+    lines = [f"| {VARIANTS[name]} | {group.label} | {base.label} | "
+             + " | ".join(_compared(group, base, measure, "higher", "lower") if known(group, measure)
+                          and known(base, measure) else UNKNOWN for measure in ("final_loss", "test_accuracy"))
+             + " |" for name, group, base in variant_pairs(groups)]
     if not lines:
         return []
     return ["## Correlation, mean and scale: each variant against its plain configuration", "",

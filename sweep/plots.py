@@ -9,7 +9,8 @@ import numpy as np
 
 from pezo import files
 
-from .analysis import FIELDS, SIGNIFICANCE, families, front, paired_losses, reach_pairs, reference
+from .analysis import FIELDS, SIGNIFICANCE, VARIANTS, families, front, paired_losses, reach_pairs, reference, \
+    variant_pairs
 
 AXIS = {"size": "pool size (entries)", "generators": "LFSRs (RNG count)", "width": "LFSR width (bits)",
         "bits": "pool value bits", "lanes": "lanes per word", "generator_seed": "generator seed"}
@@ -39,6 +40,9 @@ def write_all(groups, folder):
                 and small.rows[0]["quality_reach"] < small.rows[0]["steps_done"]]
     if confined:
         made.append(_save(_reach(confined), folder / "reach.png"))
+    variants = [(name, group, base) for name, group, base in variant_pairs(groups) if paired_losses(group, base)]
+    if variants:
+        made.append(_save(_variants(variants), folder / "variants.png"))
     return [path.name for path in made]
 
 
@@ -89,7 +93,8 @@ def _against_gaussian(groups):
         return []
     found = []
     for group in groups:
-        steps = [difference for difference, _ in paired_losses(group, gaussian)] if group is not gaussian else []
+        steps = ([difference for difference, _ in paired_losses(group, gaussian).values()] if group is not gaussian
+                 else [])
         if steps and len({len(difference) for difference in steps}) == 1:
             found.append((group, np.mean(steps, axis=0).tolist(), len(steps)))
     return found
@@ -131,7 +136,7 @@ def _reach(pairs):
     for panel, (small, larges) in zip(axes[:, 0], panels.values()):
         for large in larges:
             colour = None
-            for steps, _ in paired_losses(small, large):
+            for steps, _ in paired_losses(small, large).values():
                 curve = smoothed(list(steps), max(1, len(steps) // 50))
                 line, = panel.plot(range(1, len(curve) + 1), curve, lw=1, color=colour,
                                    label=None if colour else f"minus {large.label} "
@@ -141,6 +146,24 @@ def _reach(pairs):
         panel.axvline(reach, ls="--", lw=1, color="grey")
         panel.axhline(0, lw=0.5, color="black")
         panel.set(title=f"{small.label}: K = {reach:,} (dashed)", ylabel="loss difference")
+        panel.legend(fontsize=7, loc="upper left")
+    axes[-1, 0].set(xlabel="step")
+    figure.tight_layout()
+    return figure
+
+
+def _variants(pairs):
+    """A panel per variant pair (analysis.variant_pairs): the variant's loss minus its plain twin's, a running mean
+    over a 50th of the steps, a line per seed both ran: above zero the variant trains worse, and where a line
+    keeps drifting the difference was still growing."""
+    from matplotlib import pyplot
+    figure, axes = pyplot.subplots(len(pairs), 1, figsize=(11, 2.8 * len(pairs)), squeeze=False, sharex=True)
+    for panel, (name, group, base) in zip(axes[:, 0], pairs):
+        for seed, (steps, _) in paired_losses(group, base).items():
+            curve = smoothed(list(steps), max(1, len(steps) // 50))
+            panel.plot(range(1, len(curve) + 1), curve, lw=1, label=f"seed {seed}")
+        panel.axhline(0, lw=0.5, color="black")
+        panel.set(title=f"{group.label} minus {base.label}: {VARIANTS[name]}", ylabel="loss difference")
         panel.legend(fontsize=7, loc="upper left")
     axes[-1, 0].set(xlabel="step")
     figure.tight_layout()

@@ -867,6 +867,27 @@ def test_each_configuration_is_drawn_against_the_gaussian_step_by_step(tmp_path)
     assert plots._save(drawn, tmp_path / "against.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_each_variant_is_drawn_against_its_plain_twin_seed_by_seed(tmp_path):
+    """A panel per variant pair: the compensated run's loss minus the plain one's, a line per seed both ran."""
+    def config(label, offsets, compensate):
+        rows = [{"seed": seed, "steps_done": 50, "loss_window": 10, "losses": [0.7 - 0.004 * t + offset
+                                                                               for t in range(50)]}
+                for seed, offset in zip((0, 1), offsets)]
+        settings = {"perturb": "uniform", "method": "zo-sgd", "compensate_scale": compensate, "spec": None}
+        return measures.Configuration(label, label, settings, rows)
+
+    pairs = analysis.variant_pairs([config("plain", (0.0, 0.0), False), config("scaled", (-0.02, -0.03), True)])
+    assert [(name, group.label, base.label) for name, group, base in pairs] == [("compensate_scale", "scaled", "plain")]
+    drawn = plots._variants(pairs)
+    panel, = drawn.axes
+    seeds = panel.get_lines()[:2]
+    assert [line.get_label() for line in seeds] == ["seed 0", "seed 1"] and panel.get_title().startswith(
+        "scaled minus plain: scale compensation")
+    assert list(seeds[0].get_ydata()) == pytest.approx([-0.02] * 50) and list(seeds[1].get_ydata()) == \
+        pytest.approx([-0.03] * 50)
+    assert plots._save(drawn, tmp_path / "variants.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_a_line_names_the_generator_seed_apart_from_the_runs():
     found = grids.points({"grid": [{"perturb": "pezo-pool", "size": [255, 1023], "bits": 12, "seed": [0, 1]}]})
     groups = measures.configurations([({"settings": p.settings}, {}) for p in found])
