@@ -551,6 +551,12 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     assert {p.settings["answer_row"] for p in [*reach, *quality_points, *rngs]} == {True}
     assert {p.settings["packed"] for p in reach} == {False}                 # begun before packing: kept so
     assert {p.settings["packed"] for p in [*quality_points, *rngs, *figures["figure3-pool"]]} == {True}
+    twos = grids.points(PRESETS["protocol-powers-of-two"])
+    otf = [p for p in [*rngs, *figures["figure4"], *twos] if p.settings["perturb"] == "pezo-otf"]
+    assert {p.settings["compensate_scale"] for p in otf} == {True}            # one step size along each line
+    assert not any(p.settings.get("compensate_scale") for p in [*figures["figure3-pool"], *twos]
+                   if p.settings["perturb"] == "pezo-pool")
+    assert {p.name for p in rngs if p.spec.label == "otf-31x8"} < {p.name for p in quality_points}
 
 
 @pytest.mark.parametrize("option, says", [(["--device", "cuda:7"], "device 'cuda:7' cannot be used here"),
