@@ -11,7 +11,7 @@
 set -uo pipefail
 out=${1:-out/sweep}
 presets=(protocol-table3 protocol-reach protocol-gain protocol-quality protocol-rank protocol-figure3-pool
-         protocol-figure3-rngs protocol-figure4 protocol-powers-of-two protocol-full protocol-long)
+         protocol-full protocol-figure3-rngs protocol-figure4 protocol-powers-of-two protocol-long)
 mkdir -p "$out"
 worker() {
     for preset in "${presets[@]}"; do
