@@ -33,7 +33,25 @@ class Claim:
 
 def judged(groups):
     """[Claim] of every claim, judged from the configurations `groups`."""
-    return [pool_plateau(groups), rng_peak(groups), widths(groups), *naive_sources(groups), powers_of_two(groups)]
+    lines = [_with_reach(judge(groups), _line(groups, field, wanted)) for judge, field, wanted in
+             ((pool_plateau, "size", [POOL]), (rng_peak, "generators", [RNGS]),
+              (widths, "width", range(WIDTHS[0], WIDTHS[1] + 1)))]
+    return [*lines, *naive_sources(groups), powers_of_two(groups)]
+
+
+def _with_reach(claim, line):
+    """`claim` with each value's K on its `line` (a judged line or None) where K changes along it and some K is
+    below the steps: then reach moves with the field, and the line alone cannot tell the two apart."""
+    if line is None:
+        return claim
+    rows = {value: group.rows[0] for value, group in sorted(line.items())}
+    reach = {value: row.get("quality_reach") for value, row in rows.items()}
+    steps = min(row.get("steps_done") or 0 for row in rows.values())
+    if None in reach.values() or len(set(reach.values())) < 2 or min(reach.values()) >= steps:
+        return claim
+    each = listed(f"{value}: {k:,}" for value, k in reach.items())
+    return dataclasses.replace(claim, evidence=f"{claim.evidence}; K, the distinct perturbations over {steps:,} "
+                                               f"steps, moves with it ({each}), so reach enters too")
 
 
 def pool_plateau(groups):

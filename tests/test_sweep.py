@@ -660,6 +660,14 @@ def test_the_papers_claims_are_judged_by_the_noise_rule():
     assert claims.powers_of_two(twos) == claims.Claim(
         claims.powers_of_two([]).claim, "agrees", "size 2048 raise the final loss beyond noise against 2^n - 1; "
         "weakest matrix size 2048: 8 of 576 (layers.0.mlp.down_proj) against full")
+    for group, reach in zip(plateau, (85, 341, 455, 5461)):          # the protocol's K of these pools
+        group.rows[0].update(quality_reach=reach, steps_done=5000)
+    assert claims.judged(plateau)[0].evidence == claims.pool_plateau(plateau).evidence + (
+        "; K, the distinct perturbations over 5,000 steps, moves with it (255: 85, 1023: 341, 4095: 455 and "
+        "16383: 5,461), so reach enters too")
+    for group in plateau:
+        group.rows[0]["steps_done"] = 80                                   # no perturbation repeated: no note
+    assert claims.judged(plateau)[0] == claims.pool_plateau(plateau)
     alone = judged_line("size", {4095: 0.40, 4096: 0.45}, ranks={4096: 8})    # no line, only the pair
     assert claims.powers_of_two(alone).evidence.startswith("size 4096 raise the final loss beyond noise")
 
