@@ -336,12 +336,13 @@ def _front_section(groups):
 
 def _family_section(family):
     field = AXIS[family.field]
-    lines = [f"## {field}: {family.label}", "", f"| {family.field} | final loss | test accuracy | LUTs + FFs | BRAM36 |",
-             "|---|---|---|---|---|"]
+    lines = [f"## {field}: {family.label}", "",
+             f"| {family.field} | K | final loss | test accuracy | LUTs + FFs | BRAM36 |", "|---|---|---|---|---|---|"]
     for value, group in family.line:
-        cost = group.cost or {}
-        lines.append(f"| {value} | {group.shown('final_loss')} | {group.shown('test_accuracy')} | "
-                     f"{cost.get('lut_ff', '–')} | {format(cost['bram36'], 'g') if cost else '–'} |")
+        cost, reach = group.cost or {}, group.rows[0].get("quality_reach")
+        lines.append(f"| {value} | {'–' if reach is None else f'{reach:,}'} | {group.shown('final_loss')} | "
+                     f"{group.shown('test_accuracy')} | {cost.get('lut_ff', '–')} | "
+                     f"{format(cost['bram36'], 'g') if cost else '–'} |")
     values = [value for value, _ in family.line]
     stop = gain_stops(family)
     if not all(known(group, "final_loss") for _, group in family.line):

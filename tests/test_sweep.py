@@ -681,6 +681,17 @@ def test_a_power_of_two_beside_its_neighbour_is_reported_without_a_line():
     assert section.endswith("weakest matrix 8 of 576 (layers.0.mlp.down_proj) against full.\n")
 
 
+def test_a_line_section_shows_each_values_reach_and_where_the_gain_stops():
+    line = judged_line("size", {255: 0.50, 1023: 0.45, 4095: 0.40, 16383: 0.401})
+    for group, reach in zip(line, (85, 341, 455, 5461)):
+        group.rows[0].update(quality_reach=reach, cost_lut_ff=None)
+    family, = analysis.families(line, "size")
+    section = guideline._family_section(family)
+    assert "| 16383 | 5,461 | 0.401 ± 0.004 | 0.8 ± 0.01 | – | – |" in section
+    assert "The gain stops at size 4095: 1023 is beaten beyond noise by a larger one, and nothing past 4095 lowers " \
+           "the final loss further." in section
+
+
 def test_a_naive_source_collapses_only_where_no_run_left_its_starting_weights():
     from pezo.sweep import claims
 
