@@ -359,8 +359,8 @@ def _family_section(family):
     accuracy = [value for value, group in family.line
                 if any(differs(other, group, "test_accuracy") for _, other in family.line)]
     lines += ["", says, ""]
-    lines.append(f"Test accuracy: below another value's beyond noise at {family.field} {listed(accuracy, 'or')}." if accuracy
-                 else f"Test accuracy: no two {family.field} values differ beyond noise.")
+    lines.append(f"Test accuracy: below another value's beyond noise at {family.field} {listed(accuracy, 'or')}."
+                 if accuracy else f"Test accuracy: no two {family.field} values differ beyond noise.")
     return lines + [""]
 
 
