@@ -164,10 +164,29 @@ def _over_seeds(found):
     return statistics.mean(values), spread if math.isnan(within) else max(within, spread)
 
 
-def reference(groups):
-    """MeZO's Gaussian configuration, the one every source is set against: the first gaussian of `groups`, or
-    None."""
-    return next((group for group in groups if group.settings.get("perturb") == "gaussian"), None)
+RUN_ONLY = ("perturb", "spec", "answer_row", "packed", "compensate_scale")
+"""Settings that make the source or say how a run computes, not what it trains for: the answer row and packing
+are exact (docs/results.md), and scale compensation leaves a unit-variance source as it is."""
+
+
+def budget(group):
+    """What `group` trains for (model, data, method, steps, lr, trained blocks, ...: every setting but RUN_ONLY),
+    as a key: only configurations of one budget are compared by their final loss."""
+    return json.dumps({name: value for name, value in group.settings.items() if name not in RUN_ONLY},
+                      sort_keys=True)
+
+
+def references_named(gaussians):
+    """The Gaussian configurations `gaussians` (repeats allowed) as a heading names them."""
+    labels = list(dict.fromkeys(gaussian.label for gaussian in gaussians))
+    return labels[0] if len(labels) == 1 else "each configuration against the one of its budget: " + ", ".join(labels)
+
+
+def reference(groups, group=None):
+    """MeZO's Gaussian configuration that `group` is set against: the gaussian of `groups` of its budget; without
+    `group`, the first gaussian. None where there is none."""
+    return next((other for other in groups if other.settings.get("perturb") == "gaussian"
+                 and (group is None or budget(other) == budget(group))), None)
 
 
 VARIANTS = {"leap": "a leap-ahead array (values decorrelated)", "balanced": "a zero-mean pool",
@@ -286,10 +305,10 @@ def gain_stops(family, name="final_loss"):
 
 
 def front(groups, name="final_loss", lower=True):
-    """The priced configurations no other one dominates. One dominates another when it costs no more (LUTs + FFs
-    and BRAM), its `name` is not worse beyond noise, and it is cheaper in one of them or better beyond noise: a
-    difference within noise is a tie, so a dearer configuration does not reach the front on noise alone. Without
-    a noise estimate the means are compared as they are."""
+    """The priced configurations no other one dominates. One dominates another of its budget when it costs no more
+    (LUTs + FFs and BRAM), its `name` is not worse beyond noise, and it is cheaper in one of them or better beyond
+    noise: a difference within noise is a tie, so a dearer configuration does not reach the front on noise alone.
+    Without a noise estimate the means are compared as they are."""
     priced = [group for group in groups if group.cost]
 
     def better(a, b):
@@ -299,7 +318,7 @@ def front(groups, name="final_loss", lower=True):
 
     def dominates(a, b):
         cost_a, cost_b = (a.cost["lut_ff"], a.cost["bram36"]), (b.cost["lut_ff"], b.cost["bram36"])
-        if not all(x <= y for x, y in zip(cost_a, cost_b)) or better(b, a):
+        if budget(a) != budget(b) or not all(x <= y for x, y in zip(cost_a, cost_b)) or better(b, a):
             return False
         return cost_a != cost_b or better(a, b)
 

@@ -111,7 +111,6 @@ def widths(groups):
 def naive_sources(groups):
     """One Claim per naive source the sweep holds: Rademacher, uniform values scaled to [-1, 1) and the raw LFSR
     integers (the paper's uniform, Table 3)."""
-    gaussian = reference(groups)
     found = []
     for source, what in (("rademacher", "Rademacher values"), ("uniform", "uniform values in [-1, 1)"),
                          ("uniform-raw", "raw uniform LFSR integers")):
@@ -121,19 +120,21 @@ def naive_sources(groups):
                               for scaled in (False, True))
         if group is None:
             continue
+        gaussian = reference(groups, group)
         if gaussian is None:
-            found.append(Claim(claim, CANNOT_TELL, "no Gaussian configuration to compare with"))
+            found.append(Claim(claim, CANNOT_TELL, "no Gaussian configuration of its budget to compare with"))
             continue
         verdict, evidence = _collapse(group, gaussian)
-        found.append(Claim(claim, verdict, evidence + _scaled(compensated, gaussian)))
+        scaled = compensated and _scaled(compensated, reference(groups, compensated))
+        found.append(Claim(claim, verdict, evidence + (scaled or "")))
     return found
 
 
-def _scaled(group, reference):
-    """What the source's scale-compensated configuration `group` (or None) shows against `reference`."""
-    if group is None or not (known(group, NAME) and known(reference, NAME)):
+def _scaled(group, gaussian):
+    """What the source's scale-compensated configuration `group` shows against `gaussian` (or None)."""
+    if gaussian is None or not (known(group, NAME) and known(gaussian, NAME)):
         return ""
-    verdict = ("higher than" if differs(group, reference, NAME) else "lower than" if differs(reference, group, NAME)
+    verdict = ("higher than" if differs(group, gaussian, NAME) else "lower than" if differs(gaussian, group, NAME)
                else "not different beyond noise from")
     return f"; with its step size compensated (--compensate-scale) its final loss is {verdict} the Gaussian's"
 

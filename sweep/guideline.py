@@ -6,8 +6,8 @@ import statistics
 from . import claims
 from .claims import listed
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
-    front, gain_stops, growth_after, known, power_of_two_pairs, reach_pairs, reference, shared, VARIANTS, \
-    variant_pairs
+    front, gain_stops, growth_after, known, power_of_two_pairs, reach_pairs, reference, references_named, \
+    shared, VARIANTS, variant_pairs
 from .measures import matrix_label
 from .plots import AXIS
 
@@ -296,13 +296,15 @@ def _choice_section(groups):
     """Which generator for which budget: the hardware configurations that train as well as MeZO's Gaussian
     perturbations (neither final loss nor test accuracy worse beyond noise), cheapest first, with the steps they
     reach without repeating a perturbation."""
-    gaussian = reference(groups)
-    if gaussian is None:
+    pairs = _against_references(groups)
+    if not pairs:
         return []
-    fit = [group for group in groups if group.cost and known(group, "final_loss") and known(gaussian, "final_loss")
-           and not differs(group, gaussian, "final_loss") and not differs(gaussian, group, "test_accuracy")]
+    fit = [(group, gaussian) for group, gaussian in pairs if group.cost and known(group, "final_loss")
+           and known(gaussian, "final_loss") and not differs(group, gaussian, "final_loss")
+           and not differs(gaussian, group, "test_accuracy")]
+    named = references_named(gaussian for _, gaussian in pairs)
     lines = ["## Which generator for which budget", "",
-             f"Hardware generators not shown worse than MeZO's Gaussian perturbations ({gaussian.label}) here: "
+             f"Hardware generators not shown worse than MeZO's Gaussian perturbations ({named}) here: "
              f"neither their final loss nor their test accuracy is worse beyond noise, at the resolving power "
              f"above (a difference smaller than it is not ruled out). Cheapest first, without BRAM then with it. K "
              f"is the distinct perturbations each gives this model: where the steps measured exceed it, its runs "
@@ -312,7 +314,7 @@ def _choice_section(groups):
         return lines + ["None of this sweep's hardware configurations does.", ""]
     lines += ["| configuration | LUTs + FFs | BRAM36 | K | steps measured | final loss minus the Gaussian's | "
               "test accuracy minus the Gaussian's |", "|---|---|---|---|---|---|---|"]
-    for group in sorted(fit, key=lambda group: (group.cost["bram36"], group.cost["lut_ff"])):
+    for group, gaussian in sorted(fit, key=lambda pair: (pair[0].cost["bram36"], pair[0].cost["lut_ff"])):
         loss, accuracy = (difference(group, gaussian, name) for name in ("final_loss", "test_accuracy"))
         lines.append(f"| {group.label} | {group.cost['lut_ff']:,} | {group.cost['bram36']:g} | {reach(group)} | "
                      f"{group.settings['steps']} | {_estimate(*loss)} | {_estimate(*accuracy)} |")
@@ -384,27 +386,35 @@ def _controls_section(groups):
 
 
 def _sources_section(groups):
-    gaussian = reference(groups)
-    if gaussian is None or len(groups) < 2:
+    pairs = _against_references(groups)
+    if not pairs:
         return []
-    lines = [f"## Against MeZO's Gaussian perturbations ({gaussian.label})", "",
-             "Each configuration's value, then its difference from the Gaussian's ± the SE of that difference "
-             "(paired where they share seeds) and what the rule says of it.", ""]
-    for group in groups:
-        if group is gaussian:
-            continue
+    lines = [f"## Against MeZO's Gaussian perturbations ({references_named(gaussian for _, gaussian in pairs)})", "",
+             "Each configuration's value, then its difference from the Gaussian's of its budget ± the SE of that "
+             "difference (paired where they share seeds) and what the rule says of it.", ""]
+    several = len({gaussian.key for _, gaussian in pairs}) > 1
+    for group, gaussian in pairs:
         loss = (UNKNOWN if not (known(group, "final_loss") and known(gaussian, "final_loss")) else
                 _compared(group, gaussian, "final_loss", "higher", "lower"))
         accuracy = _compared(group, gaussian, "test_accuracy", "higher", "lower")
         stopped = sum(bool(row["stopped"]) for row in group.rows)
         unmoved = sum(row["best_step"] == 0 for row in group.rows)
-        lines.append(f"- {group.label}: final loss {group.shown('final_loss')} ({loss}), test accuracy "
-                     f"{group.shown('test_accuracy')} ({accuracy})"
+        lines.append(f"- {group.label}{f' against {gaussian.label}' if several else ''}: final loss "
+                     f"{group.shown('final_loss')} ({loss}), test accuracy {group.shown('test_accuracy')} ({accuracy})"
                      + (f"; {stopped} of {len(group.rows)} runs stopped on a non-finite loss" if stopped else "")
                      + (f"; in {unmoved} of {len(group.rows)} runs no step beat the starting weights on dev, so "
                         f"the test accuracy is theirs" if unmoved else "")
                      + ".")
+    alone = [group.label for group in groups if reference(groups, group) is None]
+    if alone:
+        lines.append(f"- No Gaussian of their budget to set against: {listed(alone)}.")
     return lines + [""]
+
+
+def _against_references(groups):
+    """[(configuration, the Gaussian of its budget)] of every configuration that has one other than itself."""
+    pairs = [(group, reference(groups, group)) for group in groups]
+    return [(group, gaussian) for group, gaussian in pairs if gaussian is not None and gaussian is not group]
 
 
 def _estimate(value, noise):

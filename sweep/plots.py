@@ -10,7 +10,7 @@ import numpy as np
 from pezo import files
 
 from .analysis import FIELDS, SIGNIFICANCE, VARIANTS, families, front, paired_losses, reach_pairs, reference, \
-    variant_pairs
+    references_named, variant_pairs
 
 AXIS = {"size": "pool size (entries)", "generators": "LFSRs (RNG count)", "width": "LFSR width (bits)",
         "bits": "pool value bits", "lanes": "lanes per word", "generator_seed": "generator seed"}
@@ -35,7 +35,7 @@ def write_all(groups, folder):
         made.append(_save(_curves(groups), folder / "curves.png"))
     against = _against_gaussian(groups)
     if against:
-        made.append(_save(_against(against, reference(groups)), folder / "against-gaussian.png"))
+        made.append(_save(_against(against), folder / "against-gaussian.png"))
     confined = [(small, large) for small, large in reach_pairs(groups) if paired_losses(small, large)
                 and small.rows[0]["quality_reach"] < small.rows[0]["steps_done"]]
     if confined:
@@ -86,27 +86,25 @@ def _curves(groups):
 
 
 def _against_gaussian(groups):
-    """[(configuration, its loss minus the Gaussian's step by step, the mean over the seeds both ran with equal
-    steps, as a list; the number of such seeds)] of every configuration that has any."""
-    gaussian = reference(groups)
-    if gaussian is None:
-        return []
+    """[(configuration, its loss minus the Gaussian's of its budget step by step, the mean over the seeds both ran
+    with equal steps, as a list; the number of such seeds; that Gaussian)] of every configuration that has any."""
     found = []
     for group in groups:
-        steps = ([difference for difference, _ in paired_losses(group, gaussian).values()] if group is not gaussian
-                 else [])
+        gaussian = reference(groups, group)
+        steps = ([difference for difference, _ in paired_losses(group, gaussian).values()]
+                 if gaussian not in (None, group) else [])
         if steps and len({len(difference) for difference in steps}) == 1:
-            found.append((group, np.mean(steps, axis=0).tolist(), len(steps)))
+            found.append((group, np.mean(steps, axis=0).tolist(), len(steps), gaussian))
     return found
 
 
-def _against(found, gaussian):
+def _against(found):
     """Each configuration's loss minus MeZO's Gaussian's, step by step (`_against_gaussian`; a running mean over a
     50th of the steps), a line each: batch noise shared by the runs cancels, so what stays is the configurations'
     own difference as it develops. The axis spans the configurations whose final differences are not outliers; one
     drawn beyond it is labelled clipped."""
     from matplotlib import pyplot
-    curves = [(group, smoothed(steps, max(1, len(steps) // 50)), seeds) for group, steps, seeds in found]
+    curves = [(group, smoothed(steps, max(1, len(steps) // 50)), seeds) for group, steps, seeds, _ in found]
     low, high = _inlier_range([curve[-1] for _, curve, _ in curves],
                               [_finite(row["final_loss_se"]) for group, _, _ in curves for row in group.rows])
     inside = [value for _, curve, _ in curves if low <= curve[-1] <= high for value in curve]
@@ -118,7 +116,8 @@ def _against(found, gaussian):
                   label=f"{group.label} ({seeds} seed{'s' * (seeds > 1)})" + (" (clipped)" if clipped else ""))
     axes.axhline(0, lw=0.5, color="black")
     axes.set(xlabel="step", ylabel="loss minus the Gaussian's (running mean over a 50th of the steps)",
-             title=f"Against MeZO's Gaussian ({gaussian.label}): the mean over the seeds both ran", ylim=(bottom, top))
+             title=f"Against MeZO's Gaussian ({references_named(entry[3] for entry in found)}): the mean over the "
+                   f"seeds both ran", ylim=(bottom, top))
     axes.legend(fontsize=7, loc="upper left", ncol=2 if len(curves) > 8 else 1)
     figure.tight_layout()
     return figure

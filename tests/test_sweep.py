@@ -881,11 +881,11 @@ def test_each_configuration_is_drawn_against_the_gaussian_step_by_step(tmp_path)
               *(source(name, offsets) for name, offsets in (("pool", (0.0, -0.002)), ("clt", (-0.01, 0.0)),
                                                             ("rademacher", (0.001, 0.001)), ("uniform", (0.03, 0.03))))]
     found = plots._against_gaussian(groups)
-    assert [(group.label, seeds) for group, _, seeds in found] == [
+    assert [(group.label, seeds) for group, _, seeds, _ in found] == [
         ("otf", 2), ("diverged", 2), ("pool", 2), ("clt", 2), ("rademacher", 2), ("uniform", 2)]
     assert found[0][1] == pytest.approx([0.02] * 50)
     assert plots._against_gaussian(groups[1:]) == []
-    drawn = plots._against(found, gaussian)
+    drawn = plots._against(found)
     labels = [line.get_label() for line in drawn.axes[0].get_lines()]
     assert labels[:3] == ["otf (2 seeds)", "diverged (2 seeds) (clipped)", "pool (2 seeds)"]
     assert drawn.axes[0].get_ylim()[1] < 0.5
@@ -911,6 +911,39 @@ def test_each_variant_is_drawn_against_its_plain_twin_seed_by_seed(tmp_path):
     assert list(seeds[0].get_ydata()) == pytest.approx([-0.02] * 50) and list(seeds[1].get_ydata()) == \
         pytest.approx([-0.03] * 50)
     assert plots._save(drawn, tmp_path / "variants.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_configuration_is_set_against_the_gaussian_of_its_budget(tmp_path):
+    """Runs of 5,000 and 20,000 steps in one report: each source against the Gaussian of its own steps, whatever
+    its computation (the answer row, packing); one without a Gaussian of its budget is named, not compared; the
+    Pareto front compares a budget's configurations only."""
+    def config(perturb, steps, loss, lut_ff=None, **run):
+        rows = [{"seed": seed, "steps_done": steps, "loss_window": 10, "final_loss": loss + seed * 0.01,
+                 "final_loss_se": 0.001, "test_accuracy": 0.8, "test_accuracy_se": 0.01, "best_step": 5,
+                 "stopped": "", "losses": [loss + seed * 0.01] * 50, "cost_lut_ff": lut_ff,
+                 "cost_bram36": 0 if lut_ff else None} for seed in (0, 1)]
+        settings = {"perturb": perturb, "method": "zo-sgd", "steps": steps, "lr": 3e-4, "spec": None, **run}
+        return measures.Configuration(f"{perturb} {steps} {run}", f"{perturb} {steps}", settings, rows)
+
+    short, long = config("gaussian", 5000, 0.40), config("gaussian", 20000, 0.30)
+    otf_short = config("pezo-otf", 5000, 0.41, lut_ff=820, packed=True)
+    otf_long = config("pezo-otf", 20000, 0.30, lut_ff=900)
+    lone = config("pezo-otf", 10000, 0.35, lut_ff=800)
+    groups = [short, long, otf_short, otf_long, lone]
+    assert analysis.reference(groups, otf_short) is short and analysis.reference(groups, otf_long) is long
+    assert analysis.reference(groups, lone) is None and analysis.reference(groups) is short
+    lines = guideline._sources_section(groups)
+    assert lines[0] == "## Against MeZO's Gaussian perturbations (each configuration against the one of its " \
+                       "budget: gaussian 5000, gaussian 20000)"
+    assert any(line.startswith("- pezo-otf 5000 against gaussian 5000: final loss 0.415 ± 0.005 (difference +0.01 ± ")
+               and "higher" in line for line in lines)
+    assert any(line.startswith("- pezo-otf 20000 against gaussian 20000: final loss 0.305 ± 0.005 (difference +0 ± ")
+               for line in lines)
+    assert "- No Gaussian of their budget to set against: pezo-otf 10000." in lines
+    assert analysis.front([otf_short, otf_long, lone]) == [otf_short, otf_long, lone]   # no cross-budget dominance
+    drawn = plots._against_gaussian(groups)
+    assert [(group, gaussian) for group, _, _, gaussian in drawn] == [(otf_short, short), (otf_long, long)]
+    assert drawn[0][1] == pytest.approx([0.01] * 50) and drawn[1][1] == pytest.approx([0.0] * 50)
 
 
 def test_a_line_names_the_generator_seed_apart_from_the_runs():
