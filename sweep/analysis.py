@@ -165,13 +165,15 @@ def _over_seeds(found):
 
 
 RUN_ONLY = ("perturb", "spec", "answer_row", "packed", "compensate_scale")
-"""Settings that make the source or say how a run computes, not what it trains for: the answer row and packing
-are exact (docs/results.md), and scale compensation leaves a unit-variance source as it is."""
+"""Settings that make the source or say how a top-N run computes, not what it trains for: the answer row and
+packing give the same losses up to rounding (docs/results.md), and scale compensation leaves a unit-variance source
+as it is. The forward's precision and the engine's numerics stay in the budget: they change the arithmetic beyond
+rounding."""
 
 
-def budget(group):
+def training_budget(group):
     """What `group` trains for (model, data, method, steps, lr, trained blocks, ...: every setting but RUN_ONLY),
-    as a key: only configurations of one budget are compared by their final loss."""
+    as a key: only configurations of one budget are set against each other by their final loss."""
     return json.dumps({name: value for name, value in group.settings.items() if name not in RUN_ONLY},
                       sort_keys=True)
 
@@ -179,14 +181,21 @@ def budget(group):
 def references_named(gaussians):
     """The Gaussian configurations `gaussians` (repeats allowed) as a heading names them."""
     labels = list(dict.fromkeys(gaussian.label for gaussian in gaussians))
-    return labels[0] if len(labels) == 1 else "each configuration against the one of its budget: " + ", ".join(labels)
+    return labels[0] if len(labels) == 1 else "each configuration against the one of its budget: " + "; ".join(
+        labels)
 
 
-def reference(groups, group=None):
-    """MeZO's Gaussian configuration that `group` is set against: the gaussian of `groups` of its budget; without
-    `group`, the first gaussian. None where there is none."""
+def reference(groups, group):
+    """MeZO's Gaussian configuration that `group` is set against: the first gaussian of `groups` of its training
+    budget, or None."""
     return next((other for other in groups if other.settings.get("perturb") == "gaussian"
-                 and (group is None or budget(other) == budget(group))), None)
+                 and training_budget(other) == training_budget(group)), None)
+
+
+def reference_pairs(groups):
+    """[(configuration, the Gaussian of its budget)] of every configuration that has one other than itself."""
+    pairs = [(group, reference(groups, group)) for group in groups]
+    return [(group, gaussian) for group, gaussian in pairs if gaussian is not None and gaussian is not group]
 
 
 VARIANTS = {"leap": "a leap-ahead array (values decorrelated)", "balanced": "a zero-mean pool",
@@ -318,7 +327,9 @@ def front(groups, name="final_loss", lower=True):
 
     def dominates(a, b):
         cost_a, cost_b = (a.cost["lut_ff"], a.cost["bram36"]), (b.cost["lut_ff"], b.cost["bram36"])
-        if budget(a) != budget(b) or not all(x <= y for x, y in zip(cost_a, cost_b)) or better(b, a):
+        if training_budget(a) != training_budget(b) or not all(x <= y for x, y in zip(cost_a, cost_b)):
+            return False
+        if better(b, a):
             return False
         return cost_a != cost_b or better(a, b)
 

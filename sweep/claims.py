@@ -14,6 +14,7 @@ final loss and test accuracy against the Gaussian's. Where the sweep lacks the c
 they have no noise estimate, the verdict is "cannot tell" and says what is missing.
 """
 import dataclasses
+import functools
 
 from .analysis import NO_NOISE, differs, families, known, power_of_two_pairs, reference
 from .measures import matrix_label
@@ -33,30 +34,40 @@ class Claim:
 
 def judged(groups):
     """[Claim] of every claim, judged from the configurations `groups`."""
-    lines = [_with_reach(judge(groups), _line(groups, field, wanted)) for judge, field, wanted in
-             ((pool_plateau, "size", [POOL]), (rng_peak, "generators", [RNGS]),
-              (widths, "width", range(WIDTHS[0], WIDTHS[1] + 1)))]
-    return [*lines, *naive_sources(groups), powers_of_two(groups)]
+    return [pool_plateau(groups), rng_peak(groups), widths(groups), *naive_sources(groups), powers_of_two(groups)]
+
+
+def _on_line(field, wanted):
+    """A judge of the longest line along `field` through one of the `wanted` values ({value: Configuration}, or
+    None where the sweep has no such line) made a judge of configurations, whose Claim also names each value's K
+    where reach moves along the line (`_with_reach`)."""
+    def wrap(judge):
+        @functools.wraps(judge)
+        def judge_groups(groups):
+            line = _line(groups, field, wanted)
+            return _with_reach(judge(line), line)
+        return judge_groups
+    return wrap
 
 
 def _with_reach(claim, line):
-    """`claim` with each value's K on its `line` (a judged line or None) where K changes along it and some K is
-    below the steps: then reach moves with the field, and the line alone cannot tell the two apart."""
+    """`claim` with each value's K on its `line` (or None) where K changes along it and some K is below the steps:
+    then reach moves with the field, and the line alone cannot tell the two apart."""
     if line is None:
         return claim
-    rows = {value: group.rows[0] for value, group in sorted(line.items())}
-    reach = {value: row.get("quality_reach") for value, row in rows.items()}
-    steps = min(row.get("steps_done") or 0 for row in rows.values())
+    reach = {value: group.rows[0].get("quality_reach") for value, group in sorted(line.items())}
+    steps = min(group.settings.get("steps") or 0 for group in line.values())
     if None in reach.values() or len(set(reach.values())) < 2 or min(reach.values()) >= steps:
         return claim
     each = listed(f"{value}: {k:,}" for value, k in reach.items())
-    return dataclasses.replace(claim, evidence=f"{claim.evidence}; K, the distinct perturbations over {steps:,} "
-                                               f"steps, moves with it ({each}), so reach enters too")
+    return dataclasses.replace(claim, evidence=f"{claim.evidence}; K, the distinct perturbations each gives this "
+                                               f"model (runs of {steps:,} steps), moves with it ({each}), so reach "
+                                               f"enters too")
 
 
-def pool_plateau(groups):
+@_on_line("size", [POOL])
+def pool_plateau(line):
     claim = "Pre-generation: 2^12 values are enough; a larger pool adds nothing (Figure 3)"
-    line = _line(groups, "size", [POOL])
     if line is None:
         return Claim(claim, CANNOT_TELL, f"no line of pool sizes through {POOL}")
     at, larger = line[POOL], [value for value in line if value > POOL]
@@ -71,9 +82,9 @@ def pool_plateau(groups):
     return Claim(claim, AGREES, f"no pool of {listed(larger)} lowers the final loss beyond noise" + smaller)
 
 
-def rng_peak(groups):
+@_on_line("generators", [RNGS])
+def rng_peak(line):
     claim = "On-the-fly generation peaks at 2^5 LFSRs (Figure 3)"
-    line = _line(groups, "generators", [RNGS])
     if line is None:
         return Claim(claim, CANNOT_TELL, f"no line of LFSR counts through {RNGS}")
     if not _known(line):
@@ -89,9 +100,9 @@ def rng_peak(groups):
                                      f"resolved at this budget")
 
 
-def widths(groups):
+@_on_line("width", range(WIDTHS[0], WIDTHS[1] + 1))
+def widths(line):
     claim = "8 to 14 bits suffice: wider LFSRs add nothing (Figure 4)"
-    line = _line(groups, "width", range(WIDTHS[0], WIDTHS[1] + 1))
     if line is None:
         return Claim(claim, CANNOT_TELL, f"no line of widths through {WIDTHS[0]}..{WIDTHS[1]}")
     if not _known(line):
@@ -109,8 +120,9 @@ def widths(groups):
 
 
 def naive_sources(groups):
-    """One Claim per naive source the sweep holds: Rademacher, uniform values scaled to [-1, 1) and the raw LFSR
-    integers (the paper's uniform, Table 3)."""
+    """One Claim per naive source the sweep holds as it is (not scale-compensated): Rademacher, uniform values
+    scaled to [-1, 1) and the raw LFSR integers (the paper's uniform, Table 3), each against the Gaussian of its
+    budget; where the source also ran scale-compensated, the evidence says what that did against its Gaussian."""
     found = []
     for source, what in (("rademacher", "Rademacher values"), ("uniform", "uniform values in [-1, 1)"),
                          ("uniform-raw", "raw uniform LFSR integers")):
@@ -125,13 +137,13 @@ def naive_sources(groups):
             found.append(Claim(claim, CANNOT_TELL, "no Gaussian configuration of its budget to compare with"))
             continue
         verdict, evidence = _collapse(group, gaussian)
-        scaled = compensated and _scaled(compensated, reference(groups, compensated))
-        found.append(Claim(claim, verdict, evidence + (scaled or "")))
+        scaled = _scaled(compensated, reference(groups, compensated)) if compensated else ""
+        found.append(Claim(claim, verdict, evidence + scaled))
     return found
 
 
 def _scaled(group, gaussian):
-    """What the source's scale-compensated configuration `group` shows against `gaussian` (or None)."""
+    """What the source's scale-compensated configuration `group` shows against `gaussian` (or None: nothing)."""
     if gaussian is None or not (known(group, NAME) and known(gaussian, NAME)):
         return ""
     verdict = ("higher than" if differs(group, gaussian, NAME) else "lower than" if differs(gaussian, group, NAME)

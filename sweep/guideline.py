@@ -6,8 +6,8 @@ import statistics
 from . import claims
 from .claims import listed
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
-    front, gain_stops, growth_after, known, power_of_two_pairs, reach_pairs, reference, references_named, \
-    shared, VARIANTS, variant_pairs
+    front, gain_stops, growth_after, known, power_of_two_pairs, reach_pairs, reference, reference_pairs, \
+    references_named, shared, VARIANTS, variant_pairs
 from .measures import matrix_label
 from .plots import AXIS
 
@@ -37,7 +37,8 @@ def text(groups):
         f"test answers' example by example (where both runs recorded them), then averaged over the seeds, whose "
         f"spread enters the SE where it is larger; otherwise the SE is the root of the two configurations' summed "
         f"squared SEs. The rule calls about {math.erfc(SIGNIFICANCE / math.sqrt(2)):.0%} of comparisons between "
-        f"configurations that do not differ different (normal errors), so among the many comparisons below a lone "
+        f"configurations that do not differ different where the errors are normal and their SE well estimated, and "
+        f"more where an SE rests on few seeds (with 3, about 18%), so among the many comparisons below a lone "
         f"difference just past it may be chance: more seeds settle it.",
         "",
         *_resolution_section(groups),
@@ -296,7 +297,7 @@ def _choice_section(groups):
     """Which generator for which budget: the hardware configurations that train as well as MeZO's Gaussian
     perturbations (neither final loss nor test accuracy worse beyond noise), cheapest first, with the steps they
     reach without repeating a perturbation."""
-    pairs = _against_references(groups)
+    pairs = reference_pairs(groups)
     if not pairs:
         return []
     fit = [(group, gaussian) for group, gaussian in pairs if group.cost and known(group, "final_loss")
@@ -312,12 +313,15 @@ def _choice_section(groups):
              f"against larger for the same generator; a hop input makes K unbounded).", ""]
     if not fit:
         return lines + ["None of this sweep's hardware configurations does.", ""]
+    several = len({id(gaussian) for _, gaussian in pairs}) > 1
     lines += ["| configuration | LUTs + FFs | BRAM36 | K | steps measured | final loss minus the Gaussian's | "
-              "test accuracy minus the Gaussian's |", "|---|---|---|---|---|---|---|"]
+              "test accuracy minus the Gaussian's |" + " against |" * several, "|---|---|---|---|---|---|---|"
+              + "---|" * several]
     for group, gaussian in sorted(fit, key=lambda pair: (pair[0].cost["bram36"], pair[0].cost["lut_ff"])):
         loss, accuracy = (difference(group, gaussian, name) for name in ("final_loss", "test_accuracy"))
         lines.append(f"| {group.label} | {group.cost['lut_ff']:,} | {group.cost['bram36']:g} | {reach(group)} | "
-                     f"{group.settings['steps']} | {_estimate(*loss)} | {_estimate(*accuracy)} |")
+                     f"{group.settings['steps']} | {_estimate(*loss)} | {_estimate(*accuracy)} |"
+                     + f" {gaussian.label} |" * several)
     return lines + [""]
 
 
@@ -326,9 +330,9 @@ def _front_section(groups):
     if not best:
         return []
     lines = ["## On the Pareto front", "",
-             "Configurations that no other one dominates (plots/pareto.png). One dominates another when it costs no "
-             "more in LUTs + FFs and in BRAM, is cheaper in one of them or better beyond noise in final loss, and is "
-             "not worse beyond noise:", "",
+             "Configurations that no other one dominates (plots/pareto.png). One dominates another of its training "
+             "budget when it costs no more in LUTs + FFs and in BRAM, is cheaper in one of them or better beyond "
+             "noise in final loss, and is not worse beyond noise:", "",
              "| configuration | LUTs + FFs | BRAM36 | final loss | test accuracy |", "|---|---|---|---|---|"]
     for group in sorted(best, key=lambda group: group.cost["lut_ff"]):
         lines.append(f"| {group.label} | {group.cost['lut_ff']:,} | {group.cost['bram36']:g} | "
@@ -341,8 +345,8 @@ def _family_section(family):
     lines = [f"## {field}: {family.label}", "",
              f"| {family.field} | K | final loss | test accuracy | LUTs + FFs | BRAM36 |", "|---|---|---|---|---|---|"]
     for value, group in family.line:
-        cost, reach = group.cost or {}, group.rows[0].get("quality_reach")
-        lines.append(f"| {value} | {'–' if reach is None else f'{reach:,}'} | {group.shown('final_loss')} | "
+        cost = group.cost or {}
+        lines.append(f"| {value} | {reach(group)} | {group.shown('final_loss')} | "
                      f"{group.shown('test_accuracy')} | {cost.get('lut_ff', '–')} | "
                      f"{format(cost['bram36'], 'g') if cost else '–'} |")
     values = [value for value, _ in family.line]
@@ -386,13 +390,13 @@ def _controls_section(groups):
 
 
 def _sources_section(groups):
-    pairs = _against_references(groups)
+    pairs = reference_pairs(groups)
     if not pairs:
         return []
     lines = [f"## Against MeZO's Gaussian perturbations ({references_named(gaussian for _, gaussian in pairs)})", "",
              "Each configuration's value, then its difference from the Gaussian's of its budget ± the SE of that "
              "difference (paired where they share seeds) and what the rule says of it.", ""]
-    several = len({gaussian.key for _, gaussian in pairs}) > 1
+    several = len({id(gaussian) for _, gaussian in pairs}) > 1
     for group, gaussian in pairs:
         loss = (UNKNOWN if not (known(group, "final_loss") and known(gaussian, "final_loss")) else
                 _compared(group, gaussian, "final_loss", "higher", "lower"))
@@ -409,12 +413,6 @@ def _sources_section(groups):
     if alone:
         lines.append(f"- No Gaussian of their budget to set against: {listed(alone)}.")
     return lines + [""]
-
-
-def _against_references(groups):
-    """[(configuration, the Gaussian of its budget)] of every configuration that has one other than itself."""
-    pairs = [(group, reference(groups, group)) for group in groups]
-    return [(group, gaussian) for group, gaussian in pairs if gaussian is not None and gaussian is not group]
 
 
 def _estimate(value, noise):

@@ -1,6 +1,7 @@
 """The report's PNG plots: test accuracy and final loss along each generator field, cost against quality with the
-Pareto front, every point's learning curve, each configuration's loss against MeZO's Gaussian's and the loss of a
-generator of few distinct perturbations against the same generator of more, step by step."""
+Pareto front, every point's learning curve, each configuration's loss against MeZO's Gaussian's, the loss of a
+generator of few distinct perturbations against the same generator of more, and each variant's (a leap, a zero-mean
+pool, scale compensation) against its plain twin's, step by step."""
 import math
 import statistics
 from collections import Counter
@@ -9,8 +10,8 @@ import numpy as np
 
 from pezo import files
 
-from .analysis import FIELDS, SIGNIFICANCE, VARIANTS, families, front, paired_losses, reach_pairs, reference, \
-    references_named, variant_pairs
+from .analysis import FIELDS, SIGNIFICANCE, VARIANTS, families, front, paired_losses, reach_pairs, \
+    reference_pairs, references_named, training_budget, variant_pairs
 
 AXIS = {"size": "pool size (entries)", "generators": "LFSRs (RNG count)", "width": "LFSR width (bits)",
         "bits": "pool value bits", "lanes": "lanes per word", "generator_seed": "generator seed"}
@@ -89,10 +90,8 @@ def _against_gaussian(groups):
     """[(configuration, its loss minus the Gaussian's of its budget step by step, the mean over the seeds both ran
     with equal steps, as a list; the number of such seeds; that Gaussian)] of every configuration that has any."""
     found = []
-    for group in groups:
-        gaussian = reference(groups, group)
-        steps = ([difference for difference, _ in paired_losses(group, gaussian).values()]
-                 if gaussian not in (None, group) else [])
+    for group, gaussian in reference_pairs(groups):
+        steps = [difference for difference, _ in paired_losses(group, gaussian).values()]
         if steps and len({len(difference) for difference in steps}) == 1:
             found.append((group, np.mean(steps, axis=0).tolist(), len(steps), gaussian))
     return found
@@ -104,16 +103,18 @@ def _against(found):
     own difference as it develops. The axis spans the configurations whose final differences are not outliers; one
     drawn beyond it is labelled clipped."""
     from matplotlib import pyplot
-    curves = [(group, smoothed(steps, max(1, len(steps) // 50)), seeds) for group, steps, seeds, _ in found]
-    low, high = _inlier_range([curve[-1] for _, curve, _ in curves],
-                              [_finite(row["final_loss_se"]) for group, _, _ in curves for row in group.rows])
-    inside = [value for _, curve, _ in curves if low <= curve[-1] <= high for value in curve]
+    several = len({id(gaussian) for *_, gaussian in found}) > 1
+    curves = [(group, smoothed(steps, max(1, len(steps) // 50)), seeds, f" against {gaussian.label}" * several)
+              for group, steps, seeds, gaussian in found]
+    low, high = _inlier_range([curve[-1] for _, curve, _, _ in curves],
+                              [_finite(row["final_loss_se"]) for group, *_ in curves for row in group.rows])
+    inside = [value for _, curve, _, _ in curves if low <= curve[-1] <= high for value in curve]
     bottom, top = _padded(min(inside + [0.0]), max(inside + [0.0]))
     figure, axes = pyplot.subplots(figsize=(11, 5.5))
-    for group, curve, seeds in curves:
+    for group, curve, seeds, against in curves:
         clipped = any(not bottom <= value <= top for value in curve)
-        axes.plot(range(1, len(curve) + 1), curve, lw=1,
-                  label=f"{group.label} ({seeds} seed{'s' * (seeds > 1)})" + (" (clipped)" if clipped else ""))
+        axes.plot(range(1, len(curve) + 1), curve, lw=1, label=f"{group.label}{against} ({seeds} seed"
+                  f"{'s' * (seeds > 1)})" + (" (clipped)" if clipped else ""))
     axes.axhline(0, lw=0.5, color="black")
     axes.set(xlabel="step", ylabel="loss minus the Gaussian's (running mean over a 50th of the steps)",
              title=f"Against MeZO's Gaussian ({references_named(entry[3] for entry in found)}): the mean over the "
@@ -213,7 +214,8 @@ def _along(field, found):
 
 def _pareto(groups):
     """Final loss and test accuracy against LUTs + FFs for the priced configurations (mean ± standard error, a
-    colour per source, BRAM named in the label), each panel's front joined; sources without hardware as
+    colour per source, BRAM named in the label), each panel's front joined (a line per training budget); sources
+    without hardware as
     horizontal lines. A configuration far outside the others' range (a diverged run) sits on the panel's edge as a
     triangle, its value in its label, so that it does not flatten the rest; one without a value is left out."""
     from matplotlib import pyplot
@@ -249,11 +251,16 @@ def _pareto(groups):
                 panel.plot([x], [edge], "^" if y > high else "v", color=colour)
                 label, y = f"{source}: {y:.4g}, off scale", edge
             placed.append((label, x, y))
-        best = sorted((group for group in front(groups, name, lower=name == "final_loss")
-                       if math.isfinite(group.mean(name))), key=lambda group: group.cost["lut_ff"])
-        panel.plot([g.cost["lut_ff"] for g in best], [min(max(g.mean(name), bottom), top) for g in best], "o-",
-                   color="crimson", zorder=0, linewidth=2, markersize=8, alpha=0.5,
-                   label="Pareto front (LUTs + FFs, BRAM, quality within noise)")
+        fronts = {}
+        for group in front(groups, name, lower=name == "final_loss"):
+            if math.isfinite(group.mean(name)):
+                fronts.setdefault(training_budget(group), []).append(group)
+        for index, best in enumerate(fronts.values()):
+            best.sort(key=lambda group: group.cost["lut_ff"])
+            panel.plot([g.cost["lut_ff"] for g in best], [min(max(g.mean(name), bottom), top) for g in best], "o-",
+                       color="crimson", zorder=0, linewidth=2, markersize=8, alpha=0.5,
+                       label=None if index else "Pareto front (LUTs + FFs, BRAM, quality within noise)"
+                       + (", one per training budget" if len(fronts) > 1 else ""))
         for source in sources:
             panel.plot([], [], "o", color=colours[source], label=source)
         panel.set(xscale="log", xlabel="LUTs + FFs (Yosys estimate, UltraScale+)", ylabel=title, ylim=(bottom, top))

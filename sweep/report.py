@@ -9,7 +9,8 @@
   Pareto front marked; `plots/curves.png`: every point's learning curve; `plots/against-gaussian.png`: each
   configuration's loss minus MeZO's Gaussian's, step by step, over the seeds both ran; `plots/reach.png`: the loss
   of a generator of fewer distinct perturbations than steps minus the same generator's with more, step by step, K
-  marked;
+  marked; `plots/variants.png`: each variant's loss (a leap, a zero-mean pool, scale compensation) minus its plain
+  twin's, step by step, a line per seed;
 - `report.md`: the table of configurations; `guideline.md`: what the data supports (sweep/guideline.py).
 """
 import csv

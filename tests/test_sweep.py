@@ -661,13 +661,20 @@ def test_the_papers_claims_are_judged_by_the_noise_rule():
         claims.powers_of_two([]).claim, "agrees", "size 2048 raise the final loss beyond noise against 2^n - 1; "
         "weakest matrix size 2048: 8 of 576 (layers.0.mlp.down_proj) against full")
     for group, reach in zip(plateau, (85, 341, 455, 5461)):          # the protocol's K of these pools
-        group.rows[0].update(quality_reach=reach, steps_done=5000)
-    assert claims.judged(plateau)[0].evidence == claims.pool_plateau(plateau).evidence + (
-        "; K, the distinct perturbations over 5,000 steps, moves with it (255: 85, 1023: 341, 4095: 455 and "
-        "16383: 5,461), so reach enters too")
-    for group in plateau:
-        group.rows[0]["steps_done"] = 80                                   # no perturbation repeated: no note
+        group.rows[0]["quality_reach"] = reach
+        group.settings["steps"] = 5000
+    assert claims.pool_plateau(plateau).evidence == (
+        "no pool of 16383 lowers the final loss beyond noise; smaller pools worse beyond noise: 255 and 1023; K, the "
+        "distinct perturbations each gives this model (runs of 5,000 steps), moves with it (255: 85, 1023: 341, "
+        "4095: 455 and 16383: 5,461), so reach enters too")
     assert claims.judged(plateau)[0] == claims.pool_plateau(plateau)
+    for group in plateau:
+        group.settings["steps"] = 80                                      # no perturbation repeated: no note
+    assert claims.pool_plateau(plateau).evidence.endswith("255 and 1023")
+    for group in plateau:
+        group.settings["steps"] = 5000
+    plateau[0].rows[0]["quality_reach"] = None                            # a K unknown: no note
+    assert claims.pool_plateau(plateau).evidence.endswith("255 and 1023")
     alone = judged_line("size", {4095: 0.40, 4096: 0.45}, ranks={4096: 8})    # no line, only the pair
     assert claims.powers_of_two(alone).evidence.startswith("size 4096 raise the final loss beyond noise")
 
@@ -931,10 +938,14 @@ def test_each_configuration_is_set_against_the_gaussian_of_its_budget(tmp_path):
     lone = config("pezo-otf", 10000, 0.35, lut_ff=800)
     groups = [short, long, otf_short, otf_long, lone]
     assert analysis.reference(groups, otf_short) is short and analysis.reference(groups, otf_long) is long
-    assert analysis.reference(groups, lone) is None and analysis.reference(groups) is short
+    assert analysis.reference(groups, lone) is None
+    for run, alike in (({"answer_row": True}, True), ({"compensate_scale": True}, True), ({"top_blocks": 4}, False),
+                       ({"lr": 1e-3}, False), ({"forward": "bf16"}, False)):
+        assert (analysis.reference(groups, config("uniform", 5000, 0.42, **run)) is short) == alike, run
     lines = guideline._sources_section(groups)
     assert lines[0] == "## Against MeZO's Gaussian perturbations (each configuration against the one of its " \
-                       "budget: gaussian 5000, gaussian 20000)"
+                       "budget: gaussian 5000; gaussian 20000)"
+    assert not any(line.startswith("- gaussian") for line in lines)      # a Gaussian is never set against itself
     assert any(line.startswith("- pezo-otf 5000 against gaussian 5000: final loss 0.415 ± 0.005 (difference +0.01 ± ")
                and "higher" in line for line in lines)
     assert any(line.startswith("- pezo-otf 20000 against gaussian 20000: final loss 0.305 ± 0.005 (difference +0 ± ")
