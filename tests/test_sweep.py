@@ -952,6 +952,8 @@ def test_each_configuration_is_set_against_the_gaussian_of_its_budget(tmp_path):
                for line in lines)
     assert "- No Gaussian of their budget to set against: pezo-otf 10000." in lines
     assert analysis.front([otf_short, otf_long, lone]) == [otf_short, otf_long, lone]   # no cross-budget dominance
+    assert guideline.resolution([short, otf_short, long], "final_loss") == guideline.resolution(
+        [short, otf_short], "final_loss")                                  # pairs of one budget only
     drawn = plots._against_gaussian(groups)
     assert [(group, gaussian) for group, _, _, gaussian in drawn] == [(otf_short, short), (otf_long, long)]
     assert drawn[0][1] == pytest.approx([0.01] * 50) and drawn[1][1] == pytest.approx([0.0] * 50)
