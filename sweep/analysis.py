@@ -180,16 +180,17 @@ def training_budget(group):
 
 def references_named(gaussians):
     """The Gaussian configurations `gaussians` (repeats allowed) as a heading names them."""
-    labels = list(dict.fromkeys(gaussian.label for gaussian in gaussians))
-    return labels[0] if len(labels) == 1 else "each configuration against the one of its budget: " + "; ".join(
-        labels)
+    return "; ".join(dict.fromkeys(gaussian.label for gaussian in gaussians))
 
 
 def reference(groups, group):
-    """MeZO's Gaussian configuration that `group` is set against: the first gaussian of `groups` of its training
-    budget, or None."""
-    return next((other for other in groups if other.settings.get("perturb") == "gaussian"
-                 and training_budget(other) == training_budget(group)), None)
+    """MeZO's Gaussian configuration that `group` is set against, or None: for another source the first gaussian of
+    `groups` of its training budget; for a gaussian the first of all, the baseline whose settings (lr, blocks,
+    steps) it changes."""
+    gaussians = [other for other in groups if other.settings.get("perturb") == "gaussian"]
+    if group.settings.get("perturb") == "gaussian":
+        return gaussians[0] if gaussians else None
+    return next((other for other in gaussians if training_budget(other) == training_budget(group)), None)
 
 
 def reference_pairs(groups):

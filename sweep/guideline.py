@@ -7,7 +7,7 @@ from . import claims
 from .claims import listed
 from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
     front, gain_stops, growth_after, known, power_of_two_pairs, reach_pairs, reference, reference_pairs, \
-    references_named, shared, training_budget, VARIANTS, variant_pairs
+    references_named, shared, VARIANTS, variant_pairs
 from .measures import matrix_label
 from .plots import AXIS
 
@@ -66,12 +66,10 @@ def _budget(groups):
 
 def resolution(groups, name):
     """The smallest difference in `name` this sweep resolves: SIGNIFICANCE times the median standard error of a
-    difference between two of its configurations (over every pair of one training budget, the pairs it compares;
-    paired where they share seeds; a pair of identical runs, such as two that never left their starting weights,
-    tells nothing and is left out)."""
+    difference between two of its configurations (over every pair; paired where they share seeds; a pair of
+    identical runs, such as two that never left their starting weights, tells nothing and is left out)."""
     errors = sorted(error for index, first in enumerate(groups) for second in groups[index + 1:]
-                    if training_budget(first) == training_budget(second)
-                    and (error := difference(first, second, name)[1]) > 0)     # neither NaN nor two identical runs
+                    if (error := difference(first, second, name)[1]) > 0)     # neither NaN nor two identical runs
     return SIGNIFICANCE * errors[len(errors) // 2] if errors else None
 
 
@@ -396,7 +394,8 @@ def _sources_section(groups):
     if not pairs:
         return []
     lines = [f"## Against MeZO's Gaussian perturbations ({references_named(gaussian for _, gaussian in pairs)})", "",
-             "Each configuration's value, then its difference from the Gaussian's of its budget ± the SE of that "
+             "Each configuration's value, then its difference from the Gaussian's of its training budget (a "
+             "Gaussian's from the first Gaussian's, the baseline whose settings it changes) ± the SE of that "
              "difference (paired where they share seeds) and what the rule says of it.", ""]
     several = len({id(gaussian) for _, gaussian in pairs}) > 1
     for group, gaussian in pairs:
