@@ -310,7 +310,7 @@ def _choice_section(groups):
              f"above (a difference smaller than it is not ruled out). Cheapest first, without BRAM then with it. K "
              f"is the distinct perturbations each gives this model: where the steps measured exceed it, its runs "
              f"repeated earlier perturbations and were still not shown worse (the reach section sets smaller K "
-             f"against larger for the same generator; a hop input makes K unbounded).", ""]
+             f"against larger for the same generator; a hop input lifts K to the stream's period).", ""]
     if not fit:
         return lines + ["None of this sweep's hardware configurations does.", ""]
     several = len({id(gaussian) for _, gaussian in pairs}) > 1
