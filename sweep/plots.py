@@ -56,33 +56,66 @@ def smoothed(losses, window):
     return found
 
 
+PANELS_FROM = 7
+"""From this many configurations on, the learning curves get a panel each: on one axis their seeds would tangle."""
+
+
 def _curves(groups):
-    """Learning curves: every point's train loss against the step (a running mean over a 50th of the steps), one
-    colour per configuration, a line per seed. The loss axis spans the curves of the configurations whose final
-    losses are not outliers (a diverged run would flatten every other curve); a configuration drawn beyond it is
-    labelled clipped."""
+    """Learning curves: every point's train loss against the step (a running mean over a 50th of the steps), a line
+    per seed; a colour per configuration on one axis, or from PANELS_FROM configurations on a panel each with a
+    colour per seed. The loss axis spans the curves of the configurations whose final losses are not outliers (a
+    diverged run would flatten every other curve); a configuration drawn beyond it is labelled clipped."""
     from matplotlib import pyplot
-    curves = {group.key: [smoothed(row["losses"], max(1, len(row["losses"]) // 50))
+    curves = {group.key: [(row["seed"], smoothed(row["losses"], max(1, len(row["losses"]) // 50)))
                           for row in group.rows if row["losses"]] for group in groups}
     drawn = [group for group in groups if curves[group.key]]
     finals = [group.mean("final_loss") for group in drawn]
     low, high = _inlier_range([final for final in finals if math.isfinite(final)],
                               [_finite(row["final_loss_se"]) for group in drawn for row in group.rows])
     inside = [value for group, final in zip(drawn, finals) if low <= final <= high
-              for curve in curves[group.key] for value in curve if math.isfinite(value)]
+              for _, curve in curves[group.key] for value in curve if math.isfinite(value)]
     bottom, top = _padded(min(inside), max(inside)) if inside else (None, None)
+
+    def label(group):
+        clipped = inside and any(not bottom <= value <= top for _, curve in curves[group.key] for value in curve)
+        return group.label + (" (clipped)" if clipped else "")
+
+    ylabel = "train loss (running mean over a 50th of the steps)"
+    if len(drawn) >= PANELS_FROM:
+        return _curve_panels([(label(group), curves[group.key]) for group in drawn], (bottom, top), ylabel)
     figure, axes = pyplot.subplots(figsize=(11, 5.5))
     for group in drawn:
-        clipped = inside and any(not bottom <= value <= top for curve in curves[group.key] for value in curve)
         colour = None
-        for curve in curves[group.key]:
+        for _, curve in curves[group.key]:
             line, = axes.plot(range(1, len(curve) + 1), curve, lw=1, color=colour,
-                              label=None if colour else group.label + (" (clipped)" if clipped else ""))
+                              label=None if colour else label(group))
             colour = line.get_color()
-    axes.set(xlabel="step", ylabel="train loss (running mean over a 50th of the steps)",
-             title="Learning curves: every seed of every configuration", ylim=(bottom, top))
+    axes.set(xlabel="step", ylabel=ylabel, title="Learning curves: every seed of every configuration",
+             ylim=(bottom, top))
     axes.legend(fontsize=7, loc="upper right")
     figure.tight_layout()
+    return figure
+
+
+def _curve_panels(panels, limits, ylabel):
+    """A panel per (label, [(seed, curve)]), four to a row, on shared axes; a colour per seed."""
+    from matplotlib import pyplot
+    rows = math.ceil(len(panels) / 4)
+    figure, axes = pyplot.subplots(rows, 4, figsize=(14, 2.3 * rows + 0.8), sharex=True, sharey=True,
+                                   squeeze=False, layout="constrained")
+    seeds = sorted({seed for _, curves in panels for seed, _ in curves})
+    for panel, (label, curves) in zip(axes.flat, panels):
+        for seed, curve in curves:
+            panel.plot(range(1, len(curve) + 1), curve, lw=0.8, color=f"C{seeds.index(seed) % 10}",
+                       label=f"seed {seed}")
+        panel.set_title(label, fontsize=7)
+    for panel in axes.flat[len(panels):]:
+        panel.set_visible(False)
+    axes[0, 0].set(ylim=limits)
+    axes[0, 0].legend(fontsize=6, loc="upper right")
+    figure.supxlabel("step")
+    figure.supylabel(ylabel)
+    figure.suptitle("Learning curves: every seed of every configuration, a panel each")
     return figure
 
 

@@ -392,6 +392,23 @@ def test_a_diverged_run_does_not_flatten_the_learning_curves():
     assert labels == ["a", "b", "c", "d", "raw (clipped)"]
 
 
+def test_many_configurations_get_a_learning_curve_panel_each():
+    """From PANELS_FROM configurations on: a panel per configuration titled by its label, a line per seed coloured
+    by seed alike in every panel, the spare panels of the last row hidden, one loss axis for all."""
+    import matplotlib
+    matplotlib.use("Agg")
+    groups = [paired_configuration(f"c{index}", 0.01 * index, [[0.0] * 40] * 2, [None] * 2)
+              for index in range(plots.PANELS_FROM)]
+    figure = plots._curves(groups)
+    shown = [axes for axes in figure.axes if axes.get_visible()]
+    assert [axes.get_title() for axes in shown] == [f"c{index}" for index in range(plots.PANELS_FROM)]
+    assert len(figure.axes) == 4 * math.ceil(plots.PANELS_FROM / 4)
+    for axes in shown:
+        assert [(line.get_label(), line.get_color()) for line in axes.get_lines()] == [("seed 0", "C0"),
+                                                                                      ("seed 1", "C1")]
+    assert len({axes.get_ylim() for axes in shown}) == 1
+
+
 def test_guideline_states_its_resolving_power():
     def configuration(name, loss, se):
         row = {"seed": len(name), "final_loss": loss, "final_loss_se": se, "test_accuracy": 0.8,
