@@ -82,7 +82,8 @@ def _curves(groups):
 
     ylabel = "train loss (running mean over a 50th of the steps)"
     if len(drawn) >= PANELS_FROM:
-        return _curve_panels([(label(group), curves[group.key]) for group in drawn], (bottom, top), ylabel)
+        return _curve_panels([(group.label, curves[group.key]) for group in drawn], (bottom, top), ylabel,
+                             "Learning curves: every seed of every configuration")
     figure, axes = pyplot.subplots(figsize=(11, 5.5))
     for group in drawn:
         colour = None
@@ -97,8 +98,10 @@ def _curves(groups):
     return figure
 
 
-def _curve_panels(panels, limits, ylabel):
-    """A panel per (label, [(seed, curve)]), four to a row, on shared axes; a colour per seed."""
+def _curve_panels(panels, limits, ylabel, title, zero=False):
+    """A panel per (label, [(seed, curve)]), four to a row, on shared axes (`limits` the loss axis's, None: their
+    own; a panel whose curves leave it is labelled clipped), a colour per seed; `zero`: a line at zero in each
+    (curves of differences)."""
     from matplotlib import pyplot
     rows = math.ceil(len(panels) / 4)
     figure, axes = pyplot.subplots(rows, 4, figsize=(14, 2.3 * rows + 0.8), sharex=True, sharey=True,
@@ -108,14 +111,18 @@ def _curve_panels(panels, limits, ylabel):
         for seed, curve in curves:
             panel.plot(range(1, len(curve) + 1), curve, lw=0.8, color=f"C{seeds.index(seed) % 10}",
                        label=f"seed {seed}")
-        panel.set_title(label, fontsize=7)
+        clipped = None not in limits and any(not limits[0] <= value <= limits[1] for _, curve in curves
+                                             for value in curve if math.isfinite(value))
+        panel.set_title(label + (" (clipped)" if clipped else ""), fontsize=7)
+        if zero:
+            panel.axhline(0, lw=0.5, color="black")
     for panel in axes.flat[len(panels):]:
         panel.set_visible(False)
     axes[0, 0].set(ylim=limits)
     axes[0, 0].legend(fontsize=6, loc="upper right")
     figure.supxlabel("step")
     figure.supylabel(ylabel)
-    figure.suptitle("Learning curves: every seed of every configuration, a panel each")
+    figure.suptitle(f"{title}, a panel each")
     return figure
 
 
@@ -134,7 +141,7 @@ def _against(found):
     """Each configuration's loss minus MeZO's Gaussian's, step by step (`_against_gaussian`; a running mean over a
     50th of the steps), a line each: batch noise shared by the runs cancels, so what stays is the configurations'
     own difference as it develops. The axis spans the configurations whose final differences are not outliers; one
-    drawn beyond it is labelled clipped."""
+    drawn beyond it is labelled clipped. From PANELS_FROM configurations on, a panel each with a line per seed."""
     from matplotlib import pyplot
     several = len({id(gaussian) for *_, gaussian in found}) > 1
     curves = [(group, smoothed(steps, max(1, len(steps) // 50)), seeds, f" against {gaussian.label}" * several)
@@ -143,15 +150,23 @@ def _against(found):
                               [_finite(row["final_loss_se"]) for group, *_ in curves for row in group.rows])
     inside = [value for _, curve, _, _ in curves if low <= curve[-1] <= high for value in curve]
     bottom, top = _padded(min(inside + [0.0]), max(inside + [0.0]))
+    ylabel = "loss minus the Gaussian's (running mean over a 50th of the steps)"
+    title = f"Against MeZO's Gaussian ({references_named(entry[3] for entry in found)})"
+    if len(found) >= PANELS_FROM:
+        panels = [(f"{group.label}{against}", [(seed, smoothed(list(steps), max(1, len(steps) // 50))) for seed,
+                                               (steps, _) in paired_losses(group, gaussian).items()])
+                  for (group, _, _, against), (*_, gaussian) in zip(curves, found)]
+        seeds = [value for (_, mean, _, _), (_, lines) in zip(curves, panels) if low <= mean[-1] <= high
+                 for _, line in lines for value in line]
+        return _curve_panels(panels, _padded(min(seeds + [0.0]), max(seeds + [0.0])), ylabel,
+                             f"{title}: every seed both ran", zero=True)
     figure, axes = pyplot.subplots(figsize=(11, 5.5))
     for group, curve, seeds, against in curves:
         clipped = any(not bottom <= value <= top for value in curve)
         axes.plot(range(1, len(curve) + 1), curve, lw=1, label=f"{group.label}{against} ({seeds} seed"
                   f"{'s' * (seeds > 1)})" + (" (clipped)" if clipped else ""))
     axes.axhline(0, lw=0.5, color="black")
-    axes.set(xlabel="step", ylabel="loss minus the Gaussian's (running mean over a 50th of the steps)",
-             title=f"Against MeZO's Gaussian ({references_named(entry[3] for entry in found)}): the mean over the "
-                   f"seeds both ran", ylim=(bottom, top))
+    axes.set(xlabel="step", ylabel=ylabel, title=f"{title}: the mean over the seeds both ran", ylim=(bottom, top))
     axes.legend(fontsize=7, loc="upper left", ncol=2 if len(curves) > 8 else 1)
     figure.tight_layout()
     return figure

@@ -937,6 +937,25 @@ def test_each_variant_is_drawn_against_its_plain_twin_seed_by_seed(tmp_path):
     assert plots._save(drawn, tmp_path / "variants.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_many_configurations_are_drawn_against_the_gaussian_a_panel_each():
+    """From PANELS_FROM configurations on: a panel per configuration, a line per seed both ran (its loss minus the
+    Gaussian's of that seed, step by step) and a line at zero."""
+    def source(perturb, offsets):
+        rows = [{"seed": seed, "steps_done": 50, "loss_window": 10, "final_loss_se": 0.002,
+                 "losses": [0.7 - 0.004 * t + offset for t in range(50)]} for seed, offset in enumerate(offsets)]
+        return measures.Configuration(perturb, perturb, {"perturb": perturb, "steps": 50}, rows)
+
+    groups = [source("gaussian", (0, 0)), *(source(f"s{index}", (0.001 * index, 0.002 * index))
+                                            for index in range(plots.PANELS_FROM))]
+    figure = plots._against(plots._against_gaussian(groups))
+    shown = [axes for axes in figure.axes if axes.get_visible()]
+    assert [axes.get_title() for axes in shown] == [f"s{index}" for index in range(plots.PANELS_FROM)]
+    last = shown[-1].get_lines()
+    index = plots.PANELS_FROM - 1
+    assert [line.get_label() for line in last[:2]] == ["seed 0", "seed 1"]
+    assert list(last[1].get_ydata()) == pytest.approx([0.002 * index] * 50) and list(last[2].get_ydata()) == [0, 0]
+
+
 def test_each_configuration_is_set_against_the_gaussian_of_its_budget(tmp_path):
     """Runs of 5,000 and 20,000 steps in one report: each source against the Gaussian of its own steps, whatever
     its computation (the answer row, packing), a Gaussian against the first; one without a Gaussian of its budget
