@@ -38,7 +38,8 @@ def text(groups):
         f"spread enters the SE where it is larger; otherwise the SE is the root of the two configurations' summed "
         f"squared SEs. The rule calls about {math.erfc(SIGNIFICANCE / math.sqrt(2)):.0%} of comparisons between "
         f"configurations that do not differ different where the errors are normal and their SE well estimated, and "
-        f"more where an SE rests on few seeds (with 3, about 18%), so among the many comparisons below a lone "
+        f"more where an SE rests on few seeds (with 3, about {1 - SIGNIFICANCE / math.sqrt(SIGNIFICANCE ** 2 + 2):.0%}"
+        f": Student's t of 2 degrees of freedom), so among the many comparisons below a lone "
         f"difference just past it may be chance: more seeds settle it.",
         "",
         *_resolution_section(groups),

@@ -47,6 +47,11 @@ def write_all(groups, folder):
     return [path.name for path in made]
 
 
+def running(losses):
+    """`losses` as the plots draw them: their running mean over a 50th of the steps."""
+    return smoothed(list(losses), max(1, len(losses) // 50))
+
+
 def smoothed(losses, window):
     """The running mean of `losses` over the last `window` steps (fewer at the start)."""
     total, found = 0.0, []
@@ -66,7 +71,7 @@ def _curves(groups):
     colour per seed. The loss axis spans the curves of the configurations whose final losses are not outliers (a
     diverged run would flatten every other curve); a configuration drawn beyond it is labelled clipped."""
     from matplotlib import pyplot
-    curves = {group.key: [(row["seed"], smoothed(row["losses"], max(1, len(row["losses"]) // 50)))
+    curves = {group.key: [(row["seed"], running(row["losses"]))
                           for row in group.rows if row["losses"]] for group in groups}
     drawn = [group for group in groups if curves[group.key]]
     finals = [group.mean("final_loss") for group in drawn]
@@ -144,7 +149,7 @@ def _against(found):
     drawn beyond it is labelled clipped. From PANELS_FROM configurations on, a panel each with a line per seed."""
     from matplotlib import pyplot
     several = len({id(gaussian) for *_, gaussian in found}) > 1
-    curves = [(group, smoothed(steps, max(1, len(steps) // 50)), seeds, f" against {gaussian.label}" * several)
+    curves = [(group, running(steps), seeds, f" against {gaussian.label}" * several)
               for group, steps, seeds, gaussian in found]
     low, high = _inlier_range([curve[-1] for _, curve, _, _ in curves],
                               [_finite(row["final_loss_se"]) for group, *_ in curves for row in group.rows])
@@ -153,7 +158,7 @@ def _against(found):
     ylabel = "loss minus the Gaussian's (running mean over a 50th of the steps)"
     title = f"Against MeZO's Gaussian ({references_named(entry[3] for entry in found)})"
     if len(found) >= PANELS_FROM:
-        panels = [(f"{group.label}{against}", [(seed, smoothed(list(steps), max(1, len(steps) // 50))) for seed,
+        panels = [(f"{group.label}{against}", [(seed, running(steps)) for seed,
                                                (steps, _) in paired_losses(group, gaussian).items()])
                   for (group, _, _, against), (*_, gaussian) in zip(curves, found)]
         seeds = [value for (_, mean, _, _), (_, lines) in zip(curves, panels) if low <= mean[-1] <= high
@@ -176,44 +181,54 @@ def _reach(pairs):
     """Per configuration whose K is below its steps, its loss minus each larger-K twin's (a running mean over a
     50th of the steps, a line per seed both ran), K marked: where the difference rises after K, the smaller K's
     loss flattened there."""
-    from matplotlib import pyplot
     panels = {}
     for small, large in pairs:
         panels.setdefault(small.key, (small, []))[1].append(large)
-    figure, axes = pyplot.subplots(len(panels), 1, figsize=(11, 2.8 * len(panels)), squeeze=False, sharex=True)
-    for panel, (small, larges) in zip(axes[:, 0], panels.values()):
+    figure, axes = _stacked(len(panels))
+    for panel, (small, larges) in zip(axes, panels.values()):
         for large in larges:
             colour = None
             for steps, _ in paired_losses(small, large).values():
-                curve = smoothed(list(steps), max(1, len(steps) // 50))
+                curve = running(steps)
                 line, = panel.plot(range(1, len(curve) + 1), curve, lw=1, color=colour,
                                    label=None if colour else f"minus {large.label} "
                                                              f"(K {large.rows[0]['quality_reach']:,})")
                 colour = line.get_color()
         reach = small.rows[0]["quality_reach"]
         panel.axvline(reach, ls="--", lw=1, color="grey")
-        panel.axhline(0, lw=0.5, color="black")
-        panel.set(title=f"{small.label}: K = {reach:,} (dashed)", ylabel="loss difference")
-        panel.legend(fontsize=7, loc="upper left")
-    axes[-1, 0].set(xlabel="step")
-    figure.tight_layout()
-    return figure
+        _difference_panel(panel, f"{small.label}: K = {reach:,} (dashed)")
+    return _finished(figure, axes)
 
 
 def _variants(pairs):
     """A panel per variant pair (analysis.variant_pairs): the variant's loss minus its plain twin's, a running mean
     over a 50th of the steps, a line per seed both ran: above zero the variant trains worse, and where a line
     keeps drifting the difference was still growing."""
-    from matplotlib import pyplot
-    figure, axes = pyplot.subplots(len(pairs), 1, figsize=(11, 2.8 * len(pairs)), squeeze=False, sharex=True)
-    for panel, (name, group, base) in zip(axes[:, 0], pairs):
+    figure, axes = _stacked(len(pairs))
+    for panel, (name, group, base) in zip(axes, pairs):
         for seed, (steps, _) in paired_losses(group, base).items():
-            curve = smoothed(list(steps), max(1, len(steps) // 50))
+            curve = running(steps)
             panel.plot(range(1, len(curve) + 1), curve, lw=1, label=f"seed {seed}")
-        panel.axhline(0, lw=0.5, color="black")
-        panel.set(title=f"{group.label} minus {base.label}: {VARIANTS[name]}", ylabel="loss difference")
-        panel.legend(fontsize=7, loc="upper left")
-    axes[-1, 0].set(xlabel="step")
+        _difference_panel(panel, f"{group.label} minus {base.label}: {VARIANTS[name]}")
+    return _finished(figure, axes)
+
+
+def _stacked(count):
+    """(figure, its `count` panels) stacked on one step axis, for curves of loss differences."""
+    from matplotlib import pyplot
+    figure, axes = pyplot.subplots(count, 1, figsize=(11, 2.8 * count), squeeze=False, sharex=True)
+    return figure, axes[:, 0]
+
+
+def _difference_panel(panel, title):
+    """A stacked panel's line at zero, title and legend."""
+    panel.axhline(0, lw=0.5, color="black")
+    panel.set(title=title, ylabel="loss difference")
+    panel.legend(fontsize=7, loc="upper left")
+
+
+def _finished(figure, axes):
+    axes[-1].set(xlabel="step")
     figure.tight_layout()
     return figure
 

@@ -431,6 +431,7 @@ def test_guideline_states_its_resolving_power():
     assert guideline._against(0.015, 0.015, 3) == "met" and guideline._against(math.nan, 0.015, 3) == "unknown"
     assert "The rule calls about 5% of comparisons between configurations that do not differ different" in \
         guideline.text(groups)                   # two SEs: erfc(2 / sqrt(2)) = 0.0455 of normal errors
+    assert "(with 3, about 18%: Student's t of 2 degrees of freedom)" in guideline.text(groups)   # 1 - 2 / sqrt(6)
 
 
 def paired_configuration(name, offset, shared, answers):
