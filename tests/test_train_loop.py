@@ -46,6 +46,29 @@ def test_resume_is_bit_identical(tiny, tmp_path, perturb):
     assert state["progress"]["step"] == 6 and state["seed"] == 3
 
 
+def test_a_run_stopped_between_evaluations_resumes_from_its_timed_checkpoint(tiny, tmp_path, monkeypatch):
+    """Evaluations only at steps 0 and 6; with CHECKPOINT_SECONDS passed after every step, a run interrupted as it
+    begins step 4 has checkpointed step 3, and resumed from there it ends bit-identical to a run never stopped."""
+    from pezo.train import loop
+    assert train(tiny, tmp_path / "whole", "--steps", "6", "--eval-every", "100") == 0
+    monkeypatch.setattr(loop, "CHECKPOINT_SECONDS", 0)
+    step = loop.Run.step
+
+    def interrupted_at_step_4(run):
+        if run.progress.step == 3:
+            raise KeyboardInterrupt
+        return step(run)
+    monkeypatch.setattr(loop.Run, "step", interrupted_at_step_4)
+    assert train(tiny, tmp_path / "split", "--steps", "6", "--eval-every", "100") == 130
+    state = json.loads((tmp_path / "split" / "checkpoint" / "state.json").read_text())
+    assert state["progress"]["step"] == 3
+    monkeypatch.setattr(loop.Run, "step", step)
+    assert main(["train", "--out", str(tmp_path / "split"), "--resume", "--no-progress"]) == 0
+    whole, split = (load_file(tmp_path / run / "checkpoint" / "trainable.safetensors") for run in ("whole", "split"))
+    assert whole.keys() == split.keys() and all(torch.equal(whole[key], split[key]) for key in whole)
+    assert without_times(records(tmp_path / "whole")) == without_times(records(tmp_path / "split"))
+
+
 def test_outputs_record_seeds_and_spec(tiny, tmp_path):
     out = tmp_path / "run"
     assert train(tiny, out, "--perturb", "pezo-otf", "--width", "14", "--steps", "2", "--seed", "9") == 0

@@ -7,9 +7,9 @@ A run writes into its own folder (its files' names and readers: train/records.py
 - `config.json`: every setting, seeds included;
 - `metrics.jsonl`: one record per step (losses, projected gradients, lr, seconds) and per evaluation;
 - `checkpoint/`: the trainable weights (all of them in full fine-tuning, only the adapter's with LoRA or prefix
-  tuning) and the state after the latest evaluation: the optimizer's (its method's buffers, step count and the
-  perturbation source's position), the lr schedule's and the run's progress; `--resume` continues from it
-  bit-identically;
+  tuning) and the state after the latest evaluation, or after the latest step once CHECKPOINT_SECONDS have passed
+  without one: the optimizer's (its method's buffers, step count and the perturbation source's position), the lr
+  schedule's and the run's progress; `--resume` continues from it bit-identically;
 - `best/`: the trainable weights with the best dev accuracy so far (the dev-selected checkpoint);
 - `start_answers.json` at the start: the starting weights' (zero-shot) answer to each test example (its label and
   the predicted class, in the test set's order), so that what training gained can be measured example by example;
@@ -38,6 +38,11 @@ from .config import check_layout, compensated, lr_factor
 from .records import ANSWERS, OPTIMIZER, OWNS, START_ANSWERS, STATE, WEIGHTS, Progress, checked_progress, contents, \
     load_weights, parse, plot, read_metrics
 from .zo import NonFiniteLoss
+
+CHECKPOINT_SECONDS = 600
+"""The most training time a stopped run loses: a checkpoint is written after the step at which this much time has
+passed since the last one, between evaluations too (a full-model step of the default model takes seconds on a CPU,
+so a stop between evaluations 250 steps apart could otherwise cost an hour)."""
 
 
 def batch_indices(step, batch_size, examples, seed):
@@ -83,6 +88,7 @@ class Run:
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.zo, lr_factor(config.schedule, config.steps))
         self.progress = Progress()
         self.checkpointed = 0             # the step of the last checkpoint written
+        self.checkpointed_at = time.monotonic()
         if layout.pp > 1:
             self.zo.share = distributed.share_queries(self.zo, layout)
 
@@ -161,6 +167,8 @@ class Run:
             bar.set_postfix(loss=f"{self.zo.last.loss:.4f}", dev=f"{self.progress.best_dev:.3f}")
             if self.progress.step % config.eval_every == 0 or self.progress.step == config.steps:
                 self._evaluate()
+            elif time.monotonic() - self.checkpointed_at >= CHECKPOINT_SECONDS:
+                self._save("checkpoint")
         bar.close()
         return self._finish(time.perf_counter() - begin, stopped)
 
@@ -221,7 +229,7 @@ class Run:
         """Write weights and state as the folder `name/`, whole or not at all (pezo.files); rank 0 alone."""
         from safetensors.torch import save_file
         if name == "checkpoint":
-            self.checkpointed = self.progress.step
+            self.checkpointed, self.checkpointed_at = self.progress.step, time.monotonic()
         if not self.writer:
             return
         with files.replacing(self.out / name, force=True) as staging:
