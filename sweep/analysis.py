@@ -242,6 +242,36 @@ def reach_pairs(groups):
     return pairs
 
 
+EQUAL_REACH = 1.1
+"""Two K within this factor of each other count as equal reach."""
+
+
+def equal_reach_pairs(groups):
+    """(one, other) of every two configurations of one training budget and one computation (answer row, packing),
+    of different generators (perturb and spec), whose K are within EQUAL_REACH of each other and below their steps,
+    in `groups`' order, but for pairs the variant and power-of-two comparisons hold: both repeat about as many
+    perturbations, so where one trains worse beyond noise, reach does not explain it."""
+    def k(group):
+        return group.rows[0]["quality_reach"]
+
+    elsewhere = {frozenset((id(group), id(base))) for _, group, base in variant_pairs(groups)}
+    elsewhere |= {frozenset((id(pair.group), id(pair.neighbour))) for pair in power_of_two_pairs(groups)}
+    bounded = [group for group in groups if k(group) is not None and k(group) < group.settings["steps"]]
+    return [(one, other) for index, one in enumerate(bounded) for other in bounded[index + 1:]
+            if _alike_but_generator(one, other) and frozenset((id(one), id(other))) not in elsewhere
+            and max(k(one), k(other)) <= EQUAL_REACH * min(k(one), k(other))]
+
+
+def _alike_but_generator(one, other):
+    """Whether two configurations share their budget and computation but not their generator."""
+    def computation(group):
+        return training_budget(group), group.settings.get("answer_row"), group.settings.get("packed")
+
+    def generator(group):
+        return group.settings.get("perturb"), json.dumps(group.spec, sort_keys=True)
+    return computation(one) == computation(other) and generator(one) != generator(other)
+
+
 def paired_losses(first, second):
     """{seed: (first's loss minus second's at every step, a numpy array; the loss window)} of the seeds both ran with
     equal steps and loss windows, in first's order."""

@@ -5,9 +5,9 @@ import statistics
 
 from . import claims
 from .claims import listed
-from .analysis import FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, families, final_trend, \
-    front, gain_stops, growth_after, known, power_of_two_pairs, reach_pairs, reference, reference_pairs, \
-    references_named, shared, VARIANTS, variant_pairs
+from .analysis import EQUAL_REACH, FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, \
+    equal_reach_pairs, families, final_trend, front, gain_stops, growth_after, known, power_of_two_pairs, \
+    reach_pairs, reference, reference_pairs, references_named, shared, VARIANTS, variant_pairs
 from .measures import matrix_label
 from .plots import AXIS
 
@@ -49,6 +49,7 @@ def text(groups):
         *_front_section(groups),
         *_quality_section(groups),
         *_reach_section(groups),
+        *_equal_reach_section(groups),
         *_variants_section(groups),
         *[line for field in FIELDS for family in families(groups, field) for line in _family_section(family)],
         *_controls_section(groups),
@@ -217,6 +218,26 @@ def _reach_section(groups):
         lines.append(f"| {small.label} | {reach(small)} | {small.settings['steps']} | {large.label} | {reach(large)} "
                      f"| {_estimate(value, noise)} | {verdict} | {_flattening(small, large)} | {accuracy} |")
     return lines + ["", *_reach_rule(pairs)]
+
+
+def _equal_reach_section(groups):
+    """Different generators of (about) one K set against each other: whether reach alone explains a deficit."""
+    pairs = equal_reach_pairs(groups)
+    if not pairs:
+        return []
+    lines = ["## Equal reach: different generators with about the same K", "",
+             f"Configurations of one training budget whose K lie within a factor {EQUAL_REACH:g} of each other, "
+             "below their steps, but whose generators differ: both repeat about as many perturbations, so where "
+             "one trains worse beyond noise, something other than reach (correlation, mean, scale, the values' "
+             "kind) sets it apart. The difference is the first's minus the second's.", "",
+             "| configuration | K | E[u^2] | against | its K | its E[u^2] | final loss | test accuracy |",
+             "|---|---|---|---|---|---|---|---|"]
+    for one, other in pairs:
+        measured = [_compared(one, other, measure, "higher", "lower") if known(one, measure) and known(
+            other, measure) else UNKNOWN for measure in ("final_loss", "test_accuracy")]
+        lines.append(f"| {one.label} | {reach(one)} | {mean_square(one)} | {other.label} | {reach(other)} | "
+                     f"{mean_square(other)} | {' | '.join(measured)} |")
+    return lines + [""]
 
 
 def _reach_rule(pairs):

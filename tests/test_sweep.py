@@ -782,6 +782,36 @@ def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
                              "more repeats no perturbation and is left out.") and "even" not in split[0]
 
 
+def test_different_generators_of_equal_reach_are_set_against_each_other():
+    """otf-31x8 (K 465) and the 4095-entry pool (K 455) on the top 2 blocks: within 10% of each other, so compared,
+    the compensated otf too; a twin of the same generator, another budget or computation, K far apart, K beyond the
+    steps or a pair the variants' section compares (a zero-mean pool) are not."""
+    def config(label, perturb, spec, loss, steps=5000, compensate=False, lr=1e-4, packed=False):
+        found = quality.of_settings({"perturb": perturb, "spec": spec, "model": "smollm2", "top_blocks": 2})
+        row = {"seed": 0, "loss_window": 1, "final_loss": loss, "final_loss_se": 0.004, "test_accuracy": 0.8,
+               "test_accuracy_se": 0.01, "best_step": 5, **{f"quality_{key}": found[key] for key in found}}
+        settings = {"perturb": perturb, "method": "zo-sgd", "steps": steps, "lr": lr, "compensate_scale": compensate,
+                    "packed": packed, "spec": spec}
+        return measures.Configuration(label, label, settings, [row])
+
+    otf = {"strategy": "otf", "generators": 31, "width": 8}
+    pool = {"strategy": "pool", "size": 4095, "bits": 12}
+    groups = [config("otf", "pezo-otf", otf, 0.45), config("scaled otf", "pezo-otf", otf, 0.415, compensate=True),
+              config("pool", "pezo-pool", pool, 0.43), config("pool lr", "pezo-pool", pool, 0.43, lr=1e-3),
+              config("small pool", "pezo-pool", {"strategy": "pool", "size": 255, "bits": 12}, 0.43),
+              config("short otf", "pezo-otf", otf, 0.45, steps=400), config("short pool", "pezo-pool", pool, 0.43,
+                                                                             steps=400),
+              config("packed pool", "pezo-pool", pool, 0.43, packed=True),
+              config("balanced", "pezo-pool", {**pool, "balanced": 1}, 0.43)]
+    assert [(one.label, other.label) for one, other in analysis.equal_reach_pairs(groups)] == [
+        ("otf", "pool"), ("otf", "balanced"), ("scaled otf", "pool"), ("scaled otf", "balanced")]
+    lines = guideline._equal_reach_section(groups)
+    assert "| otf | 465 | 1.32 | pool | 455 | 1 | difference +0.02 ± 0.0057: higher | difference +0 ± 0.014: not " \
+        "different beyond noise |" in lines
+    assert "| scaled otf | 465 | 1.32 | pool | 455 | 1 | difference -0.015 ± 0.0057: lower |" in " ".join(lines)
+    assert guideline._equal_reach_section(groups[:2]) == []
+
+
 def test_each_variant_is_set_against_its_plain_configuration():
     """leap (correlation), balanced (mean) and compensate_scale (step size), each against the configuration alike
     in all else; a configuration without its plain twin, or another generator, is not compared."""
