@@ -2,14 +2,16 @@
 run's config, metrics, checkpoint state) arrive as checked text or JSON, or as a `BadFile` whose one line names
 the file and what it should hold.
 
-- `read_text(path, what)`: an input file's text (a regular file of bounded size, UTF-8); `read_json(path)` and
-  `read_jsonl(path, what)`: its JSON object or JSON-lines objects.
+- `read_text(path, what)`: an input file's text (a regular file of bounded size, UTF-8; gzip-compressed where its
+  name ends in .gz); `read_json(path)` and `read_jsonl(path, what)`: its JSON object or JSON-lines objects.
 - `check_record(record, path, what, kinds)`: the keys and value types of a record read from a file (`kinds_of(cls)`
   gives a dataclass's), or a `BadFile` naming the file, the key and what is allowed.
 """
 import dataclasses
+import gzip
 import json
 import typing
+import zlib
 from pathlib import Path
 
 
@@ -23,7 +25,8 @@ MAX_READ_BYTES = 256 << 20
 
 def read_text(path, what):
     """The UTF-8 text of the input file `path`, a regular file of at most MAX_READ_BYTES (a pipe would block and a
-    device never end), or a `BadFile` naming it and `what` it should hold."""
+    device never end), gzip-decompressed where its name ends in .gz, or a `BadFile` naming it and `what` it should
+    hold."""
     path = Path(path)
     if path.is_dir():
         raise BadFile(f"{path} is a folder: give a file holding {what}")
@@ -35,9 +38,22 @@ def read_text(path, what):
         raise BadFile(f"{path} has {path.stat().st_size:,} bytes, over the {MAX_READ_BYTES:,} bytes pezo reads: "
                       f"give a file holding {what}")
     try:
-        return path.read_text(encoding="utf-8")
+        return (_decompressed(path, what) if path.suffix == ".gz" else path.read_bytes()).decode("utf-8")
     except UnicodeDecodeError as error:
         raise BadFile(f"{path} is not UTF-8 text (byte {error.start}): give a file holding {what}") from None
+
+
+def _decompressed(path, what):
+    """The bytes of the gzip file `path`, at most MAX_READ_BYTES of them."""
+    try:
+        with gzip.open(path) as file:
+            data = file.read(MAX_READ_BYTES + 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise BadFile(f"{path} is not a whole gzip file ({error or 'it ends early'}): give a file holding "
+                      f"{what}") from None
+    if len(data) > MAX_READ_BYTES:
+        raise BadFile(f"{path} holds over the {MAX_READ_BYTES:,} bytes pezo reads: give a file holding {what}")
+    return data
 
 
 def read_json(path, what="a JSON object"):

@@ -35,7 +35,7 @@ ANSWERS = ("test_answers", "start_answers")
 def point_row(record, folder):
     """One point's measures, as a flat dict (plus its loss trajectory under "losses")."""
     settings, summary = record["settings"], record["summary"]
-    metrics = records.read_metrics(folder / "metrics.jsonl")
+    metrics = records.read_metrics(folder / records.METRICS)
     steps = [r for r in metrics if "seconds" in r and "loss" in r and "event" not in r]
     losses = [r["loss"] for r in steps]
     window = losses[-max(1, len(losses) // WINDOW_FRACTION):] if losses else []

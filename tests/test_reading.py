@@ -30,6 +30,18 @@ def test_a_line_cut_short_is_dropped_only_at_the_end(tmp_path):
         reading.read_jsonl(path, "metrics", cut_last=True)
 
 
+def test_a_gzip_file_is_read_decompressed_and_a_damaged_one_named(tmp_path):
+    import gzip
+    path = tmp_path / "m.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"step": 1}\n{"step": 2}\n'))
+    assert reading.read_jsonl(path, "metrics") == [{"step": 1}, {"step": 2}]
+    for damaged in (path.read_bytes()[:-12], b"not gzip at all", path.read_bytes()[:10] + b"x" * 20):
+        path.write_bytes(damaged)
+        with pytest.raises(reading.BadFile, match="is not a whole gzip file") as error:
+            reading.read_jsonl(path, "metrics")
+        assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
+
+
 @dataclasses.dataclass
 class Point:
     name: str

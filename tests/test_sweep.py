@@ -1,5 +1,6 @@
 """`pezo sweep` on a tiny offline model: grids, the smoke preset end to end, resume of an interrupted point, shards
 and their merge, workers sharing a folder, and clear errors for bad grids."""
+import gzip
 import json
 import math
 
@@ -15,7 +16,7 @@ from pezo.sweep import guideline, plots
 from pezo.sweep import measures
 from pezo.sweep import run as sweep_run
 from pezo.sweep.presets import PRESETS
-from pezo.train import loop, models
+from pezo.train import loop, models, records
 
 SMALL = {"train": {"k": 4, "batch_size": 4, "steps": 6, "eval_every": 3, "test_size": 12, "lr": 0.05, "eps": 0.01},
          "grid": [{"perturb": "pezo-otf", "generators": [3, 7], "width": 4}, {"perturb": "gaussian", "seed": 2}]}
@@ -250,14 +251,19 @@ def test_a_report_with_points_is_a_sweep_folder_that_run_continues(tiny, tmp_pat
     assert sorted(path.name for path in (archive / "points").iterdir()) == sorted(found[0::2])
     for name in found[0::2]:
         kept, original = archive / "points" / name, tmp_path / "shard" / "points" / name
-        assert sorted(path.name for path in kept.iterdir() if not path.name.startswith(".")) == \
-            sorted(sweep_run.POINT_RECORDS)
-        for record in sweep_run.POINT_RECORDS:
+        copied = set(sweep_run.POINT_RECORDS) - {records.METRICS}
+        assert sorted(path.name for path in kept.iterdir() if not path.name.startswith(".")) == sorted(copied)
+        for record in copied - {sweep_run.ARCHIVED_METRICS}:
             assert (kept / record).read_bytes() == (original / record).read_bytes()
+        assert gzip.decompress((kept / sweep_run.ARCHIVED_METRICS).read_bytes()) == \
+            (original / records.METRICS).read_bytes()          # metrics compressed, every byte kept
     before = {name: (archive / "points" / name / "point.json").stat().st_mtime_ns for name in found[0::2]}
     assert main(["sweep", "run", "--grid", str(grid), "--no-progress", "--out", str(archive)]) == 0
     assert before == {name: (archive / "points" / name / "point.json").stat().st_mtime_ns for name in found[0::2]}
     assert json.loads((archive / "results.json").read_text())["finished"] == len(found)     # the rest ran there
+    assert main(["sweep", "report", str(tmp_path / "shard"), "--out", str(tmp_path / "from-shard")]) == 0
+    shown = [row for row in json.loads((archive / "results.json").read_text())["points"] if row["name"] in found[0::2]]
+    assert shown == json.loads((tmp_path / "from-shard" / "results.json").read_text())["points"]
 
 
 def test_one_experiment_of_a_shared_folder_is_reported_and_archived_alone(tiny, tmp_path, capsys):

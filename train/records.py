@@ -12,7 +12,8 @@ OPTIMIZER = "optimizer.pt"
 STATE = "state.json"
 ANSWERS = "test_answers.json"
 START_ANSWERS = "start_answers.json"
-OWNS = ["config.json", "metrics.jsonl", "checkpoint/", "best/", "summary.json", ANSWERS, START_ANSWERS, "plot.png"]
+METRICS = "metrics.jsonl"
+OWNS = ["config.json", METRICS, "checkpoint/", "best/", "summary.json", ANSWERS, START_ANSWERS, "plot.png"]
 """What a run writes in its folder."""
 
 
@@ -55,9 +56,13 @@ STEP_KINDS = {"step": (int,), "loss": (float,), "seconds": (float,), "event": (s
 
 
 def read_metrics(path):
-    """The records of a run's metrics.jsonl, checked: JSON objects (a last line cut short by a killed run is
-    dropped), the first the run's config, the fields pezo reads of their kinds; a BadFile naming the file and
+    """The records of a run's metrics.jsonl (or, where only that is there, of its gzip-compressed copy
+    metrics.jsonl.gz, as a sweep's archive keeps it), checked: JSON objects (a last line cut short by a killed run
+    is dropped), the first the run's config, the fields pezo reads of their kinds; a BadFile naming the file and
     line otherwise."""
+    path, packed = Path(path), Path(f"{path}.gz")
+    if not path.exists() and packed.exists():
+        path = packed
     records = reading.read_jsonl(path, "a run's metrics (JSON lines)", cut_last=True)
     if not records or records[0].get("event") != "config":
         raise reading.BadFile(f"{path} does not begin with the run's config record: the run's metrics are damaged")
