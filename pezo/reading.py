@@ -2,8 +2,8 @@
 run's config, metrics, checkpoint state) arrive as checked text or JSON, or as a `BadFile` whose one line names
 the file and what it should hold.
 
-- `read_text(path, what)`: an input file's text (a regular file of bounded size, UTF-8; gzip-compressed where its
-  name ends in .gz); `read_json(path)` and `read_jsonl(path, what)`: its JSON object or JSON-lines objects.
+- `read_text(path, what)`: an input file's text (a regular file of bounded size, UTF-8; gzip-compressed where the
+  caller says so); `read_json(path)` and `read_jsonl(path, what)`: its JSON object or JSON-lines objects.
 - `check_record(record, path, what, kinds)`: the keys and value types of a record read from a file (`kinds_of(cls)`
   gives a dataclass's), or a `BadFile` naming the file, the key and what is allowed.
 """
@@ -23,10 +23,9 @@ MAX_READ_BYTES = 256 << 20
 """The largest input file pezo reads as text (a grid, a spec, a manifest, a data file): 256 MiB."""
 
 
-def read_text(path, what):
+def read_text(path, what, gzipped=False):
     """The UTF-8 text of the input file `path`, a regular file of at most MAX_READ_BYTES (a pipe would block and a
-    device never end), gzip-decompressed where its name ends in .gz, or a `BadFile` naming it and `what` it should
-    hold."""
+    device never end), decompressed first where `gzipped`, or a `BadFile` naming it and `what` it should hold."""
     path = Path(path)
     if path.is_dir():
         raise BadFile(f"{path} is a folder: give a file holding {what}")
@@ -38,7 +37,7 @@ def read_text(path, what):
         raise BadFile(f"{path} has {path.stat().st_size:,} bytes, over the {MAX_READ_BYTES:,} bytes pezo reads: "
                       f"give a file holding {what}")
     try:
-        return (_decompressed(path, what) if path.suffix == ".gz" else path.read_bytes()).decode("utf-8")
+        return (_decompressed(path, what) if gzipped else path.read_bytes()).decode("utf-8")
     except UnicodeDecodeError as error:
         raise BadFile(f"{path} is not UTF-8 text (byte {error.start}): give a file holding {what}") from None
 
@@ -70,10 +69,11 @@ def read_json(path, what="a JSON object"):
     return value
 
 
-def read_jsonl(path, what, cut_last=False):
-    """The records of the JSON-lines file `path` (read by `read_text`), each a JSON object; `cut_last`: a last line
-    that is not JSON (a writer killed mid-line) is dropped. A BadFile naming the file and the line otherwise."""
-    lines = read_text(path, what).splitlines()
+def read_jsonl(path, what, cut_last=False, gzipped=False):
+    """The records of the JSON-lines file `path` (read by `read_text`, decompressed first where `gzipped`), each a
+    JSON object; `cut_last`: a last line that is not JSON (a writer killed mid-line) is dropped. A BadFile naming
+    the file and the line otherwise."""
+    lines = read_text(path, what, gzipped).splitlines()
     records = []
     for number, line in enumerate(lines, 1):
         try:

@@ -230,15 +230,15 @@ def reach_pairs(groups):
     smaller strictly below the larger: twins of equal K are not compared)."""
     alike = {}
     for group in groups:
-        if group.rows[0]["quality_reach"] is None or not group.spec:
+        if reach_of(group) is None or not group.spec:
             continue
         spec = {name: value for name, value in group.spec.items() if name not in REACH_FIELDS}
         alike.setdefault(json.dumps({**group.settings, "spec": spec}, sort_keys=True), []).append(group)
     pairs = []
     for members in alike.values():
-        ordered = sorted(members, key=lambda group: group.rows[0]["quality_reach"])
+        ordered = sorted(members, key=reach_of)
         pairs += [(small, large) for index, small in enumerate(ordered) for large in ordered[index + 1:]
-                  if small.rows[0]["quality_reach"] < large.rows[0]["quality_reach"]]
+                  if reach_of(small) < reach_of(large)]
     return pairs
 
 
@@ -248,27 +248,31 @@ EQUAL_REACH = 1.1
 
 def equal_reach_pairs(groups):
     """(one, other) of every two configurations of one training budget and one computation (answer row, packing),
-    of different generators (perturb and spec), whose K are within EQUAL_REACH of each other and below their steps,
-    in `groups`' order, but for pairs the variant and power-of-two comparisons hold: both repeat about as many
-    perturbations, so where one trains worse beyond noise, reach does not explain it."""
-    def k(group):
-        return group.rows[0]["quality_reach"]
-
+    of different generators (perturb and spec, REACH_FIELDS aside: twins differing only there are the reach
+    comparisons'), whose K are within EQUAL_REACH of each other and below their steps, in `groups`' order, but for
+    pairs the variant and power-of-two comparisons hold: both repeat about as many perturbations, so where one
+    trains worse beyond noise, reach does not explain it."""
     elsewhere = {frozenset((id(group), id(base))) for _, group, base in variant_pairs(groups)}
     elsewhere |= {frozenset((id(pair.group), id(pair.neighbour))) for pair in power_of_two_pairs(groups)}
-    bounded = [group for group in groups if k(group) is not None and k(group) < group.settings["steps"]]
+    bounded = [group for group in groups if reach_of(group) is not None and reach_of(group) < group.settings["steps"]]
     return [(one, other) for index, one in enumerate(bounded) for other in bounded[index + 1:]
             if _alike_but_generator(one, other) and frozenset((id(one), id(other))) not in elsewhere
-            and max(k(one), k(other)) <= EQUAL_REACH * min(k(one), k(other))]
+            and max(reach_of(one), reach_of(other)) <= EQUAL_REACH * min(reach_of(one), reach_of(other))]
+
+
+def reach_of(group):
+    """The configuration's K (distinct perturbations over a run; None: unbounded)."""
+    return group.rows[0]["quality_reach"]
 
 
 def _alike_but_generator(one, other):
-    """Whether two configurations share their budget and computation but not their generator."""
+    """Whether two configurations share their budget and computation but not their generator (REACH_FIELDS aside)."""
     def computation(group):
         return training_budget(group), group.settings.get("answer_row"), group.settings.get("packed")
 
     def generator(group):
-        return group.settings.get("perturb"), json.dumps(group.spec, sort_keys=True)
+        spec = {name: value for name, value in group.spec.items() if name not in REACH_FIELDS}
+        return group.settings.get("perturb"), json.dumps(spec, sort_keys=True)
     return computation(one) == computation(other) and generator(one) != generator(other)
 
 

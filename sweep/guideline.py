@@ -7,7 +7,7 @@ from . import claims
 from .claims import listed
 from .analysis import EQUAL_REACH, FIELDS, NO_NOISE, PAIRED_SEEDS, SIGNIFICANCE, difference, differs, \
     equal_reach_pairs, families, final_trend, front, gain_stops, growth_after, known, power_of_two_pairs, \
-    reach_pairs, reference, reference_pairs, references_named, shared, VARIANTS, variant_pairs
+    reach_of, reach_pairs, reference, reference_pairs, references_named, shared, VARIANTS, variant_pairs
 from .measures import matrix_label
 from .plots import AXIS
 
@@ -159,7 +159,7 @@ def _zero_shot_section(groups):
 
 def reach(group):
     """The configuration's K (distinct perturbations over a run), as shown."""
-    found = group.rows[0]["quality_reach"]
+    found = reach_of(group)
     return "unbounded" if found is None else f"{found:,}"
 
 
@@ -226,17 +226,16 @@ def _equal_reach_section(groups):
     if not pairs:
         return []
     lines = ["## Equal reach: different generators with about the same K", "",
-             f"Configurations of one training budget whose K lie within a factor {EQUAL_REACH:g} of each other, "
-             "below their steps, but whose generators differ: both repeat about as many perturbations, so where "
-             "one trains worse beyond noise, something other than reach (correlation, mean, scale, the values' "
-             "kind) sets it apart. The difference is the first's minus the second's.", "",
+             f"Configurations of one training budget and computation (answer row, packing) whose K lie within a "
+             f"factor {EQUAL_REACH:g} of each other, below their steps, but whose generators differ (pairs the "
+             "reach, variant and power-of-two comparisons hold aside): both repeat about as many perturbations, so "
+             "where one trains worse beyond noise, something other than reach (correlation, mean, scale, the "
+             "values' kind) sets it apart. The difference is the first's minus the second's.", "",
              "| configuration | K | E[u^2] | against | its K | its E[u^2] | final loss | test accuracy |",
              "|---|---|---|---|---|---|---|---|"]
     for one, other in pairs:
-        measured = [_compared(one, other, measure, "higher", "lower") if known(one, measure) and known(
-            other, measure) else UNKNOWN for measure in ("final_loss", "test_accuracy")]
         lines.append(f"| {one.label} | {reach(one)} | {mean_square(one)} | {other.label} | {reach(other)} | "
-                     f"{mean_square(other)} | {' | '.join(measured)} |")
+                     f"{mean_square(other)} | {_measured(one, other)} |")
     return lines + [""]
 
 
@@ -302,10 +301,8 @@ def _flattening(small, large):
 
 def _variants_section(groups):
     """Each configuration with a VARIANTS setting against the one alike in all else without it."""
-    lines = [f"| {VARIANTS[name]} | {group.label} | {base.label} | "
-             + " | ".join(_compared(group, base, measure, "higher", "lower") if known(group, measure)
-                          and known(base, measure) else UNKNOWN for measure in ("final_loss", "test_accuracy"))
-             + " |" for name, group, base in variant_pairs(groups)]
+    lines = [f"| {VARIANTS[name]} | {group.label} | {base.label} | {_measured(group, base)} |"
+             for name, group, base in variant_pairs(groups)]
     if not lines:
         return []
     return ["## Correlation, mean and scale: each variant against its plain configuration", "",
@@ -441,6 +438,12 @@ def _sources_section(groups):
 def _estimate(value, noise):
     """A signed difference and its SE as the guideline shows them."""
     return f"{0.0 if abs(value) < ROUNDING else value:+.3g} ± {noise:.2g}"
+
+
+def _measured(group, other):
+    """Table cells of `group`'s final loss and test accuracy against `other`'s (`_compared`)."""
+    return " | ".join(_compared(group, other, measure, "higher", "lower") if known(group, measure) and known(
+        other, measure) else UNKNOWN for measure in ("final_loss", "test_accuracy"))
 
 
 def _compared(group, reference, name, above, below):

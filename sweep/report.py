@@ -24,7 +24,7 @@ from pezo.train import records
 from . import guideline, plots
 from .grid import points as grid_points
 from .measures import ANSWERS, configurations, point_row
-from .run import ARCHIVED_METRICS, POINT_OWNS, POINT_RECORDS, SWEEP_OWNS, grid_file, read_point
+from .run import POINT_OWNS, POINT_RECORDS, SWEEP_OWNS, grid_file, read_point
 
 PER_POINT = ("losses", *ANSWERS)
 """A row's fields that stay in the points' folders, out of results.json and results.csv (a trajectory is 5,000
@@ -86,8 +86,8 @@ def write(folders, out, with_points=False, part=None):
 
 def _copy_points(grids, points, out):
     """The grid files and the finished points' records (POINT_RECORDS, point.json last: it marks a point
-    finished; the metrics gzip-compressed, as ARCHIVED_METRICS) into the sweep folder `out`; a point finished
-    there already is left as it is."""
+    finished; the metrics gzip-compressed, as records.ARCHIVED_METRICS) into the sweep folder `out`; a point
+    finished there already is left as it is."""
     for name, text in grids.items():
         if not (out / "grids" / name).exists() or (out / "grids" / name).read_bytes() != text:
             files.write_file(out / "grids" / name, text)
@@ -100,7 +100,7 @@ def _copy_points(grids, points, out):
                 if (folder / name).exists():
                     data = (folder / name).read_bytes()
                     if name == records.METRICS:
-                        name, data = ARCHIVED_METRICS, gzip.compress(data, mtime=0)
+                        name, data = records.ARCHIVED_METRICS, gzip.compress(data, mtime=0)
                     files.write_file(target / name, data)
 
 

@@ -24,10 +24,7 @@ from pezo.train.loop import carry_out
 from .cost import hardware_cost
 
 SWEEP_OWNS = ["grids/", "points/", "results.json", "results.csv", "report.md", "guideline.md", "plots/"]
-ARCHIVED_METRICS = f"{records.METRICS}.gz"
-"""A point's metrics as an archive (`pezo sweep report --points`) keeps them: gzip-compressed, about a quarter the
-size (a 20,000-step run's metrics.jsonl is about 4 MB)."""
-POINT_OWNS = records.OWNS + [ARCHIVED_METRICS, "point.json"]
+POINT_OWNS = records.OWNS + [records.ARCHIVED_METRICS, "point.json"]
 POINT_RECORDS = tuple(name for name in POINT_OWNS if not name.endswith("/"))
 """What a finished point keeps (its files; its weights, the folders, are deleted unless kept), point.json last: it
 marks the point finished."""

@@ -30,15 +30,22 @@ def test_a_line_cut_short_is_dropped_only_at_the_end(tmp_path):
         reading.read_jsonl(path, "metrics", cut_last=True)
 
 
-def test_a_gzip_file_is_read_decompressed_and_a_damaged_one_named(tmp_path):
+def test_a_gzip_file_is_read_decompressed_where_asked_and_a_damaged_one_named(tmp_path, monkeypatch):
     import gzip
     path = tmp_path / "m.jsonl.gz"
     path.write_bytes(gzip.compress(b'{"step": 1}\n{"step": 2}\n'))
-    assert reading.read_jsonl(path, "metrics") == [{"step": 1}, {"step": 2}]
+    assert reading.read_jsonl(path, "metrics", gzipped=True) == [{"step": 1}, {"step": 2}]
+    with pytest.raises(reading.BadFile, match="is not UTF-8 text"):         # a name ending in .gz alone: not asked
+        reading.read_jsonl(path, "metrics")
+    path.with_name("long.gz").write_bytes(gzip.compress(b'{"step": 1}\n' * 100))      # 1,200 bytes in under 100
+    monkeypatch.setattr(reading, "MAX_READ_BYTES", 100)
+    with pytest.raises(reading.BadFile, match="holds over the 100 bytes pezo reads"):
+        reading.read_jsonl(path.with_name("long.gz"), "metrics", gzipped=True)
+    monkeypatch.undo()
     for damaged in (path.read_bytes()[:-12], b"not gzip at all", path.read_bytes()[:10] + b"x" * 20):
         path.write_bytes(damaged)
         with pytest.raises(reading.BadFile, match="is not a whole gzip file") as error:
-            reading.read_jsonl(path, "metrics")
+            reading.read_jsonl(path, "metrics", gzipped=True)
         assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
 
 

@@ -253,9 +253,9 @@ def test_a_report_with_points_is_a_sweep_folder_that_run_continues(tiny, tmp_pat
         kept, original = archive / "points" / name, tmp_path / "shard" / "points" / name
         copied = set(sweep_run.POINT_RECORDS) - {records.METRICS}
         assert sorted(path.name for path in kept.iterdir() if not path.name.startswith(".")) == sorted(copied)
-        for record in copied - {sweep_run.ARCHIVED_METRICS}:
+        for record in copied - {records.ARCHIVED_METRICS}:
             assert (kept / record).read_bytes() == (original / record).read_bytes()
-        assert gzip.decompress((kept / sweep_run.ARCHIVED_METRICS).read_bytes()) == \
+        assert gzip.decompress((kept / records.ARCHIVED_METRICS).read_bytes()) == \
             (original / records.METRICS).read_bytes()          # metrics compressed, every byte kept
     before = {name: (archive / "points" / name / "point.json").stat().st_mtime_ns for name in found[0::2]}
     assert main(["sweep", "run", "--grid", str(grid), "--no-progress", "--out", str(archive)]) == 0
@@ -791,7 +791,7 @@ def test_the_guideline_sets_a_smaller_reach_against_a_larger_one():
 def test_different_generators_of_equal_reach_are_set_against_each_other():
     """otf-31x8 (K 465) and the 4095-entry pool (K 455) on the top 2 blocks: within 10% of each other, so compared,
     the compensated otf too; a twin of the same generator, another budget or computation, K far apart, K beyond the
-    steps or a pair the variants' section compares (a zero-mean pool) are not."""
+    steps or a pair another section compares (a zero-mean pool, a power of two, a twin in hop bits) are not."""
     def config(label, perturb, spec, loss, steps=5000, compensate=False, lr=1e-4, packed=False):
         found = quality.of_settings({"perturb": perturb, "spec": spec, "model": "smollm2", "top_blocks": 2})
         row = {"seed": 0, "loss_window": 1, "final_loss": loss, "final_loss_se": 0.004, "test_accuracy": 0.8,
@@ -808,9 +808,13 @@ def test_different_generators_of_equal_reach_are_set_against_each_other():
               config("short otf", "pezo-otf", otf, 0.45, steps=400), config("short pool", "pezo-pool", pool, 0.43,
                                                                              steps=400),
               config("packed pool", "pezo-pool", pool, 0.43, packed=True),
-              config("balanced", "pezo-pool", {**pool, "balanced": 1}, 0.43)]
+              config("balanced", "pezo-pool", {**pool, "balanced": 1}, 0.43),
+              config("4096 hop", "pezo-pool", {**pool, "size": 4096, "hop_bits": 8}, 0.43),
+              config("4095 hop", "pezo-pool", {**pool, "hop_bits": 8}, 0.43),
+              config("4095 hop 4", "pezo-pool", {**pool, "hop_bits": 4}, 0.43)]
     assert [(one.label, other.label) for one, other in analysis.equal_reach_pairs(groups)] == [
-        ("otf", "pool"), ("otf", "balanced"), ("scaled otf", "pool"), ("scaled otf", "balanced")]
+        ("otf", "pool"), ("otf", "balanced"), ("scaled otf", "pool"), ("scaled otf", "balanced"),
+        ("4096 hop", "4095 hop 4")]                       # K 4,096 and 4,095, differing in size and hop both
     lines = guideline._equal_reach_section(groups)
     assert "| otf | 465 | 1.32 | pool | 455 | 1 | difference +0.02 ± 0.0057: higher | difference +0 ± 0.014: not " \
         "different beyond noise |" in lines

@@ -35,14 +35,14 @@ from pezo import files, reading
 
 from . import adapters, data, distributed, engine, models, perturbations, quality, tasks, top, zo
 from .config import check_layout, compensated, lr_factor
-from .records import ANSWERS, OPTIMIZER, OWNS, START_ANSWERS, STATE, WEIGHTS, Progress, checked_progress, contents, \
-    load_weights, parse, plot, read_metrics
+from .records import ANSWERS, METRICS, OPTIMIZER, OWNS, START_ANSWERS, STATE, WEIGHTS, Progress, checked_progress, \
+    contents, load_weights, parse, plot, read_metrics
 from .zo import NonFiniteLoss
 
 CHECKPOINT_SECONDS = 600
 """The most training time a stopped run loses: a checkpoint is written after the step at which this much time has
 passed since the last one, between evaluations too (a full-model step of the default model takes seconds on a CPU,
-so a stop between evaluations 250 steps apart could otherwise cost an hour)."""
+so a stop between evaluations 250 steps apart could otherwise cost tens of minutes)."""
 
 
 def batch_indices(step, batch_size, examples, seed):
@@ -105,7 +105,7 @@ class Run:
             if warning:
                 print(f"warning: {warning}", file=sys.stderr)
             files.write_file(self.out / "config.json", json.dumps(self.record(), indent=2) + "\n")
-            files.write_file(self.out / "metrics.jsonl", json.dumps({"event": "config", **self.record()}) + "\n")
+            files.write_file(self.out / METRICS, json.dumps({"event": "config", **self.record()}) + "\n")
         self._log({"event": "zero-shot", "step": 0, "test_accuracy": self._test(START_ANSWERS, 0)})
         self._evaluate()
 
@@ -122,7 +122,7 @@ class Run:
             return
         state, weights, optimizer, records = distributed.from_writer(self.layout, lambda: (
             reading.read_json(folder / STATE, "a checkpoint's state"), contents(folder / WEIGHTS),
-            contents(folder / OPTIMIZER), read_metrics(self.out / "metrics.jsonl")))
+            contents(folder / OPTIMIZER), read_metrics(self.out / METRICS)))
         load_weights(self.lm.model, weights, folder / WEIGHTS)
         optimizer = parse(torch.load, io.BytesIO(optimizer), folder / OPTIMIZER, weights_only=True,
                            map_location=self.device)
@@ -134,11 +134,11 @@ class Run:
         if self.progress.step > self.config.steps:
             raise ValueError(f"--steps {self.config.steps} is below the checkpoint's step {self.progress.step}: "
                              f"allowed --steps {self.progress.step} or more")
-        self.checkpointed = self.progress.step
+        self.checkpointed, self.checkpointed_at = self.progress.step, time.monotonic()
         if self.writer:
             kept = [record for record in records if record.get("step", 0) <= self.progress.step
                     and record.get("event") not in ("test", "stopped")]
-            files.write_file(self.out / "metrics.jsonl", "".join(json.dumps(record) + "\n" for record in kept))
+            files.write_file(self.out / METRICS, "".join(json.dumps(record) + "\n" for record in kept))
         self._log({"event": "resume", "step": self.progress.step, "steps": self.config.steps,
                    **self.layout.describe()})
 
@@ -253,7 +253,7 @@ class Run:
                    "train_seconds": seconds, "stopped": stopped, **agreement, **self.layout.traffic(0)}
         if self.writer:
             files.write_file(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
-            plot(read_metrics(self.out / "metrics.jsonl"), self.out / "plot.png")
+            plot(read_metrics(self.out / METRICS), self.out / "plot.png")
         return summary
 
     def _test(self, name, step):
@@ -268,7 +268,7 @@ class Run:
     def _log(self, record):
         if not self.writer:
             return
-        with (self.out / "metrics.jsonl").open("a") as file:
+        with (self.out / METRICS).open("a") as file:
             file.write(json.dumps(record) + "\n")
 
 
