@@ -225,6 +225,23 @@ def test_an_interrupted_point_resumes_bit_identically(tiny, tmp_path, monkeypatc
         assert resumed == without_times(whole)
 
 
+def test_a_run_finished_elsewhere_is_priced_and_keeps_its_device(tiny, tmp_path):
+    """A point whose run finished on another machine (its summary.json there, no point.json yet: trained where
+    Yosys is missing, say) is priced without training again, and its record names the device it trained on."""
+    grid = small(tiny)
+    first = grids.points(grid)[0]
+    sweep_run.run(grid, [first], tmp_path, progress=False, log=lambda line: None)
+    folder = tmp_path / "points" / first.name
+    (folder / "point.json").unlink()
+    summary = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps({**summary, "device": "cuda:3"}))
+    metrics = (folder / "metrics.jsonl").read_bytes()
+    sweep_run.run(grid, [first], tmp_path, progress=False, log=lambda line: None)
+    record = json.loads((folder / "point.json").read_text())
+    assert record["device"] == "cuda:3" and record["summary"]["device"] == "cuda:3"
+    assert (folder / "metrics.jsonl").read_bytes() == metrics
+
+
 def test_shards_split_the_points_and_merge(tiny, tmp_path, capsys):
     grid = tmp_path / "grid.json"
     grid.write_text(json.dumps(small(tiny)))
