@@ -94,8 +94,8 @@ def read_point(path):
 
 def run_point(point, folder, device="cpu", keep_weights=False, progress=False):
     """The record of a finished point (point.json): read where it exists, else trained (or resumed) and priced. Its
-    device is the one the run finished on (its summary's): a run trained on another machine, its summary.json
-    copied in, is priced here and keeps its own."""
+    device is the one the run finished on (its summary's, where it says): a run trained on another machine, its
+    summary.json copied in, is priced here and keeps its own."""
     with files.work_folder(folder, POINT_OWNS):
         if (folder / "point.json").exists():
             return read_point(folder / "point.json")
@@ -106,8 +106,8 @@ def run_point(point, folder, device="cpu", keep_weights=False, progress=False):
             for name in WEIGHTS:
                 files.discard(folder / name)
         record = {"name": point.name, "label": point.label, "settings": point.settings, "cost": cost,
-                  "summary": summary, "wall_seconds": time.perf_counter() - begin, "device": summary["device"],
-                  "weights_kept": keep_weights}
+                  "summary": summary, "wall_seconds": time.perf_counter() - begin,
+                  "device": summary.get("device", device), "weights_kept": keep_weights}
         files.write_file(folder / "point.json", json.dumps(record, indent=1) + "\n")
         return record
 
