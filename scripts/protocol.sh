@@ -4,8 +4,9 @@
 # worker moves on to the next preset once every point of this one is finished or held by another worker.
 # protocol-table3 has a folder of its own; the other experiments share OUT/protocol, so that a point two presets
 # both hold trains once (`pezo sweep report OUT/protocol --preset NAME --out DIR` reports one of them). Resumable:
-# run it again to continue where it stopped. Each worker logs to OUT/protocol-worker-<i>.log; pezo must be on the
-# PATH (scripts/setup.sh).
+# run it again to continue where it stopped. A sweep folder that does not exist yet starts as a copy of its archive
+# under docs/sweep (`pezo sweep report ... --points`), so that a fresh clone goes on from the points archived there.
+# Each worker logs to OUT/protocol-worker-<i>.log; pezo must be on the PATH (scripts/setup.sh).
 #
 #     bash scripts/protocol.sh [OUT]          (default OUT: out/sweep)
 set -uo pipefail
@@ -13,6 +14,10 @@ out=${1:-out/sweep}
 presets=(protocol-table3 protocol-reach protocol-gain protocol-quality protocol-rank protocol-figure3-pool
          protocol-full protocol-figure3-rngs protocol-figure4 protocol-powers-of-two protocol-long)
 mkdir -p "$out"
+for name in protocol protocol-table3; do
+    archive=$(dirname "${BASH_SOURCE[0]}")/../docs/sweep/$name
+    [ -e "$out/$name" ] || [ ! -d "$archive/points" ] || cp -a "$archive" "$out/$name"
+done
 worker() {
     for preset in "${presets[@]}"; do
         folder=$out/protocol
