@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The top-N protocol's experiments (docs/results.md) in the order their answers matter, run by WORKERS one-thread
+# The top-N protocol's experiments (docs/results.md) in the order their answers matter (the whole-model check,
+# protocol-full, last: hours a point on one CPU thread, minutes on a GPU), run by WORKERS one-thread
 # workers (default 2: one per core; docs/results.md "Shards against threads") that share each sweep folder: a
 # worker moves on to the next preset once every point of this one is finished or held by another worker.
 # protocol-table3 has a folder of its own; the other experiments share OUT/protocol, so that a point two presets
@@ -12,7 +13,7 @@
 set -uo pipefail
 out=${1:-out/sweep}
 presets=(protocol-table3 protocol-reach protocol-gain protocol-quality protocol-rank protocol-figure3-pool
-         protocol-full protocol-figure3-rngs protocol-figure4 protocol-powers-of-two protocol-long)
+         protocol-figure3-rngs protocol-figure4 protocol-powers-of-two protocol-long protocol-full)
 mkdir -p "$out"
 for name in protocol protocol-table3; do
     archive=$(dirname "${BASH_SOURCE[0]}")/../docs/sweep/$name
