@@ -115,8 +115,9 @@ PRESETS["protocol-full"] = {
              {"perturb": "pezo-otf", "hop_bits": [0, 8], "seed": PROTOCOL_SEEDS}],
 }
 """Seed 0 alone resolved 2.5 accuracy points and 4.7% of the final loss between its configurations: about 3 seeds
-meet the protocol's 1.5 points, about 6 its 2% (docs/results.md, "The whole model"). A whole-model step takes 2.7 to
-4 s on a CPU and about 0.25 s on a GPU, so scripts/protocol.sh runs this preset last."""
+meet the protocol's 1.5 points, about 6 its 2%, so three still fall short on the loss (docs/results.md, "The whole
+model"). A whole-model step takes 4.0 to 5.6 s at one CPU thread and about 0.25 s on a GPU, so scripts/protocol.sh
+runs this preset last."""
 PRESETS["protocol-long"] = {
     "name": "protocol-long",
     "description": "gaussian, pezo-otf and pezo-pool at four times the protocol's steps: whether otf and pool, which "

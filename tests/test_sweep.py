@@ -574,7 +574,7 @@ def test_protocol_presets_cross_the_variants_and_boolean_fields():
     full = grids.points(PRESETS["protocol-full"])
     assert [p.label for p in full[:4]] == ["gaussian, zo-sgd, seed 0", "gaussian, zo-sgd, seed 1",
                                            "gaussian, zo-sgd, seed 2", "pezo-otf 31x8, zo-sgd, seed 0"]
-    assert len(full) == 9 and {p.name for p in full if p.settings["seed"] == 0} == {   # seed 0 as first run
+    assert len(full) == 9 and {p.name for p in full if p.settings["seed"] == 0} == {   # named as before seeds 1, 2
         "gaussian-zo-sgd-seed0-bd3df995588b", "pezo-otf-31x8-zo-sgd-seed0-2e7e1fb92712",
         "pezo-otf-31x8-hop8-zo-sgd-seed0-7de7f74063d0"}
     assert {(p.settings["top_blocks"], p.settings["steps"], p.settings["lr"]) for p in full} == {(0, 1000, 1e-5)}
