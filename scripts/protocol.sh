@@ -14,16 +14,17 @@ set -uo pipefail
 out=${1:-out/sweep}
 presets=(protocol-table3 protocol-reach protocol-gain protocol-quality protocol-rank protocol-figure3-pool
          protocol-figure3-rngs protocol-figure4 protocol-powers-of-two protocol-long protocol-full)
+archives=$(dirname "${BASH_SOURCE[0]}")/../docs/sweep
+folder() {                              # the sweep folder's name of preset $1
+    if [ "$1" = protocol-table3 ]; then echo protocol-table3; else echo protocol; fi
+}
 mkdir -p "$out"
-for name in protocol protocol-table3; do
-    archive=$(dirname "${BASH_SOURCE[0]}")/../docs/sweep/$name
-    [ -e "$out/$name" ] || [ ! -d "$archive/points" ] || cp -a "$archive" "$out/$name"
+for name in $(for preset in "${presets[@]}"; do folder "$preset"; done | sort -u); do
+    [ -e "$out/$name" ] || [ ! -d "$archives/$name/points" ] || cp -a "$archives/$name" "$out/$name"
 done
 worker() {
     for preset in "${presets[@]}"; do
-        folder=$out/protocol
-        [ "$preset" = protocol-table3 ] && folder=$out/protocol-table3
-        OMP_NUM_THREADS=1 pezo sweep run --preset "$preset" --out "$folder" --no-progress \
+        OMP_NUM_THREADS=1 pezo sweep run --preset "$preset" --out "$out/$(folder "$preset")" --no-progress \
             || echo "protocol.sh: $preset stopped with exit status $?; going on with the next preset"
     done
 }
