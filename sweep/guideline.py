@@ -216,7 +216,8 @@ def _reach_section(groups):
         accuracy = (_compared(small, large, "test_accuracy", "higher", "lower")
                     if known(small, "test_accuracy") and known(large, "test_accuracy") else "-")
         lines.append(f"| {small.label} | {reach(small)} | {small.settings['steps']} | {large.label} | {reach(large)} "
-                     f"| {_estimate(value, noise)} | {verdict} | {_flattening(small, large)} | {accuracy} |")
+                     f"| {_estimate(value, noise)} | {verdict} | {' | '.join(_flattening(small, large) or ('-', 'cannot tell'))} "
+                     f"| {accuracy} |")
     return lines + ["", *_reach_rule(pairs)]
 
 
@@ -289,14 +290,15 @@ def _ks(values, steps):
 
 
 def _flattening(small, large):
-    """The growth after the smaller K of the smaller-K loss minus the larger's, and what the rule says of it."""
+    """(the growth after the smaller K of the smaller-K loss minus the larger's, what the rule says of it), or None
+    where `growth_after` cannot tell."""
     found = growth_after(small, large, small.rows[0]["quality_reach"])
     if found is None:
-        return "- | cannot tell"
+        return None
     value, noise = found
     verdict = ("it flattened after K" if value > SIGNIFICANCE * noise else
                "it fell faster after K" if value < -SIGNIFICANCE * noise else "no flattening beyond noise")
-    return f"{_estimate(value, noise)} | {verdict}"
+    return _estimate(value, noise), verdict
 
 
 def _variants_section(groups):
@@ -425,6 +427,7 @@ def _sources_section(groups):
         unmoved = sum(row["best_step"] == 0 for row in group.rows)
         lines.append(f"- {group.label}{f' against {gaussian.label}' if several else ''}: final loss "
                      f"{group.shown('final_loss')} ({loss}), test accuracy {group.shown('test_accuracy')} ({accuracy})"
+                     + _after_reach(group, gaussian)
                      + (f"; {stopped} of {len(group.rows)} runs stopped on a non-finite loss" if stopped else "")
                      + (f"; in {unmoved} of {len(group.rows)} runs no step beat the starting weights on dev, so "
                         f"the test accuracy is theirs" if unmoved else "")
@@ -433,6 +436,17 @@ def _sources_section(groups):
     if alone:
         lines.append(f"- No Gaussian of their budget to set against: {listed(alone)}.")
     return lines + [""]
+
+
+def _after_reach(group, gaussian):
+    """Where `group` repeats perturbations (K below its steps), whether its loss flattened against the Gaussian's,
+    which never repeats, once the steps exceeded K (`_flattening`); nothing where it cannot tell."""
+    k = reach_of(group)
+    found = k is not None and k < group.settings["steps"] and _flattening(group, gaussian)
+    if not found:
+        return ""
+    return (f"; from the window after step K ({k:,}) to the final one, its loss minus the Gaussian's grew by "
+            f"{found[0]}: {found[1].replace('it ', '', 1)}")
 
 
 def _estimate(value, noise):

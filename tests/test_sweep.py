@@ -883,7 +883,8 @@ def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k(tmp_p
             losses = [curve(t) + jitter[t - 1] for t in range(1, 101)]
             rows.append({"seed": seed, "steps_done": 100, "loss_window": 20, "losses": losses,
                          "final_loss": float(np.mean(losses[-20:])), "final_loss_se": 0.002, "test_accuracy": 0.8,
-                         "test_accuracy_se": 0.01, "best_step": 5, **{f"quality_{key}": found[key] for key in found}})
+                         "test_accuracy_se": 0.01, "best_step": 5, "stopped": "",
+                         **{f"quality_{key}": found[key] for key in found}})
         settings = {"perturb": "pezo-pool", "method": "zo-sgd", "steps": 100, "spec": spec}
         return measures.Configuration(f"{curve.__name__} {noise}", curve.__name__, settings, rows)
 
@@ -903,6 +904,15 @@ def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k(tmp_p
     lines = guideline._reach_section([pool(0, falling, 3), full])
     assert any(line.startswith("| falling | 10 | 100 | falling | 640 |")
                and "| no flattening beyond noise | difference +0 ± " in line for line in lines)
+    gaussian = measures.Configuration("gaussian", "gaussian", {**full.settings, "perturb": "gaussian", "spec": None},
+                                      [{**row, "quality_reach": None} for row in pool(0, falling, 4).rows])
+    lines = guideline._sources_section([gaussian, pool(0, flat, 2), pool(0, falling, 3), full])
+    assert any(line.startswith("- flat: ") and line.endswith("from the window after step K (10) to the final one, "
+                                                              "its loss minus the Gaussian's grew by +0.209 ± 0.007: "
+                                                              "flattened after K.") for line in lines), lines
+    assert any(line.startswith("- falling: ") and "Gaussian's grew by " in line
+               and line.endswith(": no flattening beyond noise.") for line in lines), lines
+    assert not any("step K" in line for line in lines if line.startswith("- falling 1"))   # K above the steps
     drawn = plots._reach(analysis.reach_pairs([pool(0, flat, 2), full]))
     lines = drawn.axes[0].get_lines()                                     # two seeds, K and zero
     assert len(lines) == 4 and lines[0].get_label() == "minus falling (K 640)"
@@ -1025,7 +1035,7 @@ def test_each_configuration_is_set_against_the_gaussian_of_its_budget(tmp_path):
         rows = [{"seed": seed, "steps_done": steps, "loss_window": 10, "final_loss": loss + seed * 0.01,
                  "final_loss_se": 0.001, "test_accuracy": 0.8, "test_accuracy_se": 0.01, "best_step": 5,
                  "stopped": "", "losses": [loss + seed * 0.01] * 50, "cost_lut_ff": lut_ff,
-                 "cost_bram36": 0 if lut_ff else None} for seed in (0, 1)]
+                 "cost_bram36": 0 if lut_ff else None, "quality_reach": None} for seed in (0, 1)]
         settings = {"perturb": perturb, "method": "zo-sgd", "steps": steps, "lr": 3e-4, "spec": None, **run}
         return measures.Configuration(f"{perturb} {steps} {run}", f"{perturb} {steps}", settings, rows)
 
