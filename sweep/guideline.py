@@ -215,9 +215,9 @@ def _reach_section(groups):
                    "the larger K is worse" if differs(large, small, "final_loss") else "not different beyond noise")
         accuracy = (_compared(small, large, "test_accuracy", "higher", "lower")
                     if known(small, "test_accuracy") and known(large, "test_accuracy") else "-")
+        flattening = " | ".join(_flattening(small, large) or ("-", "cannot tell"))
         lines.append(f"| {small.label} | {reach(small)} | {small.settings['steps']} | {large.label} | {reach(large)} "
-                     f"| {_estimate(value, noise)} | {verdict} | {' | '.join(_flattening(small, large) or ('-', 'cannot tell'))} "
-                     f"| {accuracy} |")
+                     f"| {_estimate(value, noise)} | {verdict} | {flattening} | {accuracy} |")
     return lines + ["", *_reach_rule(pairs)]
 
 
