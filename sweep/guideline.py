@@ -292,7 +292,7 @@ def _ks(values, steps):
 def _flattening(small, large):
     """(the growth after the smaller K of the smaller-K loss minus the larger's, what the rule says of it), or None
     where `growth_after` cannot tell."""
-    found = growth_after(small, large, small.rows[0]["quality_reach"])
+    found = growth_after(small, large, reach_of(small))
     if found is None:
         return None
     value, noise = found
@@ -442,8 +442,8 @@ def _after_reach(group, gaussian):
     """Where `group` repeats perturbations (K below its steps), whether its loss flattened against the Gaussian's,
     which never repeats, once the steps exceeded K (`_flattening`); nothing where it cannot tell."""
     k = reach_of(group)
-    found = k is not None and k < group.settings["steps"] and _flattening(group, gaussian)
-    if not found:
+    found = _flattening(group, gaussian) if k is not None and k < group.settings["steps"] else None
+    if found is None:
         return ""
     return (f"; from the window after step K ({k:,}) to the final one, its loss minus the Gaussian's grew by "
             f"{found[0]}: {found[1].replace('it ', '', 1)}")
