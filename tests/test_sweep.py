@@ -909,9 +909,9 @@ def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k(tmp_p
     gaussian = measures.Configuration("gaussian", "gaussian", {**full.settings, "perturb": "gaussian", "spec": None},
                                       [{**row, "quality_reach": None} for row in pool(0, falling, 4).rows])
     lines = guideline._sources_section([gaussian, pool(0, flat, 2), pool(0, falling, 3), full])
-    assert any(line.startswith("- flat: ") and line.endswith("from the window after step K (10) to the final one, "
-                                                              "its loss minus the Gaussian's grew by +0.209 ± 0.007: "
-                                                              "flattened after K.") for line in lines), lines
+    flattened = ("from the window after step K (10) to the final one, its loss minus the Gaussian's grew by "
+                 "+0.209 ± 0.007: flattened after K.")
+    assert any(line.startswith("- flat: ") and line.endswith(flattened) for line in lines), lines
     assert any(line.startswith("- falling: ") and "Gaussian's grew by " in line
                and line.endswith(": no flattening beyond noise.") for line in lines), lines
     assert sum("step K" in line for line in lines if line.startswith("- falling: ")) == 1  # not the twin: K 640
