@@ -439,10 +439,11 @@ def _sources_section(groups):
 
 
 def _after_reach(group, gaussian):
-    """Where `group` repeats perturbations (K below its steps), whether its loss flattened against the Gaussian's,
-    which never repeats, once the steps exceeded K (`_flattening`); nothing where it cannot tell."""
+    """Where `group` repeats perturbations, whether its loss flattened against the Gaussian's, which never repeats,
+    once the steps exceeded K (`_flattening`); nothing where it cannot tell (K unbounded, or too close to the steps
+    for the two windows)."""
     k = reach_of(group)
-    found = _flattening(group, gaussian) if k is not None and k < group.settings["steps"] else None
+    found = None if k is None else _flattening(group, gaussian)
     if found is None:
         return ""
     return (f"; from the window after step K ({k:,}) to the final one, its loss minus the Gaussian's grew by "
