@@ -296,8 +296,8 @@ def _flattening(small, large):
     if found is None:
         return None
     value, noise = found
-    verdict = ("it flattened after K" if value > SIGNIFICANCE * noise else
-               "it fell faster after K" if value < -SIGNIFICANCE * noise else "no flattening beyond noise")
+    verdict = ("flattened after K" if value > SIGNIFICANCE * noise else
+               "fell faster after K" if value < -SIGNIFICANCE * noise else "no flattening beyond noise")
     return _estimate(value, noise), verdict
 
 
@@ -447,7 +447,7 @@ def _after_reach(group, gaussian):
     if found is None:
         return ""
     return (f"; from the window after step K ({k:,}) to the final one, its loss minus the Gaussian's grew by "
-            f"{found[0]}: {found[1].replace('it ', '', 1)}")
+            f"{found[0]}: {found[1]}")
 
 
 def _estimate(value, noise):

@@ -901,8 +901,8 @@ def test_the_reach_section_tells_whether_a_smaller_reach_flattened_after_k(tmp_p
     assert analysis.growth_after(pool(0, flat, 0), pool(8, falling, 0), 61) is None     # the windows would overlap
     full = pool(8, falling, 1)
     lines = guideline._reach_section([pool(0, flat, 2), full])
-    assert any(line.startswith("| flat | 10 | 100 | falling | 640 |") and "| it flattened after K | difference +0 ± " in line
-               for line in lines)
+    assert any(line.startswith("| flat | 10 | 100 | falling | 640 |")
+               and "| flattened after K | difference +0 ± " in line for line in lines)
     lines = guideline._reach_section([pool(0, falling, 3), full])
     assert any(line.startswith("| falling | 10 | 100 | falling | 640 |")
                and "| no flattening beyond noise | difference +0 ± " in line for line in lines)
